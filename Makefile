@@ -1,0 +1,34 @@
+# The two commands of the quick start: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= 8
+SNAKEMAKE_ARGS ?=
+
+.PHONY: run test bench lint report clean-results
+
+# The environment is rebuilt only when the pins change.
+$(BIN)/snakemake: pyproject.toml envs/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c envs/constraints.txt -e '.[test]'
+	touch $@
+
+run: $(BIN)/snakemake
+	$(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default $(SNAKEMAKE_ARGS)
+
+test: $(BIN)/snakemake
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(BIN)/snakemake
+	$(BIN)/python -m benchmarks
+
+lint: $(BIN)/snakemake
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+report: $(BIN)/snakemake
+	$(BIN)/snakemake --report results/report.html
+
+clean-results:
+	find results -mindepth 1 ! -name .gitkeep ! -name README.md -exec rm -rf {} +
