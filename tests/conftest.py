@@ -1,0 +1,71 @@
+"""Shared helpers. Every test uses real engines, on sizes small enough to be quick."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+# Names of the long-lived processes Ray and ipyparallel start.
+ENGINE_PROCESS_MARKERS = ("raylet", "gcs_server", "ray::", "ipengine", "ipcontroller",
+                          "ipyparallel.engine", "ipyparallel.controller", "default_worker.py")
+SESSION_STARTED = time.time()
+
+
+def engine_processes(since: float = SESSION_STARTED) -> list[psutil.Process]:
+    """Ray / ipyparallel processes started after `since` that are still alive."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline", "create_time", "status"]):
+        try:
+            if process.info["create_time"] < since or process.info["status"] == "zombie":
+                continue
+            text = " ".join([process.info["name"] or ""] + (process.info["cmdline"] or []))
+            if any(marker in text for marker in ENGINE_PROCESS_MARKERS):
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def wait_until_gone(since: float, timeout: float = 20.0) -> list[psutil.Process]:
+    """Engines exit asynchronously after stop(); give them a moment."""
+    deadline = time.time() + timeout
+    leftovers = engine_processes(since)
+    while leftovers and time.time() < deadline:
+        time.sleep(0.5)
+        leftovers = engine_processes(since)
+    return leftovers
+
+
+def copy_workflow(destination: Path) -> Path:
+    """A runnable copy of the workflow (sources only) in `destination`."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for name in ("Snakefile", "workflow", "config", "envs"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=ignore)
+        else:
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+def run_snakemake(workdir: Path, *arguments: str,
+                  timeout: float = 600) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [SNAKEMAKE, *arguments], cwd=workdir, capture_output=True, text=True,
+        timeout=timeout, env=environment,
+    )
+
+
+@pytest.fixture
+def workflow_copy(tmp_path: Path) -> Path:
+    return copy_workflow(tmp_path)

@@ -1,0 +1,60 @@
+"""ipyparallel: a local cluster of `workers` engines, started and stopped by the job.
+
+The article timed `view.map`, which only submits (views are non-blocking by
+default). Here the timed map waits until every result is back. The shared
+input is pushed to the engines once per map, inside the timed region.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+from parbench.backends.base import Backend, call_task
+from parbench.workloads.base import Task
+
+PUSHED_NAME = "_parbench_shared_input"
+
+
+def _call_with_pushed_input(task: Task, index: int) -> float:
+    # Runs on an engine: the input was pushed into the engine's namespace.
+    import __main__
+
+    return task(index, getattr(__main__, PUSHED_NAME))
+
+
+class IpyparallelBackend(Backend):
+    name = "ipyparallel"
+
+    def start(self) -> None:
+        import ipyparallel as ipp
+
+        # The controller listens on 127.0.0.1 only (ipyparallel's default for a
+        # local cluster); engines are subprocesses of this job.
+        self._cluster = ipp.Cluster(n=self.workers, log_level=logging.WARNING)
+        self._client = self._cluster.start_and_connect_sync()
+        self._client.wait_for_engines(self.workers, timeout=self.settings.start_timeout_seconds)
+        self._view = self._client[:]
+
+    def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
+        if shared_input is None:
+            call = functools.partial(call_task, task)
+        else:
+            self._view.push({PUSHED_NAME: shared_input}, block=True)
+            call = functools.partial(_call_with_pushed_input, task)
+        pending = self._view.map_async(call, range(tasks))
+        return list(pending.get(timeout=self.settings.map_timeout_seconds))
+
+    def stop(self) -> None:
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
+            self._client = None
+        cluster = getattr(self, "_cluster", None)
+        if cluster is not None:
+            cluster.stop_cluster_sync()
+            self._cluster = None
+
+    def details(self, tasks: int) -> dict[str, Any]:
+        return {"chunksize": -(-tasks // max(1, self.workers))}  # DirectView.map splits evenly

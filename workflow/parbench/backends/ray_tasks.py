@@ -1,0 +1,57 @@
+"""Ray: one remote task per index; the shared input is `ray.put` once per map.
+
+A local instance is started with exactly `workers` CPUs (Ray over-counts CPUs
+in containers), no dashboard and no log forwarding, and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+from parbench.backends.base import Backend, call_task
+from parbench.workloads.base import Task
+
+# Ray reads this when it is imported: off, a local node takes the loopback
+# address and its servers listen on localhost only (on, they listen on every
+# interface). Set here, at import of the backend, before anything imports ray.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+# Ray's C++ core otherwise installs a SIGTERM handler (absl's failure handler)
+# that exits at once, skipping the job's `finally` that stops Ray.
+os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
+
+
+class RayBackend(Backend):
+    name = "ray"
+
+    def start(self) -> None:
+        import ray
+
+        address = self.settings.ray_address
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        job_sigterm_handler = signal.getsignal(signal.SIGTERM)
+        if address:
+            ray.init(address=address, **options)  # a configured cluster brings its own CPUs
+        else:
+            ray.init(address="local", num_cpus=self.workers, **options)
+        if callable(job_sigterm_handler):
+            # ray.init replaces the Python-level SIGTERM handler too (the C-level
+            # one is off, above); the job's handler is what stops Ray cleanly.
+            signal.signal(signal.SIGTERM, job_sigterm_handler)
+        self._remote_call = ray.remote(num_cpus=1)(call_task)
+
+    def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
+        import ray
+
+        # Put once, pass the reference: tasks read it zero-copy from shared memory.
+        shared_ref = ray.put(shared_input) if shared_input is not None else None
+        refs = [self._remote_call.remote(task, index, shared_ref) for index in range(tasks)]
+        return ray.get(refs, timeout=self.settings.map_timeout_seconds)
+
+    def stop(self) -> None:
+        import ray
+
+        # Unconditionally: after an interrupted ray.init, is_initialized() is
+        # False but processes may already run; shutdown() stops what it knows.
+        ray.shutdown()
