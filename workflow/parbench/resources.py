@@ -1,0 +1,156 @@
+"""CPU seconds and peak memory of a job's whole process tree.
+
+The tree is the job's process and every descendant: Pool workers, Ray's raylet,
+GCS and workers, ipyparallel's controller and engines.
+
+- CPU: the job's own process by `time.process_time()` at the timer's edges; every
+  other process by snapshots of its threads' on-CPU time (schedstat) just before
+  and just after a timed map, outside the timed region. Work done by a process
+  that starts and exits within one map is missed; warm-up maps make that rare.
+- Memory: a sampler *subprocess* (not a thread: a thread would take the GIL
+  from the serial backend, which runs in the job's own process) sums the
+  resident set size over the tree every `interval` seconds and reports the
+  peak. Shared pages (fork, Ray's object store) count once per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+
+import psutil
+
+TREE_REFRESH_SECONDS = 0.5  # re-list descendants this often; read memory every sample
+
+
+# multiprocessing's interpreter-wide helpers: they serve every Pool of the
+# process and live until it exits, so a backend's stop does not end them.
+INTERPRETER_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+def is_interpreter_helper(process: psutil.Process) -> bool:
+    try:
+        command = " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    return any(helper in command for helper in INTERPRETER_HELPERS)
+
+
+def tree_processes(root_pid: int, exclude: Iterable[int] = ()) -> list[psutil.Process]:
+    excluded = set(exclude)
+    try:
+        root = psutil.Process(root_pid)
+        members = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+    return [process for process in members if process.pid not in excluded]
+
+
+def process_cpu_seconds(process: psutil.Process) -> float:
+    """CPU seconds a process (all its threads) has used so far.
+
+    Linux's /proc/PID/task/TID/schedstat counts on-CPU time in nanoseconds;
+    psutil's user + system times tick in 10 ms, too coarse for maps of a few ms.
+    """
+    try:
+        total_ns = 0
+        for thread in os.scandir(f"/proc/{process.pid}/task"):
+            with open(f"{thread.path}/schedstat") as schedstat:
+                total_ns += int(schedstat.read().split()[0])
+        return total_ns / 1e9
+    except (OSError, ValueError, IndexError):
+        times = process.cpu_times()
+        return times.user + times.system
+
+
+def cpu_snapshot(root_pid: int, exclude: Iterable[int] = ()) -> dict[int, float]:
+    """{pid: CPU seconds so far} for the tree under `root_pid`."""
+    snapshot = {}
+    for process in tree_processes(root_pid, exclude):
+        try:
+            snapshot[process.pid] = process_cpu_seconds(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return snapshot
+
+
+def cpu_seconds_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU the tree used between two snapshots (new processes count from zero)."""
+    return sum(max(0.0, seconds - before.get(pid, 0.0)) for pid, seconds in after.items())
+
+
+def stop_leftovers(processes: Iterable[psutil.Process], grace_seconds: float = 10.0) -> list[str]:
+    """Wait for `processes` to exit; terminate, then kill, those that do not.
+
+    Returns a description of each one that had to be stopped.
+    """
+    alive = [process for process in processes if process.is_running()]
+    _, alive = psutil.wait_procs(alive, timeout=grace_seconds)
+    stopped = []
+    for process in alive:
+        try:
+            stopped.append(f"{process.pid} {' '.join(process.cmdline()[:2])}"[:120])
+            process.terminate()
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    _, still_alive = psutil.wait_procs(alive, timeout=3)
+    for process in still_alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    return stopped
+
+
+class MemorySampler:
+    """Peak summed RSS of a process tree, sampled by a subprocess."""
+
+    def __init__(self, root_pid: int, interval_seconds: float) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "parbench.resources", str(root_pid), str(interval_seconds)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def stop(self) -> dict[str, float]:
+        """Stop sampling; returns {"peak_rss_bytes": ..., "samples": ...}."""
+        try:
+            output, _ = self._process.communicate(input="", timeout=30)
+            return json.loads(output)
+        except (subprocess.TimeoutExpired, json.JSONDecodeError, ValueError):
+            self._process.kill()
+            self._process.wait()
+            return {"peak_rss_bytes": float("nan"), "samples": 0}
+
+
+def _sample_until_stdin_closes(root_pid: int, interval_seconds: float) -> dict[str, float]:
+    me = os.getpid()
+    peak, samples = 0, 0
+    members: list[psutil.Process] = []
+    listed_at = 0.0
+    while True:
+        now = time.monotonic()
+        if now - listed_at > TREE_REFRESH_SECONDS:
+            members, listed_at = tree_processes(root_pid, exclude=[me]), now
+        total = 0
+        for process in members:
+            try:
+                total += process.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        peak, samples = max(peak, total), samples + 1
+        readable, _, _ = select.select([sys.stdin], [], [], interval_seconds)
+        if readable and not sys.stdin.read(1):  # EOF: the job is done
+            return {"peak_rss_bytes": peak, "samples": samples}
+
+
+if __name__ == "__main__":
+    root, interval = int(sys.argv[1]), float(sys.argv[2])
+    print(json.dumps(_sample_until_stdin_closes(root, interval)))
