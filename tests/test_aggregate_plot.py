@@ -1,0 +1,147 @@
+"""Aggregation and plotting, on rows produced by real serial and Pool jobs."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from parbench import plot
+from parbench.aggregate import aggregate, summarise
+from parbench.measure import Combination, JobSettings, measure
+from parbench.tables import write_csv_atomically
+
+SIZES = [1_000, 10_000, 100_000]
+TASKS = [4, 8]
+
+
+@pytest.fixture(scope="module")
+def job_csvs(tmp_path_factory) -> list[Path]:
+    """Real serial and Pool jobs, plus `ray` rows derived from them with a known crossover."""
+    folder = tmp_path_factory.mktemp("raw")
+    paths = []
+    for size, tasks in itertools.product(SIZES, TASKS):
+        for backend in ("serial", "pool"):
+            rows = measure(Combination("exp_sinh", "numpy", backend, size, tasks, 2),
+                           JobSettings(min_repeats=3, max_repeats=3, warmups=0,
+                                       calibration_repeats=1))
+            paths.append(folder / f"{backend}_{size}_{tasks}.csv")
+            write_csv_atomically(rows, paths[-1])
+            if backend == "pool":
+                # A challenger 2x slower than Pool at the smallest size and 2x faster
+                # above: it overtakes Pool between the first two sizes.
+                factor = 2.0 if size == SIZES[0] else 0.5
+                ray_rows = rows.assign(backend="ray", seconds=rows["seconds"] * factor)
+                paths.append(folder / f"ray_{size}_{tasks}.csv")
+                write_csv_atomically(ray_rows, paths[-1])
+    failed = rows.iloc[[0]].assign(backend="ipyparallel", status="error", seconds=math.nan,
+                                   verified=False, error="RuntimeError: engines died")
+    paths.append(folder / "ipyparallel_failed.csv")
+    write_csv_atomically(failed, paths[-1])
+    return paths
+
+
+@pytest.fixture(scope="module")
+def aggregates(job_csvs, tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("results")
+    files = {name: out / f"{name}.csv" for name in ("timings", "summary", "crossover", "machines")}
+    aggregate(job_csvs, files["timings"], files["summary"], files["crossover"],
+              files["machines"])
+    return files
+
+
+def test_timings_keep_every_row(job_csvs, aggregates):
+    timings = pd.read_csv(aggregates["timings"])
+    assert len(timings) == sum(len(pd.read_csv(path)) for path in job_csvs)
+
+
+def test_summary_has_one_row_per_combination_with_speedup(aggregates):
+    summary = pd.read_csv(aggregates["summary"])
+    assert not summary.duplicated(["workload", "kernel", "backend", "size", "tasks",
+                                   "workers"]).any()
+    serial = summary[summary["backend"] == "serial"]
+    assert (serial["speedup"] == 1.0).all()
+    pool = summary[summary["backend"] == "pool"]
+    assert ((pool["efficiency"] - pool["speedup"] / 2).abs() < 1e-12).all()
+    assert (pool["repeats"] == 3).all() and pool["verified"].all()
+    measured = summary[summary["status"] != "error"]
+    assert (measured["min_seconds"] <= measured["median_seconds"]).all()
+    assert (measured["median_seconds"] <= measured["max_seconds"]).all()
+
+
+def test_failed_backend_is_kept_as_an_error_row(aggregates):
+    summary = pd.read_csv(aggregates["summary"])
+    failed = summary[summary["backend"] == "ipyparallel"]
+    assert list(failed["status"]) == ["error"]
+    assert "engines died" in failed["error"].iloc[0]
+
+
+def test_crossover_found_between_the_right_sizes_with_its_interval(aggregates):
+    crossover = pd.read_csv(aggregates["crossover"])
+    warm = crossover[crossover["time_basis"] == "warm"]
+    assert len(warm) == len(TASKS)  # one per task count
+    for _, row in warm.iterrows():
+        assert row["crossover_status"] == "found"
+        assert SIZES[0] < row["crossover_size"] < SIZES[1]
+        # The interval brackets the estimate and stays within the measured sizes (the
+        # two sides are resampled independently, so it may reach past SIZES[1]).
+        assert SIZES[0] * (1 - 1e-9) <= row["crossover_ci_low"] <= row["crossover_size"]
+        assert row["crossover_size"] <= row["crossover_ci_high"] <= SIZES[-1] * (1 + 1e-9)
+    # The same derived rows carry the same start-up, so cold times have no crossover.
+    assert set(crossover["time_basis"]) == {"warm", "cold"}
+
+
+def test_machines_lists_the_one_machine(aggregates):
+    machines = pd.read_csv(aggregates["machines"])
+    assert len(machines) == 1 and machines["jobs"].iloc[0] == len(SIZES) * len(TASKS) * 3 + 1
+
+
+def test_summary_marks_partial_jobs():
+    timings = pd.DataFrame({
+        "workload": "w", "kernel": "k", "backend": "pool", "size": 1, "tasks": 1, "workers": 2,
+        "repeat": [0, 1], "seconds": [1.0, math.nan], "status": ["ok", "error"],
+        "error": ["", "boom"], "verified": [True, False], "size_unit": "u",
+        "startup_seconds": 0.1, "first_map_seconds": 1.0, "teardown_seconds": 0.1,
+        "chunksize": 1,
+    })
+    summary = summarise(timings)
+    assert summary["status"].tolist() == ["partial"]
+    assert summary["repeats"].tolist() == [1] and summary["error"].tolist() == ["boom"]
+
+
+@pytest.mark.parametrize(("name", "draw", "panels"), [
+    ("scaling", lambda s, c: plot.scaling_figure(s, c, "exp_sinh", 5), len(TASKS)),
+    ("speedup", lambda s, c: plot.speedup_figure(s, "exp_sinh", 5), len(TASKS)),
+    ("workers", lambda s, c: plot.workers_figure(s, "exp_sinh", 5), 2),
+    ("winner", lambda s, c: plot.winner_figure(s, "exp_sinh", 5), 2),
+    ("overhead", lambda s, c: plot.overhead_figure(s, 5), 3),
+    ("article", lambda s, c: plot.article_figure(s, 5), 1),
+])
+def test_each_figure_has_its_panels_and_is_written(aggregates, tmp_path, name, draw, panels):
+    summary, crossover = pd.read_csv(aggregates["summary"]), pd.read_csv(aggregates["crossover"])
+    figure = draw(summary, crossover)
+    drawn = [ax for ax in figure.axes if ax.has_data() or ax.texts]
+    assert len(drawn) == panels
+    assert math.isclose(figure.get_figwidth(), 5)
+    png, pdf = plot.save(figure, tmp_path / name)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    data = pdf.read_bytes()
+    assert data[:5] == b"%PDF-"
+    # Fonts are embedded as TrueType (Type 42: a TrueType program, /FontFile2), never Type 3.
+    assert b"/FontFile2" in data and b"/Type3" not in data
+
+
+def test_failed_and_noisy_points_are_drawn(aggregates):
+    summary, crossover = pd.read_csv(aggregates["summary"]), pd.read_csv(aggregates["crossover"])
+    summary.loc[summary["backend"] == "pool", "noisy"] = True
+    figure = plot.scaling_figure(summary, crossover, "exp_sinh", 5)
+    collections = [c for ax in figure.axes for c in ax.collections]
+    hollow = [c for c in collections
+              if len(c.get_facecolors()) and (c.get_facecolors()[0][:3] == 1).all()]
+    assert hollow, "noisy points should be hollow"
+    crosses = [c for c in collections if c.get_label() == "failed"]
+    assert crosses, "the failed ipyparallel job should be drawn"
+    plot.plt.close(figure)

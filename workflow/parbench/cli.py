@@ -1,0 +1,57 @@
+"""`parbench` command: rebuild aggregates or figures from files, without re-timing.
+
+    parbench aggregate      per-job CSVs under results/raw -> the aggregates
+    parbench plot           aggregates -> every figure under results/figures
+
+(The Snakemake workflow runs the same functions; this is for quick redraws,
+e.g. `parbench plot --width 3.5` for a single-column version.)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from parbench.aggregate import aggregate
+from parbench.plot import (
+    DEFAULT_WIDTH,
+    OVERVIEW_FIGURES,
+    WORKLOAD_FIGURES,
+    plot_overview,
+    plot_workload,
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="parbench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", type=Path, default=Path("results"),
+                        help="results folder (default: results)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("aggregate", help="per-job CSVs under RESULTS/raw -> the aggregates")
+    plot = commands.add_parser("plot", help="aggregates -> figures under RESULTS/figures")
+    plot.add_argument("--width", type=float, default=DEFAULT_WIDTH,
+                      help="figure width in inches (3.5: a paper's single column)")
+    arguments = parser.parse_args(argv)
+    results = arguments.results
+
+    if arguments.command == "aggregate":
+        aggregate(sorted((results / "raw").rglob("*.csv")), results / "timings.csv",
+                  results / "summary.csv", results / "crossover.csv", results / "machines.csv")
+        print(f"wrote the aggregates under {results}")
+    elif arguments.command == "plot":
+        summary_csv, crossover_csv = results / "summary.csv", results / "crossover.csv"
+        figures = results / "figures"
+        for workload in sorted(pd.read_csv(summary_csv)["workload"].unique()):
+            plot_workload(summary_csv, crossover_csv, workload,
+                          {name: figures / f"{name}_{workload}" for name in WORKLOAD_FIGURES},
+                          arguments.width)
+        plot_overview(summary_csv, {name: figures / name for name in OVERVIEW_FIGURES},
+                      arguments.width)
+        print(f"wrote the figures under {figures}")
+
+
+if __name__ == "__main__":
+    main()

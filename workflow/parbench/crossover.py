@@ -1,0 +1,133 @@
+"""Where one backend's time drops below another's, and stays below.
+
+Given the median times of a `challenger` (Ray) and a `baseline` (Pool) on a
+grid of sizes, the crossover is the size at which the challenger becomes
+faster and remains faster for every larger size. Between the last grid point
+where it is not faster and the next one, the crossing of log(time) curves is
+interpolated linearly in log(size). `crossover_with_confidence` adds a
+bootstrap interval, and says "no clear winner" instead of a number when the
+two backends cannot be told apart anywhere in the range.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from parbench import stats
+
+FOUND = "found"
+NONE_IN_RANGE = "none in range"
+FASTER_THROUGHOUT = "{challenger} faster throughout"
+TOO_FEW_SIZES = "too few sizes"
+
+
+@dataclass(frozen=True)
+class Crossover:
+    status: str
+    size: float = math.nan
+    # Grid points around the crossing, for readers who distrust interpolation.
+    size_below: float = math.nan
+    size_above: float = math.nan
+
+
+def find_crossover(
+    sizes: Sequence[float],
+    challenger_seconds: Sequence[float],
+    baseline_seconds: Sequence[float],
+    challenger: str = "ray",
+) -> Crossover:
+    points = sorted(
+        (float(size), float(chal), float(base))
+        for size, chal, base in zip(sizes, challenger_seconds, baseline_seconds)
+        if size > 0 and chal > 0 and base > 0 and math.isfinite(chal) and math.isfinite(base)
+    )
+    if len(points) < 2:
+        return Crossover(TOO_FEW_SIZES)
+    # log ratio < 0 where the challenger is faster
+    log_ratio = [math.log(chal / base) for _, chal, base in points]
+    not_faster = [index for index, value in enumerate(log_ratio) if value >= 0]
+    if not not_faster:
+        return Crossover(FASTER_THROUGHOUT.format(challenger=challenger))
+    last_slower = not_faster[-1]
+    if last_slower == len(points) - 1:
+        return Crossover(NONE_IN_RANGE)
+    size_below, size_above = points[last_slower][0], points[last_slower + 1][0]
+    ratio_below, ratio_above = log_ratio[last_slower], log_ratio[last_slower + 1]
+    # Linear in log(size): ratio_below >= 0 > ratio_above, so the fraction is in [0, 1).
+    fraction = ratio_below / (ratio_below - ratio_above)
+    log_size = math.log(size_below) + fraction * (math.log(size_above) - math.log(size_below))
+    return Crossover(FOUND, math.exp(log_size), size_below, size_above)
+
+
+RESAMPLES = 1_000
+NO_CLEAR_WINNER = "no clear winner"
+
+
+@dataclass(frozen=True)
+class CrossoverEstimate(Crossover):
+    """A crossover with its bootstrap 95 % interval."""
+
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    found_fraction: float = math.nan  # share of bootstrap replicates with a crossover in range
+
+
+def _intervals_overlap(first: np.ndarray, second: np.ndarray) -> bool:
+    first_low, first_high = stats.percentile_interval(first)
+    second_low, second_high = stats.percentile_interval(second)
+    return first_low <= second_high and second_low <= first_high
+
+
+def crossover_with_confidence(
+    sizes: Sequence[float],
+    challenger_samples: Sequence[Sequence[float]],
+    baseline_samples: Sequence[Sequence[float]],
+    challenger: str = "ray",
+    resamples: int = RESAMPLES,
+) -> CrossoverEstimate:
+    """The crossover of the medians, with a bootstrap 95 % interval.
+
+    Each replicate resamples every combination's repeats, recomputes both
+    medians at every size and the crossover from them. A replicate where the
+    challenger wins throughout counts as a crossover at the smallest size, one
+    where it never wins at the top as one at the largest size, so the interval
+    can say "at or below / at or above the range". When the two medians' own
+    95 % intervals overlap at every size, there is no clear winner anywhere and
+    no number is given.
+    """
+    order = np.argsort(np.asarray(sizes, dtype=float))
+    sizes = [float(sizes[i]) for i in order]
+    challenger_samples = [np.asarray(challenger_samples[i], float) for i in order]
+    baseline_samples = [np.asarray(baseline_samples[i], float) for i in order]
+    point = find_crossover(sizes, [np.median(s) for s in challenger_samples],
+                           [np.median(s) for s in baseline_samples], challenger)
+    if point.status == TOO_FEW_SIZES:
+        return CrossoverEstimate(point.status)
+    challenger_medians = [stats.bootstrap_medians(s, resamples, stats.SEED + 2 * i)
+                          for i, s in enumerate(challenger_samples)]
+    baseline_medians = [stats.bootstrap_medians(s, resamples, stats.SEED + 2 * i + 1)
+                        for i, s in enumerate(baseline_samples)]
+    if all(_intervals_overlap(c, b) for c, b in zip(challenger_medians, baseline_medians)):
+        return CrossoverEstimate(NO_CLEAR_WINNER, found_fraction=0.0)
+    replicate_sizes = []
+    for replicate in range(resamples):
+        result = find_crossover(sizes, [m[replicate] for m in challenger_medians],
+                                [m[replicate] for m in baseline_medians], challenger)
+        if result.status == FOUND:
+            replicate_sizes.append(result.size)
+        elif result.status == NONE_IN_RANGE:
+            replicate_sizes.append(sizes[-1])
+        else:  # faster throughout
+            replicate_sizes.append(sizes[0])
+    found = [size for size in replicate_sizes if sizes[0] < size < sizes[-1]]
+    if point.status != FOUND:  # an interval of a crossover that is not there means nothing
+        return CrossoverEstimate(point.status, found_fraction=len(found) / resamples)
+    low, high = stats.percentile_interval(np.log(replicate_sizes))
+    return CrossoverEstimate(
+        point.status, point.size, point.size_below, point.size_above,
+        ci_low=math.exp(low), ci_high=math.exp(high), found_fraction=len(found) / resamples,
+    )

@@ -1,0 +1,401 @@
+"""summary.csv + crossover.csv -> figures (PNG and PDF). Reads nothing else.
+
+One colour and one marker per backend across every figure (seaborn's
+colour-blind palette). Failed combinations are red crosses along the top of
+their panel; noisy ones (CV > 10 % or CI target missed) are hollow markers:
+never silently dropped. Fonts are embedded as TrueType (Type 42).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on the machines this runs on
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+BACKEND_ORDER = ["serial", "pool", "ipyparallel", "ray"]
+MARKERS = {"serial": "o", "pool": "s", "ipyparallel": "^", "ray": "D"}
+FAILURE_COLOR = "#d62728"
+DEFAULT_WIDTH = 7.0
+# File stems of the figures (rules in workflow/rules/plot.smk name the same).
+WORKLOAD_FIGURES = ("scaling", "speedup", "workers", "winner")
+OVERVIEW_FIGURES = ("overhead", "article")
+# The article's setting (shared/SEED.md): 10 tasks of 1e7 iterations.
+ARTICLE_TASKS = 10
+
+matplotlib.rcParams.update({
+    "pdf.fonttype": 42,  # publishers reject Type 3 fonts
+    "ps.fonttype": 42,
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+})
+
+
+def palette(backends) -> dict[str, tuple[float, float, float]]:
+    known = BACKEND_ORDER + sorted(set(backends) - set(BACKEND_ORDER))
+    return dict(zip(known, sns.color_palette("colorblind", len(known))))
+
+
+def ordered_backends(frame: pd.DataFrame) -> list[str]:
+    present = set(frame["backend"])
+    return [b for b in BACKEND_ORDER if b in present] + sorted(present - set(BACKEND_ORDER))
+
+
+def _label(backend: str, workers: int, several_workers: bool) -> str:
+    if backend == "serial" or not several_workers:
+        return backend
+    return f"{backend} ×{workers}"
+
+
+def _format_size(size: float, unit: str) -> str:
+    if "bytes" in unit:
+        for factor, name in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+            if size >= factor:
+                return f"{size / factor:.3g} {name}"
+        return f"{size:.3g} B"
+    return f"{size:.2g}"
+
+
+def _grid(rows: int, columns: int, width: float, aspect: float = 0.75):
+    panel_width = width / max(1, columns)
+    return plt.subplots(
+        rows, columns, figsize=(width, panel_width * aspect * rows + 0.9), squeeze=False,
+        constrained_layout=True,
+    )
+
+
+def _lines(ax, cell: pd.DataFrame, value: str, colours, several_workers: bool,
+           band: tuple[str, str] | None = None) -> None:
+    """One line per backend (and worker count): CI band, hollow noisy points, failures."""
+    for backend in ordered_backends(cell):
+        for workers, line in cell[cell["backend"] == backend].groupby("workers"):
+            line = line.sort_values("size")
+            good = line[line["status"] != "error"]
+            style = "-" if workers == cell["workers"].max() or backend == "serial" else "--"
+            colour, marker = colours[backend], MARKERS.get(backend, "o")
+            ax.plot(good["size"], good[value], color=colour, linestyle=style,
+                    label=_label(backend, workers, several_workers))
+            if band is not None and len(good):
+                ax.fill_between(good["size"], good[band[0]], good[band[1]], color=colour,
+                                alpha=0.2, linewidth=0)
+            for noisy, points in good.groupby("noisy"):
+                ax.scatter(points["size"], points[value], marker=marker, s=22, zorder=3,
+                           edgecolors=colour, linewidths=1.2,
+                           facecolors="white" if noisy else colour)
+            failed = line[line["status"] == "error"]
+            if len(failed):
+                ax.scatter(failed["size"], np.full(len(failed), 0.97), marker="x",
+                           color=FAILURE_COLOR, transform=ax.get_xaxis_transform(),
+                           zorder=5, label="failed")
+
+
+def _mark_crossover(ax, crossovers: pd.DataFrame, unit: str) -> None:
+    """A dotted line at each crossover, a grey span for its 95 % interval, and a label."""
+    labels = []
+    for _, row in crossovers.iterrows():
+        pair = f"{row['challenger']} vs {row['baseline']}"
+        if row["crossover_status"] == "found":
+            ax.axvspan(row["crossover_ci_low"], row["crossover_ci_high"], color="0.5",
+                       alpha=0.15, linewidth=0)
+            ax.axvline(row["crossover_size"], color="0.25", linestyle=":", linewidth=1)
+            labels.append(f"{row['challenger']} < {row['baseline']} above "
+                          f"{_format_size(row['crossover_size'], unit)} "
+                          f"[{_format_size(row['crossover_ci_low'], unit)}, "
+                          f"{_format_size(row['crossover_ci_high'], unit)}]")
+        else:
+            labels.append(f"{pair}: {row['crossover_status']}")
+    if labels:
+        ax.text(0.02, 0.97, "\n".join(labels), transform=ax.transAxes, va="top", fontsize=6,
+                color="0.2", bbox={"facecolor": "white", "alpha": 0.7, "linewidth": 0})
+
+
+def _legend(figure, axes, extra: list | None = None) -> None:
+    handles: dict[str, object] = {}
+    for ax in np.ravel(axes):
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    for handle in extra or []:
+        handles.setdefault(handle.get_label(), handle)
+    if handles:
+        figure.legend(list(handles.values()), list(handles), loc="outside lower center",
+                      ncols=min(len(handles), 5), frameon=False)
+
+
+def _noisy_handle():
+    return plt.Line2D([], [], marker="o", linestyle="", markerfacecolor="white",
+                      markeredgecolor="0.3", label="hollow: noisy")
+
+
+def save(figure, output_stem: str | Path) -> list[Path]:
+    output_stem = Path(output_stem)
+    output_stem.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix in (".png", ".pdf"):
+        path = output_stem.with_suffix(suffix)
+        figure.savefig(path, dpi=200)
+        written.append(path)
+    plt.close(figure)
+    return written
+
+
+def _log_axes(ax, unit: str, ylabel: str) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"size ({unit})")
+    ax.set_ylabel(ylabel)
+
+
+def _size_figure(summary: pd.DataFrame, workload: str, width: float, draw: Callable,
+                 title: str):
+    """A panel per kernel x task count, each drawn by `draw(ax, cell, kernel, tasks)`."""
+    data = summary[summary["workload"] == workload]
+    kernels, tasks = sorted(data["kernel"].unique()), sorted(data["tasks"].unique())
+    figure, axes = _grid(len(kernels), len(tasks), width)
+    for row, kernel in enumerate(kernels):
+        for column, task_count in enumerate(tasks):
+            cell = data[(data["kernel"] == kernel) & (data["tasks"] == task_count)]
+            ax = axes[row][column]
+            draw(ax, cell, kernel, task_count)
+            ax.set_title(f"{kernel} kernel, {task_count} tasks")
+            ax.grid(True, which="major", alpha=0.3)
+    _legend(figure, axes, [_noisy_handle()])
+    figure.suptitle(title)
+    return figure
+
+
+def scaling_figure(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
+                   width: float = DEFAULT_WIDTH):
+    """1. Median time per map vs size, log-log, CI bands, crossover with its interval."""
+    data = summary[summary["workload"] == workload]
+    colours = palette(data["backend"].unique())
+    several = data[data["backend"] != "serial"]["workers"].nunique() > 1
+    unit = data["size_unit"].iloc[0]
+    warm = crossover[(crossover["workload"] == workload) & (crossover["time_basis"] == "warm")]
+    top_workers = data["workers"].max()
+
+    def draw(ax, cell, kernel, task_count):
+        _lines(ax, cell, "median_seconds", colours, several, band=("ci_low", "ci_high"))
+        _mark_crossover(ax, warm[(warm["kernel"] == kernel) & (warm["tasks"] == task_count)
+                                 & (warm["workers"] == top_workers)], unit)
+        _log_axes(ax, unit, "median time per map (s)")
+
+    return _size_figure(summary, workload, width, draw,
+                        f"{workload}: time to run all tasks (bands: 95 % CI; start-up excluded)")
+
+
+def speedup_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_WIDTH):
+    """Speedup over the serial loop vs size, with CI bands and the ideal (= workers)."""
+    data = summary[(summary["workload"] == workload) & (summary["backend"] != "serial")]
+    colours = palette(data["backend"].unique())
+    several = data["workers"].nunique() > 1
+
+    def draw(ax, cell, kernel, task_count):
+        cell = cell[cell["backend"] != "serial"]
+        _lines(ax, cell, "speedup", colours, several, band=("speedup_ci_low", "speedup_ci_high"))
+        for workers in sorted(cell["workers"].unique()):
+            ax.axhline(workers, color="0.5", linewidth=0.8, linestyle="--")
+        ax.axhline(1, color="0.2", linewidth=0.8)
+        _log_axes(ax, data["size_unit"].iloc[0], "speedup over serial (×)")
+
+    return _size_figure(summary, workload, width, draw,
+                        f"{workload}: speedup over the serial loop (dashed: ideal = workers)")
+
+
+def workers_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_WIDTH):
+    """2. Speedup and efficiency vs workers at the largest size, with the ideal line."""
+    data = summary[(summary["workload"] == workload) & (summary["backend"] != "serial")]
+    colours = palette(data["backend"].unique())
+    kernels = sorted(data["kernel"].unique())
+    figure, axes = _grid(2, len(kernels), width, aspect=0.7)
+    for column, kernel in enumerate(kernels):
+        cell = data[data["kernel"] == kernel]
+        size, tasks = cell["size"].max(), sorted(cell["tasks"].unique())[-1]
+        cell = cell[(cell["size"] == size) & (cell["tasks"] == tasks)]
+        workers = sorted(cell["workers"].unique())
+        for row, (value, ideal) in enumerate(
+            [("speedup", np.array(workers, float)), ("efficiency", np.ones(len(workers)))]
+        ):
+            ax = axes[row][column]
+            ax.plot(workers, ideal, color="0.5", linestyle="--", linewidth=0.8, label="ideal")
+            for backend in ordered_backends(cell):
+                line = cell[(cell["backend"] == backend) & (cell["status"] != "error")]
+                line = line.sort_values("workers")
+                errors = np.vstack([line[value] - line[f"{value}_ci_low"],
+                                    line[f"{value}_ci_high"] - line[value]])
+                ax.errorbar(line["workers"], line[value], yerr=np.clip(errors, 0, None),
+                            color=colours[backend], marker=MARKERS.get(backend, "o"),
+                            markersize=4, capsize=2, label=backend)
+            ax.set_xticks(workers)
+            ax.set_xlabel("workers (processes)")
+            ax.set_ylabel("speedup over serial (×)" if value == "speedup"
+                          else "efficiency (speedup / workers)")
+            ax.set_title(f"{kernel} kernel, size {_format_size(size, cell['size_unit'].iloc[0])}"
+                         f", {tasks} tasks")
+            ax.grid(True, alpha=0.3)
+            if len(workers) == 1:
+                ax.text(0.5, 0.5, "one worker count measured:\nsweep `workers` to see scaling",
+                        transform=ax.transAxes, ha="center", fontsize=6, color="0.4")
+    _legend(figure, axes)
+    figure.suptitle(f"{workload}: scaling with workers (bars: 95 % CI)")
+    return figure
+
+
+def _winner_panel(ax, cell: pd.DataFrame, colours, unit: str) -> None:
+    sizes, tasks = sorted(cell["size"].unique()), sorted(cell["tasks"].unique())
+    for y, task_count in enumerate(tasks):
+        for x, size in enumerate(sizes):
+            ranked = cell[(cell["size"] == size) & (cell["tasks"] == task_count)]
+            ranked = ranked.sort_values("median_seconds")
+            if ranked.empty:
+                continue
+            best = ranked.iloc[0]
+            runner_up = ranked.iloc[1] if len(ranked) > 1 else None
+            margin = runner_up["median_seconds"] / best["median_seconds"] if runner_up is not None \
+                else np.inf
+            clear = runner_up is None or best["ci_high"] < runner_up["ci_low"]
+            # Shade: a margin of 2x or more is full colour, a near-tie is pale.
+            alpha = 0.25 + 0.75 * min(1.0, np.log2(max(margin, 1.0))) if clear else 0.15
+            ax.add_patch(plt.Rectangle((x, y), 1, 1, color=colours[best["backend"]],
+                                       alpha=alpha, linewidth=0))
+            if not clear:
+                ax.add_patch(plt.Rectangle((x, y), 1, 1, fill=False, hatch="///",
+                                           edgecolor="0.5", linewidth=0))
+            label = f"{best['backend']}\n×{margin:.2g}" if clear else "no clear\nwinner"
+            ax.text(x + 0.5, y + 0.5, label, ha="center", va="center", fontsize=6)
+    ax.set_xlim(0, len(sizes))
+    ax.set_ylim(0, len(tasks))
+    ax.set_xticks(np.arange(len(sizes)) + 0.5, [_format_size(s, unit) for s in sizes])
+    ax.set_yticks(np.arange(len(tasks)) + 0.5, [str(t) for t in tasks])
+    ax.set_xlabel(f"size ({unit})")
+    ax.set_ylabel("tasks")
+
+
+def winner_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_WIDTH):
+    """3. For each (size, tasks) the fastest backend, shaded by its margin over the runner-up.
+
+    Two maps per kernel: among every backend (the serial loop included), and among
+    the parallel ones only (the Ray-vs-Pool question).
+    """
+    data = summary[(summary["workload"] == workload) & (summary["status"] != "error")]
+    top = data[data["backend"] != "serial"]["workers"].max()
+    data = data[(data["workers"] == top) | (data["backend"] == "serial")]
+    colours = palette(data["backend"].unique())
+    kernels = sorted(data["kernel"].unique())
+    figure, axes = _grid(2 * len(kernels), 1, width, aspect=0.25)
+    unit = data["size_unit"].iloc[0]
+    for row, kernel in enumerate(kernels):
+        cell = data[data["kernel"] == kernel]
+        _winner_panel(axes[2 * row][0], cell, colours, unit)
+        axes[2 * row][0].set_title(f"{kernel} kernel, every backend ({top} workers)")
+        _winner_panel(axes[2 * row + 1][0], cell[cell["backend"] != "serial"], colours, unit)
+        axes[2 * row + 1][0].set_title(f"{kernel} kernel, parallel backends only")
+    legend = [Patch(color=colours[b], label=b) for b in ordered_backends(data)]
+    legend.append(Patch(facecolor="white", edgecolor="0.5", hatch="///",
+                        label="no clear winner (95 % CIs overlap)"))
+    figure.legend(handles=legend, loc="outside lower center", ncols=len(legend), frameon=False)
+    figure.suptitle(f"{workload}: fastest backend per cell (×: margin over the runner-up)")
+    return figure
+
+
+def overhead_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
+    """4. Start-up, per-task dispatch and teardown per backend: what explains a crossover."""
+    data = summary[(summary["backend"] != "serial") & (summary["status"] != "error")]
+    colours = palette(data["backend"].unique())
+    backends = ordered_backends(data)
+    quantities = [("startup_seconds", "start-up (s)"),
+                  ("overhead_per_task_seconds", "dispatch per empty task (s)"),
+                  ("teardown_seconds", "teardown (s)")]
+    figure, axes = _grid(1, len(quantities), width, aspect=1.0)
+    for column, (value, label) in enumerate(quantities):
+        ax = axes[0][column]
+        for position, backend in enumerate(backends):
+            values = data.loc[data["backend"] == backend, value].dropna()
+            values = values[values > 0]
+            if values.empty:
+                continue
+            median = values.median()
+            ax.bar(position, median, color=colours[backend], label=backend)
+            ax.errorbar(position, median, yerr=[[median - values.min()], [values.max() - median]],
+                        color="0.2", capsize=3)
+            ax.text(position, 0.02, f"{median:.2g}", ha="center", va="bottom", fontsize=6,
+                    transform=ax.get_xaxis_transform(),
+                    bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0})
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(backends)), backends, rotation=20)
+        ax.set_ylabel(label)
+        ax.grid(True, axis="y", alpha=0.3)
+    figure.suptitle("Fixed costs per backend (bars: median over all jobs; whiskers: min–max)")
+    return figure
+
+
+def article_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
+    """5. The article's table re-measured: exp_sinh, its largest size, 10 tasks, with intervals."""
+    data = summary[(summary["workload"] == "exp_sinh") & (summary["status"] != "error")]
+    figure, axes = _grid(1, 1, width, aspect=0.5)
+    ax = axes[0][0]
+    if data.empty:
+        ax.text(0.5, 0.5, "exp_sinh is not in this sweep: run config/article.yaml",
+                ha="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return figure
+    tasks = ARTICLE_TASKS if ARTICLE_TASKS in set(data["tasks"]) else data["tasks"].max()
+    data = data[data["tasks"] == tasks]
+    size = data["size"].max()
+    data = data[data["size"] == size]
+    top = data[data["backend"] != "serial"]["workers"].max()
+    data = data[(data["workers"] == top) | (data["backend"] == "serial")]
+    colours = palette(data["backend"].unique())
+    rows = [(kernel, backend) for kernel in sorted(data["kernel"].unique(), reverse=True)
+            for backend in ordered_backends(data)
+            if not data[(data["kernel"] == kernel) & (data["backend"] == backend)].empty]
+    for position, (kernel, backend) in enumerate(rows):
+        row = data[(data["kernel"] == kernel) & (data["backend"] == backend)].iloc[0]
+        ax.barh(position, row["cold_seconds"], color=colours[backend], alpha=0.3)
+        ax.barh(position, row["median_seconds"], color=colours[backend],
+                xerr=[[row["median_seconds"] - row["ci_low"]],
+                      [row["ci_high"] - row["median_seconds"]]], capsize=2)
+        ax.text(max(row["cold_seconds"], row["median_seconds"]) * 1.1, position,
+                f"{row['median_seconds']:.3g} s [{row['ci_low']:.3g}, {row['ci_high']:.3g}]"
+                f"   cold {row['cold_seconds']:.3g} s   ×{row['speedup']:.2f}",
+                va="center", fontsize=6)
+    ax.set_yticks(range(len(rows)), [f"{backend} ({kernel})" for kernel, backend in rows])
+    ax.set_xscale("log")
+    longest = data[["cold_seconds", "median_seconds"]].max().max()
+    ax.set_xlim(right=longest * 200)  # room for the labels
+    ax.set_xlabel("time for all tasks (s): dark = warm median [95 % CI], pale = cold")
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.legend(handles=[Patch(color="0.6", alpha=0.3, label="cold: start-up + first map"),
+                       Patch(color="0.3", label="warm: steady-state map")],
+              loc="lower right", frameon=False)
+    ax.set_title(f"exp_sinh, {size:.0e} iterations per task, {tasks} tasks, {top} workers "
+                 "(the article: 1e7 × 10; ×: speedup over serial)")
+    return figure
+
+
+def plot_workload(summary_csv: str | Path, crossover_csv: str | Path, workload: str,
+                  outputs: dict[str, str | Path], width: float = DEFAULT_WIDTH) -> None:
+    """The per-workload figures; `outputs` maps each of WORKLOAD_FIGURES to a file stem."""
+    summary, crossover = pd.read_csv(summary_csv), pd.read_csv(crossover_csv)
+    save(scaling_figure(summary, crossover, workload, width), outputs["scaling"])
+    save(speedup_figure(summary, workload, width), outputs["speedup"])
+    save(workers_figure(summary, workload, width), outputs["workers"])
+    save(winner_figure(summary, workload, width), outputs["winner"])
+
+
+def plot_overview(summary_csv: str | Path, outputs: dict[str, str | Path],
+                  width: float = DEFAULT_WIDTH) -> None:
+    """The figures across workloads; `outputs` maps each of OVERVIEW_FIGURES to a file stem."""
+    summary = pd.read_csv(summary_csv)
+    save(overhead_figure(summary, width), outputs["overhead"])
+    save(article_figure(summary, width), outputs["article"])
