@@ -1,0 +1,182 @@
+"""The whole workflow, run by Snakemake on a tiny config in a temporary folder."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import copy_workflow, run_snakemake
+
+TINY = {
+    "workloads": {
+        "exp_sinh": {"sizes": [1_000, 10_000], "kernels": ["python", "numpy"], "tasks": [4]},
+        "shared_array": {"sizes": [10_000, 1_000_000], "tasks": [8]},
+    },
+    "backends": ["serial", "pool", "ipyparallel", "ray"],
+    "workers": [2],
+    "min_repeats": 2,
+    "max_repeats": 3,
+    "warmups": 1,
+}
+EXPECTED_JOBS = (2 * 2 + 2) * 4
+WORKLOAD_FIGURES = ("scaling", "speedup", "workers", "winner")
+
+
+def planned_jobs(result) -> dict[str, int]:
+    """The 'Job stats' table of a dry run: {rule: job count}."""
+    lines = (result.stdout + result.stderr).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Job stats:"))
+    counts = {}
+    for line in lines[start + 3:]:
+        fields = line.split()
+        if len(fields) != 2 or fields[0] == "total":
+            break
+        counts[fields[0]] = int(fields[1])
+    return counts
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> tuple[Path, object]:
+    workdir = copy_workflow(tmp_path_factory.mktemp("pipeline"))
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    result = run_snakemake(workdir, "--cores", "8", "--configfile", "tiny.yaml")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir, result
+
+
+def test_every_combination_has_its_own_csv(finished_run):
+    workdir, _ = finished_run
+    csvs = sorted((workdir / "results/raw").rglob("*.csv"))
+    assert len(csvs) == EXPECTED_JOBS
+    timings = pd.read_csv(workdir / "results/timings.csv")
+    assert set(timings["backend"]) == {"serial", "pool", "ipyparallel", "ray"}
+    assert (timings["status"] == "ok").all(), timings.loc[timings["status"] != "ok", "error"]
+    assert timings["verified"].all()
+
+
+PROVENANCE = ["hostname", "cpu_model", "logical_cpus", "physical_cores", "available_cores",
+              "memory_bytes", "shm_bytes", "os", "python_version", "numpy_version",
+              "pandas_version", "ray_version", "ipyparallel_version", "snakemake_version",
+              "start_method", "blas_threads", "blas_library", "git_commit", "config_hash",
+              "timestamp_utc"]
+
+
+def test_every_row_carries_its_provenance(finished_run):
+    workdir, _ = finished_run
+    timings = pd.read_csv(workdir / "results/timings.csv")
+    for column in PROVENANCE:
+        assert timings[column].notna().all() and (timings[column].astype(str) != "").all(), column
+    assert timings["config_hash"].nunique() == 1  # one design, one hash
+
+
+def test_aggregates_and_figures_exist(finished_run):
+    workdir, _ = finished_run
+    summary = pd.read_csv(workdir / "results/summary.csv")
+    assert len(summary) == EXPECTED_JOBS
+    measured = summary[summary["backend"] != "serial"]
+    assert (measured["ci_low"] <= measured["median_seconds"]).all()
+    assert (measured["median_seconds"] <= measured["ci_high"]).all()
+    assert (measured["speedup_ci_low"] <= measured["speedup_ci_high"]).all()
+    assert measured["overhead_per_task_seconds"].gt(0).all()
+    assert measured["cpu_utilization"].notna().all() and measured["peak_rss_bytes"].gt(0).all()
+    crossover = pd.read_csv(workdir / "results/crossover.csv")
+    assert {"exp_sinh", "shared_array"} == set(crossover["workload"])
+    for figure, workload, extension in itertools.product(
+        WORKLOAD_FIGURES, ("exp_sinh", "shared_array"), ("png", "pdf")
+    ):
+        assert (workdir / f"results/figures/{figure}_{workload}.{extension}").stat().st_size > 0
+    for figure, extension in itertools.product(("overhead", "article"), ("png", "pdf")):
+        assert (workdir / f"results/figures/{figure}.{extension}").stat().st_size > 0
+    assert len(pd.read_csv(workdir / "results/machines.csv")) == 1
+
+
+def test_timing_jobs_never_overlapped(finished_run):
+    workdir, _ = finished_run
+    timings = pd.read_csv(workdir / "results/timings.csv")
+    spans = timings.groupby(["workload", "kernel", "backend", "size", "tasks", "workers"])[
+        ["job_start_unix", "job_end_unix"]].first().sort_values("job_start_unix")
+    starts, ends = spans["job_start_unix"].to_numpy(), spans["job_end_unix"].to_numpy()
+    assert (starts[1:] >= ends[:-1]).all()
+
+
+def test_rerun_redoes_only_what_is_missing(finished_run):
+    workdir, _ = finished_run
+    missing = next((workdir / "results/raw/exp_sinh/python/ray").glob("*.csv"))
+    aside = workdir / "aside.csv"
+    missing.rename(aside)  # as if the job had been interrupted before writing it
+    try:
+        result = run_snakemake(workdir, "-n", "--cores", "8", "--configfile", "tiny.yaml")
+    finally:
+        aside.rename(missing)  # a rename keeps its time stamp: the run stays complete
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert planned_jobs(result) == {"measure": 1, "aggregate": 1, "plot_workload": 2,
+                                    "plot_overview": 1, "all": 1}
+
+
+def test_plots_rebuild_without_timing(finished_run):
+    workdir, _ = finished_run
+    result = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", "tiny.yaml",
+                           "--forcerun", "plot_workload", "plot_overview")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert planned_jobs(result) == {"plot_workload": 2, "plot_overview": 1, "all": 1}
+
+
+def test_parbench_plot_redraws_from_the_aggregates_alone(finished_run, tmp_path):
+    workdir, _ = finished_run
+    copy = tmp_path / "results"
+    copy.mkdir()
+    for name in ("summary.csv", "crossover.csv"):
+        (copy / name).write_bytes((workdir / "results" / name).read_bytes())
+    result = subprocess.run([str(Path(sys.executable).with_name("parbench")), "--results",
+                             str(copy), "plot", "--width", "3.5"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert len(list((copy / "figures").glob("*.pdf"))) == 2 * 4 + 2
+
+
+def test_report_is_self_contained_and_renders(finished_run, tmp_path):
+    workdir, _ = finished_run
+    result = run_snakemake(workdir, "--configfile", "tiny.yaml", "--report",
+                           "results/report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = (workdir / "results/report.html").read_text()
+    # Every figure is embedded (no links to files beside the page).
+    for figure in ("scaling_exp_sinh", "winner_shared_array", "overhead", "article"):
+        assert figure in page
+    # Embedded as data URIs: 10 PNG payloads (base64 of the PNG signature), none empty.
+    payloads = re.findall(r"data:image/png;[^\"]*?base64,([A-Za-z0-9+/=]*)", page)
+    assert len(payloads) >= 2 * 4 + 2
+    assert all(payload.startswith("iVBORw0KGgo") and len(payload) > 1000 for payload in payloads)
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("headless Chromium is not installed (.ci/run installs it)")
+    screenshot = tmp_path / "report.png"
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+         "--window-size=1280,900", "--virtual-time-budget=10000",
+         f"--screenshot={screenshot}", (workdir / "results/report.html").as_uri()],
+        capture_output=True, timeout=120, check=True,
+    )
+    image = plt.imread(screenshot)
+    assert image.shape[0] > 100 and image.std() > 0.02, "the report rendered blank"
+
+
+def test_lint_is_clean(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    result = run_snakemake(workdir, "--lint")
+    assert "Congratulations" in result.stdout + result.stderr, result.stdout + result.stderr
+    snakefmt = str(Path(sys.executable).with_name("snakefmt"))
+    formatted = subprocess.run([snakefmt, "--check", "Snakefile", "workflow/rules"],
+                               cwd=workdir, capture_output=True, text=True)
+    assert formatted.returncode == 0, formatted.stderr

@@ -1,0 +1,92 @@
+# Config loading and validation, and the functions rules use. No rule here.
+import copy
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+PACKAGE_ROOT = Path(workflow.basedir) / "workflow"
+# Make `parbench` importable here and in every local job even without
+# `pip install -e .` (jobs inherit this process's environment). Nothing is
+# required from the user's environment, so no `envvars:` directive.
+sys.path.insert(0, str(PACKAGE_ROOT))
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        filter(None, [str(PACKAGE_ROOT), os.getenv("PYTHONPATH")])
+    )
+)
+
+from parbench import sweep  # noqa: E402
+from parbench.backends import BACKENDS  # noqa: E402
+from parbench.workloads import WORKLOADS  # noqa: E402
+
+# A --configfile is a whole experiment design: it replaces config/config.yaml
+# instead of merging into it key by key (a merge could never drop a workload).
+# --config key=value alone still overrides single keys of the default design.
+if workflow.overwrite_configfiles:
+    config.clear()
+    config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
+
+validate(config, schema="../schemas/config.schema.yaml", set_default=True)
+try:
+    sweep.check_consistency(config)
+except ValueError as problem:
+    raise WorkflowError(str(problem))
+
+COMBINATIONS = sweep.combinations(config)
+WORKLOAD_NAMES = list(config["workloads"])
+
+
+wildcard_constraints:
+    workload="|".join(WORKLOADS),
+    backend="|".join(BACKENDS),
+    kernel="[a-z_]+",
+    size=r"\d+",
+    tasks=r"\d+",
+    workers=r"\d+",
+
+
+def job_csvs():
+    return [sweep.job_csv(combination) for combination in COMBINATIONS]
+
+
+# As parbench.plot.WORKLOAD_FIGURES / OVERVIEW_FIGURES (not imported: parsing
+# the workflow should not load matplotlib).
+WORKLOAD_FIGURES = ["scaling", "speedup", "workers", "winner"]
+OVERVIEW_FIGURES = ["overhead", "article"]
+
+
+def figure_files():
+    return expand(
+        "results/figures/{figure}_{workload}.{extension}",
+        figure=WORKLOAD_FIGURES,
+        workload=WORKLOAD_NAMES,
+        extension=["png", "pdf"],
+    ) + expand(
+        "results/figures/{figure}.{extension}",
+        figure=OVERVIEW_FIGURES,
+        extension=["png", "pdf"],
+    )
+
+
+def get_final_output():
+    return (
+        job_csvs()
+        + [
+            "results/timings.csv",
+            "results/summary.csv",
+            "results/crossover.csv",
+            "results/machines.csv",
+        ]
+        + figure_files()
+    )
+
+
+def job_threads(wildcards):
+    """A timing job holds as many cores as it starts workers."""
+    return int(wildcards.workers)
+
+
+def job_settings(wildcards):
+    return sweep.job_settings(config)

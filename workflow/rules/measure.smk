@@ -1,0 +1,19 @@
+# One timing job per combination of workload, kernel, size, tasks, backend, workers.
+# Jobs never overlap: each holds a machine-wide lock while it measures, and the
+# `timing_slot` resource lets a profile say the same to Snakemake's scheduler.
+
+
+rule measure:
+    output:
+        sweep.RAW_CSV,
+    log:
+        "results/logs/measure/{workload}/{kernel}/{backend}/size{size}_tasks{tasks}_workers{workers}.log",
+    conda:
+        "../../envs/parbench.yaml"
+    threads: job_threads
+    resources:
+        timing_slot=1,
+    params:
+        settings=job_settings,
+    script:
+        "../scripts/measure.py"

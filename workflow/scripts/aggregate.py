@@ -1,0 +1,13 @@
+# Thin shell around parbench.aggregate.aggregate: per-job CSVs -> the aggregates.
+from parbench.aggregate import aggregate
+from parbench.logs import stderr_to
+
+with stderr_to(snakemake.log[0]):
+    aggregate(
+        snakemake.input,
+        snakemake.output.timings,
+        snakemake.output.summary,
+        snakemake.output.crossover,
+        snakemake.output.machines,
+        pairs=snakemake.params.pairs,
+    )
