@@ -1,0 +1,1 @@
+"""Cross-checks of the harness against bare code and Ray's own harness (`make bench`)."""
