@@ -97,6 +97,7 @@ def test_cpu_accounting_sees_every_worker(backend_name):
                    JobSettings(min_repeats=3, max_repeats=3, calibration_repeats=0))
     assert (rows["status"] == "ok").all()
     utilization = rows["cpu_utilization"].median()
-    # Counting only the driver would give ~0; W workers at full tilt give ~1.
-    assert 0.5 <= utilization <= 1.3, rows[["seconds", "cpu_seconds", "cpu_utilization"]]
+    # Counting only the driver would give ~0; W workers at full tilt give ~1. The low
+    # bound is wide because a busy shared machine stretches the wall time, not the CPU.
+    assert 0.3 <= utilization <= 1.3, rows[["seconds", "cpu_seconds", "cpu_utilization"]]
     assert rows["peak_rss_bytes"].iloc[0] > 50e6  # the tree, not the driver alone
