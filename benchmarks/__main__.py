@@ -68,14 +68,27 @@ def parallel_efficiency(size: int = 500_000) -> dict:
 
 
 def ray_microbenchmark_seconds_per_task() -> float:
-    """Ray's own harness, limited to the one benchmark compared here."""
+    """Ray's own harness, limited to the one benchmark compared here.
+
+    `TESTS_TO_RUN` filters Ray's benchmarks, but not its Ray Client part, which
+    still starts a client server and a Ray instance per benchmark after ours
+    has printed. That part sometimes fails on a busy 2-core machine (a GCS
+    start-up timeout) and the command exits 1; the figure it printed before is
+    still Ray's own measurement, so it is used, and the exit is reported.
+    """
     ray_cli = str(Path(sys.executable).with_name("ray"))
     environment = {**os.environ, "TESTS_TO_RUN": MICROBENCHMARK}
-    output = subprocess.run([ray_cli, "microbenchmark"], env=environment, capture_output=True,
-                            text=True, timeout=600, check=True).stdout
-    match = re.search(rf"{MICROBENCHMARK} per second ([0-9.]+)", output)
+    finished = subprocess.run([ray_cli, "microbenchmark"], env=environment,
+                              capture_output=True, text=True, timeout=600)
+    match = re.search(rf"{MICROBENCHMARK} per second ([0-9.]+)", finished.stdout)
     if not match:
-        raise RuntimeError(f"no '{MICROBENCHMARK}' line in ray microbenchmark output:\n{output}")
+        raise RuntimeError(f"no '{MICROBENCHMARK}' line in `ray microbenchmark` output "
+                           f"(exit {finished.returncode}):\n{finished.stdout}\n"
+                           f"{finished.stderr[-3000:]}")
+    if finished.returncode != 0:
+        print(f"note: `ray microbenchmark` exited {finished.returncode} after printing "
+              f"'{match.group(0)}' (its Ray Client benchmarks, run after ours, failed)",
+              file=sys.stderr)
     return 1.0 / float(match.group(1))
 
 
