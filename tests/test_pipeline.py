@@ -130,6 +130,32 @@ def test_plots_rebuild_without_timing(finished_run):
     assert planned_jobs(result) == {"plot_workload": 2, "plot_overview": 1, "all": 1}
 
 
+def test_a_figure_setting_retimes_nothing(finished_run):
+    """Only what a job measures is a rerun trigger; the config's hash is not."""
+    workdir, _ = finished_run
+    result = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", "tiny.yaml",
+                           "--config", "figure_width_inches=3.5")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert planned_jobs(result) == {"plot_workload": 2, "plot_overview": 1, "all": 1}
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_pool_job_runs_with_every_start_method(tmp_path, start_method):
+    """Spawned workers re-run the job's script as __mp_main__; it must not start the job again."""
+    workdir = copy_workflow(tmp_path)
+    design = {**TINY, "backends": ["pool"], "compare": [], "start_method": start_method,
+              "workloads": {"exp_sinh": {"sizes": [1_000], "kernels": ["numpy"], "tasks": [4]}}}
+    (workdir / "design.yaml").write_text(yaml.safe_dump(design))
+    target = "results/raw/exp_sinh/numpy/pool/size1000_tasks4_workers2.csv"
+    # The target goes first: --configfile takes every argument after it.
+    result = run_snakemake(workdir, target, "--cores", "2", "--configfile", "design.yaml",
+                           timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    rows = pd.read_csv(workdir / target)
+    assert (rows["status"] == "ok").all() and rows["verified"].all()
+    assert set(rows["start_method"]) == {start_method}
+
+
 def test_parbench_plot_redraws_from_the_aggregates_alone(finished_run, tmp_path):
     workdir, _ = finished_run
     copy = tmp_path / "results"

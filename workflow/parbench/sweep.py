@@ -64,9 +64,13 @@ def job_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         pool_chunksize=None if chunksize == "auto" else int(chunksize),
         map_timeout_seconds=float(config["map_timeout_seconds"]),
         ray_address=config.get("ray_address") or None,
-        config_hash=machine.config_hash(config),
     )
-    return asdict(settings)
+    # Without the config's hash: Snakemake re-runs a job whose params change,
+    # and a change elsewhere in the config (a figure width, a new size) must not
+    # re-time every job. The measure script records the hash instead.
+    fields = asdict(settings)
+    del fields["config_hash"]
+    return fields
 
 
 def check_consistency(config: Mapping[str, Any]) -> None:

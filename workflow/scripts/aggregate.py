@@ -2,12 +2,13 @@
 from parbench.aggregate import aggregate
 from parbench.logs import stderr_to
 
-with stderr_to(snakemake.log[0]):
-    aggregate(
-        snakemake.input,
-        snakemake.output.timings,
-        snakemake.output.summary,
-        snakemake.output.crossover,
-        snakemake.output.machines,
-        pairs=snakemake.params.pairs,
-    )
+if __name__ == "__main__":
+    with stderr_to(snakemake.log[0]):
+        aggregate(
+            snakemake.input,
+            snakemake.output.timings,
+            snakemake.output.summary,
+            snakemake.output.crossover,
+            snakemake.output.machines,
+            pairs=snakemake.params.pairs,
+        )

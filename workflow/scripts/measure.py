@@ -1,10 +1,14 @@
 # Thin shell around parbench.measure.run_job: one combination -> one CSV.
 from parbench.logs import stderr_to
+from parbench.machine import config_hash
 from parbench.measure import Combination, JobSettings, run_job
 
-with stderr_to(snakemake.log[0]):
-    run_job(
-        Combination.from_wildcards(snakemake.wildcards),
-        JobSettings(**snakemake.params.settings),
-        snakemake.output[0],
-    )
+# Guarded: with the spawn/forkserver start methods, every Pool worker re-runs
+# this file as __mp_main__; unguarded, it would start the job again.
+if __name__ == "__main__":
+    with stderr_to(snakemake.log[0]):
+        run_job(
+            Combination.from_wildcards(snakemake.wildcards),
+            JobSettings(**snakemake.params.settings, config_hash=config_hash(snakemake.config)),
+            snakemake.output[0],
+        )

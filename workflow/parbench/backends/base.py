@@ -24,7 +24,7 @@ class BackendSettings:
     pool_chunksize: int | None = None  # None: Pool's own default, computed and recorded
     map_timeout_seconds: float = 300.0  # a map still running then is a failure row
     ray_address: str | None = None  # None: a fresh local Ray instance on loopback
-    start_timeout_seconds: float = 120.0  # for ipyparallel engines to register
+    start_timeout_seconds: float = 120.0  # for Pool workers or ipyparallel engines to start
 
 
 class Backend(ABC):

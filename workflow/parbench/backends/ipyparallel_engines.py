@@ -47,14 +47,14 @@ class IpyparallelBackend(Backend):
         return list(pending.get(timeout=self.settings.map_timeout_seconds))
 
     def stop(self) -> None:
-        client = getattr(self, "_client", None)
-        if client is not None:
-            client.close()
-            self._client = None
-        cluster = getattr(self, "_cluster", None)
-        if cluster is not None:
-            cluster.stop_cluster_sync()
-            self._cluster = None
+        client, cluster = getattr(self, "_client", None), getattr(self, "_cluster", None)
+        self._client = self._cluster = None
+        try:
+            if client is not None:
+                client.close()
+        finally:  # the engines and controller are stopped even if closing fails
+            if cluster is not None:
+                cluster.stop_cluster_sync()
 
     def details(self, tasks: int) -> dict[str, Any]:
         return {"chunksize": -(-tasks // max(1, self.workers))}  # DirectView.map splits evenly

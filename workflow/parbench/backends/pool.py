@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import signal
+import threading
 from itertools import repeat
 from typing import Any
 
@@ -18,11 +19,18 @@ from parbench.probes import worker_pid
 from parbench.workloads.base import Task
 
 
-def _default_sigterm() -> None:
+def _prepare_worker(all_started: threading.Barrier, timeout: float) -> None:
     # A forked worker inherits the job's Python SIGTERM handler, which cannot
     # run while the worker waits on the pool's queue lock: Pool.terminate()
     # would then wait on it forever. Workers must die on SIGTERM outright.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # No worker takes a task before every worker is up, so the start-up map
+    # below ends only once all of them exist (with spawn, one fast worker
+    # could otherwise answer every start-up task while the others still boot).
+    try:
+        all_started.wait(timeout)
+    except threading.BrokenBarrierError:
+        pass  # a worker died while starting; the start-up map's timeout reports it
 
 
 def default_chunksize(tasks: int, workers: int) -> int:
@@ -35,10 +43,12 @@ class PoolBackend(Backend):
 
     def start(self) -> None:
         context = multiprocessing.get_context(self.settings.start_method)
-        self._pool = context.Pool(self.workers, initializer=_default_sigterm)
-        # Pool() returns before spawned workers exist; one task each makes the
-        # start-up time include them, as it does for Ray and ipyparallel.
-        self._pool.map(worker_pid, range(self.workers), chunksize=1)
+        timeout = self.settings.start_timeout_seconds
+        self._pool = context.Pool(self.workers, initializer=_prepare_worker,
+                                  initargs=(context.Barrier(self.workers), timeout))
+        # Pool() returns before spawned workers exist; waiting for a first task
+        # makes the start-up time include them all, as it does for Ray and ipyparallel.
+        self._pool.map_async(worker_pid, range(self.workers), chunksize=1).get(timeout)
 
     def chunksize(self, tasks: int) -> int:
         return self.settings.pool_chunksize or default_chunksize(tasks, self.workers)
