@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from parbench import plot
-from parbench.aggregate import aggregate, summarise
+from parbench.aggregate import aggregate, crossovers, summarise
 from parbench.measure import Combination, JobSettings, measure
 from parbench.tables import write_csv_atomically
 
@@ -96,8 +96,18 @@ def test_crossover_found_between_the_right_sizes_with_its_interval(aggregates):
         # two sides are resampled independently, so it may reach past SIZES[1]).
         assert SIZES[0] * (1 - 1e-9) <= row["crossover_ci_low"] <= row["crossover_size"]
         assert row["crossover_size"] <= row["crossover_ci_high"] <= SIZES[-1] * (1 + 1e-9)
-    # The same derived rows carry the same start-up, so cold times have no crossover.
-    assert set(crossover["time_basis"]) == {"warm", "cold"}
+    # The derived rows copy Pool's start-up and first map: identical cold times, no crossover.
+    cold = crossover[crossover["time_basis"] == "cold"]
+    assert len(cold) == len(TASKS) and "found" not in set(cold["crossover_status"])
+
+
+def test_a_challenger_that_failed_everywhere_keeps_its_row(aggregates):
+    timings = pd.read_csv(aggregates["timings"])
+    ray = timings["backend"] == "ray"
+    timings.loc[ray, "status"], timings.loc[ray, "seconds"] = "error", math.nan
+    table = crossovers(timings, [["ray", "pool"]])
+    assert len(table) == 2 * len(TASKS)  # one per task count and time basis
+    assert set(table["crossover_status"]) == {"too few sizes"}
 
 
 def test_machines_lists_the_one_machine(aggregates):
@@ -116,6 +126,26 @@ def test_summary_marks_partial_jobs():
     summary = summarise(timings)
     assert summary["status"].tolist() == ["partial"]
     assert summary["repeats"].tolist() == [1] and summary["error"].tolist() == ["boom"]
+
+
+def _two_repeats(**columns) -> pd.DataFrame:
+    return pd.DataFrame({
+        "workload": "w", "kernel": "k", "backend": "pool", "size": 1, "tasks": 1, "workers": 2,
+        "repeat": [0, 1], "seconds": [1.0, 1.001], "status": "ok", "error": "",
+        "verified": True, "size_unit": "u", "startup_seconds": 0.1, "first_map_seconds": 1.0,
+        "teardown_seconds": 0.1, "chunksize": 1, "ci_target": 0.05, **columns,
+    })
+
+
+def test_fewer_repeats_than_asked_are_noisy():
+    """Two quiet repeats are not noisy; the same two, when five were asked for, are."""
+    assert summarise(_two_repeats(min_repeats=2))["noisy"].tolist() == [False]
+    assert summarise(_two_repeats(min_repeats=5))["noisy"].tolist() == [True]
+
+
+def test_a_wrong_warmup_result_unverifies_the_combination():
+    assert summarise(_two_repeats(warmups_verified=True))["verified"].tolist() == [True]
+    assert summarise(_two_repeats(warmups_verified=False))["verified"].tolist() == [False]
 
 
 @pytest.mark.parametrize(("name", "draw", "panels"), [
@@ -151,3 +181,16 @@ def test_failed_and_noisy_points_are_drawn(aggregates):
     crosses = [c for c in collections if c.get_label() == "failed"]
     assert crosses, "the failed ipyparallel job should be drawn"
     plot.plt.close(figure)
+
+
+@pytest.mark.parametrize("draw", [
+    lambda s: plot.winner_figure(s, "exp_sinh", 5),
+    lambda s: plot.workers_figure(s, "exp_sinh", 5),
+    lambda s: plot.overhead_figure(s, 5),
+    lambda s: plot.article_figure(s, 5),
+])
+def test_figures_without_points_for_failures_name_them(aggregates, draw):
+    """The fixture's ipyparallel job failed: figures that cannot draw it say so."""
+    figure = draw(pd.read_csv(aggregates["summary"]))
+    assert "failed, not drawn: ipyparallel ×1" in figure.get_suptitle() + " ".join(
+        ax.get_title() for ax in figure.axes)

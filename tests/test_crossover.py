@@ -9,6 +9,7 @@ from parbench.crossover import (
     FOUND,
     NO_CLEAR_WINNER,
     NONE_IN_RANGE,
+    NOT_SIGNIFICANT,
     TOO_FEW_SIZES,
     crossover_with_confidence,
     find_crossover,
@@ -92,3 +93,23 @@ def test_clear_winner_throughout_gives_no_number():
     estimate = crossover_with_confidence(sizes, [_noisy(1.0, rng) for _ in sizes],
                                          [_noisy(2.0, rng) for _ in sizes])
     assert estimate.status == "ray faster throughout" and math.isnan(estimate.ci_low)
+
+
+def test_a_lead_inside_the_noise_is_not_significant():
+    """Pool clearly wins at small sizes; at the largest the medians cross, but the
+    two intervals overlap there: a number, but not a found crossover."""
+    rng = np.random.default_rng(8)
+    sizes = [1e4, 1e5, 1e6]
+    pool = [_noisy(1.0, rng) for _ in sizes]
+    ray = [_noisy(3.0, rng), _noisy(2.0, rng), pool[-1] * 0.99]
+    estimate = crossover_with_confidence(sizes, ray, pool)
+    assert estimate.status == NOT_SIGNIFICANT
+    assert 1e5 < estimate.size < 1e6  # the medians' crossing is still reported
+
+
+def test_a_clear_lead_above_the_crossing_is_found():
+    rng = np.random.default_rng(9)
+    sizes = [1e4, 1e5, 1e6]
+    pool = [_noisy(1.0, rng) for _ in sizes]
+    ray = [_noisy(3.0, rng), _noisy(2.0, rng), _noisy(0.5, rng)]
+    assert crossover_with_confidence(sizes, ray, pool).status == FOUND

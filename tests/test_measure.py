@@ -21,7 +21,7 @@ REQUIRED_COLUMNS = [
     "workload", "kernel", "backend", "size", "tasks", "workers", "repeat", "seconds",
     "startup_seconds", "teardown_seconds", "first_map_seconds", "status", "verified", "error",
     "chunksize", "start_method", "blas_threads", "python_version", "ray_version", "cpu_model",
-    "available_cores", "git_commit", "timestamp_utc",
+    "available_cores", "git_commit", "timestamp_utc", "warmups_verified",
 ]
 
 
@@ -35,6 +35,7 @@ def test_rows_have_the_documented_columns_and_are_verified(backend, workload, ke
     assert list(rows["repeat"]) == [0, 1, 2]
     assert set(REQUIRED_COLUMNS) <= set(rows.columns)
     assert (rows["status"] == "ok").all() and rows["verified"].all()
+    assert rows["warmups_verified"].all()  # the untimed maps are checked too
     assert (rows["seconds"] > 0).all()
     assert rows["startup_seconds"].notna().all() and rows["teardown_seconds"].notna().all()
     assert rows["workers"].iloc[0] == (1 if backend == "serial" else 2)

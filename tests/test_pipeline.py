@@ -168,6 +168,20 @@ def test_parbench_plot_redraws_from_the_aggregates_alone(finished_run, tmp_path)
     assert len(list((copy / "figures").glob("*.pdf"))) == 2 * 4 + 2
 
 
+def test_parbench_aggregate_rebuilds_with_other_pairs(finished_run, tmp_path):
+    workdir, _ = finished_run
+    copy = tmp_path / "results"
+    shutil.copytree(workdir / "results" / "raw", copy / "raw")
+    result = subprocess.run([str(Path(sys.executable).with_name("parbench")), "--results",
+                             str(copy), "aggregate", "--compare", "ipyparallel", "pool"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    crossover = pd.read_csv(copy / "crossover.csv")
+    assert set(zip(crossover["challenger"], crossover["baseline"])) == {("ipyparallel", "pool")}
+    assert len(pd.read_csv(copy / "timings.csv")) == len(pd.read_csv(
+        workdir / "results" / "timings.csv"))
+
+
 def test_report_is_self_contained_and_renders(finished_run, tmp_path):
     workdir, _ = finished_run
     result = run_snakemake(workdir, "--configfile", "tiny.yaml", "--report",

@@ -72,7 +72,8 @@ def _combination_row(key: tuple, rows: pd.DataFrame) -> dict:
     summary.update(
         status="error" if ok.empty else ("partial" if failed else "ok"),
         repeats=len(ok), failed=failed,
-        verified=bool(rows["verified"].astype(bool).all()),
+        verified=bool(rows["verified"].astype(bool).all()
+                      and rows.get("warmups_verified", pd.Series([True])).astype(bool).all()),
         median_seconds=spread.median, ci_low=spread.ci_low, ci_high=spread.ci_high,
         min_seconds=ok["seconds"].min(), max_seconds=ok["seconds"].max(),
         iqr_seconds=spread.iqr, cv=spread.cv,
@@ -83,9 +84,13 @@ def _combination_row(key: tuple, rows: pd.DataFrame) -> dict:
         error=next((message for message in rows["error"] if message), ""),
     )
     ci_target = summary["ci_target"] if pd.notna(summary["ci_target"]) else np.inf
+    # Fewer repeats than asked for (the job's time budget ran out) cannot show
+    # their own noise: one repeat has a zero-width "interval".
+    too_few = len(ok) < first.get("min_repeats", 0)
     summary["noisy"] = bool(
         (pd.notna(spread.cv) and spread.cv > NOISY_CV)
         or summary["ci_relative_half_width"] > ci_target
+        or (too_few and not ok.empty)
     )
     summary["loaded"] = bool(summary["background_cpu_fraction"] > LOADED_FRACTION)
     summary["_samples"] = ok["seconds"].to_numpy()
@@ -149,8 +154,10 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]]) -> pd.Data
     for challenger, baseline in pairs:
         # The problems come from whichever side runs on several workers.
         side = challenger if not BACKENDS[challenger].single_process else baseline
-        problems = ok[ok["backend"] == side][["workload", "kernel", "tasks", "workers",
-                                              "size_unit"]].drop_duplicates()
+        # From every row, failed ones too: a side that failed everywhere still gets
+        # its row ("too few sizes") instead of vanishing from the table.
+        problems = timings[timings["backend"] == side][["workload", "kernel", "tasks",
+                                                        "workers", "size_unit"]].drop_duplicates()
         for problem in problems.to_dict("records"):
             for basis in ("warm", "cold"):
                 challenger_samples = _samples(ok, challenger, problem, basis)

@@ -1,6 +1,7 @@
 """`parbench` command: rebuild aggregates or figures from files, without re-timing.
 
     parbench aggregate      per-job CSVs under results/raw -> the aggregates
+                            (--compare ipyparallel pool: another pair, repeatable)
     parbench plot           aggregates -> every figure under results/figures
 
 (The Snakemake workflow runs the same functions; this is for quick redraws,
@@ -30,7 +31,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=Path("results"),
                         help="results folder (default: results)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("aggregate", help="per-job CSVs under RESULTS/raw -> the aggregates")
+    aggregating = commands.add_parser("aggregate",
+                                      help="per-job CSVs under RESULTS/raw -> the aggregates")
+    aggregating.add_argument("--compare", nargs=2, action="append", metavar=("CHALLENGER",
+                                                                           "BASELINE"),
+                             help="a pair of backends for crossover.csv; repeat for more "
+                                  "(default: ray pool, as the config's `compare`)")
     plot = commands.add_parser("plot", help="aggregates -> figures under RESULTS/figures")
     plot.add_argument("--width", type=float, default=DEFAULT_WIDTH,
                       help="figure width in inches (3.5: a paper's single column)")
@@ -39,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
 
     if arguments.command == "aggregate":
         aggregate(sorted((results / "raw").rglob("*.csv")), results / "timings.csv",
-                  results / "summary.csv", results / "crossover.csv", results / "machines.csv")
+                  results / "summary.csv", results / "crossover.csv", results / "machines.csv",
+                  pairs=arguments.compare or [["ray", "pool"]])
         print(f"wrote the aggregates under {results}")
     elif arguments.command == "plot":
         summary_csv, crossover_csv = results / "summary.csv", results / "crossover.csv"

@@ -6,7 +6,8 @@ faster and remains faster for every larger size. Between the last grid point
 where it is not faster and the next one, the crossing of log(time) curves is
 interpolated linearly in log(size). `crossover_with_confidence` adds a
 bootstrap interval, and says "no clear winner" instead of a number when the
-two backends cannot be told apart anywhere in the range.
+two backends cannot be told apart anywhere in the range, or "not significant"
+when the medians cross but the challenger's lead above the crossing is noise.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def find_crossover(
 
 RESAMPLES = 1_000
 NO_CLEAR_WINNER = "no clear winner"
+# The medians cross, but above the crossing the challenger is never clearly faster.
+NOT_SIGNIFICANT = "not significant"
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,11 @@ def _intervals_overlap(first: np.ndarray, second: np.ndarray) -> bool:
     return first_low <= second_high and second_low <= first_high
 
 
+def _clearly_faster(challenger: np.ndarray, baseline: np.ndarray) -> bool:
+    """The challenger's 95 % interval lies wholly below the baseline's."""
+    return stats.percentile_interval(challenger)[1] < stats.percentile_interval(baseline)[0]
+
+
 def crossover_with_confidence(
     sizes: Sequence[float],
     challenger_samples: Sequence[Sequence[float]],
@@ -97,7 +105,9 @@ def crossover_with_confidence(
     where it never wins at the top as one at the largest size, so the interval
     can say "at or below / at or above the range". When the two medians' own
     95 % intervals overlap at every size, there is no clear winner anywhere and
-    no number is given.
+    no number is given. When the medians cross but the challenger is not clearly
+    faster (intervals apart) at any size above the crossing, the crossing and its
+    interval are given with the status "not significant".
     """
     order = np.argsort(np.asarray(sizes, dtype=float))
     sizes = [float(sizes[i]) for i in order]
@@ -126,8 +136,14 @@ def crossover_with_confidence(
     found = [size for size in replicate_sizes if sizes[0] < size < sizes[-1]]
     if point.status != FOUND:  # an interval of a crossover that is not there means nothing
         return CrossoverEstimate(point.status, found_fraction=len(found) / resamples)
+    # "Overtakes" needs a size above the crossing where the challenger is clearly
+    # faster; a lead inside the noise is reported with its number, but not as found.
+    above = [index for index, size in enumerate(sizes) if size >= point.size_above]
+    significant = any(_clearly_faster(challenger_medians[index], baseline_medians[index])
+                      for index in above)
     low, high = stats.percentile_interval(np.log(replicate_sizes))
     return CrossoverEstimate(
-        point.status, point.size, point.size_below, point.size_above,
-        ci_low=math.exp(low), ci_high=math.exp(high), found_fraction=len(found) / resamples,
+        FOUND if significant else NOT_SIGNIFICANT, point.size, point.size_below,
+        point.size_above, ci_low=math.exp(low), ci_high=math.exp(high),
+        found_fraction=len(found) / resamples,
     )

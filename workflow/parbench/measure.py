@@ -48,7 +48,7 @@ THREAD_ENV_VARS = (
 )
 # Timing jobs hold this lock, so two never overlap on one machine, whatever
 # --cores or profile the sweep runs with (and across concurrent sweeps).
-TIMING_LOCK = Path(tempfile.gettempdir()) / "parbench-timing.lock"
+TIMING_LOCK = Path(tempfile.gettempdir()) / f"parbench-timing-{os.getuid()}.lock"
 # How long the machine is watched, idle, before a job starts, to see whether
 # something else is using it.
 BACKGROUND_WINDOW_SECONDS = 0.2
@@ -191,15 +191,17 @@ def measure(combination: Combination, settings: JobSettings) -> pd.DataFrame:
     repeats: list[dict[str, Any]] = []
     startup_seconds = first_map_seconds = overhead_per_task_seconds = math.nan
     reason, error = "", ""
+    warmups_verified = True
     try:
         began = time.perf_counter()
         backend.start()
         startup_seconds = time.perf_counter() - began
         measuring_since = time.perf_counter()
         for warmup in range(settings.warmups):
-            seconds = timed_map()["seconds"]
+            result = timed_map()
+            warmups_verified = warmups_verified and result["verified"]
             if warmup == 0:
-                first_map_seconds = seconds
+                first_map_seconds = result["seconds"]
         while reason == "":
             repeat = {"repeat": len(repeats), **timed_map()}
             repeats.append(repeat)
@@ -248,6 +250,7 @@ def measure(combination: Combination, settings: JobSettings) -> pd.DataFrame:
         "overhead_per_task_seconds": overhead_per_task_seconds,
         "peak_rss_bytes": memory["peak_rss_bytes"],
         "leftover_processes_stopped": len(leftovers),
+        "warmups_verified": warmups_verified,
         "stop_reason": reason or "error",
         "min_repeats": settings.min_repeats,
         "max_repeats": settings.max_repeats,

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 BACKEND_ORDER = ["serial", "pool", "ipyparallel", "ray"]
@@ -100,7 +101,31 @@ def _lines(ax, cell: pd.DataFrame, value: str, colours, several_workers: bool,
                            zorder=5, label="failed")
 
 
-def _mark_crossover(ax, crossovers: pd.DataFrame, unit: str) -> None:
+def _failure_note(data: pd.DataFrame) -> str:
+    """A title line naming the failed combinations a figure cannot draw as points."""
+    failed = data[data["status"] == "error"]
+    if failed.empty:
+        return ""
+    counts = ", ".join(f"{backend} ×{count}"
+                       for backend, count in failed.groupby("backend").size().items())
+    return f"\nfailed, not drawn: {counts} (see `error` in summary.csv)"
+
+
+def _interval_label(row: pd.Series, unit: str, sizes: tuple[float, float]) -> str:
+    """'[low, high]', saying '≤ smallest' / '≥ largest' where the interval reaches the
+    grid's end (resamples without a crossing in range are counted at the ends)."""
+    smallest, largest = sizes
+    low = (f"≤ {_format_size(smallest, unit)}" if row["crossover_ci_low"] <= smallest * 1.000001
+           else _format_size(row["crossover_ci_low"], unit))
+    high = (f"≥ {_format_size(largest, unit)}" if row["crossover_ci_high"] >= largest * 0.999999
+            else _format_size(row["crossover_ci_high"], unit))
+    found_in = (f"; in {row['found_fraction']:.0%} of resamples"
+                if row["found_fraction"] < 0.95 else "")
+    return f"[{low}, {high}{found_in}]"
+
+
+def _mark_crossover(ax, crossovers: pd.DataFrame, unit: str,
+                    sizes: tuple[float, float]) -> None:
     """A dotted line at each crossover, a grey span for its 95 % interval, and a label."""
     labels = []
     for _, row in crossovers.iterrows():
@@ -110,9 +135,12 @@ def _mark_crossover(ax, crossovers: pd.DataFrame, unit: str) -> None:
                        alpha=0.15, linewidth=0)
             ax.axvline(row["crossover_size"], color="0.25", linestyle=":", linewidth=1)
             labels.append(f"{row['challenger']} < {row['baseline']} above "
-                          f"{_format_size(row['crossover_size'], unit)} "
-                          f"[{_format_size(row['crossover_ci_low'], unit)}, "
-                          f"{_format_size(row['crossover_ci_high'], unit)}]")
+                          f"{_format_size(row['crossover_size'], unit)}\n"
+                          f"  95 % CI {_interval_label(row, unit, sizes)}")
+        elif row["crossover_status"] == "not significant":
+            # No line: the medians cross, but the lead above is within the noise.
+            labels.append(f"{pair}: medians cross at {_format_size(row['crossover_size'], unit)}"
+                          "\n  but the lead above is not significant")
         else:
             labels.append(f"{pair}: {row['crossover_status']}")
     if labels:
@@ -187,7 +215,8 @@ def scaling_figure(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str
     def draw(ax, cell, kernel, task_count):
         _lines(ax, cell, "median_seconds", colours, several, band=("ci_low", "ci_high"))
         _mark_crossover(ax, warm[(warm["kernel"] == kernel) & (warm["tasks"] == task_count)
-                                 & (warm["workers"] == top_workers)], unit)
+                                 & (warm["workers"] == top_workers)], unit,
+                        (cell["size"].min(), cell["size"].max()))
         _log_axes(ax, unit, "median time per map (s)")
 
     return _size_figure(summary, workload, width, draw,
@@ -215,6 +244,7 @@ def speedup_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_
 def workers_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_WIDTH):
     """2. Speedup and efficiency vs workers at the largest size, with the ideal line."""
     data = summary[(summary["workload"] == workload) & (summary["backend"] != "serial")]
+    note = _failure_note(data)
     colours = palette(data["backend"].unique())
     kernels = sorted(data["kernel"].unique())
     figure, axes = _grid(2, len(kernels), width, aspect=0.7)
@@ -227,7 +257,8 @@ def workers_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_
             [("speedup", np.array(workers, float)), ("efficiency", np.ones(len(workers)))]
         ):
             ax = axes[row][column]
-            ax.plot(workers, ideal, color="0.5", linestyle="--", linewidth=0.8, label="ideal")
+            ax.plot(workers, ideal, color="0.5", linestyle="--", linewidth=0.8, marker="_",
+                    markersize=12, label="ideal")  # the marker shows it at one worker count
             for backend in ordered_backends(cell):
                 line = cell[(cell["backend"] == backend) & (cell["status"] != "error")]
                 line = line.sort_values("workers")
@@ -247,7 +278,7 @@ def workers_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_
                 ax.text(0.5, 0.5, "one worker count measured:\nsweep `workers` to see scaling",
                         transform=ax.transAxes, ha="center", fontsize=6, color="0.4")
     _legend(figure, axes)
-    figure.suptitle(f"{workload}: scaling with workers (bars: 95 % CI)")
+    figure.suptitle(f"{workload}: scaling with workers (bars: 95 % CI){note}")
     return figure
 
 
@@ -287,6 +318,7 @@ def winner_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_W
     Two maps per kernel: among every backend (the serial loop included), and among
     the parallel ones only (the Ray-vs-Pool question).
     """
+    note = _failure_note(summary[summary["workload"] == workload])
     data = summary[(summary["workload"] == workload) & (summary["status"] != "error")]
     top = data[data["backend"] != "serial"]["workers"].max()
     data = data[(data["workers"] == top) | (data["backend"] == "serial")]
@@ -304,12 +336,14 @@ def winner_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_W
     legend.append(Patch(facecolor="white", edgecolor="0.5", hatch="///",
                         label="no clear winner (95 % CIs overlap)"))
     figure.legend(handles=legend, loc="outside lower center", ncols=len(legend), frameon=False)
-    figure.suptitle(f"{workload}: fastest backend per cell (×: margin over the runner-up)")
+    figure.suptitle(f"{workload}: fastest backend per cell (×: margin over the runner-up)"
+                    f"{note}")
     return figure
 
 
 def overhead_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
     """4. Start-up, per-task dispatch and teardown per backend: what explains a crossover."""
+    note = _failure_note(summary[summary["backend"] != "serial"])
     data = summary[(summary["backend"] != "serial") & (summary["status"] != "error")]
     colours = palette(data["backend"].unique())
     backends = ordered_backends(data)
@@ -325,22 +359,25 @@ def overhead_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
             if values.empty:
                 continue
             median = values.median()
-            ax.bar(position, median, color=colours[backend], label=backend)
+            # A point with whiskers: on a log axis a bar's length would mean nothing.
             ax.errorbar(position, median, yerr=[[median - values.min()], [values.max() - median]],
-                        color="0.2", capsize=3)
-            ax.text(position, 0.02, f"{median:.2g}", ha="center", va="bottom", fontsize=6,
-                    transform=ax.get_xaxis_transform(),
-                    bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0})
+                        color=colours[backend], marker=MARKERS.get(backend, "o"), markersize=6,
+                        capsize=3, label=backend)
+            ax.annotate(f"{median:.2g}", (position, median), xytext=(7, 0), fontsize=6,
+                        textcoords="offset points", va="center")
         ax.set_yscale("log")
+        ax.set_xlim(-0.5, len(backends) - 0.2)
         ax.set_xticks(range(len(backends)), backends, rotation=20)
         ax.set_ylabel(label)
         ax.grid(True, axis="y", alpha=0.3)
-    figure.suptitle("Fixed costs per backend (bars: median over all jobs; whiskers: min–max)")
+    figure.suptitle("Fixed costs per backend (points: median over all jobs; whiskers: min–max)"
+                    f"{note}")
     return figure
 
 
 def article_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
     """5. The article's table re-measured: exp_sinh, its largest size, 10 tasks, with intervals."""
+    note = _failure_note(summary[summary["workload"] == "exp_sinh"])
     data = summary[(summary["workload"] == "exp_sinh") & (summary["status"] != "error")]
     figure, axes = _grid(1, 1, width, aspect=0.5)
     ax = axes[0][0]
@@ -361,25 +398,35 @@ def article_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
             if not data[(data["kernel"] == kernel) & (data["backend"] == backend)].empty]
     for position, (kernel, backend) in enumerate(rows):
         row = data[(data["kernel"] == kernel) & (data["backend"] == backend)].iloc[0]
-        ax.barh(position, row["cold_seconds"], color=colours[backend], alpha=0.3)
-        ax.barh(position, row["median_seconds"], color=colours[backend],
-                xerr=[[row["median_seconds"] - row["ci_low"]],
-                      [row["ci_high"] - row["median_seconds"]]], capsize=2)
-        ax.text(max(row["cold_seconds"], row["median_seconds"]) * 1.1, position,
+        colour, marker = colours[backend], MARKERS.get(backend, "o")
+        # Points on a log axis (a bar's length would depend on where the axis starts):
+        # filled = warm median with its CI, hollow = cold, joined by what start-up adds.
+        ax.plot([row["median_seconds"], row["cold_seconds"]], [position, position],
+                color=colour, alpha=0.4, linewidth=1.5)
+        ax.errorbar(row["median_seconds"], position, capsize=2, color=colour, marker=marker,
+                    markersize=5, xerr=[[row["median_seconds"] - row["ci_low"]],
+                                        [row["ci_high"] - row["median_seconds"]]])
+        ax.plot(row["cold_seconds"], position, marker=marker, markersize=5, color=colour,
+                markerfacecolor="white")
+        ax.text(max(row["cold_seconds"], row["median_seconds"]) * 1.4, position,
                 f"{row['median_seconds']:.3g} s [{row['ci_low']:.3g}, {row['ci_high']:.3g}]"
                 f"   cold {row['cold_seconds']:.3g} s   ×{row['speedup']:.2f}",
                 va="center", fontsize=6)
     ax.set_yticks(range(len(rows)), [f"{backend} ({kernel})" for kernel, backend in rows])
+    ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xscale("log")
     longest = data[["cold_seconds", "median_seconds"]].max().max()
-    ax.set_xlim(right=longest * 200)  # room for the labels
-    ax.set_xlabel("time for all tasks (s): dark = warm median [95 % CI], pale = cold")
+    shortest = data[["ci_low", "median_seconds"]].min().min()
+    ax.set_xlim(shortest / 2, longest * 200)  # room for the labels
+    ax.set_xlabel("time for all tasks (s): filled = warm median [95 % CI], hollow = cold")
     ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(handles=[Patch(color="0.6", alpha=0.3, label="cold: start-up + first map"),
-                       Patch(color="0.3", label="warm: steady-state map")],
-              loc="lower right", frameon=False)
+    ax.legend(handles=[Line2D([], [], color="0.3", marker="o", linestyle="",
+                              label="warm: steady-state map [95 % CI]"),
+                       Line2D([], [], color="0.3", marker="o", markerfacecolor="white",
+                              linestyle="", label="cold: start-up + first map")],
+              loc="lower right", frameon=False, fontsize=6)
     ax.set_title(f"exp_sinh, {size:.0e} iterations per task, {tasks} tasks, {top} workers "
-                 "(the article: 1e7 × 10; ×: speedup over serial)")
+                 f"(the article: 1e7 × 10; ×: speedup over serial){note}")
     return figure
 
 
