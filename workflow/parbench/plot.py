@@ -424,7 +424,7 @@ def article_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
                               label="warm: steady-state map [95 % CI]"),
                        Line2D([], [], color="0.3", marker="o", markerfacecolor="white",
                               linestyle="", label="cold: start-up + first map")],
-              loc="lower right", frameon=False, fontsize=6)
+              loc="upper right", frameon=False, fontsize=6)
     ax.set_title(f"exp_sinh, {size:.0e} iterations per task, {tasks} tasks, {top} workers "
                  f"(the article: 1e7 × 10; ×: speedup over serial){note}")
     return figure
