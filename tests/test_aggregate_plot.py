@@ -194,3 +194,12 @@ def test_figures_without_points_for_failures_name_them(aggregates, draw):
     figure = draw(pd.read_csv(aggregates["summary"]))
     assert "failed, not drawn: ipyparallel ×1" in figure.get_suptitle() + " ".join(
         ax.get_title() for ax in figure.axes)
+
+
+def test_crossover_line_is_drawn_at_the_crossover(aggregates):
+    summary, crossover = pd.read_csv(aggregates["summary"]), pd.read_csv(aggregates["crossover"])
+    figure = plot.scaling_figure(summary, crossover, "exp_sinh", 5)
+    drawn = sorted(line.get_xdata()[0] for ax in figure.axes for line in ax.get_lines()
+                   if line.get_linestyle() == ":")
+    warm = crossover[crossover["time_basis"] == "warm"]
+    assert drawn == pytest.approx(sorted(warm["crossover_size"]))
