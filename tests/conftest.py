@@ -14,6 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+PARBENCH = str(Path(sys.executable).with_name("parbench"))
 # Names of the long-lived processes Ray and ipyparallel start.
 ENGINE_PROCESS_MARKERS = ("raylet", "gcs_server", "ray::", "ipengine", "ipcontroller",
                           "ipyparallel.engine", "ipyparallel.controller", "default_worker.py")

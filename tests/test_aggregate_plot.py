@@ -115,19 +115,6 @@ def test_machines_lists_the_one_machine(aggregates):
     assert len(machines) == 1 and machines["jobs"].iloc[0] == len(SIZES) * len(TASKS) * 3 + 1
 
 
-def test_summary_marks_partial_jobs():
-    timings = pd.DataFrame({
-        "workload": "w", "kernel": "k", "backend": "pool", "size": 1, "tasks": 1, "workers": 2,
-        "repeat": [0, 1], "seconds": [1.0, math.nan], "status": ["ok", "error"],
-        "error": ["", "boom"], "verified": [True, False], "size_unit": "u",
-        "startup_seconds": 0.1, "first_map_seconds": 1.0, "teardown_seconds": 0.1,
-        "chunksize": 1,
-    })
-    summary = summarise(timings)
-    assert summary["status"].tolist() == ["partial"]
-    assert summary["repeats"].tolist() == [1] and summary["error"].tolist() == ["boom"]
-
-
 def _two_repeats(**columns) -> pd.DataFrame:
     return pd.DataFrame({
         "workload": "w", "kernel": "k", "backend": "pool", "size": 1, "tasks": 1, "workers": 2,
@@ -135,6 +122,13 @@ def _two_repeats(**columns) -> pd.DataFrame:
         "verified": True, "size_unit": "u", "startup_seconds": 0.1, "first_map_seconds": 1.0,
         "teardown_seconds": 0.1, "chunksize": 1, "ci_target": 0.05, **columns,
     })
+
+
+def test_summary_marks_partial_jobs():
+    summary = summarise(_two_repeats(seconds=[1.0, math.nan], status=["ok", "error"],
+                                     error=["", "boom"], verified=[True, False]))
+    assert summary["status"].tolist() == ["partial"]
+    assert summary["repeats"].tolist() == [1] and summary["error"].tolist() == ["boom"]
 
 
 def test_fewer_repeats_than_asked_are_noisy():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import psutil
@@ -11,6 +12,7 @@ import pytest
 from parbench.backends import BACKENDS, BackendSettings, get_backend
 from parbench.measure import Combination, JobSettings, limit_threads, measure
 from parbench.probes import worker_blas_threads, worker_pid
+from parbench.resources import tree_processes
 from parbench.workloads import get_workload
 
 WORKERS = 2
@@ -40,13 +42,8 @@ def test_map_returns_every_result_in_order(started, workload_name, kernel, size)
         assert math.isclose(got, want, rel_tol=workload.rtol)
 
 
-def _own_process_tree() -> list[psutil.Process]:
-    me = psutil.Process()
-    return [me, *me.children(recursive=True)]
-
-
 def test_nothing_listens_beyond_localhost(started):
-    pids = {process.pid for process in _own_process_tree()}
+    pids = {process.pid for process in tree_processes(os.getpid())}
     listening = [
         connection.laddr.ip
         for connection in psutil.net_connections("inet")

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import copy_workflow, run_snakemake
+from tests.conftest import PARBENCH, copy_workflow, run_snakemake
 
 TINY = {
     "workloads": {
@@ -140,9 +140,9 @@ def test_a_figure_setting_retimes_nothing(finished_run):
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
-def test_pool_job_runs_with_every_start_method(tmp_path, start_method):
+def test_pool_job_runs_with_every_start_method(workflow_copy, start_method):
     """Spawned workers re-run the job's script as __mp_main__; it must not start the job again."""
-    workdir = copy_workflow(tmp_path)
+    workdir = workflow_copy
     design = {**TINY, "backends": ["pool"], "compare": [], "start_method": start_method,
               "workloads": {"exp_sinh": {"sizes": [1_000], "kernels": ["numpy"], "tasks": [4]}}}
     (workdir / "design.yaml").write_text(yaml.safe_dump(design))
@@ -162,7 +162,7 @@ def test_parbench_plot_redraws_from_the_aggregates_alone(finished_run, tmp_path)
     copy.mkdir()
     for name in ("summary.csv", "crossover.csv"):
         (copy / name).write_bytes((workdir / "results" / name).read_bytes())
-    result = subprocess.run([str(Path(sys.executable).with_name("parbench")), "--results",
+    result = subprocess.run([PARBENCH, "--results",
                              str(copy), "plot", "--width", "3.5"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert len(list((copy / "figures").glob("*.pdf"))) == 2 * 4 + 2
@@ -172,7 +172,7 @@ def test_parbench_aggregate_rebuilds_with_other_pairs(finished_run, tmp_path):
     workdir, _ = finished_run
     copy = tmp_path / "results"
     shutil.copytree(workdir / "results" / "raw", copy / "raw")
-    result = subprocess.run([str(Path(sys.executable).with_name("parbench")), "--results",
+    result = subprocess.run([PARBENCH, "--results",
                              str(copy), "aggregate", "--compare", "ipyparallel", "pool"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -212,8 +212,8 @@ def test_report_is_self_contained_and_renders(finished_run, tmp_path):
     assert image.shape[0] > 100 and image.std() > 0.02, "the report rendered blank"
 
 
-def test_lint_is_clean(tmp_path):
-    workdir = copy_workflow(tmp_path)
+def test_lint_is_clean(workflow_copy):
+    workdir = workflow_copy
     result = run_snakemake(workdir, "--lint")
     assert "Congratulations" in result.stdout + result.stderr, result.stdout + result.stderr
     snakefmt = str(Path(sys.executable).with_name("snakefmt"))

@@ -77,7 +77,7 @@ def _combination_row(key: tuple, rows: pd.DataFrame) -> dict:
         median_seconds=spread.median, ci_low=spread.ci_low, ci_high=spread.ci_high,
         min_seconds=ok["seconds"].min(), max_seconds=ok["seconds"].max(),
         iqr_seconds=spread.iqr, cv=spread.cv,
-        ci_relative_half_width=spread.relative_half_width if not ok.empty else np.nan,
+        ci_relative_half_width=spread.relative_half_width,
         warm_seconds=spread.median,
         cpu_seconds=ok["cpu_seconds"].median() if "cpu_seconds" in ok else np.nan,
         cpu_utilization=ok["cpu_utilization"].median() if "cpu_utilization" in ok else np.nan,

@@ -20,8 +20,8 @@ from parbench.plot import (
     DEFAULT_WIDTH,
     OVERVIEW_FIGURES,
     WORKLOAD_FIGURES,
-    plot_overview,
-    plot_workload,
+    draw_overview,
+    draw_workload,
 )
 
 
@@ -46,16 +46,17 @@ def main(argv: list[str] | None = None) -> None:
     if arguments.command == "aggregate":
         aggregate(sorted((results / "raw").rglob("*.csv")), results / "timings.csv",
                   results / "summary.csv", results / "crossover.csv", results / "machines.csv",
-                  pairs=arguments.compare or [["ray", "pool"]])
+                  **({"pairs": arguments.compare} if arguments.compare else {}))
         print(f"wrote the aggregates under {results}")
     elif arguments.command == "plot":
-        summary_csv, crossover_csv = results / "summary.csv", results / "crossover.csv"
+        summary = pd.read_csv(results / "summary.csv")
+        crossover = pd.read_csv(results / "crossover.csv")
         figures = results / "figures"
-        for workload in sorted(pd.read_csv(summary_csv)["workload"].unique()):
-            plot_workload(summary_csv, crossover_csv, workload,
+        for workload in sorted(summary["workload"].unique()):
+            draw_workload(summary, crossover, workload,
                           {name: figures / f"{name}_{workload}" for name in WORKLOAD_FIGURES},
                           arguments.width)
-        plot_overview(summary_csv, {name: figures / name for name in OVERVIEW_FIGURES},
+        draw_overview(summary, {name: figures / name for name in OVERVIEW_FIGURES},
                       arguments.width)
         print(f"wrote the figures under {figures}")
 

@@ -79,15 +79,16 @@ class CrossoverEstimate(Crossover):
     found_fraction: float = math.nan  # share of bootstrap replicates with a crossover in range
 
 
-def _intervals_overlap(first: np.ndarray, second: np.ndarray) -> bool:
-    first_low, first_high = stats.percentile_interval(first)
-    second_low, second_high = stats.percentile_interval(second)
-    return first_low <= second_high and second_low <= first_high
+Interval = tuple[float, float]
 
 
-def _clearly_faster(challenger: np.ndarray, baseline: np.ndarray) -> bool:
+def _intervals_overlap(first: Interval, second: Interval) -> bool:
+    return first[0] <= second[1] and second[0] <= first[1]
+
+
+def _clearly_faster(challenger: Interval, baseline: Interval) -> bool:
     """The challenger's 95 % interval lies wholly below the baseline's."""
-    return stats.percentile_interval(challenger)[1] < stats.percentile_interval(baseline)[0]
+    return challenger[1] < baseline[0]
 
 
 def crossover_with_confidence(
@@ -121,7 +122,10 @@ def crossover_with_confidence(
                           for i, s in enumerate(challenger_samples)]
     baseline_medians = [stats.bootstrap_medians(s, resamples, stats.SEED + 2 * i + 1)
                         for i, s in enumerate(baseline_samples)]
-    if all(_intervals_overlap(c, b) for c, b in zip(challenger_medians, baseline_medians)):
+    # The 95 % interval of each median, per size: (challenger's, baseline's).
+    intervals = [(stats.percentile_interval(c), stats.percentile_interval(b))
+                 for c, b in zip(challenger_medians, baseline_medians)]
+    if all(_intervals_overlap(c, b) for c, b in intervals):
         return CrossoverEstimate(NO_CLEAR_WINNER, found_fraction=0.0)
     replicate_sizes = []
     for replicate in range(resamples):
@@ -133,17 +137,16 @@ def crossover_with_confidence(
             replicate_sizes.append(sizes[-1])
         else:  # faster throughout
             replicate_sizes.append(sizes[0])
-    found = [size for size in replicate_sizes if sizes[0] < size < sizes[-1]]
+    found_fraction = sum(sizes[0] < size < sizes[-1] for size in replicate_sizes) / resamples
     if point.status != FOUND:  # an interval of a crossover that is not there means nothing
-        return CrossoverEstimate(point.status, found_fraction=len(found) / resamples)
+        return CrossoverEstimate(point.status, found_fraction=found_fraction)
     # "Overtakes" needs a size above the crossing where the challenger is clearly
     # faster; a lead inside the noise is reported with its number, but not as found.
-    above = [index for index, size in enumerate(sizes) if size >= point.size_above]
-    significant = any(_clearly_faster(challenger_medians[index], baseline_medians[index])
-                      for index in above)
+    significant = any(_clearly_faster(*intervals[index])
+                      for index, size in enumerate(sizes) if size >= point.size_above)
     low, high = stats.percentile_interval(np.log(replicate_sizes))
     return CrossoverEstimate(
         FOUND if significant else NOT_SIGNIFICANT, point.size, point.size_below,
         point.size_above, ci_low=math.exp(low), ci_high=math.exp(high),
-        found_fraction=len(found) / resamples,
+        found_fraction=found_fraction,
     )

@@ -48,10 +48,7 @@ def cgroup_cpu_limit() -> float | None:
 
 def available_cores() -> int:
     """Cores this process may use: the affinity mask, capped by the cgroup quota."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
+    cores = affinity_cores() or os.cpu_count() or 1  # no affinity outside Linux
     quota = cgroup_cpu_limit()
     if quota is not None:
         cores = min(cores, max(1, math.floor(quota)))

@@ -154,9 +154,10 @@ def measure(combination: Combination, settings: JobSettings) -> pd.DataFrame:
             ray_address=settings.ray_address,
         ),
     )
-    oversubscribed = backend.workers > machine.available_cores()
+    cores = machine.available_cores()
+    oversubscribed = backend.workers > cores
     if oversubscribed:
-        print(f"warning: {backend.workers} workers on {machine.available_cores()} available "
+        print(f"warning: {backend.workers} workers on {cores} available "
               "cores; rows are flagged `oversubscribed`", file=sys.stderr)
     shared_input = workload.shared_input(combination.size)
     task = workload.task(combination.kernel, combination.size)
@@ -256,7 +257,7 @@ def measure(combination: Combination, settings: JobSettings) -> pd.DataFrame:
         "max_repeats": settings.max_repeats,
         "ci_target": settings.ci_target,
         "warmups": settings.warmups,
-        "chunksize": backend.details(combination.tasks).get("chunksize"),
+        "chunksize": backend.chunksize(combination.tasks),
         "map_timeout_seconds": settings.map_timeout_seconds,
         "oversubscribed": oversubscribed,
         "load_avg_1m": load_avg_1m,

@@ -21,6 +21,8 @@ import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from parbench.crossover import FOUND, NOT_SIGNIFICANT  # noqa: E402
+
 BACKEND_ORDER = ["serial", "pool", "ipyparallel", "ray"]
 MARKERS = {"serial": "o", "pool": "s", "ipyparallel": "^", "ray": "D"}
 FAILURE_COLOR = "#d62728"
@@ -111,6 +113,17 @@ def _failure_note(data: pd.DataFrame) -> str:
     return f"\nfailed, not drawn: {counts} (see `error` in summary.csv)"
 
 
+def _drawable(data: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rows a figure can draw (not failed), and the note naming the others."""
+    return data[data["status"] != "error"], _failure_note(data)
+
+
+def _at_top_workers(data: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Parallel backends at their largest worker count, plus the serial loop."""
+    top = data[data["backend"] != "serial"]["workers"].max()
+    return data[(data["workers"] == top) | (data["backend"] == "serial")], top
+
+
 def _interval_label(row: pd.Series, unit: str, sizes: tuple[float, float]) -> str:
     """'[low, high]', saying '≤ smallest' / '≥ largest' where the interval reaches the
     grid's end (resamples without a crossing in range are counted at the ends)."""
@@ -130,14 +143,14 @@ def _mark_crossover(ax, crossovers: pd.DataFrame, unit: str,
     labels = []
     for _, row in crossovers.iterrows():
         pair = f"{row['challenger']} vs {row['baseline']}"
-        if row["crossover_status"] == "found":
+        if row["crossover_status"] == FOUND:
             ax.axvspan(row["crossover_ci_low"], row["crossover_ci_high"], color="0.5",
                        alpha=0.15, linewidth=0)
             ax.axvline(row["crossover_size"], color="0.25", linestyle=":", linewidth=1)
             labels.append(f"{row['challenger']} < {row['baseline']} above "
                           f"{_format_size(row['crossover_size'], unit)}\n"
                           f"  95 % CI {_interval_label(row, unit, sizes)}")
-        elif row["crossover_status"] == "not significant":
+        elif row["crossover_status"] == NOT_SIGNIFICANT:
             # No line: the medians cross, but the lead above is within the noise.
             labels.append(f"{pair}: medians cross at {_format_size(row['crossover_size'], unit)}"
                           "\n  but the lead above is not significant")
@@ -184,10 +197,9 @@ def _log_axes(ax, unit: str, ylabel: str) -> None:
     ax.set_ylabel(ylabel)
 
 
-def _size_figure(summary: pd.DataFrame, workload: str, width: float, draw: Callable,
-                 title: str):
-    """A panel per kernel x task count, each drawn by `draw(ax, cell, kernel, tasks)`."""
-    data = summary[summary["workload"] == workload]
+def _size_figure(data: pd.DataFrame, width: float, draw: Callable, title: str):
+    """A panel per kernel x task count of one workload's rows, each drawn by
+    `draw(ax, cell, kernel, tasks)`."""
     kernels, tasks = sorted(data["kernel"].unique()), sorted(data["tasks"].unique())
     figure, axes = _grid(len(kernels), len(tasks), width)
     for row, kernel in enumerate(kernels):
@@ -219,13 +231,14 @@ def scaling_figure(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str
                         (cell["size"].min(), cell["size"].max()))
         _log_axes(ax, unit, "median time per map (s)")
 
-    return _size_figure(summary, workload, width, draw,
+    return _size_figure(data, width, draw,
                         f"{workload}: time to run all tasks (bands: 95 % CI; start-up excluded)")
 
 
 def speedup_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_WIDTH):
     """Speedup over the serial loop vs size, with CI bands and the ideal (= workers)."""
-    data = summary[(summary["workload"] == workload) & (summary["backend"] != "serial")]
+    workload_rows = summary[summary["workload"] == workload]
+    data = workload_rows[workload_rows["backend"] != "serial"]
     colours = palette(data["backend"].unique())
     several = data["workers"].nunique() > 1
 
@@ -237,7 +250,7 @@ def speedup_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_
         ax.axhline(1, color="0.2", linewidth=0.8)
         _log_axes(ax, data["size_unit"].iloc[0], "speedup over serial (×)")
 
-    return _size_figure(summary, workload, width, draw,
+    return _size_figure(workload_rows, width, draw,
                         f"{workload}: speedup over the serial loop (dashed: ideal = workers)")
 
 
@@ -318,10 +331,8 @@ def winner_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_W
     Two maps per kernel: among every backend (the serial loop included), and among
     the parallel ones only (the Ray-vs-Pool question).
     """
-    note = _failure_note(summary[summary["workload"] == workload])
-    data = summary[(summary["workload"] == workload) & (summary["status"] != "error")]
-    top = data[data["backend"] != "serial"]["workers"].max()
-    data = data[(data["workers"] == top) | (data["backend"] == "serial")]
+    data, note = _drawable(summary[summary["workload"] == workload])
+    data, top = _at_top_workers(data)
     colours = palette(data["backend"].unique())
     kernels = sorted(data["kernel"].unique())
     figure, axes = _grid(2 * len(kernels), 1, width, aspect=0.25)
@@ -343,8 +354,7 @@ def winner_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_W
 
 def overhead_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
     """4. Start-up, per-task dispatch and teardown per backend: what explains a crossover."""
-    note = _failure_note(summary[summary["backend"] != "serial"])
-    data = summary[(summary["backend"] != "serial") & (summary["status"] != "error")]
+    data, note = _drawable(summary[summary["backend"] != "serial"])
     colours = palette(data["backend"].unique())
     backends = ordered_backends(data)
     quantities = [("startup_seconds", "start-up (s)"),
@@ -377,8 +387,7 @@ def overhead_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
 
 def article_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
     """5. The article's table re-measured: exp_sinh, its largest size, 10 tasks, with intervals."""
-    note = _failure_note(summary[summary["workload"] == "exp_sinh"])
-    data = summary[(summary["workload"] == "exp_sinh") & (summary["status"] != "error")]
+    data, note = _drawable(summary[summary["workload"] == "exp_sinh"])
     figure, axes = _grid(1, 1, width, aspect=0.5)
     ax = axes[0][0]
     if data.empty:
@@ -389,9 +398,7 @@ def article_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
     tasks = ARTICLE_TASKS if ARTICLE_TASKS in set(data["tasks"]) else data["tasks"].max()
     data = data[data["tasks"] == tasks]
     size = data["size"].max()
-    data = data[data["size"] == size]
-    top = data[data["backend"] != "serial"]["workers"].max()
-    data = data[(data["workers"] == top) | (data["backend"] == "serial")]
+    data, top = _at_top_workers(data[data["size"] == size])
     colours = palette(data["backend"].unique())
     rows = [(kernel, backend) for kernel in sorted(data["kernel"].unique(), reverse=True)
             for backend in ordered_backends(data)
@@ -433,16 +440,24 @@ def article_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
 def plot_workload(summary_csv: str | Path, crossover_csv: str | Path, workload: str,
                   outputs: dict[str, str | Path], width: float = DEFAULT_WIDTH) -> None:
     """The per-workload figures; `outputs` maps each of WORKLOAD_FIGURES to a file stem."""
-    summary, crossover = pd.read_csv(summary_csv), pd.read_csv(crossover_csv)
+    draw_workload(pd.read_csv(summary_csv), pd.read_csv(crossover_csv), workload, outputs, width)
+
+
+def plot_overview(summary_csv: str | Path, outputs: dict[str, str | Path],
+                  width: float = DEFAULT_WIDTH) -> None:
+    """The figures across workloads; `outputs` maps each of OVERVIEW_FIGURES to a file stem."""
+    draw_overview(pd.read_csv(summary_csv), outputs, width)
+
+
+def draw_workload(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
+                  outputs: dict[str, str | Path], width: float = DEFAULT_WIDTH) -> None:
     save(scaling_figure(summary, crossover, workload, width), outputs["scaling"])
     save(speedup_figure(summary, workload, width), outputs["speedup"])
     save(workers_figure(summary, workload, width), outputs["workers"])
     save(winner_figure(summary, workload, width), outputs["winner"])
 
 
-def plot_overview(summary_csv: str | Path, outputs: dict[str, str | Path],
+def draw_overview(summary: pd.DataFrame, outputs: dict[str, str | Path],
                   width: float = DEFAULT_WIDTH) -> None:
-    """The figures across workloads; `outputs` maps each of OVERVIEW_FIGURES to a file stem."""
-    summary = pd.read_csv(summary_csv)
     save(overhead_figure(summary, width), outputs["overhead"])
     save(article_figure(summary, width), outputs["article"])

@@ -115,24 +115,20 @@ class MemorySampler:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
 
-    @property
-    def pid(self) -> int:
-        return self._process.pid
-
     def stop(self) -> dict[str, float]:
-        """Stop sampling; returns {"peak_rss_bytes": ..., "samples": ...}."""
+        """Stop sampling; returns {"peak_rss_bytes": ...}."""
         try:
             output, _ = self._process.communicate(input="", timeout=30)
             return json.loads(output)
         except (subprocess.TimeoutExpired, json.JSONDecodeError, ValueError):
             self._process.kill()
             self._process.wait()
-            return {"peak_rss_bytes": float("nan"), "samples": 0}
+            return {"peak_rss_bytes": float("nan")}
 
 
 def _sample_until_stdin_closes(root_pid: int, interval_seconds: float) -> dict[str, float]:
     me = os.getpid()
-    peak, samples = 0, 0
+    peak = 0
     members: list[psutil.Process] = []
     listed_at = 0.0
     while True:
@@ -145,10 +141,10 @@ def _sample_until_stdin_closes(root_pid: int, interval_seconds: float) -> dict[s
                 total += process.memory_info().rss
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
-        peak, samples = max(peak, total), samples + 1
+        peak = max(peak, total)
         readable, _, _ = select.select([sys.stdin], [], [], interval_seconds)
         if readable and not sys.stdin.read(1):  # EOF: the job is done
-            return {"peak_rss_bytes": peak, "samples": samples}
+            return {"peak_rss_bytes": peak}
 
 
 if __name__ == "__main__":

@@ -63,7 +63,9 @@ class Spread:
 
     @property
     def relative_half_width(self) -> float:
-        """Half the CI's width relative to the median: 0.05 means ±5 %."""
+        """Half the CI's width relative to the median: 0.05 means ±5 % (nan: no samples)."""
+        if np.isnan(self.median):
+            return np.nan
         return (self.ci_high - self.ci_low) / 2 / self.median if self.median > 0 else np.inf
 
 

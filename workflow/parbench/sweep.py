@@ -5,6 +5,7 @@ Snakemake calls this at parse time; it is plain Python so tests can use it too.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
@@ -14,8 +15,9 @@ from parbench.backends import BACKENDS
 from parbench.measure import Combination, JobSettings
 from parbench.workloads import WORKLOADS
 
-# One wildcard pattern for every per-job CSV (and its log).
+# One wildcard pattern for every per-job CSV, and the same for its log.
 RAW_CSV = "results/raw/{workload}/{kernel}/{backend}/size{size}_tasks{tasks}_workers{workers}.csv"
+RAW_LOG = RAW_CSV.replace("results/raw/", "results/logs/measure/").replace(".csv", ".log")
 
 
 def resolve_workers(values: list[int | str]) -> list[int]:
@@ -26,22 +28,18 @@ def resolve_workers(values: list[int | str]) -> list[int]:
 
 def combinations(config: Mapping[str, Any]) -> list[Combination]:
     workers = resolve_workers(config["workers"])
-    found: dict[Combination, None] = {}
+    found: list[Combination] = []
     for workload_name, workload in config["workloads"].items():
         kernels = workload.get("kernels") or list(WORKLOADS[workload_name].kernels)
         tasks = workload.get("tasks") or config["tasks"]
-        for kernel in kernels:
-            for size in workload["sizes"]:
-                for task_count in tasks:
-                    for backend in config["backends"]:
-                        # The serial loop uses one core whatever `workers` says.
-                        backend_workers = [1] if BACKENDS[backend].single_process else workers
-                        for worker_count in backend_workers:
-                            found[Combination(
-                                workload_name, kernel, backend, int(size), int(task_count),
-                                worker_count,
-                            )] = None
-    return list(found)
+        for kernel, size, task_count, backend in itertools.product(
+            kernels, workload["sizes"], tasks, config["backends"]
+        ):
+            # The serial loop uses one core whatever `workers` says.
+            backend_workers = [1] if BACKENDS[backend].single_process else workers
+            found += [Combination(workload_name, kernel, backend, int(size), int(task_count),
+                                  worker_count) for worker_count in backend_workers]
+    return list(dict.fromkeys(found))  # without repeats, in order
 
 
 def job_csv(combination: Combination) -> str:

@@ -86,7 +86,3 @@ def get_final_output():
 def job_threads(wildcards):
     """A timing job holds as many cores as it starts workers."""
     return int(wildcards.workers)
-
-
-def job_settings(wildcards):
-    return sweep.job_settings(config)

@@ -7,13 +7,13 @@ rule measure:
     output:
         sweep.RAW_CSV,
     log:
-        "results/logs/measure/{workload}/{kernel}/{backend}/size{size}_tasks{tasks}_workers{workers}.log",
+        sweep.RAW_LOG,
     conda:
         "../../envs/parbench.yaml"
     threads: job_threads
     resources:
         timing_slot=1,
     params:
-        settings=job_settings,
+        settings=sweep.job_settings(config),
     script:
         "../scripts/measure.py"

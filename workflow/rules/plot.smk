@@ -33,7 +33,7 @@ rule plot_workload:
         ),
         pdfs=expand(
             "results/figures/{figure}_{{workload}}.pdf",
-            figure=["scaling", "speedup", "workers", "winner"],
+            figure=WORKLOAD_FIGURES,
         ),
     log:
         "results/logs/plot/{workload}.log",
@@ -59,7 +59,7 @@ rule plot_overview:
             caption="../report/article.rst",
             category="5. The article, re-measured",
         ),
-        pdfs=expand("results/figures/{figure}.pdf", figure=["overhead", "article"]),
+        pdfs=expand("results/figures/{figure}.pdf", figure=OVERVIEW_FIGURES),
     log:
         "results/logs/plot/overview.log",
     conda:

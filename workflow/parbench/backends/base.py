@@ -49,9 +49,9 @@ class Backend(ABC):
     def stop(self) -> None:  # noqa: B027 - optional phase
         """Stop every process `start` began. Idempotent."""
 
-    def details(self, tasks: int) -> dict[str, Any]:
-        """Backend-specific columns for the job's rows (chunksize, ...)."""
-        return {}
+    def chunksize(self, tasks: int) -> int | None:
+        """Tasks sent per dispatch, recorded in the job's rows (None: not chunked)."""
+        return None
 
 
 def call_task(task: Task, index: int, shared_input: Any = None) -> float:

@@ -56,5 +56,5 @@ class IpyparallelBackend(Backend):
             if cluster is not None:
                 cluster.stop_cluster_sync()
 
-    def details(self, tasks: int) -> dict[str, Any]:
-        return {"chunksize": -(-tasks // max(1, self.workers))}  # DirectView.map splits evenly
+    def chunksize(self, tasks: int) -> int:
+        return -(-tasks // max(1, self.workers))  # DirectView.map splits evenly

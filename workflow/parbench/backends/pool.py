@@ -64,6 +64,3 @@ class PoolBackend(Backend):
             pool.terminate()
             pool.join()
             self._pool = None
-
-    def details(self, tasks: int) -> dict[str, Any]:
-        return {"chunksize": self.chunksize(tasks)}

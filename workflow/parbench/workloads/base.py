@@ -19,7 +19,6 @@ class Workload(ABC):
     name: ClassVar[str]
     kernels: ClassVar[tuple[str, ...]]
     size_unit: ClassVar[str]
-    description: ClassVar[str]
 
     def shared_input(self, size: int) -> Any:
         """Data every task reads (shipped once per map by each backend's idiom), or None."""

@@ -41,7 +41,6 @@ class ExpSinh(Workload):
     name = "exp_sinh"
     kernels = tuple(KERNELS)
     size_unit = "iterations per task"
-    description = "CPU-bound: exp(x)*sinh(x) evaluated `size` times per task (the article's kernel)"
     # A naive sum of `size` equal floats drifts by up to size * eps from size * value.
     rtol = 1e-6
 

@@ -23,7 +23,6 @@ class SharedArray(Workload):
     name = "shared_array"
     kernels = ("numpy",)
     size_unit = "bytes of shared input"
-    description = "data-bound: every task sums one shared read-only array of `size` bytes"
 
     def shared_input(self, size: int) -> np.ndarray:
         elements = max(1, size // ITEM_BYTES)
