@@ -90,6 +90,7 @@ def test_thread_settings_reach_the_workers(started):
 @pytest.mark.parametrize("backend_name", ["pool", "ray", "ipyparallel"])
 def test_cpu_accounting_sees_every_worker(backend_name):
     """A compute-bound map over W workers uses about W x its wall time of CPU."""
+    driver_rss = psutil.Process().memory_info().rss
     rows = measure(Combination("exp_sinh", "python", backend_name, 400_000, 4, WORKERS),
                    JobSettings(min_repeats=3, max_repeats=3, calibration_repeats=0))
     assert (rows["status"] == "ok").all()
@@ -97,4 +98,5 @@ def test_cpu_accounting_sees_every_worker(backend_name):
     # Counting only the driver would give ~0; W workers at full tilt give ~1. The low
     # bound is wide because a busy shared machine stretches the wall time, not the CPU.
     assert 0.3 <= utilization <= 1.3, rows[["seconds", "cpu_seconds", "cpu_utilization"]]
-    assert rows["peak_rss_bytes"].iloc[0] > 50e6  # the tree, not the driver alone
+    # The tree, not the driver alone: the test process itself already holds ~150 MB.
+    assert rows["peak_rss_bytes"].iloc[0] > driver_rss + WORKERS * 20e6

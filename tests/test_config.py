@@ -57,6 +57,10 @@ def test_kernel_must_belong_to_its_workload():
     config = validated(DEFAULT)
     config["workloads"]["shared_array"]["kernels"] = ["numpy"]
     sweep.check_consistency(config)
+    config["workloads"]["shared_array"]["kernels"] = ["python"]
+    with pytest.raises(ValueError, match="workloads.shared_array.kernels"):
+        sweep.check_consistency(config)
+    config["workloads"]["shared_array"]["kernels"] = ["numpy"]
     config["compare"] = [["ray", "dask_like"]]
     with pytest.raises(ValueError, match="config key compare"):
         sweep.check_consistency(config)
@@ -86,3 +90,15 @@ def test_available_cores_respects_affinity():
     import os
 
     assert 1 <= machine.available_cores() <= len(os.sched_getaffinity(0))
+
+
+def test_available_cores_respects_the_cgroup_quota(tmp_path, monkeypatch):
+    """A quota of 1.5 CPUs allows one whole worker, whatever the affinity mask says."""
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("150000 100000\n")
+    monkeypatch.setattr(machine, "CGROUP_V2_CPU_MAX", cpu_max)
+    monkeypatch.setattr(machine.os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert machine.cgroup_cpu_limit() == 1.5
+    assert machine.available_cores() == 1
+    cpu_max.write_text("max 100000\n")
+    assert machine.available_cores() == 8

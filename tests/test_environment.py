@@ -35,5 +35,6 @@ def test_ci_runs_the_readme_test_command():
 
 def test_only_the_placeholder_of_results_is_tracked():
     tracked = subprocess.run(["git", "ls-files", "results"], cwd=REPO, capture_output=True,
-                             text=True).stdout.split()
+                             text=True, check=True).stdout.split()
+    assert "results/README.md" in tracked
     assert all(path.endswith((".gitkeep", "README.md")) for path in tracked)

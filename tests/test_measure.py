@@ -84,6 +84,7 @@ def test_ipyparallel_without_engines_is_an_error_row():
     rows = measure(Combination("exp_sinh", "python", "ipyparallel", 100, 2, 0),
                    JobSettings(min_repeats=1, max_repeats=1, map_timeout_seconds=30))
     assert rows["status"].iloc[-1] == "error"
+    assert "NoEnginesRegistered" in rows["error"].iloc[-1]
 
 
 def test_csv_is_written_atomically(tmp_path: Path):
@@ -159,15 +160,21 @@ def test_sigterm_stops_the_jobs_ray_instance(tmp_path: Path):
     try:
         deadline = time.time() + 120
         parent = psutil.Process(job.pid)
-        # Wait until Ray's workers run the (long) map.
-        while time.time() < deadline and not any(
-            "ray::" in " ".join(child.cmdline()) or "default_worker" in " ".join(child.cmdline())
-            for child in parent.children(recursive=True) if child.is_running()
-        ):
+
+        def ray_workers_running() -> bool:
+            return any(
+                "ray::" in " ".join(child.cmdline()) or "default_worker" in " ".join(
+                    child.cmdline())
+                for child in parent.children(recursive=True) if child.is_running()
+            )
+
+        # Wait until Ray's workers run the (long) map. (The job's memory sampler is
+        # a child too, so "has children" would not show that Ray started.)
+        while time.time() < deadline and not ray_workers_running():
             time.sleep(0.5)
+        assert ray_workers_running(), "the job never started Ray's workers"
         time.sleep(1.0)
         descendants = parent.children(recursive=True)
-        assert descendants, "the job never started Ray"
         job.terminate()
         assert job.wait(timeout=60) != 0
         gone, alive = psutil.wait_procs(descendants, timeout=30)
@@ -185,8 +192,8 @@ def test_rows_carry_overheads_resources_and_provenance():
     assert first["overhead_per_task_seconds"] > 0
     assert math.isclose(first["cold_seconds"],
                         first["startup_seconds"] + first["first_map_seconds"])
-    assert (rows["cpu_seconds"] >= 0).all() and first["peak_rss_bytes"] > 0
-    assert 0 <= first["background_cpu_fraction"] <= 1 and first["load_avg_1m"] >= 0
+    assert (rows["cpu_seconds"] > 0).all() and first["peak_rss_bytes"] > 0
+    assert pd.notna(first["background_cpu_fraction"]) and pd.notna(first["load_avg_1m"])
     for column in ("blas_library", "cpu_model", "os", "numpy_version", "git_commit",
                    "config_hash", "hostname", "timestamp_utc", "shm_bytes", "memory_bytes"):
         assert pd.notna(first[column]) and str(first[column]) != "", column
@@ -198,3 +205,6 @@ def test_more_workers_than_cores_is_flagged():
     rows = measure(Combination("exp_sinh", "numpy", "pool", 100, 4, available_cores() + 1),
                    JobSettings(min_repeats=1, max_repeats=1))
     assert rows["oversubscribed"].all() and (rows["status"] == "ok").all()
+    fitting = measure(Combination("exp_sinh", "numpy", "pool", 100, 4, 1),
+                      JobSettings(min_repeats=1, max_repeats=1))
+    assert not fitting["oversubscribed"].any()
