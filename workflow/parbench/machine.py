@@ -106,9 +106,15 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
+# A copy of the project without its .git (a machine the tree was shipped to)
+# can name the commit it was copied from; then `dirty` is unknown.
+SOURCE_COMMIT_VARIABLE = "PARBENCH_SOURCE_COMMIT"
+
+
 def git_state(repo: Path | None = None) -> tuple[str, bool | None]:
     """(commit, dirty) of the project checkout, or ("unknown", None) outside git."""
     cwd = repo or Path(__file__).resolve().parent
+    shipped_from = os.environ.get(SOURCE_COMMIT_VARIABLE)
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
@@ -119,7 +125,7 @@ def git_state(repo: Path | None = None) -> tuple[str, bool | None]:
         ).stdout
         return commit, bool(status.strip())
     except (OSError, subprocess.CalledProcessError):
-        return "unknown", None
+        return shipped_from or "unknown", None
 
 
 def config_hash(settings: dict) -> str:
