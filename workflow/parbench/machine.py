@@ -106,15 +106,19 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
-# A copy of the project without its .git (a machine the tree was shipped to)
-# can name the commit it was copied from; then `dirty` is unknown.
+# A copy of the project shipped to another machine can name the commit it was
+# copied from; then `dirty` is unknown.
 SOURCE_COMMIT_VARIABLE = "PARBENCH_SOURCE_COMMIT"
 
 
 def git_state(repo: Path | None = None) -> tuple[str, bool | None]:
     """(commit, dirty) of the project checkout, or ("unknown", None) outside git."""
-    cwd = repo or Path(__file__).resolve().parent
     shipped_from = os.environ.get(SOURCE_COMMIT_VARIABLE)
+    if shipped_from:
+        # Set by whoever shipped the tree, so it wins over a .git that may have
+        # travelled stale beside it (seen on the 16-CPU machine).
+        return shipped_from, None
+    cwd = repo or Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
@@ -125,7 +129,7 @@ def git_state(repo: Path | None = None) -> tuple[str, bool | None]:
         ).stdout
         return commit, bool(status.strip())
     except (OSError, subprocess.CalledProcessError):
-        return shipped_from or "unknown", None
+        return "unknown", None
 
 
 def config_hash(settings: dict) -> str:
