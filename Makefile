@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CORES ?= 8
 SNAKEMAKE_ARGS ?=
 
-.PHONY: run test bench lint report clean-results
+.PHONY: run test bench lint report figures clean-results
 
 # The environment is rebuilt only when the pins change.
 $(BIN)/snakemake: pyproject.toml envs/constraints.txt
@@ -29,6 +29,15 @@ lint: $(BIN)/snakemake
 
 report: $(BIN)/snakemake
 	$(BIN)/snakemake --report results/report.html
+
+# The README's figures, redrawn from the committed per-job CSVs of each run
+# (docs/data/<run>/raw): aggregates beside them, figures in docs/figures/<run>/.
+figures: $(BIN)/snakemake
+	set -e; for run in docs/data/*/; do \
+	  run=$$(basename $$run); \
+	  $(BIN)/parbench --results docs/data/$$run aggregate; \
+	  $(BIN)/parbench --results docs/data/$$run plot --figures docs/figures/$$run; \
+	done
 
 clean-results:
 	find results -mindepth 1 ! -name .gitkeep ! -name README.md -exec rm -rf {} +

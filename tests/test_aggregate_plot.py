@@ -202,6 +202,26 @@ def test_figures_without_points_for_failures_name_them(aggregates, draw):
         ax.get_title() for ax in figure.axes)
 
 
+def test_workers_figure_shows_the_problem_swept_over_workers():
+    """A design may sweep workers on one problem and sizes at one worker count only
+    (config/16cpu/): the figure must take the swept problem, not the largest size."""
+    rows = [("serial", size, 1) for size in (10, 1000)]
+    rows += [("pool", 10, workers) for workers in (1, 2, 4)] + [("pool", 1000, 4)]
+    summary = pd.DataFrame(
+        [{"workload": "w", "kernel": "k", "backend": backend, "size": size, "tasks": 8,
+          "workers": workers, "size_unit": "u", "status": "ok", "speedup": workers / 2,
+          "speedup_ci_low": workers / 2, "speedup_ci_high": workers / 2,
+          "efficiency": 0.5, "efficiency_ci_low": 0.5, "efficiency_ci_high": 0.5}
+         for backend, size, workers in rows])
+    assert plot.swept_problem(summary) == (10, 8)
+    figure = plot.workers_figure(summary, "w", 5)
+    # One errorbar series per panel (speedup, efficiency), labelled with its backend.
+    pool_series = [container.lines[0] for ax in figure.axes for container in ax.containers
+                   if container.get_label() == "pool"]
+    assert [list(line.get_xdata()) for line in pool_series] == [[1, 2, 4]] * 2
+    plot.plt.close(figure)
+
+
 def test_crossover_line_is_drawn_at_the_crossover(aggregates):
     summary, crossover = pd.read_csv(aggregates["summary"]), pd.read_csv(aggregates["crossover"])
     figure = plot.scaling_figure(summary, crossover, "exp_sinh", 5)

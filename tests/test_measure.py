@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from parbench import machine
 from parbench.measure import (
     Combination,
     JobSettings,
@@ -197,6 +199,13 @@ def test_rows_carry_overheads_resources_and_provenance():
     for column in ("blas_library", "cpu_model", "os", "numpy_version", "git_commit",
                    "config_hash", "hostname", "timestamp_utc", "shm_bytes", "memory_bytes"):
         assert pd.notna(first[column]) and str(first[column]) != "", column
+
+
+def test_a_shipped_tree_records_the_commit_it_was_shipped_from(monkeypatch):
+    commit, _ = machine.git_state()
+    assert re.fullmatch(r"[0-9a-f]{40}", commit), "this checkout is a git repository"
+    monkeypatch.setenv(machine.SOURCE_COMMIT_VARIABLE, "f" * 40)
+    assert machine.git_state() == ("f" * 40, None)
 
 
 def test_more_workers_than_cores_is_flagged():

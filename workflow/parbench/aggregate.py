@@ -24,7 +24,7 @@ PROVENANCE_MACHINE = ["hostname", "cpu_model", "logical_cpus", "available_cores"
 
 
 def collect_timings(job_csvs: Iterable[str | Path]) -> pd.DataFrame:
-    frames = [pd.read_csv(path, keep_default_na=True) for path in job_csvs]
+    frames = [pd.read_csv(path, dtype={"error": str}) for path in job_csvs]
     if not frames:
         raise ValueError("no per-job CSVs to aggregate")
     timings = pd.concat(frames, ignore_index=True)

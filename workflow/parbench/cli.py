@@ -3,6 +3,8 @@
     parbench aggregate      per-job CSVs under results/raw -> the aggregates
                             (--compare ipyparallel pool: another pair, repeatable)
     parbench plot           aggregates -> every figure under results/figures
+                            (--figures DIR: elsewhere)
+    parbench --results docs/data/16cpu aggregate    the same for a committed data set
 
 (The Snakemake workflow runs the same functions; this is for quick redraws,
 e.g. `parbench plot --width 3.5` for a single-column version.)
@@ -40,6 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     plot = commands.add_parser("plot", help="aggregates -> figures under RESULTS/figures")
     plot.add_argument("--width", type=float, default=DEFAULT_WIDTH,
                       help="figure width in inches (3.5: a paper's single column)")
+    plot.add_argument("--figures", type=Path, default=None,
+                      help="where the figures go (default: RESULTS/figures)")
     arguments = parser.parse_args(argv)
     results = arguments.results
 
@@ -51,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     elif arguments.command == "plot":
         summary = pd.read_csv(results / "summary.csv")
         crossover = pd.read_csv(results / "crossover.csv")
-        figures = results / "figures"
+        figures = arguments.figures or results / "figures"
         for workload in sorted(summary["workload"].unique()):
             draw_workload(summary, crossover, workload,
                           {name: figures / f"{name}_{workload}" for name in WORKLOAD_FIGURES},

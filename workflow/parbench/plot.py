@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from parbench.crossover import FOUND, NOT_SIGNIFICANT  # noqa: E402
 
@@ -206,6 +207,9 @@ def _size_figure(data: pd.DataFrame, width: float, draw: Callable, title: str):
         for column, task_count in enumerate(tasks):
             cell = data[(data["kernel"] == kernel) & (data["tasks"] == task_count)]
             ax = axes[row][column]
+            if cell.empty:  # a task count measured with another kernel only
+                ax.set_axis_off()
+                continue
             draw(ax, cell, kernel, task_count)
             ax.set_title(f"{kernel} kernel, {task_count} tasks")
             ax.grid(True, which="major", alpha=0.3)
@@ -254,17 +258,26 @@ def speedup_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_
                         f"{workload}: speedup over the serial loop (dashed: ideal = workers)")
 
 
+def swept_problem(rows: pd.DataFrame) -> tuple[int, int]:
+    """The (size, tasks) measured at the most worker counts; ties go to the largest size,
+    then the most tasks. A design may sweep workers on one problem only (config/16cpu/)."""
+    counts = rows.groupby(["size", "tasks"])["workers"].nunique().reset_index()
+    best = counts.sort_values(["workers", "size", "tasks"]).iloc[-1]
+    return int(best["size"]), int(best["tasks"])
+
+
 def workers_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_WIDTH):
-    """2. Speedup and efficiency vs workers at the largest size, with the ideal line."""
+    """2. Speedup and efficiency vs workers, with the ideal line, on the problem swept over
+    the most worker counts (see `swept_problem`)."""
     data = summary[(summary["workload"] == workload) & (summary["backend"] != "serial")]
     note = _failure_note(data)
     colours = palette(data["backend"].unique())
     kernels = sorted(data["kernel"].unique())
     figure, axes = _grid(2, len(kernels), width, aspect=0.7)
     for column, kernel in enumerate(kernels):
-        cell = data[data["kernel"] == kernel]
-        size, tasks = cell["size"].max(), sorted(cell["tasks"].unique())[-1]
-        cell = cell[(cell["size"] == size) & (cell["tasks"] == tasks)]
+        size, tasks = swept_problem(data[data["kernel"] == kernel])
+        cell = data[(data["kernel"] == kernel) & (data["size"] == size)
+                    & (data["tasks"] == tasks)]
         workers = sorted(cell["workers"].unique())
         for row, (value, ideal) in enumerate(
             [("speedup", np.array(workers, float)), ("efficiency", np.ones(len(workers)))]
@@ -280,7 +293,14 @@ def workers_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_
                 ax.errorbar(line["workers"], line[value], yerr=np.clip(errors, 0, None),
                             color=colours[backend], marker=MARKERS.get(backend, "o"),
                             markersize=4, capsize=2, label=backend)
-            ax.set_xticks(workers)
+            # Log-log for speedup: the ideal is a diagonal, and a backend far below
+            # 1× (shipping data costs more than the work) stays readable.
+            ax.set_xscale("log", base=2)
+            if value == "speedup":
+                ax.set_yscale("log", base=2)
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda tick, _: f"{tick:g}"))
+            ax.set_xticks(workers, [str(count) for count in workers])
+            ax.minorticks_off()
             ax.set_xlabel("workers (processes)")
             ax.set_ylabel("speedup over serial (×)" if value == "speedup"
                           else "efficiency (speedup / workers)")
