@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# The many-core sweep: config/16cpu/{scaling,crossover,article}.yaml on a machine
-# with 16 CPUs that has Python 3.12 but no network, no Snakemake, Ray or
-# ipyparallel. The pinned wheels travel with the working tree, in two parts,
+# The many-core sweep: config/16cpu/{scaling,crossover,article,scaling_shared}.yaml
+# on a machine with 16 CPUs that has Python 3.12 but no network, no Snakemake, Ray
+# or ipyparallel. The pinned wheels travel with the working tree, in two parts,
 # because Ray's wheel alone (79 MB) is more than one transfer of 64 MiB carries.
 #
 #   benchmarks/many_core.sh prepare          here: pinned cp312 wheels -> .device/a and .device/b
-#   benchmarks/many_core.sh stage            there, first call (carry .device/a): park part a in /tmp
-#   benchmarks/many_core.sh run DEADLINE_S   there, next call (carry .device/b): install, then the
-#                                            three designs in order until DEADLINE_S seconds have
-#                                            passed; per-job CSVs, logs and the machine's
-#                                            description packed into $OUT
+#   benchmarks/many_core.sh stage            there, first call (carry .device/a): park part a
+#                                            in /tmp and describe the machine
+#   benchmarks/many_core.sh run DEADLINE_S   there, next call on the same machine (carry
+#                                            .device/b): install, then the designs in order
+#                                            until DEADLINE_S seconds have passed; per-job
+#                                            CSVs, logs and the machine's description packed
+#                                            into $OUT/16cpu-results.tar.gz
 #   benchmarks/many_core.sh unpack TARBALL   here: the packed results -> docs/data/16cpu/
 #
-# `run` again on the same machine resumes: Snakemake redoes only the missing jobs.
+# `run` again on the same machine resumes: Snakemake redoes only the missing jobs
+# (DESIGNS="article" picks designs). The four designs take about 9 minutes there,
+# more than one 10-minute call leaves after installing, so the README's run was
+# `run 400`, then `run 200` with DESIGNS=article and with DESIGNS=scaling_shared.
+# Export PARBENCH_SOURCE_COMMIT (the commit the tree was copied from) so that every
+# row records it.
 # Pandas is the machine's own (it only writes the CSVs; its version is recorded in
 # every row); every package that is timed (numpy, Ray, ipyparallel and what they
 # run on) is the pinned one. PuLP (16 MB; Snakemake's optional ILP scheduler) is
@@ -23,7 +30,7 @@ cd "$(dirname "$0")/.."
 PYTHON_VERSION=${PYTHON_VERSION:-3.12}
 STAGE=/tmp/parbench-stage
 SITE=/tmp/parbench-site
-read -r -a DESIGNS <<< "${DESIGNS:-scaling crossover article}"
+read -r -a DESIGNS <<< "${DESIGNS:-scaling crossover article scaling_shared}"
 # Not needed there: test and lint tools, plotting (figures are drawn here), and the above.
 NOT_CARRIED='^(black|snakefmt|pytest|iniconfig|pluggy|pathspec|mypy_extensions|pytokens|shfmt-py|grpcio|matplotlib|seaborn|contourpy|cycler|fonttools|kiwisolver|pillow|pyparsing|pulp|pandas)=='
 RAY_PART_A_BYTES=$((46 * 1024 * 1024))
@@ -145,5 +152,5 @@ case "${1:-}" in
   stage) stage ;;
   run) run "${2:?deadline in seconds}" ;;
   unpack) unpack "${2:?the results tarball}" ;;
-  *) sed -n '2,20p' "$0"; exit 2 ;;
+  *) sed -n '2,25p' "$0"; exit 2 ;;
 esac
