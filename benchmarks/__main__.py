@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from parbench import machine
-from parbench.backends import BackendSettings, get_backend
+from parbench.backends import get_backend
 from parbench.measure import Combination, JobSettings, dispatch_overhead, limit_threads, measure
 from parbench.workloads.exp_sinh import python_kernel
 
@@ -93,7 +93,7 @@ def ray_microbenchmark_seconds_per_task() -> float:
 
 
 def harness_ray_seconds_per_task(tasks: int = 1_000) -> float:
-    backend = get_backend("ray", BackendSettings(workers=machine.available_cores()))
+    backend = get_backend("ray", machine.available_cores())
     try:
         backend.start()
         dispatch_overhead(backend, tasks, 1)  # warm-up: Ray's first tasks start workers
@@ -117,7 +117,7 @@ def main() -> None:
     limit_threads(1)
     checks = [harness_overhead(), parallel_efficiency(), dispatch_overhead_check()]
     table = pd.DataFrame(checks)
-    for column, value in machine.provenance(machine.default_start_method(), 1).items():
+    for column, value in machine.provenance(1).items():
         table[column] = value
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(OUTPUT, index=False)

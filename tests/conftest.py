@@ -12,17 +12,19 @@ from pathlib import Path
 import psutil
 import pytest
 
+from parbench.backends import BACKENDS
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 PARBENCH = str(Path(sys.executable).with_name("parbench"))
-# Names of the long-lived processes Ray and ipyparallel start.
-ENGINE_PROCESS_MARKERS = ("raylet", "gcs_server", "ray::", "ipengine", "ipcontroller",
-                          "ipyparallel.engine", "ipyparallel.controller", "default_worker.py")
+# Command-line fragments of the long-lived processes every registered backend starts.
+ENGINE_PROCESS_MARKERS = tuple(marker for backend in BACKENDS.values()
+                               for marker in backend.process_markers)
 SESSION_STARTED = time.time()
 
 
 def engine_processes(since: float = SESSION_STARTED) -> list[psutil.Process]:
-    """Ray / ipyparallel processes started after `since` that are still alive."""
+    """Backend processes (Ray, ipyparallel, loky, ...) started after `since` and still alive."""
     found = []
     for process in psutil.process_iter(["name", "cmdline", "create_time", "status"]):
         try:
@@ -58,9 +60,9 @@ def copy_workflow(destination: Path) -> Path:
     return destination
 
 
-def run_snakemake(workdir: Path, *arguments: str,
-                  timeout: float = 600) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def run_snakemake(workdir: Path, *arguments: str, timeout: float = 600,
+                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run(
         [SNAKEMAKE, *arguments], cwd=workdir, capture_output=True, text=True,
         timeout=timeout, env=environment,

@@ -40,10 +40,12 @@ def job_csvs(tmp_path_factory) -> list[Path]:
                 factor = 4.0 if size == SIZES[0] else 0.25
                 spread = 1 + 0.01 * (rows["repeat"] - rows["repeat"].mean())
                 ray_rows = rows.assign(
-                    backend="ray", seconds=rows["seconds"].median() * factor * spread)
+                    backend="ray", engine="ray",
+                    seconds=rows["seconds"].median() * factor * spread)
                 paths.append(folder / f"ray_{size}_{tasks}.csv")
                 write_csv_atomically(ray_rows, paths[-1])
-    failed = rows.iloc[[0]].assign(backend="ipyparallel", status="error", seconds=math.nan,
+    failed = rows.iloc[[0]].assign(backend="ipyparallel", engine="ipyparallel",
+                                   status="error", seconds=math.nan,
                                    verified=False, error="RuntimeError: engines died")
     paths.append(folder / "ipyparallel_failed.csv")
     write_csv_atomically(failed, paths[-1])

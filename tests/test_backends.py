@@ -1,38 +1,42 @@
-"""Each backend, really started, on each workload: results match the serial reference."""
+"""The contract every series must keep, really started, on every registered workload.
+
+Parametrised over the registry: a backend (or a declared variant) is tested here
+the moment it is registered.
+"""
 
 from __future__ import annotations
 
 import math
 import os
-import time
+import threading
 
 import psutil
 import pytest
 
-from parbench.backends import BACKENDS, BackendSettings, get_backend
-from parbench.measure import Combination, JobSettings, limit_threads, measure
-from parbench.probes import worker_blas_threads, worker_pid
+from parbench.backends import default_series, get_backend
+from parbench.measure import limit_threads
+from parbench.probes import worker_blas_threads, worker_pid, worker_thread
 from parbench.resources import tree_processes
-from parbench.workloads import get_workload
+from parbench.workloads import WORKLOADS, get_workload
 
 WORKERS = 2
-CASES = [("exp_sinh", "python", 2_000), ("exp_sinh", "numpy", 2_000),
-         ("shared_array", "numpy", 200_000)]
+CASES = [(name, kernel) for name, workload in WORKLOADS.items() for kernel in workload.kernels]
 
 
-@pytest.fixture(scope="module", params=sorted(BACKENDS))
+@pytest.fixture(scope="module", params=default_series())
 def started(request):
     limit_threads(1)  # as every job does before starting its backend
-    backend = get_backend(request.param, BackendSettings(workers=WORKERS, map_timeout_seconds=120))
+    backend = get_backend(request.param, WORKERS)
     backend.start()
     yield backend
     backend.stop()
     backend.stop()  # idempotent: a second stop is harmless
 
 
-@pytest.mark.parametrize(("workload_name", "kernel", "size"), CASES)
-def test_map_returns_every_result_in_order(started, workload_name, kernel, size):
+@pytest.mark.parametrize(("workload_name", "kernel"), CASES)
+def test_map_returns_every_result_in_order(started, workload_name, kernel):
     workload = get_workload(workload_name)
+    size = workload.smoke_size
     shared_input = workload.shared_input(size)
     tasks = 5  # not a multiple of the workers: uneven chunks
     results = started.map(workload.task(kernel, size), tasks, shared_input)
@@ -53,50 +57,20 @@ def test_nothing_listens_beyond_localhost(started):
     assert set(listening) <= loopback, f"{started.name} listens on {set(listening) - loopback}"
 
 
-def test_parallel_backends_run_tasks_in_other_processes(started):
+def test_tasks_run_where_the_backend_says(started):
+    """Other processes, other threads of the job, or (the serial loop) the job itself."""
+    tasks = 2 * WORKERS
+    pids = started.map(worker_pid, tasks, None)
+    threads = started.map(worker_thread, tasks, None)
     if started.single_process:
-        pytest.skip("the serial loop runs in the job's own process")
-    pids = started.map(worker_pid, 2 * WORKERS, None)
-    assert psutil.Process().pid not in pids
-
-
-def test_ipyparallel_timed_map_includes_the_work():
-    """The article timed submission only; our map must wait for the results."""
-    workload = get_workload("exp_sinh")
-    task, tasks = workload.task("python", 300_000), 4
-    began = time.perf_counter()
-    for index in range(tasks):
-        task(index, None)
-    compute_seconds = time.perf_counter() - began
-
-    backend = get_backend("ipyparallel", BackendSettings(workers=WORKERS))
-    try:
-        backend.start()
-        began = time.perf_counter()
-        backend.map(task, tasks, None)
-        map_seconds = time.perf_counter() - began
-    finally:
-        backend.stop()
-    # Perfectly spread, the work takes compute/WORKERS; submitting alone takes ~ms.
-    assert map_seconds >= 0.5 * compute_seconds / WORKERS
+        assert set(pids) == {os.getpid()} and set(threads) == {threading.get_ident()}
+    elif started.in_job_process:
+        assert set(pids) == {os.getpid()} and threading.get_ident() not in threads
+    else:
+        assert os.getpid() not in pids
 
 
 def test_thread_settings_reach_the_workers(started):
     """The job's `blas_threads` (1 here) is what every worker's BLAS would use."""
     limits = started.map(worker_blas_threads, 2 * WORKERS, None)
     assert limits == [1.0] * (2 * WORKERS)
-
-
-@pytest.mark.parametrize("backend_name", ["pool", "ray", "ipyparallel"])
-def test_cpu_accounting_sees_every_worker(backend_name):
-    """A compute-bound map over W workers uses about W x its wall time of CPU."""
-    driver_rss = psutil.Process().memory_info().rss
-    rows = measure(Combination("exp_sinh", "python", backend_name, 400_000, 4, WORKERS),
-                   JobSettings(min_repeats=3, max_repeats=3, calibration_repeats=0))
-    assert (rows["status"] == "ok").all()
-    utilization = rows["cpu_utilization"].median()
-    # Counting only the driver would give ~0; W workers at full tilt give ~1. The low
-    # bound is wide because a busy shared machine stretches the wall time, not the CPU.
-    assert 0.3 <= utilization <= 1.3, rows[["seconds", "cpu_seconds", "cpu_utilization"]]
-    # The tree, not the driver alone: the test process itself already holds ~150 MB.
-    assert rows["peak_rss_bytes"].iloc[0] > driver_rss + WORKERS * 20e6

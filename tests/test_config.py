@@ -11,6 +11,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from parbench import machine, sweep
+from parbench.backends import BACKENDS, default_series
 from tests.conftest import REPO, run_snakemake
 
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
@@ -18,8 +19,10 @@ DEFAULT = yaml.safe_load((REPO / "config/config.yaml").read_text())
 
 
 def validated(config: dict) -> dict:
+    """What the workflow does at parse time: the schema, then the registries."""
     config = copy.deepcopy(config)
     validate(config, schema=SCHEMA, set_default=True)
+    sweep.check_consistency(config)
     return config
 
 
@@ -29,50 +32,72 @@ def test_default_config_is_valid_and_spans_the_expected_crossover():
     assert min(shared_sizes) <= 100_000 and max(shared_sizes) >= 1_000_000
 
 
+def test_every_registered_series_runs_by_default_and_compares_ray_with_both_pools():
+    config = validated({"workloads": {"exp_sinh": {"sizes": [10]}}})
+    assert list(sweep.series(config)) == default_series()
+    assert set(BACKENDS) <= set(default_series())
+    assert "pool-shm" in default_series()  # Pool's declared variant
+    assert sweep.comparisons(config) == [["ray", "pool"], ["ray", "pool-shm"]]
+    # Default pairs whose series are not in the sweep are left out, not refused.
+    config = validated({"workloads": {"exp_sinh": {"sizes": [10]}}, "backends": ["ray", "pool"]})
+    assert sweep.comparisons(config) == [["ray", "pool"]]
+
+
 def test_schema_fills_defaults_for_omitted_keys():
     config = validated({"workloads": {"exp_sinh": {"sizes": [10]}}})
-    assert config["backends"] == ["serial", "pool", "ipyparallel", "ray"]
     assert config["workers"] == ["auto"]
     assert config["min_repeats"] == 5 and config["max_repeats"] == 30
-    assert config["workloads"]["exp_sinh"]["kernels"] == ["python", "numpy"]
+    assert sweep.combinations(config)[0].kernel == "python"  # every kernel by default
 
 
 @pytest.mark.parametrize(("change", "key", "hint"), [
-    (lambda c: c.update(backends=["serial", "dask"]), "backends", "'ray'"),
+    (lambda c: c.update(backends=["serial", "nonesuch"]), "backends", "registered"),
+    (lambda c: c.update(backends={"pool": {"chunk": 2}}), "backends.pool.chunk", "chunksize"),
+    (lambda c: c.update(backends={"pool": {"start_method": "thread"}}),
+     "backends.pool.start_method", "`spawn`"),
+    (lambda c: c.update(backends={"pool": {"chunksize": 0}}), "backends.pool.chunksize", "≥ 1"),
+    (lambda c: c.update(backends={"ray": {"address": True}}), "backends.ray.address", "str"),
+    (lambda c: c.update(backends=["pool-fast"]), "backends.pool-fast", "declares no variant"),
+    (lambda c: c.update(backends=["Pool"]), "backends", "registered"),
     (lambda c: c["workloads"]["exp_sinh"].update(sizes=[-5]), "sizes", "minimum"),
     (lambda c: c["workloads"]["exp_sinh"].pop("sizes"), "sizes", "required"),
-    (lambda c: c["workloads"].update(matrix={"sizes": [1]}), "matrix", "Additional"),
+    (lambda c: c["workloads"].update(matrix={"sizes": [1]}), "workloads.matrix", "unknown"),
+    (lambda c: c["workloads"].update(mine={"sizes": [1], "plugin": "no_such:Thing"}),
+     "workloads.mine.plugin", "cannot import"),
+    (lambda c: c["workloads"]["shared_array"].update(kernels=["python"]),
+     "workloads.shared_array.kernels", "'numpy'"),
     (lambda c: c.update(workers=["many"]), "workers", "auto"),
     (lambda c: c.update(repetitions=3), "repetitions", "Additional"),
+    (lambda c: c.update(pool_chunksize=2), "pool_chunksize", "Additional"),
+    (lambda c: c.update(compare=[["ray", "nonesuch"]]), "compare", "nonesuch"),
 ])
 def test_invalid_values_name_the_key(change, key, hint):
     config = copy.deepcopy(DEFAULT)
     change(config)
-    with pytest.raises(WorkflowError) as error:
+    with pytest.raises((WorkflowError, ValueError)) as error:
         validated(config)
-    assert key in str(error.value) and hint in str(error.value)
+    assert key in str(error.value) and hint in str(error.value), str(error.value)
 
 
-def test_kernel_must_belong_to_its_workload():
-    config = validated(DEFAULT)
-    config["workloads"]["shared_array"]["kernels"] = ["numpy"]
-    sweep.check_consistency(config)
-    config["workloads"]["shared_array"]["kernels"] = ["python"]
-    with pytest.raises(ValueError, match="workloads.shared_array.kernels"):
-        sweep.check_consistency(config)
-    config["workloads"]["shared_array"]["kernels"] = ["numpy"]
-    config["compare"] = [["ray", "dask_like"]]
-    with pytest.raises(ValueError, match="config key compare"):
-        sweep.check_consistency(config)
+def test_options_and_variants_make_series_of_their_own():
+    config = validated({"workloads": {"exp_sinh": {"sizes": [10]}},
+                        "backends": {"pool": None, "pool-c1": {"chunksize": 1},
+                                     "pool-shm": None}})
+    series = sweep.series(config)
+    assert series["pool"].options["chunksize"] == "auto"
+    assert (series["pool-c1"].engine, series["pool-c1"].variant) == ("pool", "c1")
+    assert series["pool-c1"].options["chunksize"] == 1
+    assert series["pool-shm"].options["shared_input"] == "shared_memory"
+    assert {c.backend for c in sweep.combinations(config)} == {"pool", "pool-c1", "pool-shm"}
 
 
 def test_workflow_refuses_a_bad_config_before_any_job(workflow_copy: Path):
     bad = workflow_copy / "bad.yaml"
     bad.write_text(yaml.safe_dump({"workloads": {"exp_sinh": {"sizes": [100]}},
-                                   "backends": ["serial", "dask"]}))
+                                   "backends": {"serial": None, "pool": {"chunk": 3}}}))
     result = run_snakemake(workflow_copy, "--cores", "1", "--configfile", str(bad))
     assert result.returncode != 0
-    assert "backends" in result.stderr and "'dask' is not one of" in result.stderr
+    assert "config key backends.pool.chunk" in result.stderr
     assert not (workflow_copy / "results").exists()
 
 

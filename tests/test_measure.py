@@ -8,39 +8,61 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
 from parbench import machine
+from parbench.backends import BACKENDS, default_series, get_backend, resolve_series
 from parbench.measure import (
     Combination,
     JobSettings,
     exclusive_timing_slot,
     measure,
 )
+from parbench.resources import is_helper
 from parbench.tables import write_csv_atomically
 
 REQUIRED_COLUMNS = [
-    "workload", "kernel", "backend", "size", "tasks", "workers", "repeat", "seconds",
-    "startup_seconds", "teardown_seconds", "first_map_seconds", "status", "verified", "error",
-    "chunksize", "start_method", "blas_threads", "python_version", "ray_version", "cpu_model",
-    "available_cores", "git_commit", "timestamp_utc", "warmups_verified",
+    "workload", "kernel", "backend", "engine", "variant", "single_process", "size", "tasks",
+    "workers", "repeat", "seconds", "startup_seconds", "teardown_seconds", "first_map_seconds",
+    "status", "verified", "error", "chunksize", "blas_threads", "python_version", "gil_enabled",
+    "default_start_method", "cpu_model", "available_cores", "git_commit", "timestamp_utc",
+    "warmups_verified", "leftover_processes_stopped",
 ]
 
 
-@pytest.mark.parametrize("backend", ["serial", "pool"])
-@pytest.mark.parametrize(("workload", "kernel", "size"), [
-    ("exp_sinh", "python", 1_000), ("exp_sinh", "numpy", 1_000), ("shared_array", "numpy", 80_000),
-])
-def test_rows_have_the_documented_columns_and_are_verified(backend, workload, kernel, size):
-    rows = measure(Combination(workload, kernel, backend, size, 4, 2),
-                   JobSettings(min_repeats=3, max_repeats=3))
+@pytest.mark.parametrize("series_name", default_series())
+def test_every_series_measures_verified_rows_and_leaves_nothing(series_name):
+    """The job-level contract: documented columns, verified maps, start-up and teardown
+    timed, the series' options and every recorded package's version in its rows, and
+    nothing left for the job to kill."""
+    series = resolve_series(series_name)
+    rows = measure(Combination("shared_array", "numpy", series_name, 80_000, 4, 2),
+                   JobSettings(min_repeats=3, max_repeats=3, calibration_repeats=1))
+    assert (rows["status"] == "ok").all(), rows["error"].iloc[-1]
     assert list(rows["repeat"]) == [0, 1, 2]
     assert set(REQUIRED_COLUMNS) <= set(rows.columns)
-    assert (rows["status"] == "ok").all() and rows["verified"].all()
-    assert rows["warmups_verified"].all()  # the untimed maps are checked too
+    assert rows["verified"].all() and rows["warmups_verified"].all()
     assert (rows["seconds"] > 0).all()
-    assert rows["startup_seconds"].notna().all() and rows["teardown_seconds"].notna().all()
-    assert rows["workers"].iloc[0] == (1 if backend == "serial" else 2)
+    first = rows.iloc[0]
+    assert first["startup_seconds"] >= 0 and first["teardown_seconds"] >= 0
+    assert first["overhead_per_task_seconds"] > 0
+    assert first["leftover_processes_stopped"] == 0
+    assert (first["engine"], first["workers"]) == (
+        series.engine, 1 if BACKENDS[series.engine].single_process else 2)
+    for name in series.options:
+        assert f"option_{name}" in rows.columns
+    for package in machine.recorded_packages():
+        assert first[f"{package}_version"] != "not installed", package
+
+
+@pytest.mark.parametrize(("workload", "kernel", "size"), [
+    ("exp_sinh", "python", 1_000), ("exp_sinh", "numpy", 1_000),
+])
+def test_rows_of_both_kernels_are_verified(workload, kernel, size):
+    rows = measure(Combination(workload, kernel, "pool", size, 4, 2),
+                   JobSettings(min_repeats=2, max_repeats=2))
+    assert (rows["status"] == "ok").all() and rows["verified"].all()
 
 
 def test_pool_records_its_default_chunksize():
@@ -68,18 +90,26 @@ def test_a_backend_that_cannot_start_writes_an_error_row():
     assert math.isnan(rows["seconds"].iloc[0]) and not rows["verified"].iloc[0]
 
 
-def test_a_map_that_times_out_is_an_error_row_and_ray_is_stopped():
-    import ray
+PARALLEL = [name for name in default_series()
+            if not BACKENDS[resolve_series(name).engine].single_process]
 
+
+@pytest.mark.parametrize("series_name", PARALLEL)
+def test_a_map_that_times_out_is_an_error_row_and_the_backend_is_stopped(series_name):
+    # Two workers: joblib runs a one-worker map as a loop in the job, where its
+    # timeout cannot apply (it says so in a warning).
     rows = measure(
-        Combination("exp_sinh", "python", "ray", 2_000_000, 4, 1),
+        Combination("exp_sinh", "python", series_name, 2_000_000, 4, 2),
         JobSettings(min_repeats=2, max_repeats=2, warmups=0, map_timeout_seconds=0.05),
     )
     assert rows["status"].iloc[-1] == "error"
     assert "Timeout" in rows["error"].iloc[-1]
-    assert not ray.is_initialized()
-    # Ray's own shutdown stopped everything: the job had nothing left to kill.
+    # The backend's own stop ended everything: the job had nothing left to kill.
     assert rows["leftover_processes_stopped"].iloc[0] == 0
+    if series_name == "ray":
+        import ray
+
+        assert not ray.is_initialized()
 
 
 def test_ipyparallel_without_engines_is_an_error_row():
@@ -127,12 +157,11 @@ def test_pool_workers_die_on_sigterm_even_under_the_jobs_handler():
     """Pool.terminate() hangs on a worker that inherited a Python SIGTERM handler."""
     import signal
 
-    from parbench.backends import BackendSettings, get_backend
     from parbench.measure import _stop_on_sigterm
     from parbench.probes import worker_sigterm_is_default
 
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    backend = get_backend("pool", BackendSettings(workers=2, start_method="fork"))
+    backend = get_backend(resolve_series("pool", {"start_method": "fork"}), 2)
     try:
         backend.start()
         assert backend.map(worker_sigterm_is_default, 4, None) == [1.0] * 4
@@ -143,44 +172,47 @@ def test_pool_workers_die_on_sigterm_even_under_the_jobs_handler():
 
 JOB_SCRIPT = """
 import sys
+from parbench.backends import resolve_series
 from parbench.measure import Combination, JobSettings, run_job
-run_job(Combination("exp_sinh", "python", "ray", 50_000_000, 4, 2),
-        JobSettings(min_repeats=1, max_repeats=1, warmups=0), sys.argv[1])
+run_job(Combination("exp_sinh", "python", sys.argv[2], 50_000_000, 4, 2),
+        JobSettings(min_repeats=1, max_repeats=1, warmups=0), resolve_series(sys.argv[2]),
+        sys.argv[1])
 """
 
 
-def test_sigterm_stops_the_jobs_ray_instance(tmp_path: Path):
-    """Snakemake stops jobs with SIGTERM: the job must stop Ray and write nothing."""
+def _mapping(job: psutil.Process, backend: type) -> bool:
+    """Has the job's backend started its workers (so that the long map is running)?"""
+    if backend.in_job_process:
+        return job.num_threads() > 2  # the main thread, and the backend's
+    workers = [child for child in job.children(recursive=True)
+               if "parbench.resources" not in " ".join(child.cmdline())]  # the memory sampler
+    return len(workers) >= 2
+
+
+@pytest.mark.parametrize("series_name", default_series())
+def test_sigterm_stops_every_backend_and_writes_nothing(tmp_path: Path, series_name):
+    """Snakemake stops jobs with SIGTERM: the job must stop its backend's processes,
+    all of them, and write no CSV."""
     import subprocess
     import sys
     import time
 
-    import psutil
-
+    backend = BACKENDS[resolve_series(series_name).engine]
     output = tmp_path / "job.csv"
-    job = subprocess.Popen([sys.executable, "-c", JOB_SCRIPT, str(output)])
+    job = subprocess.Popen([sys.executable, "-c", JOB_SCRIPT, str(output), series_name])
     try:
-        deadline = time.time() + 120
         parent = psutil.Process(job.pid)
-
-        def ray_workers_running() -> bool:
-            return any(
-                "ray::" in " ".join(child.cmdline()) or "default_worker" in " ".join(
-                    child.cmdline())
-                for child in parent.children(recursive=True) if child.is_running()
-            )
-
-        # Wait until Ray's workers run the (long) map. (The job's memory sampler is
-        # a child too, so "has children" would not show that Ray started.)
-        while time.time() < deadline and not ray_workers_running():
-            time.sleep(0.5)
-        assert ray_workers_running(), "the job never started Ray's workers"
-        time.sleep(1.0)
+        deadline = time.time() + 120
+        while time.time() < deadline and not (backend.single_process or _mapping(parent,
+                                                                                  backend)):
+            time.sleep(0.3)
+        time.sleep(1.5)  # into the map (the serial loop: into its first task)
         descendants = parent.children(recursive=True)
         job.terminate()
-        assert job.wait(timeout=60) != 0
+        assert job.wait(timeout=90) != 0
         gone, alive = psutil.wait_procs(descendants, timeout=30)
-        assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+        assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE
+                and not is_helper(p, backend.helper_processes)] == []
         assert not output.exists()
     finally:
         if job.poll() is None:

@@ -14,20 +14,22 @@ import pandas as pd
 import pytest
 import yaml
 
+from parbench.backends import default_series
 from tests.conftest import PARBENCH, copy_workflow, run_snakemake
 
+# No `backends`: every registered series runs.
 TINY = {
     "workloads": {
-        "exp_sinh": {"sizes": [1_000, 10_000], "kernels": ["python", "numpy"], "tasks": [4]},
+        "exp_sinh": {"sizes": [1_000], "kernels": ["python", "numpy"], "tasks": [4]},
         "shared_array": {"sizes": [10_000, 1_000_000], "tasks": [8]},
     },
-    "backends": ["serial", "pool", "ipyparallel", "ray"],
     "workers": [2],
     "min_repeats": 2,
     "max_repeats": 3,
     "warmups": 1,
 }
-EXPECTED_JOBS = (2 * 2 + 2) * 4
+SERIES = default_series()
+EXPECTED_JOBS = (2 + 2) * len(SERIES)
 WORKLOAD_FIGURES = ("scaling", "speedup", "workers", "winner")
 
 
@@ -58,16 +60,16 @@ def test_every_combination_has_its_own_csv(finished_run):
     csvs = sorted((workdir / "results/raw").rglob("*.csv"))
     assert len(csvs) == EXPECTED_JOBS
     timings = pd.read_csv(workdir / "results/timings.csv")
-    assert set(timings["backend"]) == {"serial", "pool", "ipyparallel", "ray"}
+    assert set(timings["backend"]) == set(SERIES)
     assert (timings["status"] == "ok").all(), timings.loc[timings["status"] != "ok", "error"]
     assert timings["verified"].all()
 
 
 PROVENANCE = ["hostname", "cpu_model", "logical_cpus", "physical_cores", "available_cores",
-              "memory_bytes", "shm_bytes", "os", "python_version", "numpy_version",
-              "pandas_version", "ray_version", "ipyparallel_version", "snakemake_version",
-              "start_method", "blas_threads", "blas_library", "git_commit", "config_hash",
-              "timestamp_utc"]
+              "memory_bytes", "shm_bytes", "os", "python_version", "gil_enabled",
+              "numpy_version", "pandas_version", "ray_version", "ipyparallel_version",
+              "snakemake_version", "default_start_method", "blas_threads", "blas_library",
+              "git_commit", "config_hash", "timestamp_utc", "engine"]
 
 
 def test_every_row_carries_its_provenance(finished_run):
@@ -144,7 +146,7 @@ def test_a_figure_setting_retimes_nothing(finished_run):
 def test_pool_job_runs_with_every_start_method(workflow_copy, start_method):
     """Spawned workers re-run the job's script as __mp_main__; it must not start the job again."""
     workdir = workflow_copy
-    design = {**TINY, "backends": ["pool"], "compare": [], "start_method": start_method,
+    design = {**TINY, "backends": {"pool": {"start_method": start_method}}, "compare": [],
               "workloads": {"exp_sinh": {"sizes": [1_000], "kernels": ["numpy"], "tasks": [4]}}}
     (workdir / "design.yaml").write_text(yaml.safe_dump(design))
     target = "results/raw/exp_sinh/numpy/pool/size1000_tasks4_workers2.csv"
@@ -155,6 +157,19 @@ def test_pool_job_runs_with_every_start_method(workflow_copy, start_method):
     rows = pd.read_csv(workdir / target)
     assert (rows["status"] == "ok").all() and rows["verified"].all()
     assert set(rows["start_method"]) == {start_method}
+
+
+def test_changing_one_backends_option_retimes_that_series_alone(finished_run):
+    """A job's params hold only its own series' options."""
+    workdir, _ = finished_run
+    changed = {**TINY, "backends": {**dict.fromkeys(SERIES), "pool": {"chunksize": 1}}}
+    (workdir / "changed.yaml").write_text(yaml.safe_dump(changed))
+    result = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", "changed.yaml")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert planned_jobs(result) == {"measure": 4, "aggregate": 1, "plot_workload": 2,
+                                    "plot_overview": 1, "all": 1}
+    planned = re.findall(r"output: (results/raw/\S+\.csv)", result.stdout + result.stderr)
+    assert planned and {path.split("/")[4] for path in planned} == {"pool"}
 
 
 def test_parbench_plot_redraws_from_the_aggregates_alone(finished_run, tmp_path):

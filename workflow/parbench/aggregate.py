@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from parbench import stats
-from parbench.backends import BACKENDS
 from parbench.crossover import crossover_with_confidence
 from parbench.tables import write_csv_atomically
 
@@ -24,10 +23,10 @@ PROVENANCE_MACHINE = ["hostname", "cpu_model", "logical_cpus", "available_cores"
 
 
 def collect_timings(job_csvs: Iterable[str | Path]) -> pd.DataFrame:
-    frames = [pd.read_csv(path, dtype={"error": str}) for path in job_csvs]
+    frames = [pd.read_csv(path, dtype={"error": str, "variant": str}) for path in job_csvs]
     if not frames:
         raise ValueError("no per-job CSVs to aggregate")
-    timings = pd.concat(frames, ignore_index=True)
+    timings = _with_series_columns(pd.concat(frames, ignore_index=True))
     timings["error"] = timings["error"].fillna("")
     machines = timings[PROVENANCE_MACHINE].drop_duplicates()
     if len(machines) > 1:
@@ -39,6 +38,23 @@ def collect_timings(job_csvs: Iterable[str | Path]) -> pd.DataFrame:
     return timings.sort_values(IDENTITY + ["repeat"]).reset_index(drop=True)
 
 
+def _with_series_columns(timings: pd.DataFrame) -> pd.DataFrame:
+    """Rows written before backends had options name only their backend: fill in
+    what later rows say of their series (docs/data holds such rows)."""
+    serial = timings["backend"] == "serial"
+    for column, fill in (("engine", timings["backend"]), ("variant", ""),
+                         ("single_process", serial)):
+        timings[column] = timings[column].fillna(fill) if column in timings else fill
+    timings["variant"] = timings["variant"].astype(str)
+    timings["single_process"] = timings["single_process"].astype(bool)
+    return timings
+
+
+def option_columns(frame: pd.DataFrame) -> list[str]:
+    """The backends' option columns (`option_<name>`), as the rows bring them."""
+    return sorted(column for column in frame.columns if column.startswith("option_"))
+
+
 # A combination is `noisy` when its repeats vary by more than this (std / mean),
 # or when its CI missed the target; `loaded` when something else kept more than
 # this fraction of the machine busy just before the job started.
@@ -46,19 +62,20 @@ NOISY_CV = 0.10
 LOADED_FRACTION = 0.25
 # Per-job values, identical on every row of a job: taken from its first row.
 JOB_COLUMNS = [
-    "size_unit", "startup_seconds", "first_map_seconds", "cold_seconds", "teardown_seconds",
-    "overhead_per_task_seconds", "peak_rss_bytes", "stop_reason", "ci_target", "chunksize",
-    "oversubscribed", "load_avg_1m", "background_cpu_fraction",
+    "engine", "variant", "single_process", "size_unit", "startup_seconds", "first_map_seconds",
+    "cold_seconds", "teardown_seconds", "overhead_per_task_seconds", "peak_rss_bytes",
+    "stop_reason", "ci_target", "chunksize", "start_method", "oversubscribed", "load_avg_1m",
+    "background_cpu_fraction",
 ]
 SUMMARY_COLUMNS = IDENTITY + [
-    "size_unit", "status", "repeats", "failed", "verified",
+    "engine", "variant", "single_process", "size_unit", "status", "repeats", "failed", "verified",
     "median_seconds", "ci_low", "ci_high", "min_seconds", "max_seconds", "iqr_seconds", "cv",
     "ci_relative_half_width", "stop_reason", "noisy", "loaded", "oversubscribed",
     "speedup", "speedup_ci_low", "speedup_ci_high",
     "efficiency", "efficiency_ci_low", "efficiency_ci_high",
     "startup_seconds", "first_map_seconds", "cold_seconds", "warm_seconds", "teardown_seconds",
     "overhead_per_task_seconds", "cpu_seconds", "cpu_utilization", "peak_rss_bytes",
-    "chunksize", "load_avg_1m", "background_cpu_fraction", "error",
+    "chunksize", "start_method", "load_avg_1m", "background_cpu_fraction", "error",
 ]
 
 
@@ -67,7 +84,8 @@ def _combination_row(key: tuple, rows: pd.DataFrame) -> dict:
     spread = stats.spread(ok["seconds"])
     first = rows.iloc[0]
     summary = {column: value for column, value in zip(IDENTITY, key)}
-    summary.update({column: first.get(column, np.nan) for column in JOB_COLUMNS})
+    summary.update({column: first.get(column, np.nan)
+                    for column in JOB_COLUMNS + option_columns(rows)})
     failed = int((rows["status"] == "error").sum())
     summary.update(
         status="error" if ok.empty else ("partial" if failed else "ok"),
@@ -118,7 +136,8 @@ def summarise(timings: pd.DataFrame) -> pd.DataFrame:
     summary[["speedup", "speedup_ci_low", "speedup_ci_high"]] = speedups
     for suffix in ("", "_ci_low", "_ci_high"):
         summary[f"efficiency{suffix}"] = summary[f"speedup{suffix}"] / summary["workers"]
-    return summary[SUMMARY_COLUMNS].sort_values(IDENTITY).reset_index(drop=True)
+    columns = SUMMARY_COLUMNS + option_columns(timings)
+    return summary.reindex(columns=columns).sort_values(IDENTITY).reset_index(drop=True)
 
 
 CROSSOVER_COLUMNS = [
@@ -137,7 +156,7 @@ def _samples(ok: pd.DataFrame, backend: str, problem: dict, basis: str) -> dict[
     """
     rows = ok[(ok["backend"] == backend) & (ok["workload"] == problem["workload"])
               & (ok["kernel"] == problem["kernel"]) & (ok["tasks"] == problem["tasks"])]
-    if not BACKENDS[backend].single_process:
+    if not rows["single_process"].all():
         rows = rows[rows["workers"] == problem["workers"]]
     if basis == "warm":
         return {size: group["seconds"].to_numpy() for size, group in rows.groupby("size")}
@@ -150,10 +169,11 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]]) -> pd.Data
     """For each (workload, kernel, tasks, workers), pair and time basis: where challenger
     overtakes baseline, with a bootstrap 95 % interval."""
     ok = timings[timings["status"] == "ok"]
+    single_process = timings.groupby("backend")["single_process"].all().to_dict()
     rows = []
     for challenger, baseline in pairs:
         # The problems come from whichever side runs on several workers.
-        side = challenger if not BACKENDS[challenger].single_process else baseline
+        side = challenger if not single_process.get(challenger, False) else baseline
         # From every row, failed ones too: a side that failed everywhere still gets
         # its row ("too few sizes") instead of vanishing from the table.
         problems = timings[timings["backend"] == side][["workload", "kernel", "tasks",
@@ -179,18 +199,20 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]]) -> pd.Data
     return pd.DataFrame(rows, columns=CROSSOVER_COLUMNS)
 
 
-# What identifies the machine and software a row was measured with.
+# What identifies the machine and software a row was measured with; every
+# package version the rows record (`*_version`) joins these.
 PROVENANCE_COLUMNS = [
     "hostname", "cpu_model", "logical_cpus", "physical_cores", "available_cores",
-    "memory_bytes", "shm_bytes", "os", "python_version", "numpy_version", "pandas_version",
-    "ray_version", "ipyparallel_version", "snakemake_version", "blas_library", "blas_threads",
-    "start_method", "git_commit", "git_dirty", "config_hash",
+    "memory_bytes", "shm_bytes", "os", "python_version", "gil_enabled", "blas_library",
+    "blas_threads", "default_start_method", "git_commit", "git_dirty", "config_hash",
 ]
 
 
 def machines(timings: pd.DataFrame) -> pd.DataFrame:
     """One row per distinct machine and software set, with how many jobs it ran and when."""
-    present = [column for column in PROVENANCE_COLUMNS if column in timings]
+    versions = [column for column in timings.columns if column.endswith("_version")
+                and column != "python_version"]
+    present = [column for column in PROVENANCE_COLUMNS if column in timings] + versions
     jobs = timings.drop_duplicates(IDENTITY)
     return (
         jobs.groupby(present, dropna=False)

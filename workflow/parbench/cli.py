@@ -5,6 +5,8 @@
     parbench plot           aggregates -> every figure under results/figures
                             (--figures DIR: elsewhere)
     parbench --results docs/data/16cpu aggregate    the same for a committed data set
+    parbench describe       the backends, their options and the workloads, as tables
+                            (--write README.md config/README.md: refresh the docs)
 
 (The Snakemake workflow runs the same functions; this is for quick redraws,
 e.g. `parbench plot --width 3.5` for a single-column version.)
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from parbench import describe
 from parbench.aggregate import aggregate
 from parbench.plot import (
     DEFAULT_WIDTH,
@@ -44,6 +47,10 @@ def main(argv: list[str] | None = None) -> None:
                       help="figure width in inches (3.5: a paper's single column)")
     plot.add_argument("--figures", type=Path, default=None,
                       help="where the figures go (default: RESULTS/figures)")
+    describing = commands.add_parser("describe", help="tables of the registered backends, "
+                                     "options and workloads")
+    describing.add_argument("--write", nargs="+", type=Path, metavar="FILE",
+                            help="refresh the generated blocks of these files instead")
     arguments = parser.parse_args(argv)
     results = arguments.results
 
@@ -52,6 +59,13 @@ def main(argv: list[str] | None = None) -> None:
                   results / "summary.csv", results / "crossover.csv", results / "machines.csv",
                   **({"pairs": arguments.compare} if arguments.compare else {}))
         print(f"wrote the aggregates under {results}")
+    elif arguments.command == "describe":
+        if arguments.write:
+            changed = describe.write(arguments.write)
+            print(f"refreshed: {', '.join(map(str, changed)) or 'nothing (all current)'}")
+        else:
+            for name, table in describe.TABLES.items():
+                print(f"## {name}\n\n{table()}\n")
     elif arguments.command == "plot":
         summary = pd.read_csv(results / "summary.csv")
         crossover = pd.read_csv(results / "crossover.csv")

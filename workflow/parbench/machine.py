@@ -16,6 +16,7 @@ import platform
 import shutil
 import socket
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -23,8 +24,26 @@ CGROUP_V2_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 CGROUP_V1_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
 CGROUP_V1_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
 
-# Packages whose versions change the numbers; recorded in every row.
-RECORDED_PACKAGES = ("numpy", "pandas", "ray", "ipyparallel", "snakemake", "psutil")
+# Packages whose versions change the numbers, whatever the backend; each
+# backend and workload class adds its own (`packages`). Recorded in every row.
+CORE_PACKAGES = ("numpy", "pandas", "snakemake", "psutil", "threadpoolctl")
+
+
+def recorded_packages() -> list[str]:
+    """The core packages and every registered backend's and workload's, in that order."""
+    from parbench.backends import BACKENDS
+    from parbench.workloads import WORKLOADS
+
+    packages = [*CORE_PACKAGES]
+    for plugin in [*BACKENDS.values(), *WORKLOADS.values()]:
+        packages += [name for name in plugin.packages if name not in packages]
+    return packages
+
+
+def gil_enabled() -> bool:
+    """False only on a free-threaded CPython running without its GIL (3.13t and later)."""
+    is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+    return True if is_gil_enabled is None else bool(is_gil_enabled())
 
 
 def cgroup_cpu_limit() -> float | None:
@@ -138,7 +157,7 @@ def config_hash(settings: dict) -> str:
     return hashlib.sha256(encoded).hexdigest()[:12]
 
 
-def provenance(start_method: str, blas_threads: int) -> dict[str, object]:
+def provenance(blas_threads: int) -> dict[str, object]:
     """Columns that let every CSV describe the machine and software it came from."""
     import psutil
 
@@ -155,14 +174,15 @@ def provenance(start_method: str, blas_threads: int) -> dict[str, object]:
         "shm_bytes": shm_bytes(),
         "os": f"{platform.system()} {platform.release()}",
         "python_version": platform.python_version(),
-        "start_method": start_method,
+        "gil_enabled": gil_enabled(),
+        "default_start_method": default_start_method(),
         "blas_threads": blas_threads,
         "blas_library": blas_library(),
         "git_commit": commit,
         "git_dirty": dirty,
         "timestamp_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    for name in RECORDED_PACKAGES:
+    for name in recorded_packages():
         row[f"{name}_version"] = package_version(name)
     return row
 

@@ -31,7 +31,7 @@ import pandas as pd
 import psutil
 
 from parbench import machine, resources, stats
-from parbench.backends import BackendSettings, get_backend
+from parbench.backends import Limits, Series, get_backend, resolve_series
 from parbench.probes import empty_task
 from parbench.tables import write_csv_atomically
 from parbench.workloads import get_workload
@@ -86,17 +86,9 @@ class JobSettings:
     warmups: int = 1
     calibration_repeats: int = 3
     blas_threads: int = 1
-    start_method: str = "default"
-    pool_chunksize: int | None = None
     map_timeout_seconds: float = 300.0
-    ray_address: str | None = None
     sample_interval_seconds: float = 0.05
     config_hash: str = ""
-
-    def resolved_start_method(self) -> str:
-        if self.start_method == "default":
-            return machine.default_start_method()
-        return self.start_method
 
 
 def stop_reason(seconds: Sequence[float], elapsed_seconds: float,
@@ -135,25 +127,23 @@ def max_relative_error(results: list[float], expected: list[float]) -> float:
     return worst
 
 
-def measure(combination: Combination, settings: JobSettings) -> pd.DataFrame:
-    """Run one combination and return its rows (one per timed repeat, or an error row)."""
+def measure(combination: Combination, settings: JobSettings, series: Series | None = None,
+            workload_plugin: str | None = None) -> pd.DataFrame:
+    """Run one combination and return its rows (one per timed repeat, or an error row).
+
+    `series` gives the backend's options (default: the series named by
+    `combination.backend`, with its declared options); `workload_plugin` an
+    import path (`module:Class`) for a workload that is not registered.
+    """
     job_start_unix = time.time()
     limit_threads(settings.blas_threads)
     load_avg_1m = os.getloadavg()[0]
     # Nothing of ours runs yet: whatever keeps the CPUs busy now is someone else.
     background_cpu_fraction = psutil.cpu_percent(interval=BACKGROUND_WINDOW_SECONDS) / 100
-    workload = get_workload(combination.workload)
-    start_method = settings.resolved_start_method()
-    backend = get_backend(
-        combination.backend,
-        BackendSettings(
-            workers=combination.workers,
-            start_method=start_method,
-            pool_chunksize=settings.pool_chunksize,
-            map_timeout_seconds=settings.map_timeout_seconds,
-            ray_address=settings.ray_address,
-        ),
-    )
+    workload = get_workload(combination.workload, workload_plugin)
+    series = series or resolve_series(combination.backend)
+    backend = get_backend(series, combination.workers,
+                          Limits(map_timeout_seconds=settings.map_timeout_seconds))
     cores = machine.available_cores()
     oversubscribed = backend.workers > cores
     if oversubscribed:
@@ -218,7 +208,7 @@ def measure(combination: Combination, settings: JobSettings) -> pd.DataFrame:
     finally:
         # Everything the backend started, listed before it is asked to stop.
         started = [process for process in resources.tree_processes(job_pid, exclude=not_workers)
-                   if not resources.is_interpreter_helper(process)]
+                   if not resources.is_helper(process, backend.helper_processes)]
         began = time.perf_counter()
         try:
             backend.stop()
@@ -241,6 +231,10 @@ def measure(combination: Combination, settings: JobSettings) -> pd.DataFrame:
     job_columns = {
         **asdict(combination),
         "workers": backend.workers,
+        "engine": series.engine,
+        "variant": series.variant,
+        "single_process": backend.single_process,
+        **{f"option_{name}": _cell(value) for name, value in series.options.items()},
         "size_unit": workload.size_unit,
         "status": "ok",
         "error": "",
@@ -257,18 +251,23 @@ def measure(combination: Combination, settings: JobSettings) -> pd.DataFrame:
         "max_repeats": settings.max_repeats,
         "ci_target": settings.ci_target,
         "warmups": settings.warmups,
-        "chunksize": backend.chunksize(combination.tasks),
+        **backend.recorded(combination.tasks),
         "map_timeout_seconds": settings.map_timeout_seconds,
         "oversubscribed": oversubscribed,
         "load_avg_1m": load_avg_1m,
         "background_cpu_fraction": background_cpu_fraction,
-        **machine.provenance(start_method, settings.blas_threads),
+        **machine.provenance(settings.blas_threads),
         "config_hash": settings.config_hash or machine.config_hash(asdict(settings)),
         # Wall-clock span of the job, to show timing jobs never overlapped.
         "job_start_unix": job_start_unix,
         "job_end_unix": time.time(),
     }
     return pd.DataFrame([{**job_columns, **repeat} for repeat in repeats])
+
+
+def _cell(value: Any) -> Any:
+    """An option's value as a CSV cell: `null` is written as the word, not left empty."""
+    return "null" if value is None else value
 
 
 def dispatch_overhead(backend: Any, tasks: int, calibration_repeats: int) -> float:
@@ -311,9 +310,10 @@ def _stop_on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run_job(combination: Combination, settings: JobSettings, output: str | Path) -> None:
+def run_job(combination: Combination, settings: JobSettings, series: Series,
+            output: str | Path, workload_plugin: str | None = None) -> None:
     """Entry point of one Snakemake timing job."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     with exclusive_timing_slot():
-        rows = measure(combination, settings)
+        rows = measure(combination, settings, series, workload_plugin)
     write_csv_atomically(rows, output)

@@ -18,14 +18,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+from parbench.backends import BACKENDS  # noqa: E402
 from parbench.crossover import FOUND, NOT_SIGNIFICANT  # noqa: E402
 
-BACKEND_ORDER = ["serial", "pool", "ipyparallel", "ray"]
-MARKERS = {"serial": "o", "pool": "s", "ipyparallel": "^", "ray": "D"}
 FAILURE_COLOR = "#d62728"
 DEFAULT_WIDTH = 7.0
 # File stems of the figures (rules in workflow/rules/plot.smk name the same).
@@ -46,14 +46,62 @@ matplotlib.rcParams.update({
 })
 
 
-def palette(backends) -> dict[str, tuple[float, float, float]]:
-    known = BACKEND_ORDER + sorted(set(backends) - set(BACKEND_ORDER))
-    return dict(zip(known, sns.color_palette("colorblind", len(known))))
+def _series_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per series of `frame`: its name, engine and variant (older summaries
+    without these columns name only their backend)."""
+    columns = [column for column in ("backend", "engine", "variant") if column in frame]
+    table = frame[columns].drop_duplicates("backend").copy()
+    if "engine" not in table:
+        table["engine"] = table["backend"]
+    table["variant"] = ([("" if pd.isna(label) else str(label)) for label in table["variant"]]
+                        if "variant" in table else "")
+    return table
 
 
 def ordered_backends(frame: pd.DataFrame) -> list[str]:
-    present = set(frame["backend"])
-    return [b for b in BACKEND_ORDER if b in present] + sorted(present - set(BACKEND_ORDER))
+    """Series in registry order (each backend, then its variants); unknown ones last."""
+    order = list(BACKENDS)
+    table = _series_table(frame)
+    rank = table.apply(lambda row: (order.index(row["engine"]) if row["engine"] in order
+                                    else len(order), row["engine"], row["variant"]), axis=1)
+    return list(table.assign(rank=rank).sort_values("rank")["backend"])
+
+
+def _darker(colour: str, variant_index: int) -> tuple[float, float, float]:
+    red, green, blue = to_rgb(colour)
+    factor = 0.6 ** variant_index
+    return red * factor, green * factor, blue * factor
+
+
+def palette(frame: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
+    """One colour per series: its backend's (the class says which); a variant's is
+    darker. Backends the registry does not know get the colour-blind palette's rest."""
+    table = _series_table(frame)
+    spare = iter(sns.color_palette("colorblind", 10)[::-1])
+    colours: dict[str, tuple[float, float, float]] = {}
+    for engine, series in table.groupby("engine", sort=False):
+        base = BACKENDS[engine].colour if engine in BACKENDS else next(spare, (0.3, 0.3, 0.3))
+        for index, (_, row) in enumerate(series.sort_values("variant").iterrows()):
+            colours[row["backend"]] = _darker(base, index if row["variant"] else 0)
+    return colours
+
+
+VARIANT_MARKERS = ("*", "h", "8", "<", ">")
+
+
+def markers(frame: pd.DataFrame) -> dict[str, str]:
+    """One marker per series: its backend's; each variant its own from VARIANT_MARKERS."""
+    table = _series_table(frame)
+    found = {}
+    for engine, series in table.groupby("engine", sort=False):
+        variants = sorted(label for label in series["variant"] if label)
+        for _, row in series.iterrows():
+            if row["variant"]:
+                found[row["backend"]] = VARIANT_MARKERS[variants.index(row["variant"])
+                                                        % len(VARIANT_MARKERS)]
+            else:
+                found[row["backend"]] = BACKENDS[engine].marker if engine in BACKENDS else "o"
+    return found
 
 
 def _label(backend: str, workers: int, several_workers: bool) -> str:
@@ -79,7 +127,7 @@ def _grid(rows: int, columns: int, width: float, aspect: float = 0.75):
     )
 
 
-def _lines(ax, cell: pd.DataFrame, value: str, colours, several_workers: bool,
+def _lines(ax, cell: pd.DataFrame, value: str, styles, several_workers: bool,
            band: tuple[str, str] | None = None) -> None:
     """One line per backend (and worker count): CI band, hollow noisy points, failures."""
     for backend in ordered_backends(cell):
@@ -87,7 +135,7 @@ def _lines(ax, cell: pd.DataFrame, value: str, colours, several_workers: bool,
             line = line.sort_values("size")
             good = line[line["status"] != "error"]
             style = "-" if workers == cell["workers"].max() or backend == "serial" else "--"
-            colour, marker = colours[backend], MARKERS.get(backend, "o")
+            colour, marker = styles[0][backend], styles[1][backend]
             ax.plot(good["size"], good[value], color=colour, linestyle=style,
                     label=_label(backend, workers, several_workers))
             if band is not None and len(good):
@@ -222,14 +270,14 @@ def scaling_figure(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str
                    width: float = DEFAULT_WIDTH):
     """1. Median time per map vs size, log-log, CI bands, crossover with its interval."""
     data = summary[summary["workload"] == workload]
-    colours = palette(data["backend"].unique())
+    styles = palette(data), markers(data)
     several = data[data["backend"] != "serial"]["workers"].nunique() > 1
     unit = data["size_unit"].iloc[0]
     warm = crossover[(crossover["workload"] == workload) & (crossover["time_basis"] == "warm")]
     top_workers = data["workers"].max()
 
     def draw(ax, cell, kernel, task_count):
-        _lines(ax, cell, "median_seconds", colours, several, band=("ci_low", "ci_high"))
+        _lines(ax, cell, "median_seconds", styles, several, band=("ci_low", "ci_high"))
         _mark_crossover(ax, warm[(warm["kernel"] == kernel) & (warm["tasks"] == task_count)
                                  & (warm["workers"] == top_workers)], unit,
                         (cell["size"].min(), cell["size"].max()))
@@ -243,12 +291,12 @@ def speedup_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_
     """Speedup over the serial loop vs size, with CI bands and the ideal (= workers)."""
     workload_rows = summary[summary["workload"] == workload]
     data = workload_rows[workload_rows["backend"] != "serial"]
-    colours = palette(data["backend"].unique())
+    styles = palette(data), markers(data)
     several = data["workers"].nunique() > 1
 
     def draw(ax, cell, kernel, task_count):
         cell = cell[cell["backend"] != "serial"]
-        _lines(ax, cell, "speedup", colours, several, band=("speedup_ci_low", "speedup_ci_high"))
+        _lines(ax, cell, "speedup", styles, several, band=("speedup_ci_low", "speedup_ci_high"))
         for workers in sorted(cell["workers"].unique()):
             ax.axhline(workers, color="0.5", linewidth=0.8, linestyle="--")
         ax.axhline(1, color="0.2", linewidth=0.8)
@@ -271,7 +319,7 @@ def workers_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_
     the most worker counts (see `swept_problem`)."""
     data = summary[(summary["workload"] == workload) & (summary["backend"] != "serial")]
     note = _failure_note(data)
-    colours = palette(data["backend"].unique())
+    colours, marks = palette(data), markers(data)
     kernels = sorted(data["kernel"].unique())
     figure, axes = _grid(2, len(kernels), width, aspect=0.7)
     for column, kernel in enumerate(kernels):
@@ -291,7 +339,7 @@ def workers_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_
                 errors = np.vstack([line[value] - line[f"{value}_ci_low"],
                                     line[f"{value}_ci_high"] - line[value]])
                 ax.errorbar(line["workers"], line[value], yerr=np.clip(errors, 0, None),
-                            color=colours[backend], marker=MARKERS.get(backend, "o"),
+                            color=colours[backend], marker=marks[backend],
                             markersize=4, capsize=2, label=backend)
             # Log-log for speedup: the ideal is a diagonal, and a backend far below
             # 1× (shipping data costs more than the work) stays readable.
@@ -353,7 +401,7 @@ def winner_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_W
     """
     data, note = _drawable(summary[summary["workload"] == workload])
     data, top = _at_top_workers(data)
-    colours = palette(data["backend"].unique())
+    colours = palette(data)
     kernels = sorted(data["kernel"].unique())
     figure, axes = _grid(2 * len(kernels), 1, width, aspect=0.25)
     unit = data["size_unit"].iloc[0]
@@ -375,7 +423,7 @@ def winner_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_W
 def overhead_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
     """4. Start-up, per-task dispatch and teardown per backend: what explains a crossover."""
     data, note = _drawable(summary[summary["backend"] != "serial"])
-    colours = palette(data["backend"].unique())
+    colours, marks = palette(data), markers(data)
     backends = ordered_backends(data)
     quantities = [("startup_seconds", "start-up (s)"),
                   ("overhead_per_task_seconds", "dispatch per empty task (s)"),
@@ -391,7 +439,7 @@ def overhead_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
             median = values.median()
             # A point with whiskers: on a log axis a bar's length would mean nothing.
             ax.errorbar(position, median, yerr=[[median - values.min()], [values.max() - median]],
-                        color=colours[backend], marker=MARKERS.get(backend, "o"), markersize=6,
+                        color=colours[backend], marker=marks[backend], markersize=6,
                         capsize=3, label=backend)
             ax.annotate(f"{median:.2g}", (position, median), xytext=(7, 0), fontsize=6,
                         textcoords="offset points", va="center")
@@ -419,13 +467,13 @@ def article_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
     data = data[data["tasks"] == tasks]
     size = data["size"].max()
     data, top = _at_top_workers(data[data["size"] == size])
-    colours = palette(data["backend"].unique())
+    colours, marks = palette(data), markers(data)
     rows = [(kernel, backend) for kernel in sorted(data["kernel"].unique(), reverse=True)
             for backend in ordered_backends(data)
             if not data[(data["kernel"] == kernel) & (data["backend"] == backend)].empty]
     for position, (kernel, backend) in enumerate(rows):
         row = data[(data["kernel"] == kernel) & (data["backend"] == backend)].iloc[0]
-        colour, marker = colours[backend], MARKERS.get(backend, "o")
+        colour, marker = colours[backend], marks[backend]
         # Points on a log axis (a bar's length would depend on where the axis starts):
         # filled = warm median with its CI, hollow = cold, joined by what start-up adds.
         ax.plot([row["median_seconds"], row["cold_seconds"]], [position, position],

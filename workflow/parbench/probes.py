@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from typing import Any
 
 
@@ -17,6 +18,11 @@ def empty_task(index: int, shared_input: Any = None) -> float:
 
 def worker_pid(index: int, shared_input: Any = None) -> float:
     return float(os.getpid())
+
+
+def worker_thread(index: int, shared_input: Any = None) -> float:
+    """The thread a task runs on (threads backends run tasks in the job's process)."""
+    return float(threading.get_ident())
 
 
 def worker_blas_threads(index: int, shared_input: Any = None) -> float:

@@ -34,12 +34,14 @@ TREE_REFRESH_SECONDS = 0.5  # re-list descendants this often; read memory every 
 INTERPRETER_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
 
 
-def is_interpreter_helper(process: psutil.Process) -> bool:
+def is_helper(process: psutil.Process, backend_helpers: Iterable[str] = ()) -> bool:
+    """An interpreter-wide helper, or one the backend declares (`helper_processes`):
+    it may outlive the backend's stop by design."""
     try:
         command = " ".join(process.cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
-    return any(helper in command for helper in INTERPRETER_HELPERS)
+    return any(helper in command for helper in (*INTERPRETER_HELPERS, *backend_helpers))
 
 
 def tree_processes(root_pid: int, exclude: Iterable[int] = ()) -> list[psutil.Process]:

@@ -1,4 +1,4 @@
-"""The validated config -> the list of combinations, one Snakemake job each.
+"""The validated config -> the series and combinations, one Snakemake job each.
 
 Snakemake calls this at parse time; it is plain Python so tests can use it too.
 """
@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from parbench import machine
-from parbench.backends import BACKENDS
+from parbench.backends import BACKENDS, Series, series_from_config
 from parbench.measure import Combination, JobSettings
-from parbench.workloads import WORKLOADS
+from parbench.workloads import workload_class
 
-# One wildcard pattern for every per-job CSV, and the same for its log.
+# One wildcard pattern for every per-job CSV, and the same for its log. `backend`
+# is the series' name (`pool`, `pool-shm`).
 RAW_CSV = "results/raw/{workload}/{kernel}/{backend}/size{size}_tasks{tasks}_workers{workers}.csv"
 RAW_LOG = RAW_CSV.replace("results/raw/", "results/logs/measure/").replace(".csv", ".log")
 
@@ -26,19 +27,28 @@ def resolve_workers(values: list[int | str]) -> list[int]:
     return sorted(resolved)
 
 
-def combinations(config: Mapping[str, Any]) -> list[Combination]:
+def series(config: Mapping[str, Any]) -> dict[str, Series]:
+    """The config's series by name (every registered one when `backends` is not given)."""
+    return series_from_config(config.get("backends"))
+
+
+def combinations(config: Mapping[str, Any],
+                 config_series: Mapping[str, Series] | None = None) -> list[Combination]:
     workers = resolve_workers(config["workers"])
+    config_series = config_series or series(config)
     found: list[Combination] = []
     for workload_name, workload in config["workloads"].items():
-        kernels = workload.get("kernels") or list(WORKLOADS[workload_name].kernels)
+        kernels = workload.get("kernels") or list(
+            workload_class(workload_name, workload.get("plugin")).kernels)
         tasks = workload.get("tasks") or config["tasks"]
-        for kernel, size, task_count, backend in itertools.product(
-            kernels, workload["sizes"], tasks, config["backends"]
+        for kernel, size, task_count, one_series in itertools.product(
+            kernels, workload["sizes"], tasks, config_series.values()
         ):
             # The serial loop uses one core whatever `workers` says.
-            backend_workers = [1] if BACKENDS[backend].single_process else workers
-            found += [Combination(workload_name, kernel, backend, int(size), int(task_count),
-                                  worker_count) for worker_count in backend_workers]
+            series_workers = [1] if BACKENDS[one_series.engine].single_process else workers
+            found += [Combination(workload_name, kernel, one_series.name, int(size),
+                                  int(task_count), worker_count)
+                      for worker_count in series_workers]
     return list(dict.fromkeys(found))  # without repeats, in order
 
 
@@ -46,35 +56,52 @@ def job_csv(combination: Combination) -> str:
     return RAW_CSV.format(**asdict(combination))
 
 
-def job_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The JobSettings fields, as a plain dict Snakemake can pass to a script."""
-    chunksize = config["pool_chunksize"]
-    settings = JobSettings(
-        min_repeats=config["min_repeats"],
-        max_repeats=config["max_repeats"],
-        ci_target=config["ci_target"],
-        job_budget_seconds=float(config["job_budget_seconds"]),
-        warmups=config["warmups"],
-        calibration_repeats=config["calibration_repeats"],
-        sample_interval_seconds=float(config["sample_interval_seconds"]),
-        blas_threads=config["blas_threads"],
-        start_method=config["start_method"],
-        pool_chunksize=None if chunksize == "auto" else int(chunksize),
-        map_timeout_seconds=float(config["map_timeout_seconds"]),
-        ray_address=config.get("ray_address") or None,
-    )
-    # Without the config's hash: Snakemake re-runs a job whose params change,
-    # and a change elsewhere in the config (a figure width, a new size) must not
-    # re-time every job. The measure script records the hash instead.
-    fields = asdict(settings)
-    del fields["config_hash"]
-    return fields
+def measurement_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """How every job measures (the JobSettings fields), as a dict Snakemake can pass.
+
+    Without the config's hash: Snakemake re-runs a job whose params change, and a
+    change elsewhere in the config (a figure width, a new size, another backend's
+    option) must not re-time every job. The measure script records the hash instead.
+    """
+    # In the dataclass's order: Snakemake compares params as text, so the order
+    # must not change from one run to the next.
+    settings = {field.name: config[field.name] for field in fields(JobSettings)
+                if field.name != "config_hash"}
+    settings["job_budget_seconds"] = float(settings["job_budget_seconds"])
+    settings["sample_interval_seconds"] = float(settings["sample_interval_seconds"])
+    settings["map_timeout_seconds"] = float(settings["map_timeout_seconds"])
+    return settings
+
+
+def series_params(one_series: Series) -> dict[str, Any]:
+    """What a job needs of its series: only its own options, so that changing one
+    backend's option re-times that backend's jobs alone."""
+    return asdict(one_series)
+
+
+# Where Ray overtakes Pool, naive and idiomatic, is this project's question.
+DEFAULT_COMPARE = (("ray", "pool"), ("ray", "pool-shm"))
+
+
+def comparisons(config: Mapping[str, Any],
+                config_series: Mapping[str, Series] | None = None) -> list[list[str]]:
+    """The config's `compare`, or the default pairs whose two series are in the sweep."""
+    if config.get("compare") is not None:
+        return [list(pair) for pair in config["compare"]]
+    config_series = config_series or series(config)
+    return [list(pair) for pair in DEFAULT_COMPARE if set(pair) <= set(config_series)]
 
 
 def check_consistency(config: Mapping[str, Any]) -> None:
-    """What a JSON schema cannot say: kernels belong to their workload, pairs to backends."""
+    """What a JSON schema cannot say: names and options come from the registries,
+    kernels belong to their workload, pairs name series of the sweep."""
+    config_series = series(config)
     for workload_name, workload in config["workloads"].items():
-        known = WORKLOADS[workload_name].kernels
+        key = f"workloads.{workload_name}" + (".plugin" if workload.get("plugin") else "")
+        try:
+            known = workload_class(workload_name, workload.get("plugin")).kernels
+        except (ValueError, TypeError) as problem:
+            raise ValueError(f"config key {key}: {problem}") from None
         for kernel in workload.get("kernels") or []:
             if kernel not in known:
                 raise ValueError(
@@ -86,10 +113,10 @@ def check_consistency(config: Mapping[str, Any]) -> None:
             f"config keys min_repeats ({config['min_repeats']}) and max_repeats "
             f"({config['max_repeats']}): min_repeats must not exceed max_repeats"
         )
-    for pair in config["compare"]:
-        missing = [backend for backend in pair if backend not in config["backends"]]
+    for pair in config["compare"] or []:
+        missing = [name for name in pair if name not in config_series]
         if missing:
             raise ValueError(
-                f"config key compare: {pair} names backends not in `backends` "
-                f"({config['backends']}): {missing}"
+                f"config key compare: {pair} names series not in `backends` "
+                f"({list(config_series)}): {missing}"
             )

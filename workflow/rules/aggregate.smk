@@ -19,6 +19,6 @@ rule aggregate:
     conda:
         "../../envs/parbench.yaml"
     params:
-        pairs=config["compare"],
+        pairs=COMPARE,
     script:
         "../scripts/aggregate.py"

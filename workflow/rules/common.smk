@@ -1,6 +1,7 @@
 # Config loading and validation, and the functions rules use. No rule here.
 import copy
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -18,8 +19,6 @@ os.environ.update(
 )
 
 from parbench import sweep  # noqa: E402
-from parbench.backends import BACKENDS  # noqa: E402
-from parbench.workloads import WORKLOADS  # noqa: E402
 
 # A --configfile is a whole experiment design: it replaces config/config.yaml
 # instead of merging into it key by key (a merge could never drop a workload).
@@ -34,14 +33,17 @@ try:
 except ValueError as problem:
     raise WorkflowError(str(problem))
 
-COMBINATIONS = sweep.combinations(config)
+# Series and combinations are resolved once here, not once per job.
+SERIES = sweep.series(config)
+COMBINATIONS = sweep.combinations(config, SERIES)
+COMPARE = sweep.comparisons(config, SERIES)
 WORKLOAD_NAMES = list(config["workloads"])
 
 
 wildcard_constraints:
-    workload="|".join(WORKLOADS),
-    backend="|".join(BACKENDS),
-    kernel="[a-z_]+",
+    workload="|".join(map(re.escape, WORKLOAD_NAMES)),
+    backend="|".join(map(re.escape, SERIES)),
+    kernel="[A-Za-z0-9_]+",
     size=r"\d+",
     tasks=r"\d+",
     workers=r"\d+",
@@ -86,3 +88,13 @@ def get_final_output():
 def job_threads(wildcards):
     """A timing job holds as many cores as it starts workers."""
     return int(wildcards.workers)
+
+
+def series_of(wildcards):
+    """A job's series and its options: its own only, so that changing one backend's
+    option re-times that backend's jobs and nothing else."""
+    return sweep.series_params(SERIES[wildcards.backend])
+
+
+def workload_plugin_of(wildcards):
+    return config["workloads"][wildcards.workload].get("plugin", "")

@@ -14,6 +14,8 @@ rule measure:
     resources:
         timing_slot=1,
     params:
-        settings=sweep.job_settings(config),
+        settings=sweep.measurement_settings(config),
+        series=series_of,
+        workload_plugin=workload_plugin_of,
     script:
         "../scripts/measure.py"

@@ -1,4 +1,5 @@
 # Thin shell around parbench.measure.run_job: one combination -> one CSV.
+from parbench.backends import Series
 from parbench.logs import stderr_to
 from parbench.machine import config_hash
 from parbench.measure import Combination, JobSettings, run_job
@@ -10,5 +11,7 @@ if __name__ == "__main__":
         run_job(
             Combination.from_wildcards(snakemake.wildcards),
             JobSettings(**snakemake.params.settings, config_hash=config_hash(snakemake.config)),
+            Series(**snakemake.params.series),
             snakemake.output[0],
+            workload_plugin=snakemake.params.workload_plugin or None,
         )

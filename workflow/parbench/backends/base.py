@@ -4,40 +4,87 @@ A job drives a backend through three timed phases: `start()` (until its
 workers can take work), `map()` (until every result is back in the driver) and
 `stop()` (until its processes are gone). `stop()` must be safe to call after a
 failed or partial `start()`: it is always called, on errors too.
+
+Everything else parbench knows about a backend is written on its class: the
+docs tables, the figures' colour and marker, the packages whose versions go into
+every row, the processes it starts (leak checks) and the helpers it may leave
+(not leaks), its options with their defaults, and its named variants.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from parbench.workloads.base import Task
 
 
-@dataclass(frozen=True)
-class BackendSettings:
-    """How a backend is run; every field ends up recorded in the job's rows."""
+def option(default: Any, help: str, *, choices: tuple = (), kind: type | None = None,
+           minimum: float | None = None) -> Any:
+    """One field of a backend's Options: its default and a one-line description.
 
-    workers: int
-    start_method: str = "fork"  # multiprocessing start method, for Pool
-    pool_chunksize: int | None = None  # None: Pool's own default, computed and recorded
+    A config value is accepted when it is one of `choices`, or an instance of
+    `kind` (at least `minimum`, for numbers).
+    """
+    return field(default=default, metadata={"help": help, "choices": tuple(choices),
+                                            "kind": kind, "minimum": minimum})
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """A backend without options of its own."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named set of non-default options that makes a series of its own
+    (`<backend>-<variant>`, e.g. `pool-shm`)."""
+
+    options: Mapping[str, Any]
+    summary: str  # what changes, for the docs tables
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a job allows any backend; recorded in the job's rows."""
+
     map_timeout_seconds: float = 300.0  # a map still running then is a failure row
-    ray_address: str | None = None  # None: a fresh local Ray instance on loopback
-    start_timeout_seconds: float = 120.0  # for Pool workers or ipyparallel engines to start
+    start_timeout_seconds: float = 120.0  # for workers or engines to start
 
 
 class Backend(ABC):
+    # Identity and docs (README's "What runs" table is generated from these).
     name: ClassVar[str]
+    summary: ClassVar[str]  # how the tasks run
+    startup_covers: ClassVar[str]  # what the timed start-up includes
+    shared_input_travels: ClassVar[str]  # how the workload's shared input reaches tasks
+    # Figures: one colour (hex) and one matplotlib marker per backend.
+    colour: ClassVar[str]
+    marker: ClassVar[str]
+    # Provenance: packages whose versions go into every row.
+    packages: ClassVar[tuple[str, ...]] = ()
+    # Command-line fragments of the long-lived processes it starts (leak checks),
+    # and of helpers that may outlive stop() by design (not leaks).
+    process_markers: ClassVar[tuple[str, ...]] = ()
+    helper_processes: ClassVar[tuple[str, ...]] = ()
     # True when `workers` does not apply (the serial loop always uses one core).
     single_process: ClassVar[bool] = False
+    # True when tasks run inside the job's own process (the serial loop, threads).
+    in_job_process: ClassVar[bool] = False
+    Options: ClassVar[type] = NoOptions
+    variants: ClassVar[Mapping[str, Variant]] = {}
 
-    def __init__(self, settings: BackendSettings) -> None:
-        self.settings = settings
+    def __init__(self, workers: int, options: Any = None, limits: Limits | None = None) -> None:
+        self._workers = workers
+        self.options = options if options is not None else self.Options()
+        self.limits = limits or Limits()
 
     @property
     def workers(self) -> int:
-        return 1 if self.single_process else self.settings.workers
+        return 1 if self.single_process else self._workers
 
     def start(self) -> None:  # noqa: B027 - optional phase
         """Start the workers and return once they can take tasks."""
@@ -53,7 +100,50 @@ class Backend(ABC):
         """Tasks sent per dispatch, recorded in the job's rows (None: not chunked)."""
         return None
 
+    def recorded(self, tasks: int) -> dict[str, Any]:
+        """Columns this backend adds to every row of its job: what it actually used."""
+        return {"chunksize": self.chunksize(tasks)}
+
 
 def call_task(task: Task, index: int, shared_input: Any = None) -> float:
     """Module-level trampoline so engines unpickle tasks by reference."""
     return task(index, shared_input)
+
+
+def option_fields(backend: type[Backend]) -> list[dataclasses.Field]:
+    return list(dataclasses.fields(backend.Options))
+
+
+def allowed_values(option_field: dataclasses.Field) -> str:
+    """What a config may give for this option, in words (docs and errors)."""
+    meta = option_field.metadata
+    allowed = [f"`{'null' if choice is None else choice}`" for choice in meta["choices"]]
+    if meta["kind"] is not None:
+        bound = f" ≥ {meta['minimum']:g}" if meta["minimum"] is not None else ""
+        allowed.append(f"any {meta['kind'].__name__}{bound}")
+    return ", ".join(allowed)
+
+
+def check_option(option_field: dataclasses.Field, value: Any, key: str) -> None:
+    meta = option_field.metadata
+    # Compared with the type too, so that `True` does not pass for a choice `1`.
+    if any(value == choice and type(value) is type(choice) for choice in meta["choices"]):
+        return
+    kind, minimum = meta["kind"], meta["minimum"]
+    if (kind is not None and isinstance(value, kind) and not isinstance(value, bool)
+            and (minimum is None or value >= minimum)):
+        return
+    raise ValueError(f"config key {key}: {value!r} is not allowed; allowed: "
+                     f"{allowed_values(option_field)}")
+
+
+def make_options(backend: type[Backend], values: Mapping[str, Any], key: str) -> Any:
+    """The backend's Options from config values, refusing unknown names and bad values
+    with an error that names the config key."""
+    known = {option_field.name: option_field for option_field in option_fields(backend)}
+    for name, value in values.items():
+        if name not in known:
+            raise ValueError(f"config key {key}.{name}: backend {backend.name!r} has no option "
+                             f"{name!r}; its options: {sorted(known) or 'none'}")
+        check_option(known[name], value, f"{key}.{name}")
+    return backend.Options(**values)

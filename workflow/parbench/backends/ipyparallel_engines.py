@@ -26,6 +26,15 @@ def _call_with_pushed_input(task: Task, index: int) -> float:
 
 class IpyparallelBackend(Backend):
     name = "ipyparallel"
+    summary = ("a local `ipyparallel.Cluster` of `workers` engines, `DirectView.map`, "
+               "**waiting for the results**")
+    startup_covers = "controller + engines registered"
+    shared_input_travels = "pushed to the engines once per map"
+    colour = "#029e73"
+    marker = "^"
+    packages = ("ipyparallel", "pyzmq")
+    process_markers = ("ipengine", "ipcontroller", "ipyparallel.engine",
+                       "ipyparallel.controller")
 
     def start(self) -> None:
         import ipyparallel as ipp
@@ -34,7 +43,7 @@ class IpyparallelBackend(Backend):
         # local cluster); engines are subprocesses of this job.
         self._cluster = ipp.Cluster(n=self.workers, log_level=logging.WARNING)
         self._client = self._cluster.start_and_connect_sync()
-        self._client.wait_for_engines(self.workers, timeout=self.settings.start_timeout_seconds)
+        self._client.wait_for_engines(self.workers, timeout=self.limits.start_timeout_seconds)
         self._view = self._client[:]
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
@@ -44,7 +53,7 @@ class IpyparallelBackend(Backend):
             self._view.push({PUSHED_NAME: shared_input}, block=True)
             call = functools.partial(_call_with_pushed_input, task)
         pending = self._view.map_async(call, range(tasks))
-        return list(pending.get(timeout=self.settings.map_timeout_seconds))
+        return list(pending.get(timeout=self.limits.map_timeout_seconds))
 
     def stop(self) -> None:
         client, cluster = getattr(self, "_client", None), getattr(self, "_cluster", None)

@@ -1,8 +1,13 @@
-"""multiprocessing.Pool: the shared input travels as a task argument.
+"""multiprocessing.Pool, in two ways of shipping the shared input.
 
-Pool pickles the argument once per chunk of tasks it sends (pickle memoises the
-repeated array within a chunk), so the chunksize decides how often large inputs
-are copied: it is computed here exactly as Pool would, and recorded.
+`shared_input: argument` (the naive Pool of the article): the input travels as a
+task argument, pickled once per chunk of tasks (pickle memoises the repeated array
+within a chunk), so the chunksize decides how often large inputs are copied; it is
+computed here exactly as Pool would, and recorded.
+
+`shared_input: shared_memory` (the variant `pool-shm`, the idiomatic Pool for big
+data): the input is copied once per map into `multiprocessing.shared_memory`, and
+each worker attaches to it once.
 """
 
 from __future__ import annotations
@@ -11,22 +16,34 @@ import math
 import multiprocessing
 import signal
 import threading
+from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
-from parbench.backends.base import Backend
+from parbench.backends.base import Backend, Variant, option
+from parbench.backends.shared_blocks import SharedBlock, call_with_block
 from parbench.probes import worker_pid
 from parbench.workloads.base import Task
 
+START_METHODS = ("default", "fork", "spawn", "forkserver")
 
-def _prepare_worker(all_started: threading.Barrier, timeout: float) -> None:
+
+def resolved_start_method(start_method: str) -> str:
+    """`default` is this interpreter's (Linux: fork before Python 3.14, forkserver after)."""
+    if start_method == "default":
+        return multiprocessing.get_start_method(allow_none=False)
+    return start_method
+
+
+def prepare_worker(all_started: threading.Barrier, timeout: float) -> None:
+    """Initializer of process workers forked from a job."""
     # A forked worker inherits the job's Python SIGTERM handler, which cannot
     # run while the worker waits on the pool's queue lock: Pool.terminate()
     # would then wait on it forever. Workers must die on SIGTERM outright.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # No worker takes a task before every worker is up, so the start-up map
-    # below ends only once all of them exist (with spawn, one fast worker
-    # could otherwise answer every start-up task while the others still boot).
+    # ends only once all of them exist (with spawn, one fast worker could
+    # otherwise answer every start-up task while the others still boot).
     try:
         all_started.wait(timeout)
     except threading.BrokenBarrierError:
@@ -38,25 +55,63 @@ def default_chunksize(tasks: int, workers: int) -> int:
     return max(1, math.ceil(tasks / (4 * max(1, workers))))
 
 
+@dataclass(frozen=True)
+class PoolOptions:
+    chunksize: int | str = option("auto", "tasks per dispatch; `auto`: Pool's own "
+                                  "ceil(tasks / (4·workers))", choices=("auto",), kind=int,
+                                  minimum=1)
+    start_method: str = option("default", "multiprocessing start method; `default`: "
+                               "Python's (Linux: fork before 3.14, forkserver after)",
+                               choices=START_METHODS)
+    shared_input: str = option("argument", "`argument`: pickled into every chunk; "
+                               "`shared_memory`: copied once per map into "
+                               "multiprocessing.shared_memory, attached once per worker",
+                               choices=("argument", "shared_memory"))
+
+
 class PoolBackend(Backend):
     name = "pool"
+    summary = "`multiprocessing.Pool(workers)`, `starmap` with Pool's chunking"
+    startup_covers = "pool and all workers up"
+    shared_input_travels = "a task argument, pickled once per chunk"
+    colour = "#de8f05"
+    marker = "s"
+    Options = PoolOptions
+    variants = {"shm": Variant(
+        {"shared_input": "shared_memory"},
+        "copied once per map into `multiprocessing.shared_memory`; each worker attaches once")}
 
     def start(self) -> None:
-        context = multiprocessing.get_context(self.settings.start_method)
-        timeout = self.settings.start_timeout_seconds
-        self._pool = context.Pool(self.workers, initializer=_prepare_worker,
+        context = multiprocessing.get_context(resolved_start_method(self.options.start_method))
+        timeout = self.limits.start_timeout_seconds
+        self._pool = context.Pool(self.workers, initializer=prepare_worker,
                                   initargs=(context.Barrier(self.workers), timeout))
         # Pool() returns before spawned workers exist; waiting for a first task
         # makes the start-up time include them all, as it does for Ray and ipyparallel.
         self._pool.map_async(worker_pid, range(self.workers), chunksize=1).get(timeout)
 
     def chunksize(self, tasks: int) -> int:
-        return self.settings.pool_chunksize or default_chunksize(tasks, self.workers)
+        if self.options.chunksize == "auto":
+            return default_chunksize(tasks, self.workers)
+        return int(self.options.chunksize)
+
+    def recorded(self, tasks: int) -> dict[str, Any]:
+        return {**super().recorded(tasks),
+                "start_method": resolved_start_method(self.options.start_method)}
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
-        arguments = zip(range(tasks), repeat(shared_input))
-        pending = self._pool.starmap_async(task, arguments, chunksize=self.chunksize(tasks))
-        return pending.get(timeout=self.settings.map_timeout_seconds)
+        if self.options.shared_input == "shared_memory" and shared_input is not None:
+            block = SharedBlock(shared_input)
+            try:
+                return self._starmap(call_with_block, zip(repeat(task), range(tasks),
+                                                          repeat(block.handle)), tasks)
+            finally:
+                block.close()
+        return self._starmap(task, zip(range(tasks), repeat(shared_input)), tasks)
+
+    def _starmap(self, function: Any, arguments: Any, tasks: int) -> list[float]:
+        pending = self._pool.starmap_async(function, arguments, chunksize=self.chunksize(tasks))
+        return pending.get(timeout=self.limits.map_timeout_seconds)
 
     def stop(self) -> None:
         pool = getattr(self, "_pool", None)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import signal
+from dataclasses import dataclass
 from typing import Any
 
-from parbench.backends.base import Backend, call_task
+from parbench.backends.base import Backend, call_task, option
 from parbench.workloads.base import Task
 
 # Ray reads this when it is imported: off, a local node takes the loopback
@@ -22,13 +23,29 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
 
 
+@dataclass(frozen=True)
+class RayOptions:
+    address: str | None = option(None, "`null`: a fresh local instance on loopback per job; "
+                                 "`HOST:PORT`: join that existing cluster instead",
+                                 choices=(None,), kind=str)
+
+
 class RayBackend(Backend):
     name = "ray"
+    summary = ("`ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)`, "
+               "one remote task per index")
+    startup_covers = "`ray.init`"
+    shared_input_travels = "`ray.put` once per map, passed by reference"
+    colour = "#d55e00"
+    marker = "D"
+    packages = ("ray",)
+    process_markers = ("raylet", "gcs_server", "ray::", "default_worker.py")
+    Options = RayOptions
 
     def start(self) -> None:
         import ray
 
-        address = self.settings.ray_address
+        address = self.options.address
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         job_sigterm_handler = signal.getsignal(signal.SIGTERM)
         if address:
@@ -47,7 +64,7 @@ class RayBackend(Backend):
         # Put once, pass the reference: tasks read it zero-copy from shared memory.
         shared_ref = ray.put(shared_input) if shared_input is not None else None
         refs = [self._remote_call.remote(task, index, shared_ref) for index in range(tasks)]
-        return ray.get(refs, timeout=self.settings.map_timeout_seconds)
+        return ray.get(refs, timeout=self.limits.map_timeout_seconds)
 
     def stop(self) -> None:
         import ray

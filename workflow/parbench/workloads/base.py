@@ -19,6 +19,11 @@ class Workload(ABC):
     name: ClassVar[str]
     kernels: ClassVar[tuple[str, ...]]
     size_unit: ClassVar[str]
+    summary: ClassVar[str] = ""  # what `size` means and what a task does (docs tables)
+    # Packages whose versions go into every row (besides numpy and the backends').
+    packages: ClassVar[tuple[str, ...]] = ()
+    # A size whose tasks take milliseconds: contract tests run every backend on it.
+    smoke_size: ClassVar[int] = 1_000
 
     def shared_input(self, size: int) -> Any:
         """Data every task reads (shipped once per map by each backend's idiom), or None."""

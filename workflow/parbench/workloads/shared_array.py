@@ -23,6 +23,8 @@ class SharedArray(Workload):
     name = "shared_array"
     kernels = ("numpy",)
     size_unit = "bytes of shared input"
+    summary = "bytes of one read-only float64 array that every task sums"
+    smoke_size = 200_000
 
     def shared_input(self, size: int) -> np.ndarray:
         elements = max(1, size // ITEM_BYTES)

@@ -1,0 +1,96 @@
+"""joblib.Parallel on its default loky backend (scikit-learn's engine).
+
+Workers start by fork+exec, so they inherit nothing of the job's memory. Arrays
+larger than `max_nbytes` are memory-mapped to the workers instead of pickled
+(dumped to a temporary folder on each call); the batch size joblib settles on
+is recorded as `chunksize`. The reusable executor is shut down at stop, so each
+job's start-up is cold.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from parbench.backends.base import Backend, option
+from parbench.workloads.base import Task
+
+# How long each start-up probe task lasts: long enough that idle workers, not one
+# fast worker, answer them; counted in the start-up time.
+PROBE_SECONDS = 0.02
+
+
+def _pid_after_a_moment(index: int) -> int:
+    import os
+
+    time.sleep(PROBE_SECONDS)
+    return os.getpid()
+
+
+@dataclass(frozen=True)
+class JoblibOptions:
+    batch_size: int | str = option("auto", "tasks per dispatch; `auto`: joblib adapts it "
+                                   "to last 0.2–2 s", choices=("auto",), kind=int, minimum=1)
+    max_nbytes: str | None = option("1M", "arrays larger than this are memory-mapped to the "
+                                    "workers (joblib's default `1M`); `null`: never",
+                                    choices=(None,), kind=str)
+
+
+class JoblibBackend(Backend):
+    name = "joblib"
+    summary = ("`joblib.Parallel(n_jobs=workers, backend='loky')`, one `delayed` call per "
+               "index (1 worker: joblib runs the loop in the job's process, where "
+               "`map_timeout_seconds` cannot apply)")
+    startup_covers = "loky executor and all workers up"
+    shared_input_travels = "an argument; arrays over `max_nbytes` memory-mapped, once per call"
+    colour = "#cc78bc"
+    marker = "v"
+    packages = ("joblib",)
+    process_markers = ("loky.backend.popen_loky",)
+    # Loky's resource tracker serves every executor of the process and lives until it exits.
+    helper_processes = ("loky.backend.resource_tracker",)
+    Options = JoblibOptions
+
+    def start(self) -> None:
+        from joblib import Parallel, delayed
+
+        self._delayed = delayed
+        self._parallel = Parallel(n_jobs=self.workers, backend="loky",
+                                  batch_size=self.options.batch_size,
+                                  max_nbytes=self.options.max_nbytes,
+                                  timeout=self.limits.map_timeout_seconds)
+        self._parallel.__enter__()  # one pool of workers for every call of this job
+        self._batch_size: int | None = None
+        if self.workers == 1:
+            return  # joblib falls back to a loop in this process
+        deadline = time.monotonic() + self.limits.start_timeout_seconds
+        answered: set[int] = set()
+        while len(answered) < self.workers:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {len(answered)} of {self.workers} loky workers "
+                                   "started in time")
+            answered |= set(self._parallel(delayed(_pid_after_a_moment)(index)
+                                           for index in range(self.workers)))
+
+    def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
+        results = self._parallel(self._delayed(task)(index, shared_input)
+                                 for index in range(tasks))
+        self._batch_size = getattr(self._parallel._backend, "_effective_batch_size", None)
+        return results
+
+    def chunksize(self, tasks: int) -> int | None:
+        if self.options.batch_size != "auto":
+            return int(self.options.batch_size)
+        return getattr(self, "_batch_size", None)
+
+    def stop(self) -> None:
+        parallel = getattr(self, "_parallel", None)
+        self._parallel = None
+        if parallel is not None:
+            parallel.__exit__(None, None, None)  # also removes its memory-mapped files
+        from joblib.externals.loky import reusable_executor
+
+        executor = reusable_executor._executor
+        if executor is not None:
+            executor.shutdown(wait=True, kill_workers=True)

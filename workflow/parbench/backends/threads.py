@@ -1,0 +1,51 @@
+"""concurrent.futures.ThreadPoolExecutor: workers are threads of the job's process.
+
+NumPy releases the GIL in its loops, so the numpy kernel can scale; the python
+kernel shows the GIL. Every row records whether the interpreter has a GIL
+(`gil_enabled`), so a free-threaded Python shows up as one.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from itertools import repeat
+from typing import Any
+
+from parbench.backends.base import Backend
+from parbench.workloads.base import Task
+
+
+def _wait_for_all(all_started: threading.Barrier, timeout: float) -> int:
+    all_started.wait(timeout)
+    return threading.get_ident()
+
+
+class ThreadsBackend(Backend):
+    name = "threads"
+    summary = ("`concurrent.futures.ThreadPoolExecutor(workers)` in the job's process, "
+               "`Executor.map`")
+    startup_covers = "all threads up"
+    shared_input_travels = "a reference (threads share memory: no copy)"
+    colour = "#949494"
+    marker = "X"
+    in_job_process = True
+
+    def start(self) -> None:
+        timeout = self.limits.start_timeout_seconds
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="parbench")
+        # Threads start on demand: W tasks that wait for each other start all W.
+        all_started = threading.Barrier(self.workers)
+        list(self._executor.map(_wait_for_all, repeat(all_started, self.workers),
+                                repeat(timeout, self.workers), timeout=timeout))
+
+    def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
+        return list(self._executor.map(task, range(tasks), repeat(shared_input),
+                                       timeout=self.limits.map_timeout_seconds))
+
+    def stop(self) -> None:
+        executor = getattr(self, "_executor", None)
+        self._executor = None
+        if executor is not None:
+            # A running task cannot be interrupted; queued ones are dropped.
+            executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,84 @@
+"""The docs tables, generated from the registries (`parbench describe`).
+
+README.md and config/README.md hold them between `<!-- parbench describe: NAME -->`
+and `<!-- end -->`; `parbench describe --write FILE...` refreshes them, and a test
+checks that the committed ones are current.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from parbench.backends import BACKENDS
+from parbench.backends.base import allowed_values, option_fields
+from parbench.workloads import WORKLOADS
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def backends_table() -> str:
+    """One row per series a sweep runs by default: every backend, then its variants."""
+    lines = ["| series | how | start-up (timed apart) | shared input travels as | "
+             "versions recorded (besides the core packages) |",
+             "|---|---|---|---|---|"]
+    for backend in BACKENDS.values():
+        packages = ", ".join(backend.packages) or "—"
+        lines.append(f"| `{backend.name}` | {_cell(backend.summary)} | "
+                     f"{_cell(backend.startup_covers)} | {_cell(backend.shared_input_travels)} | "
+                     f"{packages} |")
+        for label, variant in backend.variants.items():
+            options = ", ".join(f"`{name}: {value}`" for name, value in variant.options.items())
+            lines.append(f"| `{backend.name}-{label}` | `{backend.name}` with {options} | "
+                         f"as `{backend.name}` | {_cell(variant.summary)} | {packages} |")
+    return "\n".join(lines)
+
+
+def options_table() -> str:
+    """Every backend's options, their defaults and what a config may give."""
+    lines = ["| backend | option | default | allowed | meaning |", "|---|---|---|---|---|"]
+    for backend in BACKENDS.values():
+        fields = option_fields(backend)
+        if not fields:
+            lines.append(f"| `{backend.name}` | — | | | no options |")
+        for option_field in fields:
+            default = "null" if option_field.default is None else option_field.default
+            lines.append(f"| `{backend.name}` | `{option_field.name}` | `{default}` | "
+                         f"{_cell(allowed_values(option_field))} | "
+                         f"{_cell(option_field.metadata['help'])} |")
+    return "\n".join(lines)
+
+
+def workloads_table() -> str:
+    lines = ["| workload | `size` means | kernels |", "|---|---|---|"]
+    for workload in WORKLOADS.values():
+        kernels = ", ".join(f"`{kernel}`" for kernel in workload.kernels)
+        lines.append(f"| `{workload.name}` | {_cell(workload.summary or workload.size_unit)} | "
+                     f"{kernels} |")
+    return "\n".join(lines)
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    "backends": backends_table, "options": options_table, "workloads": workloads_table,
+}
+BLOCK = re.compile(r"(<!-- parbench describe: (\w+) -->\n)(.*?)(<!-- end -->)", re.DOTALL)
+
+
+def refreshed(text: str) -> str:
+    """`text` with every generated block replaced by the current table."""
+    return BLOCK.sub(lambda match: match.group(1) + TABLES[match.group(2)]() + "\n"
+                     + match.group(4), text)
+
+
+def write(paths: list[Path]) -> list[Path]:
+    """Refresh the blocks of each file; returns the files that changed."""
+    changed = []
+    for path in paths:
+        text = path.read_text()
+        if refreshed(text) != text:
+            path.write_text(refreshed(text))
+            changed.append(path)
+    return changed
