@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parbench.backends.base import Backend, Limits, make_options
+from parbench.backends.dask_distributed import DaskBackend
 from parbench.backends.ipyparallel_engines import IpyparallelBackend
 from parbench.backends.joblib_loky import JoblibBackend
 from parbench.backends.pool import PoolBackend
@@ -30,6 +31,7 @@ BACKENDS: dict[str, type[Backend]] = {
         ProcessPoolBackend,
         ThreadsBackend,
         JoblibBackend,
+        DaskBackend,
         IpyparallelBackend,
         RayBackend,
     )
