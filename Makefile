@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CORES ?= 8
 SNAKEMAKE_ARGS ?=
 
-.PHONY: run test bench lint report figures clean-results
+.PHONY: run test bench lint report figures docs clean-results
 
 # The environment is rebuilt only when the pins change.
 $(BIN)/snakemake: pyproject.toml envs/constraints.txt
@@ -38,6 +38,11 @@ figures: $(BIN)/snakemake
 	  $(BIN)/parbench --results docs/data/$$run aggregate; \
 	  $(BIN)/parbench --results docs/data/$$run plot --figures docs/figures/$$run; \
 	done
+
+# The tables of backends, options, series and workloads in the docs, generated
+# from the registries (a test fails while they are stale).
+docs: $(BIN)/snakemake
+	$(BIN)/parbench describe --write README.md config/README.md results/README.md
 
 clean-results:
 	find results -mindepth 1 ! -name .gitkeep ! -name README.md -exec rm -rf {} +

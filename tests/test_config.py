@@ -32,6 +32,13 @@ def test_default_config_is_valid_and_spans_the_expected_crossover():
     assert min(shared_sizes) <= 100_000 and max(shared_sizes) >= 1_000_000
 
 
+@pytest.mark.parametrize("design", sorted((REPO / "config").rglob("*.yaml")),
+                         ids=lambda path: str(path.relative_to(REPO / "config")))
+def test_every_committed_design_is_valid(design):
+    config = validated(yaml.safe_load(design.read_text()))
+    assert sweep.combinations(config)
+
+
 def test_every_registered_series_runs_by_default_and_compares_ray_with_both_pools():
     config = validated({"workloads": {"exp_sinh": {"sizes": [10]}}})
     assert list(sweep.series(config)) == default_series()

@@ -17,7 +17,7 @@ from tests.conftest import REPO, copy_workflow, run_snakemake
 README = (REPO / "README.md").read_text()
 
 
-@pytest.mark.parametrize("document", ["README.md", "config/README.md"])
+@pytest.mark.parametrize("document", ["README.md", "config/README.md", "results/README.md"])
 def test_generated_tables_are_current(document):
     text = (REPO / document).read_text()
     assert describe.BLOCK.search(text), f"{document} has no generated table"
@@ -25,10 +25,10 @@ def test_generated_tables_are_current(document):
         f"{document} is stale: run `parbench describe --write {document}`")
 
 
-def test_every_series_is_in_the_readme_table():
-    table = describe.backends_table()
+def test_every_series_is_in_the_readme_tables():
+    results_readme = (REPO / "results/README.md").read_text()
     for name in default_series():
-        assert f"| `{name}` |" in table and f"| `{name}` |" in README
+        assert f"| `{name}` |" in README and f"| `{name}` |" in results_readme, name
 
 
 def test_every_column_of_a_row_is_documented():

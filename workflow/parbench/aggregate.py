@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from parbench import stats
-from parbench.crossover import crossover_with_confidence
+from parbench.crossover import DEFAULT_PAIRS, crossover_with_confidence
 from parbench.tables import write_csv_atomically
 
 IDENTITY = ["workload", "kernel", "backend", "size", "tasks", "workers"]
@@ -228,9 +228,14 @@ def aggregate(
     summary_csv: str | Path,
     crossover_csv: str | Path,
     machines_csv: str | Path,
-    pairs: Sequence[Sequence[str]] = (("ray", "pool"),),
+    pairs: Sequence[Sequence[str]] | None = None,
 ) -> None:
+    """`pairs`: the [challenger, baseline] pairs for crossover.csv; None: the default
+    pairs whose two series are in the rows."""
     timings = collect_timings(job_csvs)
+    if pairs is None:
+        present = set(timings["backend"])
+        pairs = [pair for pair in DEFAULT_PAIRS if set(pair) <= present]
     write_csv_atomically(timings, timings_csv)
     write_csv_atomically(summarise(timings), summary_csv)
     write_csv_atomically(crossovers(timings, pairs), crossover_csv)

@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> None:
                                       help="per-job CSVs under RESULTS/raw -> the aggregates")
     aggregating.add_argument("--compare", nargs=2, action="append", metavar=("CHALLENGER",
                                                                            "BASELINE"),
-                             help="a pair of backends for crossover.csv; repeat for more "
-                                  "(default: ray pool, as the config's `compare`)")
+                             help="a pair of series for crossover.csv; repeat for more "
+                                  "(default: ray pool and ray pool-shm, where both ran)")
     plot = commands.add_parser("plot", help="aggregates -> figures under RESULTS/figures")
     plot.add_argument("--width", type=float, default=DEFAULT_WIDTH,
                       help="figure width in inches (3.5: a paper's single column)")

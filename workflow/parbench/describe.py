@@ -1,8 +1,8 @@
 """The docs tables, generated from the registries (`parbench describe`).
 
-README.md and config/README.md hold them between `<!-- parbench describe: NAME -->`
-and `<!-- end -->`; `parbench describe --write FILE...` refreshes them, and a test
-checks that the committed ones are current.
+README.md, config/README.md and results/README.md hold them between
+`<!-- parbench describe: NAME -->` and `<!-- end -->`; `parbench describe --write
+FILE...` refreshes them, and a test checks that the committed ones are current.
 """
 
 from __future__ import annotations
@@ -37,6 +37,19 @@ def backends_table() -> str:
     return "\n".join(lines)
 
 
+def series_table() -> str:
+    """The `backend` values a default sweep writes, and what each one is."""
+    lines = ["| `backend` | `engine` | `variant` | its options differ from the defaults in |",
+             "|---|---|---|---|"]
+    for backend in BACKENDS.values():
+        lines.append(f"| `{backend.name}` | `{backend.name}` | | — |")
+        for label, variant in backend.variants.items():
+            options = ", ".join(f"`option_{name}` = `{value}`"
+                                for name, value in variant.options.items())
+            lines.append(f"| `{backend.name}-{label}` | `{backend.name}` | `{label}` | {options} |")
+    return "\n".join(lines)
+
+
 def options_table() -> str:
     """Every backend's options, their defaults and what a config may give."""
     lines = ["| backend | option | default | allowed | meaning |", "|---|---|---|---|---|"]
@@ -62,7 +75,8 @@ def workloads_table() -> str:
 
 
 TABLES: dict[str, Callable[[], str]] = {
-    "backends": backends_table, "options": options_table, "workloads": workloads_table,
+    "backends": backends_table, "series": series_table, "options": options_table,
+    "workloads": workloads_table,
 }
 BLOCK = re.compile(r"(<!-- parbench describe: (\w+) -->\n)(.*?)(<!-- end -->)", re.DOTALL)
 

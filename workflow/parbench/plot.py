@@ -414,7 +414,8 @@ def winner_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_W
     legend = [Patch(color=colours[b], label=b) for b in ordered_backends(data)]
     legend.append(Patch(facecolor="white", edgecolor="0.5", hatch="///",
                         label="no clear winner (95 % CIs overlap)"))
-    figure.legend(handles=legend, loc="outside lower center", ncols=len(legend), frameon=False)
+    figure.legend(handles=legend, loc="outside lower center", ncols=min(len(legend), 5),
+                  frameon=False)
     figure.suptitle(f"{workload}: fastest backend per cell (×: margin over the runner-up)"
                     f"{note}")
     return figure
@@ -428,7 +429,8 @@ def overhead_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
     quantities = [("startup_seconds", "start-up (s)"),
                   ("overhead_per_task_seconds", "dispatch per empty task (s)"),
                   ("teardown_seconds", "teardown (s)")]
-    figure, axes = _grid(1, len(quantities), width, aspect=1.0)
+    # One row per series, so that every name stays readable however many there are.
+    figure, axes = _grid(1, len(quantities), width, aspect=0.35 + 0.09 * len(backends))
     for column, (value, label) in enumerate(quantities):
         ax = axes[0][column]
         for position, backend in enumerate(backends):
@@ -438,16 +440,17 @@ def overhead_figure(summary: pd.DataFrame, width: float = DEFAULT_WIDTH):
                 continue
             median = values.median()
             # A point with whiskers: on a log axis a bar's length would mean nothing.
-            ax.errorbar(position, median, yerr=[[median - values.min()], [values.max() - median]],
-                        color=colours[backend], marker=marks[backend], markersize=6,
-                        capsize=3, label=backend)
-            ax.annotate(f"{median:.2g}", (position, median), xytext=(7, 0), fontsize=6,
+            ax.errorbar(median, position, xerr=[[median - values.min()], [values.max() - median]],
+                        color=colours[backend], marker=marks[backend], markersize=5,
+                        capsize=2, label=backend)
+            ax.annotate(f"{median:.2g}", (values.max(), position), xytext=(4, 0), fontsize=6,
                         textcoords="offset points", va="center")
-        ax.set_yscale("log")
-        ax.set_xlim(-0.5, len(backends) - 0.2)
-        ax.set_xticks(range(len(backends)), backends, rotation=20)
-        ax.set_ylabel(label)
-        ax.grid(True, axis="y", alpha=0.3)
+        ax.set_xscale("log")
+        ax.set_ylim(len(backends) - 0.5, -0.5)
+        ax.set_yticks(range(len(backends)), backends if column == 0 else [])
+        ax.set_xlabel(label)
+        ax.margins(x=0.25)
+        ax.grid(True, axis="x", alpha=0.3)
     figure.suptitle("Fixed costs per backend (points: median over all jobs; whiskers: min–max)"
                     f"{note}")
     return figure

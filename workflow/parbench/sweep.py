@@ -12,6 +12,7 @@ from typing import Any
 
 from parbench import machine
 from parbench.backends import BACKENDS, Series, series_from_config
+from parbench.crossover import DEFAULT_PAIRS
 from parbench.measure import Combination, JobSettings
 from parbench.workloads import workload_class
 
@@ -79,17 +80,13 @@ def series_params(one_series: Series) -> dict[str, Any]:
     return asdict(one_series)
 
 
-# Where Ray overtakes Pool, naive and idiomatic, is this project's question.
-DEFAULT_COMPARE = (("ray", "pool"), ("ray", "pool-shm"))
-
-
 def comparisons(config: Mapping[str, Any],
                 config_series: Mapping[str, Series] | None = None) -> list[list[str]]:
     """The config's `compare`, or the default pairs whose two series are in the sweep."""
     if config.get("compare") is not None:
         return [list(pair) for pair in config["compare"]]
     config_series = config_series or series(config)
-    return [list(pair) for pair in DEFAULT_COMPARE if set(pair) <= set(config_series)]
+    return [list(pair) for pair in DEFAULT_PAIRS if set(pair) <= set(config_series)]
 
 
 def check_consistency(config: Mapping[str, Any]) -> None:
