@@ -231,3 +231,49 @@ def test_crossover_line_is_drawn_at_the_crossover(aggregates):
                    if line.get_linestyle() == ":")
     warm = crossover[crossover["time_basis"] == "warm"]
     assert drawn == pytest.approx(sorted(warm["crossover_size"]))
+
+
+def test_an_unsupported_combination_is_summarised_and_drawn(aggregates):
+    summary = pd.read_csv(aggregates["summary"])
+    pool = summary[(summary["backend"] == "pool") & (summary["size"] == SIZES[0])].index[0]
+    summary.loc[pool, ["status", "median_seconds"]] = ["unsupported", math.nan]
+    crossover = pd.read_csv(aggregates["crossover"])
+    figure = plot.scaling_figure(summary, crossover, "exp_sinh", 5)
+    labels = {c.get_label() for ax in figure.axes for c in ax.collections}
+    assert "unsupported" in labels
+    plot.plt.close(figure)
+    figure = plot.winner_figure(summary, "exp_sinh", 5)
+    assert "unsupported, not drawn: pool ×1" in figure.get_suptitle()
+    plot.plt.close(figure)
+    rows = _two_repeats(status=["unsupported", "unsupported"], seconds=[math.nan, math.nan],
+                        error=["no way", "no way"], verified=[False, False])
+    assert summarise(rows)["status"].tolist() == ["unsupported"]
+
+
+def test_a_workload_with_kernel_levels_gets_a_size_by_level_map_with_boundaries():
+    """image_filter's kernels are compute levels: one map of size × level, and the line
+    where Ray overtakes Pool drawn through each level's crossover."""
+    rows = []
+    for kernel, level in (("passes1", 1.0), ("passes16", 16.0)):
+        for size in (1_000, 10_000, 100_000):
+            for backend, seconds in (("serial", 1.0), ("pool", size / 1e4), ("ray", 2.0)):
+                rows.append({"workload": "image_filter", "kernel": kernel, "backend": backend,
+                             "engine": backend, "variant": "", "size": size, "tasks": 8,
+                             "workers": 1 if backend == "serial" else 2, "status": "ok",
+                             "median_seconds": seconds, "ci_low": seconds * 0.99,
+                             "ci_high": seconds * 1.01, "size_unit": "bytes",
+                             "kernel_level": level})
+    summary = pd.DataFrame(rows)
+    crossover = pd.DataFrame([{"workload": "image_filter", "kernel": kernel, "tasks": 8,
+                               "workers": 2, "challenger": "ray", "baseline": "pool",
+                               "time_basis": "warm", "crossover_status": "found",
+                               "crossover_size": 20_000.0} for kernel in ("passes1", "passes16")])
+    figure = plot.winner_figure(summary, "image_filter", 5, crossover)
+    drawn = [ax for ax in figure.axes if ax.has_data()]
+    assert len(drawn) == 2  # every backend; parallel only
+    assert [label.get_text() for label in drawn[0].get_yticklabels()] == ["1", "16"]
+    boundary = [line for line in drawn[1].get_lines() if line.get_linestyle() == "-"]
+    assert len(boundary) == 1
+    # 20 kB lies between the 10 kB and 100 kB cells (centres at 1.5 and 2.5).
+    assert all(1.5 < x < 2.5 for x in boundary[0].get_xdata())
+    plot.plt.close(figure)

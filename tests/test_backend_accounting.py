@@ -1,5 +1,6 @@
 """Each series' timed map, measured by a real job: CPU and memory of its whole
-process tree, and (ipyparallel) the work itself rather than its submission.
+process tree, and (ipyparallel) the work itself rather than its submission; and
+every series started with a workload's per-worker set-up.
 
 Apart from test_backends.py, whose module-wide started backends (Ray among them)
 must be stopped before these start their own.
@@ -13,8 +14,8 @@ import psutil
 import pytest
 
 from parbench.backends import BACKENDS, default_series, get_backend, resolve_series
-from parbench.measure import Combination, JobSettings, measure
-from parbench.workloads import get_workload
+from parbench.measure import Combination, JobSettings, limit_threads, max_relative_error, measure
+from parbench.workloads import WORKLOADS, get_workload
 
 WORKERS = 2
 
@@ -64,3 +65,34 @@ def test_ipyparallel_timed_map_includes_the_work():
         backend.stop()
     # Perfectly spread, the work takes compute/WORKERS; submitting alone takes ~ms.
     assert map_seconds >= 0.5 * compute_seconds / WORKERS
+
+
+SETUP_CASES = [(series_name, name, kernel) for series_name in default_series()
+               for name, workload in WORKLOADS.items() for kernel in workload.kernels
+               if workload().worker_setup(kernel, workload.smoke_size) is not None]
+
+
+@pytest.mark.parametrize(("series_name", "workload_name", "kernel"), SETUP_CASES)
+def test_every_series_runs_a_per_worker_setup_its_own_way(series_name, workload_name, kernel):
+    """The set-up runs once per worker during start-up; tasks find its state; a stateful
+    kernel's states come back from every worker and add up, or the series says it
+    cannot reach its workers."""
+    limit_threads(1)
+    workload = get_workload(workload_name)
+    size, tasks = workload.smoke_size, 5
+    workload.prepare(kernel, size, tasks)
+    shared_input = workload.shared_input(size)
+    backend = get_backend(series_name, WORKERS)
+    try:
+        backend.start(workload.worker_setup(kernel, size))
+        results = backend.map(workload.task(kernel, size), tasks, shared_input)
+        expected = [workload.expected(index, size, shared_input) for index in range(tasks)]
+        assert max_relative_error(results, expected) <= workload.rtol
+        if workload.stateful(kernel):
+            if backend.supports_worker_states:
+                assert workload.states_agree(backend.worker_states(), 1, tasks, size)
+            else:
+                with pytest.raises(NotImplementedError):
+                    backend.worker_states()
+    finally:
+        backend.stop()

@@ -67,6 +67,8 @@ def test_schema_fills_defaults_for_omitted_keys():
     (lambda c: c.update(backends=["pool-fast"]), "backends.pool-fast", "declares no variant"),
     (lambda c: c.update(backends=["Pool"]), "backends", "registered"),
     (lambda c: c["workloads"]["exp_sinh"].update(sizes=[-5]), "sizes", "minimum"),
+    (lambda c: c["workloads"]["exp_sinh"].update(sizes=[0, 10]), "workloads.exp_sinh.sizes",
+     "smallest size, 1"),
     (lambda c: c["workloads"]["exp_sinh"].pop("sizes"), "sizes", "required"),
     (lambda c: c["workloads"].update(matrix={"sizes": [1]}), "workloads.matrix", "unknown"),
     (lambda c: c["workloads"].update(mine={"sizes": [1], "plugin": "no_such:Thing"}),

@@ -249,3 +249,17 @@ def test_more_workers_than_cores_is_flagged():
     fitting = measure(Combination("exp_sinh", "numpy", "pool", 100, 4, 1),
                       JobSettings(min_repeats=1, max_repeats=1))
     assert not fitting["oversubscribed"].any()
+
+
+def test_a_series_without_an_idiomatic_path_writes_an_unsupported_row():
+    """Pool cannot reach every worker after a map: a stateful kernel is `unsupported`,
+    said in a row before anything is started, not a crash and not a silent gap."""
+    rows = measure(Combination("worker_setup", "stateful", "pool", 80_000, 4, 2),
+                   JobSettings(min_repeats=2, max_repeats=2))
+    assert list(rows["status"]) == ["unsupported"]
+    assert "cannot be gathered" in rows["error"].iloc[0]
+    assert math.isnan(rows["startup_seconds"].iloc[0])  # nothing was started
+    rows = measure(Combination("worker_setup", "stateful", "serial", 80_000, 4, 1),
+                   JobSettings(min_repeats=2, max_repeats=2))
+    assert (rows["status"] == "ok").all() and rows["verified"].all()
+    assert bool(rows["state_verified"].iloc[0])

@@ -5,6 +5,14 @@ import math
 import numpy as np
 import pytest
 
+from parbench import worker_state
+from parbench.measure import (
+    Combination,
+    JobSettings,
+    max_relative_error,
+    measure,
+    relative_error,
+)
 from parbench.workloads import WORKLOADS, get_workload, load_plugin
 from parbench.workloads.base import Workload
 
@@ -14,15 +22,44 @@ CASES = [(name, kernel) for name, workload in WORKLOADS.items() for kernel in wo
 @pytest.mark.parametrize(("name", "kernel"), CASES)
 def test_every_kernel_matches_the_serial_reference(name, kernel):
     workload = get_workload(name)
-    size = workload.smoke_size
+    size, tasks = workload.smoke_size, 3
+    workload.prepare(kernel, size, tasks)
     shared_input = workload.shared_input(size)
-    task = workload.task(kernel, size)
-    results = [task(index, shared_input) for index in range(3)]
-    for index, got in enumerate(results):
-        assert math.isclose(got, workload.expected(index, size, shared_input),
-                            rel_tol=workload.rtol)
+    setup = workload.worker_setup(kernel, size)
+    if setup is not None:  # as the serial loop does: once, in this process
+        worker_state.install(setup)
+    try:
+        task = workload.task(kernel, size)
+        results = [task(index, shared_input) for index in range(tasks)]
+        expected = [workload.expected(index, size, shared_input) for index in range(tasks)]
+        assert max_relative_error(results, expected) <= workload.rtol
+        if workload.stateful(kernel):
+            assert workload.states_agree([worker_state.snapshot()], 1, tasks, size)
+            assert not workload.states_agree([worker_state.snapshot()], 2, tasks, size)
+    finally:
+        worker_state.clear()
     # Distinct tasks give distinct results, so a mixed-up order is detectable.
-    assert len(set(results)) == len(results)
+    assert all(relative_error(results[i], results[j]) > 0
+               for i in range(tasks) for j in range(i + 1, tasks))
+
+
+# Workloads whose memory grows with their size (the others' does not).
+MEMORY_BOUND = [name for name, workload in WORKLOADS.items()
+                if workload().bytes_needed(10**15, 8, 2) > 0]
+
+
+def test_workloads_that_move_data_declare_their_memory():
+    assert {"shared_array", "image_filter", "worker_setup"} <= set(MEMORY_BOUND)
+
+
+@pytest.mark.parametrize("name", MEMORY_BOUND)
+def test_a_size_too_large_for_memory_is_an_error_row_before_any_allocation(name):
+    workload = WORKLOADS[name]
+    rows = measure(Combination(name, workload.kernels[0], "serial", 10**15, 8, 1),
+                   JobSettings(min_repeats=1, max_repeats=1))
+    assert list(rows["status"]) == ["error"]
+    assert "nothing was allocated" in rows["error"].iloc[0]
+    assert rows["peak_rss_bytes"].iloc[0] < 2e9
 
 
 @pytest.mark.parametrize("name", sorted(WORKLOADS))

@@ -65,7 +65,7 @@ JOB_COLUMNS = [
     "engine", "variant", "single_process", "size_unit", "startup_seconds", "first_map_seconds",
     "cold_seconds", "teardown_seconds", "overhead_per_task_seconds", "peak_rss_bytes",
     "stop_reason", "ci_target", "chunksize", "start_method", "oversubscribed", "load_avg_1m",
-    "background_cpu_fraction",
+    "background_cpu_fraction", "kernel_level", "task_iterations", "state_verified",
 ]
 SUMMARY_COLUMNS = IDENTITY + [
     "engine", "variant", "single_process", "size_unit", "status", "repeats", "failed", "verified",
@@ -75,7 +75,8 @@ SUMMARY_COLUMNS = IDENTITY + [
     "efficiency", "efficiency_ci_low", "efficiency_ci_high",
     "startup_seconds", "first_map_seconds", "cold_seconds", "warm_seconds", "teardown_seconds",
     "overhead_per_task_seconds", "cpu_seconds", "cpu_utilization", "peak_rss_bytes",
-    "chunksize", "start_method", "load_avg_1m", "background_cpu_fraction", "error",
+    "chunksize", "start_method", "load_avg_1m", "background_cpu_fraction", "kernel_level",
+    "task_iterations", "state_verified", "error",
 ]
 
 
@@ -87,11 +88,16 @@ def _combination_row(key: tuple, rows: pd.DataFrame) -> dict:
     summary.update({column: first.get(column, np.nan)
                     for column in JOB_COLUMNS + option_columns(rows)})
     failed = int((rows["status"] == "error").sum())
+    unsupported = bool((rows["status"] == "unsupported").any())
+    # A stateful workload's gathered states must add up too (empty: not stateful).
+    state_verified = rows.get("state_verified", pd.Series([True])).dropna()
     summary.update(
-        status="error" if ok.empty else ("partial" if failed else "ok"),
+        status=("unsupported" if unsupported else "error") if ok.empty
+        else ("partial" if failed else "ok"),
         repeats=len(ok), failed=failed,
         verified=bool(rows["verified"].astype(bool).all()
-                      and rows.get("warmups_verified", pd.Series([True])).astype(bool).all()),
+                      and rows.get("warmups_verified", pd.Series([True])).astype(bool).all()
+                      and (state_verified.astype(str) != "False").all()),
         median_seconds=spread.median, ci_low=spread.ci_low, ci_high=spread.ci_high,
         min_seconds=ok["seconds"].min(), max_seconds=ok["seconds"].max(),
         iqr_seconds=spread.iqr, cv=spread.cv,

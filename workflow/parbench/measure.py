@@ -6,8 +6,11 @@ within `ci_target` (between `min_repeats` and `max_repeats`, within
 `job_budget_seconds`), then `calibration_repeats` maps of empty tasks (the
 per-task dispatch overhead), and stops the backend (timed) -- on errors and
 SIGTERM too. Every map's results are checked against the workload's serial
-reference. A backend that fails writes an `error` row with the message instead
-of failing the job. Columns: results/README.md.
+reference (and a stateful workload's per-worker states after the maps). A
+backend that fails writes an `error` row with the message instead of failing
+the job, and one with no idiomatic way to run the combination an `unsupported`
+row. Inputs too large for the machine's memory are an `error` row before
+anything is allocated. Columns: results/README.md.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import psutil
 
@@ -117,19 +121,165 @@ def limit_threads(blas_threads: int) -> None:
     threadpool_limits(limits=blas_threads)
 
 
-def max_relative_error(results: list[float], expected: list[float]) -> float:
+def relative_error(got: Any, want: Any) -> float:
+    """Largest difference from the reference, relative to its largest magnitude
+    (a float, or every element of an array result)."""
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    if got.shape != want.shape:
+        return math.inf
+    scale = max(float(np.max(np.abs(want), initial=0.0)), 1e-300)
+    return float(np.max(np.abs(got - want), initial=0.0)) / scale
+
+
+def max_relative_error(results: Sequence[Any], expected: Sequence[Any]) -> float:
     if len(results) != len(expected):
         return math.inf
-    worst = 0.0
-    for got, want in zip(results, expected):
-        scale = max(abs(want), 1e-300)
-        worst = max(worst, abs(float(got) - want) / scale)
-    return worst
+    return max((relative_error(got, want) for got, want in zip(results, expected)), default=0.0)
+
+
+class Unsupported(Exception):
+    """The backend has no idiomatic way to run this combination: a row says so."""
+
+
+class JobRun:
+    """One combination on one started backend: its inputs, its timed maps, its
+    per-worker state and its stop. Every failure ends as the row's `error`."""
+
+    def __init__(self, combination: Combination, settings: JobSettings, workload: Any,
+                 backend: Any) -> None:
+        self.combination, self.settings = combination, settings
+        self.workload, self.backend = workload, backend
+        self.repeats: list[dict[str, Any]] = []
+        self.startup_seconds = self.first_map_seconds = math.nan
+        self.overhead_per_task_seconds = self.teardown_seconds = math.nan
+        self.stop_reason, self.error, self.status = "", "", "ok"
+        self.warmups_verified = True
+        self.state_verified: bool | None = None
+        self.maps_run = 0
+        self.leftovers: list[str] = []
+        self.job_pid = os.getpid()
+        # Processes that exist before the backend starts are not its own: the job
+        # itself, its memory sampler and, in a test, whatever else runs there.
+        self.not_workers = [process.pid for process in resources.tree_processes(self.job_pid)]
+
+    def run(self) -> None:
+        try:
+            self._prepare_inputs()
+            self._start()
+            self._repeat_until_stopped()
+            self._check_worker_states()
+            self.overhead_per_task_seconds = dispatch_overhead(
+                self.backend, self.combination.tasks, self.settings.calibration_repeats)
+        except Unsupported as reason:
+            self.status, self.error = "unsupported", str(reason)
+        except Exception as failure:  # any failure becomes data, not a crash
+            self.status = "error"
+            self.error = f"{type(failure).__name__}: {failure}".strip()
+            traceback.print_exc(file=sys.stderr)
+        finally:
+            self._stop()
+
+    def _prepare_inputs(self) -> None:
+        """Inputs and the serial reference, after checking they fit in memory."""
+        workload, combination = self.workload, self.combination
+        needed = workload.bytes_needed(combination.size, combination.tasks,
+                                       self.backend.workers)
+        available = psutil.virtual_memory().available
+        if needed > available:
+            raise MemoryError(f"size {combination.size} needs about {needed / 1e9:.3g} GB; "
+                              f"{available / 1e9:.3g} GB available (nothing was allocated)")
+        workload.prepare(combination.kernel, combination.size, combination.tasks)
+        if workload.stateful(combination.kernel) and not self.backend.supports_worker_states:
+            raise Unsupported(f"{self.backend.name} has no way to reach every worker after "
+                              "a map, so per-worker state cannot be gathered")
+        self.shared_input = workload.shared_input(combination.size)
+        self.task = workload.task(combination.kernel, combination.size)
+        self.expected = [workload.expected(index, combination.size, self.shared_input)
+                         for index in range(combination.tasks)]
+        self.setup = workload.worker_setup(combination.kernel, combination.size)
+
+    def _start(self) -> None:
+        began = time.perf_counter()
+        self.backend.start(self.setup)
+        self.startup_seconds = time.perf_counter() - began
+
+    def timed_map(self) -> dict[str, Any]:
+        backend, job_pid, not_workers = self.backend, self.job_pid, self.not_workers
+        workers_before = resources.cpu_snapshot(job_pid, exclude=not_workers)
+        # The job's own CPU is read at the timer's edges, so the snapshots'
+        # cost is not billed to the map.
+        driver_before = time.process_time()
+        began = time.perf_counter()
+        results = backend.map(self.task, self.combination.tasks, self.shared_input)
+        seconds = time.perf_counter() - began
+        driver_cpu = time.process_time() - driver_before
+        self.maps_run += 1
+        cpu = driver_cpu + resources.cpu_seconds_between(
+            workers_before, resources.cpu_snapshot(job_pid, exclude=not_workers))
+        error_size = max_relative_error(results, self.expected)
+        return {
+            "seconds": seconds, "cpu_seconds": cpu,
+            "cpu_utilization": cpu / (seconds * backend.workers),
+            "max_relative_error": error_size, "verified": error_size <= self.workload.rtol,
+        }
+
+    def _repeat_until_stopped(self) -> None:
+        settings = self.settings
+        measuring_since = time.perf_counter()
+        for warmup in range(settings.warmups):
+            result = self.timed_map()
+            self.warmups_verified = self.warmups_verified and result["verified"]
+            if warmup == 0:
+                self.first_map_seconds = result["seconds"]
+        while self.stop_reason == "":
+            self.repeats.append({"repeat": len(self.repeats), **self.timed_map()})
+            if len(self.repeats) == 1 and settings.warmups == 0:
+                self.first_map_seconds = self.repeats[0]["seconds"]
+            self.stop_reason = stop_reason(
+                [repeat["seconds"] for repeat in self.repeats],
+                time.perf_counter() - measuring_since, settings) or ""
+
+    def _check_worker_states(self) -> None:
+        """A stateful workload's per-worker states, gathered and checked (not timed)."""
+        combination = self.combination
+        if self.workload.stateful(combination.kernel):
+            self.state_verified = self.workload.states_agree(
+                self.backend.worker_states(), self.maps_run, combination.tasks,
+                combination.size)
+
+    def _stop(self) -> None:
+        # Everything the backend started, listed before it is asked to stop.
+        started = [process for process in resources.tree_processes(
+                       self.job_pid, exclude=self.not_workers)
+                   if not resources.is_helper(process, self.backend.helper_processes)]
+        began = time.perf_counter()
+        try:
+            self.backend.stop()
+        except Exception as failure:
+            self.error = self.error or f"stop failed: {type(failure).__name__}: {failure}"
+            self.status = "error" if self.status == "ok" else self.status
+            traceback.print_exc(file=sys.stderr)
+        # Teardown lasts until the machine is free again: some backends return
+        # from stop() before their processes exit (ipyparallel's engine nannies
+        # take seconds). Whatever outlives a grace period is killed and reported.
+        self.leftovers = resources.stop_leftovers(started)
+        self.teardown_seconds = time.perf_counter() - began
+        if self.leftovers:
+            print(f"warning: stopped {len(self.leftovers)} process(es) the backend left "
+                  f"behind: {self.leftovers}", file=sys.stderr)
+
+    def repeat_rows(self) -> list[dict[str, Any]]:
+        """One row per timed repeat, then one for the failure, if any."""
+        rows = list(self.repeats)
+        if self.status != "ok":
+            rows.append({"repeat": len(rows), "seconds": math.nan, "verified": False,
+                         "status": self.status, "error": self.error[:500]})
+        return rows
 
 
 def measure(combination: Combination, settings: JobSettings, series: Series | None = None,
             workload_plugin: str | None = None) -> pd.DataFrame:
-    """Run one combination and return its rows (one per timed repeat, or an error row).
+    """Run one combination and return its rows (one per timed repeat, or a failure row).
 
     `series` gives the backend's options (default: the series named by
     `combination.backend`, with its declared options); `workload_plugin` an
@@ -149,85 +299,12 @@ def measure(combination: Combination, settings: JobSettings, series: Series | No
     if oversubscribed:
         print(f"warning: {backend.workers} workers on {cores} available "
               "cores; rows are flagged `oversubscribed`", file=sys.stderr)
-    shared_input = workload.shared_input(combination.size)
-    task = workload.task(combination.kernel, combination.size)
-    expected = [
-        workload.expected(index, combination.size, shared_input)
-        for index in range(combination.tasks)
-    ]
-    job_pid = os.getpid()
-    sampler = resources.MemorySampler(job_pid, settings.sample_interval_seconds)
-    # Processes that exist before the backend starts are not its own (in a
-    # Snakemake job there are none but the sampler; in a library or test there may be).
-    not_workers = [process.pid for process in resources.tree_processes(job_pid)]
-
-    def timed_map() -> dict[str, Any]:
-        workers_before = resources.cpu_snapshot(job_pid, exclude=not_workers)
-        # The job's own CPU is read at the timer's edges, so the snapshots'
-        # cost is not billed to the map.
-        driver_before = time.process_time()
-        began = time.perf_counter()
-        results = backend.map(task, combination.tasks, shared_input)
-        seconds = time.perf_counter() - began
-        driver_cpu = time.process_time() - driver_before
-        cpu = driver_cpu + resources.cpu_seconds_between(
-            workers_before, resources.cpu_snapshot(job_pid, exclude=not_workers))
-        error_size = max_relative_error(results, expected)
-        return {
-            "seconds": seconds, "cpu_seconds": cpu,
-            "cpu_utilization": cpu / (seconds * backend.workers),
-            "max_relative_error": error_size, "verified": error_size <= workload.rtol,
-        }
-
-    repeats: list[dict[str, Any]] = []
-    startup_seconds = first_map_seconds = overhead_per_task_seconds = math.nan
-    reason, error = "", ""
-    warmups_verified = True
+    sampler = resources.MemorySampler(os.getpid(), settings.sample_interval_seconds)
+    job = JobRun(combination, settings, workload, backend)
     try:
-        began = time.perf_counter()
-        backend.start()
-        startup_seconds = time.perf_counter() - began
-        measuring_since = time.perf_counter()
-        for warmup in range(settings.warmups):
-            result = timed_map()
-            warmups_verified = warmups_verified and result["verified"]
-            if warmup == 0:
-                first_map_seconds = result["seconds"]
-        while reason == "":
-            repeat = {"repeat": len(repeats), **timed_map()}
-            repeats.append(repeat)
-            if len(repeats) == 1 and settings.warmups == 0:
-                first_map_seconds = repeat["seconds"]
-            reason = stop_reason([r["seconds"] for r in repeats],
-                                 time.perf_counter() - measuring_since, settings) or ""
-        overhead_per_task_seconds = dispatch_overhead(backend, combination.tasks,
-                                                      settings.calibration_repeats)
-    except Exception as failure:  # any backend failure becomes data, not a crash
-        error = f"{type(failure).__name__}: {failure}".strip()
-        traceback.print_exc(file=sys.stderr)
+        job.run()
     finally:
-        # Everything the backend started, listed before it is asked to stop.
-        started = [process for process in resources.tree_processes(job_pid, exclude=not_workers)
-                   if not resources.is_helper(process, backend.helper_processes)]
-        began = time.perf_counter()
-        try:
-            backend.stop()
-        except Exception as failure:
-            error = error or f"stop failed: {type(failure).__name__}: {failure}"
-            traceback.print_exc(file=sys.stderr)
-        # Teardown lasts until the machine is free again: some backends return
-        # from stop() before their processes exit (ipyparallel's engine nannies
-        # take seconds). Whatever outlives a grace period is killed and reported.
-        leftovers = resources.stop_leftovers(started)
-        teardown_seconds = time.perf_counter() - began
-        if leftovers:
-            print(f"warning: stopped {len(leftovers)} process(es) the backend left behind: "
-                  f"{leftovers}", file=sys.stderr)
         memory = sampler.stop()
-
-    if error:
-        repeats.append({"repeat": len(repeats), "seconds": math.nan, "verified": False,
-                        "status": "error", "error": error[:500]})
     job_columns = {
         **asdict(combination),
         "workers": backend.workers,
@@ -236,22 +313,25 @@ def measure(combination: Combination, settings: JobSettings, series: Series | No
         "single_process": backend.single_process,
         **{f"option_{name}": _cell(value) for name, value in series.options.items()},
         "size_unit": workload.size_unit,
+        "kernel_level": workload.kernel_levels.get(combination.kernel, math.nan),
         "status": "ok",
         "error": "",
-        "startup_seconds": startup_seconds,
-        "first_map_seconds": first_map_seconds,
-        "cold_seconds": startup_seconds + first_map_seconds,
-        "teardown_seconds": teardown_seconds,
-        "overhead_per_task_seconds": overhead_per_task_seconds,
+        "startup_seconds": job.startup_seconds,
+        "first_map_seconds": job.first_map_seconds,
+        "cold_seconds": job.startup_seconds + job.first_map_seconds,
+        "teardown_seconds": job.teardown_seconds,
+        "overhead_per_task_seconds": job.overhead_per_task_seconds,
         "peak_rss_bytes": memory["peak_rss_bytes"],
-        "leftover_processes_stopped": len(leftovers),
-        "warmups_verified": warmups_verified,
-        "stop_reason": reason or "error",
+        "leftover_processes_stopped": len(job.leftovers),
+        "warmups_verified": job.warmups_verified,
+        "state_verified": "" if job.state_verified is None else job.state_verified,
+        "stop_reason": job.stop_reason or job.status,
         "min_repeats": settings.min_repeats,
         "max_repeats": settings.max_repeats,
         "ci_target": settings.ci_target,
         "warmups": settings.warmups,
         **backend.recorded(combination.tasks),
+        **workload.recorded(combination.kernel, combination.size),
         "map_timeout_seconds": settings.map_timeout_seconds,
         "oversubscribed": oversubscribed,
         "load_avg_1m": load_avg_1m,
@@ -262,7 +342,7 @@ def measure(combination: Combination, settings: JobSettings, series: Series | No
         "job_start_unix": job_start_unix,
         "job_end_unix": time.time(),
     }
-    return pd.DataFrame([{**job_columns, **repeat} for repeat in repeats])
+    return pd.DataFrame([{**job_columns, **repeat} for repeat in job.repeat_rows()])
 
 
 def _cell(value: Any) -> Any:

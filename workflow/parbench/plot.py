@@ -133,7 +133,7 @@ def _lines(ax, cell: pd.DataFrame, value: str, styles, several_workers: bool,
     for backend in ordered_backends(cell):
         for workers, line in cell[cell["backend"] == backend].groupby("workers"):
             line = line.sort_values("size")
-            good = line[line["status"] != "error"]
+            good = line[~line["status"].isin(list(NOT_MEASURED))]
             style = "-" if workers == cell["workers"].max() or backend == "serial" else "--"
             colour, marker = styles[0][backend], styles[1][backend]
             ax.plot(good["size"], good[value], color=colour, linestyle=style,
@@ -145,26 +145,34 @@ def _lines(ax, cell: pd.DataFrame, value: str, styles, several_workers: bool,
                 ax.scatter(points["size"], points[value], marker=marker, s=22, zorder=3,
                            edgecolors=colour, linewidths=1.2,
                            facecolors="white" if noisy else colour)
-            failed = line[line["status"] == "error"]
-            if len(failed):
-                ax.scatter(failed["size"], np.full(len(failed), 0.97), marker="x",
-                           color=FAILURE_COLOR, transform=ax.get_xaxis_transform(),
-                           zorder=5, label="failed")
+            for status, (marker, mark_colour, label) in NOT_MEASURED.items():
+                missing = line[line["status"] == status]
+                if len(missing):  # along the panel's top: drawn, never silently dropped
+                    ax.scatter(missing["size"], np.full(len(missing), 0.97), marker=marker,
+                               color=mark_colour, transform=ax.get_xaxis_transform(),
+                               zorder=5, label=label)
+
+
+# Statuses a figure cannot draw as points: how it marks them, and what it calls them.
+NOT_MEASURED = {"error": ("x", FAILURE_COLOR, "failed"),
+                "unsupported": ("_", "0.35", "unsupported")}
 
 
 def _failure_note(data: pd.DataFrame) -> str:
-    """A title line naming the failed combinations a figure cannot draw as points."""
-    failed = data[data["status"] == "error"]
-    if failed.empty:
-        return ""
-    counts = ", ".join(f"{backend} ×{count}"
-                       for backend, count in failed.groupby("backend").size().items())
-    return f"\nfailed, not drawn: {counts} (see `error` in summary.csv)"
+    """A title line naming the combinations a figure cannot draw as points."""
+    notes = []
+    for status, (_, _, label) in NOT_MEASURED.items():
+        rows = data[data["status"] == status]
+        if not rows.empty:
+            counts = ", ".join(f"{backend} ×{count}"
+                               for backend, count in rows.groupby("backend").size().items())
+            notes.append(f"{label}, not drawn: {counts}")
+    return f"\n{'; '.join(notes)} (see `error` in summary.csv)" if notes else ""
 
 
 def _drawable(data: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The rows a figure can draw (not failed), and the note naming the others."""
-    return data[data["status"] != "error"], _failure_note(data)
+    """The rows a figure can draw (measured ones), and the note naming the others."""
+    return data[~data["status"].isin(list(NOT_MEASURED))], _failure_note(data)
 
 
 def _at_top_workers(data: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -239,8 +247,14 @@ def save(figure, output_stem: str | Path) -> list[Path]:
     return written
 
 
-def _log_axes(ax, unit: str, ylabel: str) -> None:
-    ax.set_xscale("log")
+def _log_axes(ax, unit: str, ylabel: str, sizes: pd.Series | None = None) -> None:
+    positive = sizes[sizes > 0] if sizes is not None else pd.Series(dtype=float)
+    if sizes is not None and (sizes <= 0).any() and len(positive):
+        # A size of 0 (imbalanced: equal tasks) has no place on a log axis: linear up
+        # to the smallest positive size, logarithmic above.
+        ax.set_xscale("symlog", linthresh=float(positive.min()))
+    else:
+        ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(f"size ({unit})")
     ax.set_ylabel(ylabel)
@@ -281,7 +295,7 @@ def scaling_figure(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str
         _mark_crossover(ax, warm[(warm["kernel"] == kernel) & (warm["tasks"] == task_count)
                                  & (warm["workers"] == top_workers)], unit,
                         (cell["size"].min(), cell["size"].max()))
-        _log_axes(ax, unit, "median time per map (s)")
+        _log_axes(ax, unit, "median time per map (s)", cell["size"])
 
     return _size_figure(data, width, draw,
                         f"{workload}: time to run all tasks (bands: 95 % CI; start-up excluded)")
@@ -300,7 +314,7 @@ def speedup_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_
         for workers in sorted(cell["workers"].unique()):
             ax.axhline(workers, color="0.5", linewidth=0.8, linestyle="--")
         ax.axhline(1, color="0.2", linewidth=0.8)
-        _log_axes(ax, data["size_unit"].iloc[0], "speedup over serial (×)")
+        _log_axes(ax, data["size_unit"].iloc[0], "speedup over serial (×)", cell["size"])
 
     return _size_figure(workload_rows, width, draw,
                         f"{workload}: speedup over the serial loop (dashed: ideal = workers)")
@@ -334,7 +348,8 @@ def workers_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_
             ax.plot(workers, ideal, color="0.5", linestyle="--", linewidth=0.8, marker="_",
                     markersize=12, label="ideal")  # the marker shows it at one worker count
             for backend in ordered_backends(cell):
-                line = cell[(cell["backend"] == backend) & (cell["status"] != "error")]
+                line = cell[(cell["backend"] == backend)
+                            & ~cell["status"].isin(list(NOT_MEASURED))]
                 line = line.sort_values("workers")
                 errors = np.vstack([line[value] - line[f"{value}_ci_low"],
                                     line[f"{value}_ci_high"] - line[value]])
@@ -363,11 +378,13 @@ def workers_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_
     return figure
 
 
-def _winner_panel(ax, cell: pd.DataFrame, colours, unit: str) -> None:
-    sizes, tasks = sorted(cell["size"].unique()), sorted(cell["tasks"].unique())
-    for y, task_count in enumerate(tasks):
+def _winner_panel(ax, cell: pd.DataFrame, colours, unit: str, rows: str = "tasks",
+                  row_label: str = "tasks") -> None:
+    """A map of the fastest series per (size, `rows`) cell, shaded by its margin."""
+    sizes, levels = sorted(cell["size"].unique()), sorted(cell[rows].unique())
+    for y, level in enumerate(levels):
         for x, size in enumerate(sizes):
-            ranked = cell[(cell["size"] == size) & (cell["tasks"] == task_count)]
+            ranked = cell[(cell["size"] == size) & (cell[rows] == level)]
             ranked = ranked.sort_values("median_seconds")
             if ranked.empty:
                 continue
@@ -386,36 +403,104 @@ def _winner_panel(ax, cell: pd.DataFrame, colours, unit: str) -> None:
             label = f"{best['backend']}\n×{margin:.2g}" if clear else "no clear\nwinner"
             ax.text(x + 0.5, y + 0.5, label, ha="center", va="center", fontsize=6)
     ax.set_xlim(0, len(sizes))
-    ax.set_ylim(0, len(tasks))
+    ax.set_ylim(0, len(levels))
     ax.set_xticks(np.arange(len(sizes)) + 0.5, [_format_size(s, unit) for s in sizes])
-    ax.set_yticks(np.arange(len(tasks)) + 0.5, [str(t) for t in tasks])
+    ax.set_yticks(np.arange(len(levels)) + 0.5, [f"{level:g}" for level in levels])
     ax.set_xlabel(f"size ({unit})")
-    ax.set_ylabel("tasks")
+    ax.set_ylabel(row_label)
 
 
-def winner_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_WIDTH):
-    """3. For each (size, tasks) the fastest backend, shaded by its margin over the runner-up.
+def _cell_position(size: float, sizes: list[float]) -> float:
+    """Where `size` falls on a map whose cells are the grid's sizes (log-interpolated)."""
+    if size <= sizes[0]:
+        return 0.5
+    for index in range(len(sizes) - 1):
+        low, high = sizes[index], sizes[index + 1]
+        if size <= high:
+            return index + 0.5 + np.log(size / low) / np.log(high / low)
+    return len(sizes) - 0.5
 
-    Two maps per kernel: among every backend (the serial loop included), and among
-    the parallel ones only (the Ray-vs-Pool question).
+
+BOUNDARY_STYLES = ("-", "--", ":", "-.")
+
+
+def _boundaries(ax, cell: pd.DataFrame, crossover: pd.DataFrame, kernel_of_level: dict) -> list:
+    """On a size × compute map, where each compared challenger overtakes its baseline:
+    a line through the crossover of every compute level (found ones only), with
+    a triangle at the map's right edge where it is not found in range."""
+    sizes = sorted(cell["size"].unique())
+    handles = []
+    pairs = crossover[["challenger", "baseline"]].drop_duplicates().itertuples(index=False)
+    for style, (challenger, baseline) in zip(BOUNDARY_STYLES, pairs):
+        xs, ys, beyond = [], [], []
+        for y, level in enumerate(sorted(kernel_of_level)):
+            found = crossover[(crossover["kernel"] == kernel_of_level[level])
+                              & (crossover["challenger"] == challenger)
+                              & (crossover["baseline"] == baseline)
+                              & (crossover["crossover_status"] == FOUND)]
+            if found.empty:
+                beyond.append(y + 0.5)
+                continue
+            xs.append(_cell_position(found["crossover_size"].iloc[0], sizes))
+            ys.append(y + 0.5)
+        label = f"{challenger} overtakes {baseline}"
+        handles.append(Line2D([], [], color="0.1", linestyle=style, marker="o", markersize=3,
+                              label=label))
+        if xs:
+            ax.plot(xs, ys, color="0.1", linestyle=style, marker="o", markersize=3)
+        if beyond:
+            ax.scatter([len(sizes) - 0.08] * len(beyond), beyond, marker=">", s=14,
+                       color="0.1", clip_on=False)
+    return handles
+
+
+def winner_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_WIDTH,
+                  crossover: pd.DataFrame | None = None):
+    """3. For each cell the fastest backend, shaded by its margin over the runner-up.
+
+    Two maps: among every backend (the serial loop included), and among the parallel
+    ones only (the Ray-vs-Pool question). Cells are size × task count, one pair of maps
+    per kernel; for a workload whose kernels are levels of one quantity (image_filter:
+    compute per byte), size × that level, with the compared pairs' crossovers drawn
+    as boundaries.
     """
     data, note = _drawable(summary[summary["workload"] == workload])
     data, top = _at_top_workers(data)
     colours = palette(data)
-    kernels = sorted(data["kernel"].unique())
-    figure, axes = _grid(2 * len(kernels), 1, width, aspect=0.25)
     unit = data["size_unit"].iloc[0]
-    for row, kernel in enumerate(kernels):
-        cell = data[data["kernel"] == kernel]
-        _winner_panel(axes[2 * row][0], cell, colours, unit)
-        axes[2 * row][0].set_title(f"{kernel} kernel, every backend ({top} workers)")
-        _winner_panel(axes[2 * row + 1][0], cell[cell["backend"] != "serial"], colours, unit)
-        axes[2 * row + 1][0].set_title(f"{kernel} kernel, parallel backends only")
+    levels = data["kernel_level"] if "kernel_level" in data else pd.Series(dtype=float)
+    boundary_handles: list = []
+    if len(levels) and levels.notna().all() and data["kernel"].nunique() > 1:
+        tasks = data["tasks"].max()
+        cell = data[data["tasks"] == tasks]
+        kernel_of_level = dict(zip(cell["kernel_level"], cell["kernel"]))
+        figure, axes = _grid(2, 1, width, aspect=0.1 + 0.1 * len(kernel_of_level))
+        row_label = "compute level (kernel)"
+        _winner_panel(axes[0][0], cell, colours, unit, "kernel_level", row_label)
+        axes[0][0].set_title(f"every backend ({top} workers, {tasks} tasks)")
+        _winner_panel(axes[1][0], cell[cell["backend"] != "serial"], colours, unit,
+                      "kernel_level", row_label)
+        axes[1][0].set_title("parallel backends only; lines: where the challenger overtakes")
+        if crossover is not None:
+            warm = crossover[(crossover["workload"] == workload) & (crossover["tasks"] == tasks)
+                             & (crossover["workers"] == top)
+                             & (crossover["time_basis"] == "warm")]
+            boundary_handles = _boundaries(axes[1][0], cell, warm, kernel_of_level)
+    else:
+        kernels = sorted(data["kernel"].unique())
+        figure, axes = _grid(2 * len(kernels), 1, width, aspect=0.25)
+        for row, kernel in enumerate(kernels):
+            cell = data[data["kernel"] == kernel]
+            _winner_panel(axes[2 * row][0], cell, colours, unit)
+            axes[2 * row][0].set_title(f"{kernel} kernel, every backend ({top} workers)")
+            _winner_panel(axes[2 * row + 1][0], cell[cell["backend"] != "serial"], colours,
+                          unit)
+            axes[2 * row + 1][0].set_title(f"{kernel} kernel, parallel backends only")
     legend = [Patch(color=colours[b], label=b) for b in ordered_backends(data)]
     legend.append(Patch(facecolor="white", edgecolor="0.5", hatch="///",
                         label="no clear winner (95 % CIs overlap)"))
-    figure.legend(handles=legend, loc="outside lower center", ncols=min(len(legend), 5),
-                  frameon=False)
+    figure.legend(handles=legend + boundary_handles, loc="outside lower center",
+                  ncols=min(len(legend) + len(boundary_handles), 5), frameon=False)
     figure.suptitle(f"{workload}: fastest backend per cell (×: margin over the runner-up)"
                     f"{note}")
     return figure
@@ -525,7 +610,7 @@ def draw_workload(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
     save(scaling_figure(summary, crossover, workload, width), outputs["scaling"])
     save(speedup_figure(summary, workload, width), outputs["speedup"])
     save(workers_figure(summary, workload, width), outputs["workers"])
-    save(winner_figure(summary, workload, width), outputs["winner"])
+    save(winner_figure(summary, workload, width, crossover), outputs["winner"])
 
 
 def draw_overview(summary: pd.DataFrame, outputs: dict[str, str | Path],

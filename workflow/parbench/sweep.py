@@ -99,6 +99,11 @@ def check_consistency(config: Mapping[str, Any]) -> None:
             known = workload_class(workload_name, workload.get("plugin")).kernels
         except (ValueError, TypeError) as problem:
             raise ValueError(f"config key {key}: {problem}") from None
+        smallest = workload_class(workload_name, workload.get("plugin")).min_size
+        too_small = [size for size in workload["sizes"] if size < smallest]
+        if too_small:
+            raise ValueError(f"config key workloads.{workload_name}.sizes: {too_small} below "
+                             f"the workload's smallest size, {smallest}")
         for kernel in workload.get("kernels") or []:
             if kernel not in known:
                 raise ValueError(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -86,8 +86,14 @@ class Backend(ABC):
     def workers(self) -> int:
         return 1 if self.single_process else self._workers
 
-    def start(self) -> None:  # noqa: B027 - optional phase
-        """Start the workers and return once they can take tasks."""
+    # True when the driver can reach every worker once after the maps
+    # (`worker_states`): what a stateful workload needs.
+    supports_worker_states: ClassVar[bool] = False
+
+    def start(self, worker_setup: Callable[[], Any] | None = None) -> None:  # noqa: B027
+        """Start the workers and return once they can take tasks. `worker_setup`, when
+        given, runs once on every worker, the backend's idiomatic way, before that, and
+        its result is what `parbench.worker_state.current()` returns there."""
 
     @abstractmethod
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
@@ -95,6 +101,10 @@ class Backend(ABC):
 
     def stop(self) -> None:  # noqa: B027 - optional phase
         """Stop every process `start` began. Idempotent."""
+
+    def worker_states(self) -> list[Any]:
+        """Every worker's `worker_state.snapshot()`, once each (see supports_worker_states)."""
+        raise NotImplementedError(f"{self.name} cannot reach every worker after a map")
 
     def chunksize(self, tasks: int) -> int | None:
         """Tasks sent per dispatch, recorded in the job's rows (None: not chunked)."""

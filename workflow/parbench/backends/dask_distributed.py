@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from parbench import worker_state
 from parbench.backends.base import Backend, call_task
 from parbench.workloads.base import Task
 
@@ -28,7 +29,9 @@ class DaskBackend(Backend):
     # Nannies start their workers with multiprocessing's spawn.
     process_markers = ("multiprocessing.spawn",)
 
-    def start(self) -> None:
+    supports_worker_states = True
+
+    def start(self, worker_setup=None) -> None:
         import dask
         from distributed import Client, LocalCluster
 
@@ -38,6 +41,11 @@ class DaskBackend(Backend):
             dashboard_address=None, silence_logs=logging.ERROR)
         self._client = Client(self._cluster)
         self._client.wait_for_workers(self.workers, timeout=self.limits.start_timeout_seconds)
+        if worker_setup is not None:  # once in every worker process
+            self._client.run(worker_state.install, worker_setup)
+
+    def worker_states(self) -> list:
+        return list(self._client.run(worker_state.snapshot).values())
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
         from distributed import wait

@@ -11,6 +11,7 @@ import functools
 import logging
 from typing import Any
 
+from parbench import worker_state
 from parbench.backends.base import Backend, call_task
 from parbench.workloads.base import Task
 
@@ -36,7 +37,9 @@ class IpyparallelBackend(Backend):
     process_markers = ("ipengine", "ipcontroller", "ipyparallel.engine",
                        "ipyparallel.controller")
 
-    def start(self) -> None:
+    supports_worker_states = True
+
+    def start(self, worker_setup=None) -> None:
         import ipyparallel as ipp
 
         # The controller listens on 127.0.0.1 only (ipyparallel's default for a
@@ -45,6 +48,11 @@ class IpyparallelBackend(Backend):
         self._client = self._cluster.start_and_connect_sync()
         self._client.wait_for_engines(self.workers, timeout=self.limits.start_timeout_seconds)
         self._view = self._client[:]
+        if worker_setup is not None:  # once on every engine
+            self._view.apply_sync(worker_state.install, worker_setup)
+
+    def worker_states(self) -> list:
+        return list(self._view.apply_sync(worker_state.snapshot))
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
         if shared_input is None:

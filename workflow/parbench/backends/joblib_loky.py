@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from parbench import worker_state
 from parbench.backends.base import Backend, option
 from parbench.workloads.base import Task
 
@@ -52,18 +53,23 @@ class JoblibBackend(Backend):
     helper_processes = ("loky.backend.resource_tracker",)
     Options = JoblibOptions
 
-    def start(self) -> None:
+    def start(self, worker_setup=None) -> None:
         from joblib import Parallel, delayed
 
         self._delayed = delayed
+        # A per-worker set-up goes to loky's initializer (through Parallel's backend kwargs).
+        setup = {"initializer": worker_state.install, "initargs": (worker_setup,)} \
+            if worker_setup is not None else {}
         self._parallel = Parallel(n_jobs=self.workers, backend="loky",
                                   batch_size=self.options.batch_size,
                                   max_nbytes=self.options.max_nbytes,
-                                  timeout=self.limits.map_timeout_seconds)
+                                  timeout=self.limits.map_timeout_seconds, **setup)
         self._parallel.__enter__()  # one pool of workers for every call of this job
         self._batch_size: int | None = None
-        if self.workers == 1:
-            return  # joblib falls back to a loop in this process
+        if self.workers == 1:  # joblib falls back to a loop in this process
+            if worker_setup is not None:
+                worker_state.install(worker_setup)
+            return
         deadline = time.monotonic() + self.limits.start_timeout_seconds
         answered: set[int] = set()
         while len(answered) < self.workers:
@@ -94,3 +100,4 @@ class JoblibBackend(Backend):
         executor = reusable_executor._executor
         if executor is not None:
             executor.shutdown(wait=True, kill_workers=True)
+        worker_state.clear()

@@ -16,10 +16,12 @@ import math
 import multiprocessing
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
+from parbench import worker_state
 from parbench.backends.base import Backend, Variant, option
 from parbench.backends.shared_blocks import SharedBlock, call_with_block
 from parbench.probes import worker_pid
@@ -35,12 +37,16 @@ def resolved_start_method(start_method: str) -> str:
     return start_method
 
 
-def prepare_worker(all_started: threading.Barrier, timeout: float) -> None:
-    """Initializer of process workers forked from a job."""
+def prepare_worker(all_started: threading.Barrier, timeout: float,
+                   worker_setup: Callable[[], Any] | None = None) -> None:
+    """Initializer of process workers forked from a job (and the idiomatic place for a
+    workload's per-worker set-up)."""
     # A forked worker inherits the job's Python SIGTERM handler, which cannot
     # run while the worker waits on the pool's queue lock: Pool.terminate()
     # would then wait on it forever. Workers must die on SIGTERM outright.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if worker_setup is not None:
+        worker_state.install(worker_setup)
     # No worker takes a task before every worker is up, so the start-up map
     # ends only once all of them exist (with spawn, one fast worker could
     # otherwise answer every start-up task while the others still boot).
@@ -77,15 +83,19 @@ class PoolBackend(Backend):
     colour = "#de8f05"
     marker = "s"
     Options = PoolOptions
-    variants = {"shm": Variant(
-        {"shared_input": "shared_memory"},
-        "copied once per map into `multiprocessing.shared_memory`; each worker attaches once")}
+    variants = {
+        "shm": Variant({"shared_input": "shared_memory"},
+                       "copied once per map into `multiprocessing.shared_memory`; each worker "
+                       "attaches once"),
+        "c1": Variant({"chunksize": 1},
+                      "one task per dispatch, as `imap`'s default: dynamic, for unequal tasks"),
+    }
 
-    def start(self) -> None:
+    def start(self, worker_setup=None) -> None:
         context = multiprocessing.get_context(resolved_start_method(self.options.start_method))
         timeout = self.limits.start_timeout_seconds
         self._pool = context.Pool(self.workers, initializer=prepare_worker,
-                                  initargs=(context.Barrier(self.workers), timeout))
+                                  initargs=(context.Barrier(self.workers), timeout, worker_setup))
         # Pool() returns before spawned workers exist; waiting for a first task
         # makes the start-up time include them all, as it does for Ray and ipyparallel.
         self._pool.map_async(worker_pid, range(self.workers), chunksize=1).get(timeout)

@@ -36,12 +36,12 @@ class ProcessPoolBackend(Backend):
     marker = "P"
     Options = ProcessPoolOptions
 
-    def start(self) -> None:
+    def start(self, worker_setup=None) -> None:
         context = multiprocessing.get_context(resolved_start_method(self.options.start_method))
         timeout = self.limits.start_timeout_seconds
         self._executor = ProcessPoolExecutor(
             self.workers, mp_context=context, initializer=prepare_worker,
-            initargs=(context.Barrier(self.workers), timeout))
+            initargs=(context.Barrier(self.workers), timeout, worker_setup))
         # The executor starts a worker per task submitted while none is idle: one
         # task per worker, each held at the barrier until all exist, starts them all.
         list(self._executor.map(worker_pid, range(self.workers), timeout=timeout))

@@ -2,15 +2,20 @@
 
 A local instance is started with exactly `workers` CPUs (Ray over-counts CPUs
 in containers), no dashboard and no log forwarding, and stopped at the end.
+A workload with per-worker set-up runs on `workers` actors instead, Ray's way to
+keep state in a worker: each builds it in its constructor, and the tasks go
+through an ActorPool.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from parbench import worker_state
 from parbench.backends.base import Backend, call_task, option
 from parbench.workloads.base import Task
 
@@ -30,6 +35,19 @@ class RayOptions:
                                  choices=(None,), kind=str)
 
 
+class StateHolder:
+    """A Ray actor: one worker with its own state (becomes remote in `start`)."""
+
+    def __init__(self, worker_setup: Any) -> None:
+        worker_state.install(worker_setup)
+
+    def run(self, task: Task, index: int, shared_input: Any) -> Any:
+        return task(index, shared_input)
+
+    def snapshot(self) -> Any:
+        return worker_state.snapshot()
+
+
 class RayBackend(Backend):
     name = "ray"
     summary = ("`ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)`, "
@@ -41,8 +59,9 @@ class RayBackend(Backend):
     packages = ("ray",)
     process_markers = ("raylet", "gcs_server", "ray::", "default_worker.py")
     Options = RayOptions
+    supports_worker_states = True
 
-    def start(self) -> None:
+    def start(self, worker_setup=None) -> None:
         import ray
 
         address = self.options.address
@@ -57,18 +76,41 @@ class RayBackend(Backend):
             # one is off, above); the job's handler is what stops Ray cleanly.
             signal.signal(signal.SIGTERM, job_sigterm_handler)
         self._remote_call = ray.remote(num_cpus=1)(call_task)
+        self._actors: list[Any] = []
+        if worker_setup is not None:
+            holder = ray.remote(num_cpus=1)(StateHolder)
+            self._actors = [holder.remote(worker_setup) for _ in range(self.workers)]
+            # Start-up ends once every actor has built its state.
+            ray.get([actor.snapshot.remote() for actor in self._actors],
+                    timeout=self.limits.start_timeout_seconds)
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
         import ray
 
         # Put once, pass the reference: tasks read it zero-copy from shared memory.
         shared_ref = ray.put(shared_input) if shared_input is not None else None
+        if self._actors:  # each task to whichever actor is free, results in order
+            from ray.util import ActorPool
+
+            pool = ActorPool(self._actors)
+            for index in range(tasks):
+                pool.submit(lambda actor, i: actor.run.remote(task, i, shared_ref), index)
+            deadline = time.monotonic() + self.limits.map_timeout_seconds
+            return [pool.get_next(timeout=max(0.0, deadline - time.monotonic()))
+                    for _ in range(tasks)]
         refs = [self._remote_call.remote(task, index, shared_ref) for index in range(tasks)]
         return ray.get(refs, timeout=self.limits.map_timeout_seconds)
+
+    def worker_states(self) -> list:
+        import ray
+
+        return ray.get([actor.snapshot.remote() for actor in self._actors],
+                       timeout=self.limits.map_timeout_seconds)
 
     def stop(self) -> None:
         import ray
 
+        self._actors = []
         # Unconditionally: after an interrupted ray.init, is_initialized() is
         # False but processes may already run; shutdown() stops what it knows.
         ray.shutdown()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from parbench import worker_state
 from parbench.backends.base import Backend
 from parbench.workloads.base import Task
 
@@ -17,6 +18,17 @@ class SerialBackend(Backend):
     marker = "o"
     single_process = True
     in_job_process = True
+    supports_worker_states = True
+
+    def start(self, worker_setup=None) -> None:
+        if worker_setup is not None:
+            worker_state.install(worker_setup)
+
+    def worker_states(self) -> list:
+        return [worker_state.snapshot()]
+
+    def stop(self) -> None:
+        worker_state.clear()
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
         return [task(index, shared_input) for index in range(tasks)]

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
 from typing import Any
 
+from parbench import worker_state
 from parbench.backends.base import Backend
 from parbench.workloads.base import Task
 
@@ -30,9 +31,13 @@ class ThreadsBackend(Backend):
     colour = "#949494"
     marker = "X"
     in_job_process = True
+    supports_worker_states = True
 
-    def start(self) -> None:
+    def start(self, worker_setup=None) -> None:
         timeout = self.limits.start_timeout_seconds
+        if worker_setup is not None:
+            # Threads share memory: the idiomatic way builds one state for all of them.
+            worker_state.install(worker_setup)
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="parbench")
         # Threads start on demand: W tasks that wait for each other start all W.
         all_started = threading.Barrier(self.workers)
@@ -43,9 +48,13 @@ class ThreadsBackend(Backend):
         return list(self._executor.map(task, range(tasks), repeat(shared_input),
                                        timeout=self.limits.map_timeout_seconds))
 
+    def worker_states(self) -> list:
+        return [worker_state.snapshot()]
+
     def stop(self) -> None:
         executor = getattr(self, "_executor", None)
         self._executor = None
         if executor is not None:
             # A running task cannot be interrupted; queued ones are dropped.
             executor.shutdown(wait=True, cancel_futures=True)
+        worker_state.clear()

@@ -13,9 +13,16 @@ from importlib import metadata
 
 from parbench.workloads.base import Task, Workload
 from parbench.workloads.exp_sinh import ExpSinh
+from parbench.workloads.image_filter import ImageFilter
+from parbench.workloads.imbalanced import Imbalanced
 from parbench.workloads.shared_array import SharedArray
+from parbench.workloads.tiny_tasks import TinyTasks
+from parbench.workloads.worker_setup import WorkerSetup
 
-BUILT_IN: dict[str, type[Workload]] = {cls.name: cls for cls in (ExpSinh, SharedArray)}
+BUILT_IN: dict[str, type[Workload]] = {
+    cls.name: cls for cls in (ExpSinh, SharedArray, ImageFilter, TinyTasks, Imbalanced,
+                              WorkerSetup)
+}
 ENTRY_POINT_GROUP = "parbench.workloads"
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-# A task is a picklable callable: task(index, shared_input) -> float.
-Task = Callable[[int, Any], float]
+# A task is a picklable callable: task(index, shared_input) -> a float or a NumPy array.
+Task = Callable[[int, Any], Any]
 
 
 class Workload(ABC):
@@ -24,6 +24,17 @@ class Workload(ABC):
     packages: ClassVar[tuple[str, ...]] = ()
     # A size whose tasks take milliseconds: contract tests run every backend on it.
     smoke_size: ClassVar[int] = 1_000
+    # The smallest size that means something (imbalanced: 0, equal tasks).
+    min_size: ClassVar[int] = 1
+    # When the kernels are levels of one quantity (compute per byte, say): its name
+    # and each kernel's level, so that figures can draw size × level maps.
+    kernel_axis: ClassVar[str] = ""
+    kernel_levels: ClassVar[dict[str, float]] = {}
+
+    def prepare(self, kernel: str, size: int, tasks: int) -> None:  # noqa: B027 - optional
+        """Called by the job before `shared_input`, `task` and `expected`, for a workload
+        whose reference depends on the kernel (image_filter) or whose tasks depend on how
+        many there are (imbalanced: the total work is fixed)."""
 
     def shared_input(self, size: int) -> Any:
         """Data every task reads (shipped once per map by each backend's idiom), or None."""
@@ -34,8 +45,31 @@ class Workload(ABC):
         """The picklable function a backend calls once per task index."""
 
     @abstractmethod
-    def expected(self, index: int, size: int, shared_input: Any) -> float:
+    def expected(self, index: int, size: int, shared_input: Any) -> Any:
         """The serial reference for one task, computed without any backend."""
 
     # Relative tolerance when comparing a backend's results with `expected`.
     rtol: ClassVar[float] = 1e-9
+
+    def bytes_needed(self, size: int, tasks: int, workers: int) -> int:
+        """About how much memory a job of this size needs at once (0: negligible).
+        A job that would not fit says so in an error row before allocating anything."""
+        return 0
+
+    def recorded(self, kernel: str, size: int) -> dict[str, Any]:
+        """Columns this workload adds to every row of a job (e.g. calibrated loop lengths)."""
+        return {}
+
+    def worker_setup(self, kernel: str, size: int) -> Callable[[], Any] | None:
+        """A picklable callable that builds each worker's state once (the backend runs
+        it its idiomatic way before start-up ends), or None."""
+        return None
+
+    def stateful(self, kernel: str) -> bool:
+        """True when tasks accumulate into the per-worker state, which the driver
+        gathers from every worker after the maps and checks with `states_agree`."""
+        return False
+
+    def states_agree(self, snapshots: Sequence[Any], maps: int, tasks: int, size: int) -> bool:
+        """Whether the workers' merged states are what `maps` maps of `tasks` tasks add up to."""
+        return True

@@ -32,6 +32,10 @@ class SharedArray(Workload):
         array.flags.writeable = False
         return array
 
+    def bytes_needed(self, size: int, tasks: int, workers: int) -> int:
+        # The array, the reference's pass over it, and a copy per worker in flight.
+        return size * (2 + workers)
+
     def task(self, kernel: str, size: int) -> Task:
         return sum_kernel
 

@@ -1,0 +1,33 @@
+"""Many tasks of a chosen duration: where dispatch cost decides everything.
+
+`size` is the target length of one task in microseconds of this machine (a spin
+loop, calibrated by the job before it starts its backend), from about 1 µs to
+10 ms; sweep it with thousands of tasks. How each backend chunks or batches the
+tasks decides the result, and is recorded (`chunksize`), as is the loop length
+each task ran (`task_iterations`).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from parbench.workloads.base import Task, Workload
+from parbench.workloads.spin import iterations_for, spin, spin_result
+
+
+class TinyTasks(Workload):
+    name = "tiny_tasks"
+    kernels = ("python",)
+    size_unit = "µs per task (target)"
+    summary = ("target µs of work per task (a calibrated Python loop), for thousands of tasks: "
+               "dispatch-bound")
+    smoke_size = 20
+
+    def task(self, kernel: str, size: int) -> Task:
+        return functools.partial(spin, iterations_for(size))
+
+    def expected(self, index: int, size: int, shared_input: None) -> float:
+        return spin_result(iterations_for(size), index)
+
+    def recorded(self, kernel: str, size: int) -> dict[str, int]:
+        return {"task_iterations": iterations_for(size)}
