@@ -57,7 +57,7 @@ class Workload(ABC):
         return 0
 
     def recorded(self, kernel: str, size: int) -> dict[str, Any]:
-        """Columns this workload adds to every row of a job (e.g. calibrated loop lengths)."""
+        """Columns this workload adds to every row of a job (e.g. loop lengths)."""
         return {}
 
     def worker_setup(self, kernel: str, size: int) -> Callable[[], Any] | None:

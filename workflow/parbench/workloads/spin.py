@@ -1,18 +1,23 @@
-"""A Python loop of a known length, calibrated in microseconds of this machine.
+"""A Python loop of a known length, sized in microseconds of a reference machine.
 
 `tiny_tasks` and `imbalanced` spend their tasks' time in it: pure Python, so it
 holds the GIL like the article's loop, and its result has a closed form, so the
 serial reference costs nothing to compute.
+
+A size in microseconds becomes a fixed number of loop rounds, the same in every job
+and on every machine, so that every series of a sweep does the same work (a
+calibration per job would give each job a loop of its own length).
+How long the rounds take here is what the serial loop's row measures.
 """
 
 from __future__ import annotations
 
-import time
+# Rounds of `spin` per microsecond on this project's 2-core reference machine
+# (AMD EPYC, Python 3.11; median of three calibrations on a quiet machine, 2026-11-27).
+REFERENCE_ROUNDS_PER_MICROSECOND = 18.4
 
 # (3·i) mod 7 cycles through these seven values.
 _CYCLE = [(3 * i) % 7 for i in range(7)]
-_CALIBRATION_ITERATIONS = 200_000
-_iterations_per_microsecond: list[float] = []
 
 
 def spin(iterations: int, index: int, shared_input: object = None) -> float:
@@ -29,19 +34,6 @@ def spin_result(iterations: int, index: int) -> float:
     return float(index + full_cycles * sum(_CYCLE) + sum(_CYCLE[:rest]))
 
 
-def iterations_per_microsecond() -> float:
-    """This machine's speed at `spin`, measured once per process (best of three)."""
-    if not _iterations_per_microsecond:
-        best = min(_timed_spin() for _ in range(3))
-        _iterations_per_microsecond.append(_CALIBRATION_ITERATIONS / (best * 1e6))
-    return _iterations_per_microsecond[0]
-
-
-def _timed_spin() -> float:
-    began = time.perf_counter()
-    spin(_CALIBRATION_ITERATIONS, 0)
-    return time.perf_counter() - began
-
-
 def iterations_for(microseconds: float) -> int:
-    return max(1, round(microseconds * iterations_per_microsecond()))
+    """Loop rounds that take `microseconds` on the reference machine."""
+    return max(1, round(microseconds * REFERENCE_ROUNDS_PER_MICROSECOND))

@@ -1,8 +1,8 @@
 """Many tasks of a chosen duration: where dispatch cost decides everything.
 
-`size` is the target length of one task in microseconds of this machine (a spin
-loop, calibrated by the job before it starts its backend), from about 1 µs to
-10 ms; sweep it with thousands of tasks. How each backend chunks or batches the
+`size` is the length of one task in microseconds of the reference machine (a spin
+loop of a fixed number of rounds: workloads/spin.py), from about 1 µs to 10 ms;
+sweep it with thousands of tasks. How each backend chunks or batches the
 tasks decides the result, and is recorded (`chunksize`), as is the loop length
 each task ran (`task_iterations`).
 """
@@ -18,9 +18,9 @@ from parbench.workloads.spin import iterations_for, spin, spin_result
 class TinyTasks(Workload):
     name = "tiny_tasks"
     kernels = ("python",)
-    size_unit = "µs per task (target)"
-    summary = ("target µs of work per task (a calibrated Python loop), for thousands of tasks: "
-               "dispatch-bound")
+    size_unit = "µs per task (reference machine)"
+    summary = ("µs of work per task (a Python loop sized on the reference machine), for "
+               "thousands of tasks: dispatch-bound")
     smoke_size = 20
 
     def task(self, kernel: str, size: int) -> Task:
