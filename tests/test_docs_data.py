@@ -17,7 +17,7 @@ TABLES = ("summary", "crossover", "machines")
 
 
 def test_the_readme_runs_are_committed():
-    assert {run.name for run in RUNS} >= {"2cpu", "16cpu"}
+    assert {run.name for run in RUNS} >= {"2cpu", "16cpu", "regimes"}
 
 
 @pytest.fixture(scope="module", params=RUNS, ids=lambda run: run.name)
@@ -37,8 +37,10 @@ def test_committed_aggregates_are_what_the_raw_csvs_give(reaggregated, table):
 
 def test_every_combination_ran_verified_on_a_quiet_machine(reaggregated):
     summary = pd.read_csv(reaggregated[1] / "summary.csv")
-    assert (summary["status"] == "ok").all(), summary[summary["status"] != "ok"]
-    assert summary["verified"].all()
+    # Measured, or said to be impossible for that series (`unsupported`); never failed.
+    assert summary["status"].isin(["ok", "unsupported"]).all(), summary[
+        ~summary["status"].isin(["ok", "unsupported"])]
+    assert summary.loc[summary["status"] == "ok", "verified"].all()
     assert not summary["loaded"].any()
 
 

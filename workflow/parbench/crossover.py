@@ -21,9 +21,9 @@ import numpy as np
 from parbench import stats
 
 # Where Ray overtakes the naive Pool (the array pickled into every chunk) and the
-# idiomatic one (the array in shared memory): this project's question, compared
-# by default wherever both series ran.
-DEFAULT_PAIRS = (("ray", "pool"), ("ray", "pool-shm"))
+# idiomatic ones (the array in shared memory; one task per dispatch): this
+# project's question, compared by default wherever both series ran.
+DEFAULT_PAIRS = (("ray", "pool"), ("ray", "pool-shm"), ("ray", "pool-c1"))
 
 FOUND = "found"
 NONE_IN_RANGE = "none in range"

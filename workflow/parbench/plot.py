@@ -67,22 +67,28 @@ def ordered_backends(frame: pd.DataFrame) -> list[str]:
     return list(table.assign(rank=rank).sort_values("rank")["backend"])
 
 
-def _darker(colour: str, variant_index: int) -> tuple[float, float, float]:
-    red, green, blue = to_rgb(colour)
-    factor = 0.6 ** variant_index
-    return red * factor, green * factor, blue * factor
+# A variant's colour is its backend's, shaded: darker, darker still, then lighter.
+VARIANT_SHADES = (-0.4, -0.7, 0.4, 0.7)
+
+
+def _shaded(colour: str, variant_index: int) -> tuple[float, float, float]:
+    if variant_index == 0:
+        return to_rgb(colour)
+    shade = VARIANT_SHADES[(variant_index - 1) % len(VARIANT_SHADES)]
+    target = 0.0 if shade < 0 else 1.0
+    return tuple(channel + abs(shade) * (target - channel) for channel in to_rgb(colour))
 
 
 def palette(frame: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
     """One colour per series: its backend's (the class says which); a variant's is
-    darker. Backends the registry does not know get the colour-blind palette's rest."""
+    shade of it. Backends the registry does not know get the colour-blind palette's rest."""
     table = _series_table(frame)
     spare = iter(sns.color_palette("colorblind", 10)[::-1])
     colours: dict[str, tuple[float, float, float]] = {}
     for engine, series in table.groupby("engine", sort=False):
         base = BACKENDS[engine].colour if engine in BACKENDS else next(spare, (0.3, 0.3, 0.3))
         for index, (_, row) in enumerate(series.sort_values("variant").iterrows()):
-            colours[row["backend"]] = _darker(base, index if row["variant"] else 0)
+            colours[row["backend"]] = _shaded(base, index if row["variant"] else 0)
     return colours
 
 
@@ -422,16 +428,17 @@ def _cell_position(size: float, sizes: list[float]) -> float:
 
 
 BOUNDARY_STYLES = ("-", "--", ":", "-.")
+BEYOND_MARKERS = (">", "s", "^", "x")
 
 
 def _boundaries(ax, cell: pd.DataFrame, crossover: pd.DataFrame, kernel_of_level: dict) -> list:
     """On a size × compute map, where each compared challenger overtakes its baseline:
     a line through the crossover of every compute level (found ones only), with
-    a triangle at the map's right edge where it is not found in range."""
+    a mark beside the map's right edge where it is not found in range."""
     sizes = sorted(cell["size"].unique())
     handles = []
     pairs = crossover[["challenger", "baseline"]].drop_duplicates().itertuples(index=False)
-    for style, (challenger, baseline) in zip(BOUNDARY_STYLES, pairs):
+    for pair_index, (style, (challenger, baseline)) in enumerate(zip(BOUNDARY_STYLES, pairs)):
         xs, ys, beyond = [], [], []
         for y, level in enumerate(sorted(kernel_of_level)):
             found = crossover[(crossover["kernel"] == kernel_of_level[level])
@@ -443,14 +450,15 @@ def _boundaries(ax, cell: pd.DataFrame, crossover: pd.DataFrame, kernel_of_level
                 continue
             xs.append(_cell_position(found["crossover_size"].iloc[0], sizes))
             ys.append(y + 0.5)
-        label = f"{challenger} overtakes {baseline}"
-        handles.append(Line2D([], [], color="0.1", linestyle=style, marker="o", markersize=3,
-                              label=label))
+        marker = BEYOND_MARKERS[pair_index % len(BEYOND_MARKERS)]
+        handles.append(Line2D([], [], color="0.1", linestyle=style, marker=marker, markersize=4,
+                              label=f"{challenger} overtakes {baseline}"))
         if xs:
             ax.plot(xs, ys, color="0.1", linestyle=style, marker="o", markersize=3)
-        if beyond:
-            ax.scatter([len(sizes) - 0.08] * len(beyond), beyond, marker=">", s=14,
-                       color="0.1", clip_on=False)
+        if beyond:  # side by side inside the right edge, one column per pair
+            ax.scatter([len(sizes) - 0.1 - 0.14 * pair_index] * len(beyond), beyond,
+                       marker=BEYOND_MARKERS[pair_index % len(BEYOND_MARKERS)], s=16,
+                       color="0.1", zorder=4)
     return handles
 
 
@@ -480,7 +488,8 @@ def winner_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_W
         axes[0][0].set_title(f"every backend ({top} workers, {tasks} tasks)")
         _winner_panel(axes[1][0], cell[cell["backend"] != "serial"], colours, unit,
                       "kernel_level", row_label)
-        axes[1][0].set_title("parallel backends only; lines: where the challenger overtakes")
+        axes[1][0].set_title("parallel backends only; lines: where the challenger overtakes "
+                             "(a mark at the right edge: not in range)")
         if crossover is not None:
             warm = crossover[(crossover["workload"] == workload) & (crossover["tasks"] == tasks)
                              & (crossover["workers"] == top)
@@ -500,7 +509,7 @@ def winner_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_W
     legend.append(Patch(facecolor="white", edgecolor="0.5", hatch="///",
                         label="no clear winner (95 % CIs overlap)"))
     figure.legend(handles=legend + boundary_handles, loc="outside lower center",
-                  ncols=min(len(legend) + len(boundary_handles), 5), frameon=False)
+                  ncols=min(len(legend) + len(boundary_handles), 4), frameon=False)
     figure.suptitle(f"{workload}: fastest backend per cell (×: margin over the runner-up)"
                     f"{note}")
     return figure
