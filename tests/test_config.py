@@ -39,12 +39,12 @@ def test_every_committed_design_is_valid(design):
     assert sweep.combinations(config)
 
 
-def test_every_registered_series_runs_by_default_and_compares_ray_with_both_pools():
+def test_every_registered_series_runs_by_default_and_compares_ray_with_every_pool():
     config = validated({"workloads": {"exp_sinh": {"sizes": [10]}}})
     assert list(sweep.series(config)) == default_series()
     assert set(BACKENDS) <= set(default_series())
-    assert "pool-shm" in default_series()  # Pool's declared variant
-    assert sweep.comparisons(config) == [["ray", "pool"], ["ray", "pool-shm"]]
+    assert {"pool-shm", "pool-c1"} <= set(default_series())  # Pool's declared variants
+    assert sweep.comparisons(config) == [["ray", "pool"], ["ray", "pool-shm"], ["ray", "pool-c1"]]
     # Default pairs whose series are not in the sweep are left out, not refused.
     config = validated({"workloads": {"exp_sinh": {"sizes": [10]}}, "backends": ["ray", "pool"]})
     assert sweep.comparisons(config) == [["ray", "pool"]]
