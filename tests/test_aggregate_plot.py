@@ -6,6 +6,7 @@ import itertools
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -277,3 +278,54 @@ def test_a_workload_with_kernel_levels_gets_a_size_by_level_map_with_boundaries(
     # 20 kB lies between the 10 kB and 100 kB cells (centres at 1.5 and 2.5).
     assert all(1.5 < x < 2.5 for x in boundary[0].get_xdata())
     plot.plt.close(figure)
+
+
+def _replicated(loaded: list[bool], means: list[float]) -> pd.DataFrame:
+    """One combination in len(means) replicates (jobs) of five repeats each."""
+    jobs = []
+    for replicate, (mean, is_loaded) in enumerate(zip(means, loaded)):
+        job = _two_repeats(replicate=replicate, loaded=is_loaded, background_cpu_fraction=0.0,
+                           job_start_unix=100.0 * replicate, job_end_unix=100.0 * replicate + 3,
+                           sample_seconds=mean, min_repeats=2, hostname="h", cpu_model="c",
+                           logical_cpus=2, available_cores=2, timestamp_utc="t")
+        jobs.append(job.assign(seconds=mean * pd.Series([1.0, 1.001])))
+    return pd.concat(jobs, ignore_index=True)
+
+
+def test_replicates_widen_the_interval_to_the_jobs_disagreement():
+    summary = summarise(_replicated([False] * 4, [1.0, 1.2, 1.1, 0.9]))
+    row = summary.iloc[0]
+    assert row["replicates"] == 4 and row["repeats"] == 8
+    assert row["ci_low"] < 1.0 and row["ci_high"] > 1.1  # within a job, ±0.05 % only
+    assert row["between_replicate_cv"] > 0.05 > row["within_replicate_cv"]
+    assert row["noisy"]
+
+
+def test_loaded_replicates_are_flagged_or_left_out_but_never_lost():
+    timings = _replicated([False, True, False], [1.0, 5.0, 1.0])
+    kept = summarise(timings).iloc[0]
+    assert kept["loaded"] and kept["loaded_replicates"] == 1 and kept["replicates"] == 3
+    left_out = summarise(timings, exclude_loaded=True).iloc[0]
+    assert not left_out["loaded"] and left_out["excluded_replicates"] == 1
+    assert left_out["replicates"] == 2 and left_out["ci_high"] < 1.01
+    everything_loaded = summarise(_replicated([True, True], [1.0, 1.0]), exclude_loaded=True)
+    assert everything_loaded["status"].tolist() == ["excluded (loaded)"]
+
+
+def test_aggregate_writes_the_recommended_design_and_prints_it(tmp_path, capsys):
+    raw = tmp_path / "raw.csv"
+    write_csv_atomically(_replicated([False] * 3, [1.0, 1.1, 0.95]), raw)
+    aggregate([raw], *(tmp_path / f"{name}.csv"
+                       for name in ("timings", "summary", "crossover", "machines")))
+    design = pd.read_csv(tmp_path / "design.csv")
+    assert design["scope"].tolist() == ["combination", "sweep"]
+    assert (design["recommended_replicates"] >= 2).all()
+    assert "replicates:" in capsys.readouterr().err
+
+
+def test_noisy_means_the_precision_asked_for_was_missed_not_spread_samples():
+    spread_out = 1 + 0.15 * np.random.default_rng(8).standard_normal(400)  # CV 15 %
+    many = _two_repeats().iloc[[0] * 400].assign(seconds=spread_out, repeat=range(400))
+    row = summarise(many).iloc[0]
+    assert row["cv"] > 0.1 and row["ci_relative_half_width"] < 0.05 and not row["noisy"]
+    assert summarise(many.iloc[:4])["noisy"].tolist() == [True]

@@ -69,3 +69,59 @@ def test_real_repeat_loop_obeys_the_rule(ci_target, expected_rows, reason):
     rows = measure(Combination("exp_sinh", "numpy", "serial", 1_000, 4, 1),
                    JobSettings(min_repeats=5, max_repeats=12, ci_target=ci_target))
     assert len(rows) == expected_rows and set(rows["stop_reason"]) == {reason}
+
+
+def _replicates(job_means, repeats, within_sd, seed):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(mean, within_sd, size=repeats) for mean in job_means]
+
+
+def test_hierarchical_interval_carries_the_variance_between_jobs():
+    """Jobs that disagree by 20 % while each is precise: pooling the repeats as if
+    they were independent gives an interval that misses most jobs; resampling the
+    jobs first covers them."""
+    jobs = [1.0, 1.2, 0.9, 1.1, 1.05, 0.95]
+    groups = _replicates(jobs, repeats=10, within_sd=0.002, seed=5)
+    flat_low, flat_high = stats.median_interval(np.concatenate(groups))
+    low, high = stats.median_interval(groups)
+    assert (high - low) > 3 * (flat_high - flat_low)
+    assert low <= stats.pooled_median(groups) <= high
+    assert low < 1.0 < 1.1 < high
+
+
+def test_one_replicate_is_the_ordinary_bootstrap():
+    samples = np.random.default_rng(6).lognormal(size=12)
+    assert stats.median_interval([samples]) == stats.median_interval(samples)
+    assert stats.pooled_median([samples]) == float(np.median(samples))
+
+
+def test_replicates_may_differ_in_repeats_and_drop_missing_values():
+    groups = [np.array([1.0, 1.0, np.nan]), np.array([2.0]), np.array([np.nan])]
+    assert [len(group) for group in stats.as_replicates(groups)] == [2, 1]
+    medians = stats.bootstrap_medians(groups, resamples=500)
+    assert np.isfinite(medians).all() and set(np.round(medians, 6)) <= {1.0, 1.5, 2.0}
+
+
+def test_variance_components_recover_known_between_and_within_spread():
+    rng = np.random.default_rng(7)
+    job_effects = rng.normal(0.0, 0.10, size=200)  # 10 % between jobs
+    groups = [np.exp(effect + rng.normal(0.0, 0.02, size=8)) for effect in job_effects]
+    components = stats.variance_components(groups)
+    assert 0.08 < components.between_cv < 0.12
+    assert 0.018 < components.within_cv < 0.022
+    assert math.isnan(stats.variance_components([groups[0]]).between)
+
+
+def test_cheapest_design_favours_replicates_when_the_variance_is_between_jobs():
+    between_jobs = stats.VarianceComponents(between=0.05**2, within=0.01**2)
+    within_jobs = stats.VarianceComponents(between=0.001**2, within=0.10**2)
+    costly_job, cheap_repeat = 5.0, 0.1
+    spread_jobs = stats.cheapest_design(between_jobs, costly_job, cheap_repeat, 0.05)
+    spread_repeats = stats.cheapest_design(within_jobs, costly_job, cheap_repeat, 0.05)
+    assert spread_jobs.replicates > spread_repeats.replicates
+    assert spread_jobs.repeats < spread_repeats.repeats
+    # What it recommends reaches the target: the half-width of the mean of log time.
+    for components, design in ((between_jobs, spread_jobs), (within_jobs, spread_repeats)):
+        variance = (components.between + components.within / design.repeats) / design.replicates
+        assert stats.Z_95 * math.sqrt(variance) <= math.log1p(0.05)
+    assert stats.cheapest_design(stats.VarianceComponents(math.nan, 0.01), 1, 1, 0.05) is None

@@ -1,4 +1,9 @@
-"""Per-job CSVs -> timings.csv, summary.csv, crossover.csv (schemas: results/README.md).
+"""Per-job CSVs -> timings.csv, summary.csv, crossover.csv, machines.csv, design.csv
+(schemas: results/README.md).
+
+A combination is measured in one or more replicates (jobs); every median,
+speedup and crossover interval is a two-level bootstrap over replicates and the
+repeats within them (parbench.stats).
 
 This layer reads only the per-job files; plotting reads only what it writes.
 """
@@ -14,9 +19,11 @@ import pandas as pd
 
 from parbench import stats
 from parbench.crossover import DEFAULT_PAIRS, crossover_with_confidence
+from parbench.stats import VarianceComponents, cheapest_design, variance_components
 from parbench.tables import write_csv_atomically
 
 IDENTITY = ["workload", "kernel", "backend", "size", "tasks", "workers"]
+JOB = IDENTITY + ["replicate"]
 # Speedup compares against the serial loop on the same problem.
 PROBLEM = ["workload", "kernel", "size", "tasks"]
 PROVENANCE_MACHINE = ["hostname", "cpu_model", "logical_cpus", "available_cores"]
@@ -35,15 +42,17 @@ def collect_timings(job_csvs: Iterable[str | Path]) -> pd.DataFrame:
             "figures will mix them:\n" + machines.to_string(index=False),
             file=sys.stderr,
         )
-    return timings.sort_values(IDENTITY + ["repeat"]).reset_index(drop=True)
+    return timings.sort_values(JOB + ["repeat"]).reset_index(drop=True)
 
 
 def _with_series_columns(timings: pd.DataFrame) -> pd.DataFrame:
     """Rows written before backends had options name only their backend: fill in
     what later rows say of their series (docs/data holds such rows)."""
     serial = timings["backend"] == "serial"
+    # Before replicates and calibrated samples: one job per combination, one map per sample.
     for column, fill in (("engine", timings["backend"]), ("variant", ""),
-                         ("single_process", serial)):
+                         ("single_process", serial), ("replicate", 0),
+                         ("maps_per_sample", 1)):
         timings[column] = timings[column].fillna(fill) if column in timings else fill
     timings["variant"] = timings["variant"].astype(str)
     timings["single_process"] = timings["single_process"].astype(bool)
@@ -55,45 +64,84 @@ def option_columns(frame: pd.DataFrame) -> list[str]:
     return sorted(column for column in frame.columns if column.startswith("option_"))
 
 
-# A combination is `noisy` when its repeats vary by more than this (std / mean),
-# or when its CI missed the target; `loaded` when something else kept more than
-# this fraction of the machine busy just before the job started.
-NOISY_CV = 0.10
+# A combination is `noisy` when its median's CI (over replicates and their samples)
+# is wider than the `ci_target` it was measured for: its precision goal missed. Not
+# the spread of single samples: a median of many spread samples can be precise.
+# `loaded` when something else kept more than this fraction of the machine busy
+# before or while one of its jobs measured (rows written before jobs judged that
+# themselves: just before it started).
 LOADED_FRACTION = 0.25
-# Per-job values, identical on every row of a job: taken from its first row.
+# Per-job values, identical on every row of a job: the median over the
+# combination's replicates (numbers), or its first job's value.
 JOB_COLUMNS = [
     "engine", "variant", "single_process", "size_unit", "startup_seconds", "first_map_seconds",
     "cold_seconds", "teardown_seconds", "overhead_per_task_seconds", "peak_rss_bytes",
     "stop_reason", "ci_target", "chunksize", "start_method", "oversubscribed", "load_avg_1m",
-    "background_cpu_fraction", "kernel_level", "task_iterations", "state_verified",
+    "background_cpu_fraction", "background_cpu_fraction_during", "quiet_waited_seconds",
+    "maps_per_sample", "kernel_level", "task_iterations", "state_verified",
 ]
 SUMMARY_COLUMNS = IDENTITY + [
     "engine", "variant", "single_process", "size_unit", "status", "repeats", "failed", "verified",
     "median_seconds", "ci_low", "ci_high", "min_seconds", "max_seconds", "iqr_seconds", "cv",
     "ci_relative_half_width", "stop_reason", "noisy", "loaded", "oversubscribed",
+    "replicates", "loaded_replicates", "excluded_replicates", "between_replicate_cv",
+    "within_replicate_cv", "replicate_min_gap_jobs",
     "speedup", "speedup_ci_low", "speedup_ci_high",
     "efficiency", "efficiency_ci_low", "efficiency_ci_high",
     "startup_seconds", "first_map_seconds", "cold_seconds", "warm_seconds", "teardown_seconds",
     "overhead_per_task_seconds", "cpu_seconds", "cpu_utilization", "peak_rss_bytes",
-    "chunksize", "start_method", "load_avg_1m", "background_cpu_fraction", "kernel_level",
+    "maps_per_sample", "chunksize", "start_method", "load_avg_1m", "background_cpu_fraction",
+    "background_cpu_fraction_during", "quiet_waited_seconds", "kernel_level",
     "task_iterations", "state_verified", "error",
 ]
 
 
-def _combination_row(key: tuple, rows: pd.DataFrame) -> dict:
-    ok = rows[rows["status"] == "ok"]
-    spread = stats.spread(ok["seconds"])
-    first = rows.iloc[0]
+def job_loaded(jobs: pd.DataFrame) -> pd.Series:
+    """Per job (one row each): measured while others kept the machine busy. Rows
+    of jobs that judged it themselves carry `loaded`; older ones only the share
+    of the machine others used just before they started."""
+    before = jobs.get("background_cpu_fraction", pd.Series(np.nan, jobs.index)) > LOADED_FRACTION
+    if "loaded" not in jobs:
+        return before
+    return jobs["loaded"].map({True: True, False: False, "True": True, "False": False}
+                              ).fillna(before).astype(bool)
+
+
+def sweep_positions(timings: pd.DataFrame) -> pd.Series:
+    """Each job's place in the order the sweep ran them (by start time), per row."""
+    if "job_start_unix" not in timings:
+        return pd.Series(np.nan, timings.index)
+    starts = timings.groupby(JOB)["job_start_unix"].transform("first")
+    return starts.rank(method="dense") - 1
+
+
+def replicate_samples(ok: pd.DataFrame) -> list[np.ndarray]:
+    """The timed repeats of each replicate (job), in replicate order."""
+    return [group["seconds"].to_numpy() for _, group in ok.groupby("replicate")]
+
+
+def _combination_row(key: tuple, rows: pd.DataFrame, exclude_loaded: bool) -> dict:
+    jobs = rows.drop_duplicates("replicate")
+    loaded_jobs = set(jobs.loc[job_loaded(jobs).to_numpy(), "replicate"])
+    excluded = loaded_jobs if exclude_loaded else set()
+    used = rows[~rows["replicate"].isin(excluded)]
+    ok = used[used["status"] == "ok"]
+    samples = replicate_samples(ok)
+    spread = stats.spread(samples)
+    components = variance_components(samples)
     summary = {column: value for column, value in zip(IDENTITY, key)}
-    summary.update({column: first.get(column, np.nan)
-                    for column in JOB_COLUMNS + option_columns(rows)})
-    failed = int((rows["status"] == "error").sum())
+    for column in JOB_COLUMNS + option_columns(rows):
+        values = jobs[column] if column in jobs else pd.Series([np.nan])
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        summary[column] = values.median() if numeric else values.iloc[0]
+    failed = int((used["status"] == "error").sum())
     unsupported = bool((rows["status"] == "unsupported").any())
     # A stateful workload's gathered states must add up too (empty: not stateful).
     state_verified = rows.get("state_verified", pd.Series([True])).dropna()
+    positions = sorted(jobs["sweep_position"].dropna())
     summary.update(
-        status=("unsupported" if unsupported else "error") if ok.empty
-        else ("partial" if failed else "ok"),
+        status=("unsupported" if unsupported else "excluded (loaded)" if used.empty
+                else "error") if ok.empty else ("partial" if failed else "ok"),
         repeats=len(ok), failed=failed,
         verified=bool(rows["verified"].astype(bool).all()
                       and rows.get("warmups_verified", pd.Series([True])).astype(bool).all()
@@ -105,26 +153,58 @@ def _combination_row(key: tuple, rows: pd.DataFrame) -> dict:
         warm_seconds=spread.median,
         cpu_seconds=ok["cpu_seconds"].median() if "cpu_seconds" in ok else np.nan,
         cpu_utilization=ok["cpu_utilization"].median() if "cpu_utilization" in ok else np.nan,
+        replicates=len(samples), loaded_replicates=len(loaded_jobs),
+        excluded_replicates=len(excluded),
+        between_replicate_cv=components.between_cv, within_replicate_cv=components.within_cv,
+        # How many other jobs ran between two replicates of this one, at least.
+        replicate_min_gap_jobs=(int(min(b - a for a, b in zip(positions, positions[1:])) - 1)
+                                if len(positions) > 1 else np.nan),
         error=next((message for message in rows["error"] if message), ""),
     )
     ci_target = summary["ci_target"] if pd.notna(summary["ci_target"]) else np.inf
     # Fewer repeats than asked for (the job's time budget ran out) cannot show
     # their own noise: one repeat has a zero-width "interval".
-    too_few = len(ok) < first.get("min_repeats", 0)
-    summary["noisy"] = bool(
-        (pd.notna(spread.cv) and spread.cv > NOISY_CV)
-        or summary["ci_relative_half_width"] > ci_target
-        or (too_few and not ok.empty)
-    )
-    summary["loaded"] = bool(summary["background_cpu_fraction"] > LOADED_FRACTION)
-    summary["_samples"] = ok["seconds"].to_numpy()
+    too_few = len(ok) < jobs.get("min_repeats", pd.Series([0])).iloc[0] * max(1, len(samples))
+    summary["noisy"] = bool(summary["ci_relative_half_width"] > ci_target
+                            or (too_few and not ok.empty))
+    summary["loaded"] = bool(loaded_jobs - excluded)
+    summary["_samples"] = samples
+    summary["_components"] = components
+    summary["_costs"] = _costs(ok, used.drop_duplicates("replicate"))
     return summary
 
 
-def summarise(timings: pd.DataFrame) -> pd.DataFrame:
-    """One row per combination: median with its bootstrap CI, spread, speedup with its CI."""
+def _costs(ok: pd.DataFrame, jobs: pd.DataFrame) -> tuple[float, float]:
+    """(seconds one more replicate costs besides its samples, seconds per sample)."""
+    if ok.empty or "job_end_unix" not in jobs:
+        return (np.nan, np.nan)
+    sample = ok["sample_seconds"] if "sample_seconds" in ok else ok["seconds"]
+    sampled = sample.groupby(ok["replicate"]).sum()
+    wall = (jobs["job_end_unix"] - jobs["job_start_unix"]).set_axis(jobs["replicate"])
+    replicate_cost = float((wall - sampled.reindex(wall.index).fillna(0)).median())
+    return (max(replicate_cost, 0.0), float(sample.median()))
+
+
+def summarise(timings: pd.DataFrame, exclude_loaded: bool = False) -> pd.DataFrame:
+    """One row per combination: median with its bootstrap CI, spread, speedup with its
+    CI, the variance between and within replicates. `exclude_loaded`: leave out the
+    replicates measured on a loaded machine."""
+    return public_summary(_summary_with_samples(timings, exclude_loaded), timings)
+
+
+def public_summary(summary: pd.DataFrame, timings: pd.DataFrame) -> pd.DataFrame:
+    """The summary's documented columns, in order (without the samples behind them)."""
+    columns = SUMMARY_COLUMNS + option_columns(timings)
+    return summary.reindex(columns=columns).sort_values(IDENTITY).reset_index(drop=True)
+
+
+def _summary_with_samples(timings: pd.DataFrame, exclude_loaded: bool) -> pd.DataFrame:
+    if "replicate" not in timings:  # rows of one job per combination
+        timings = timings.assign(replicate=0)
+    timings = timings.assign(sweep_position=sweep_positions(timings))
     summary = pd.DataFrame(
-        [_combination_row(key, rows) for key, rows in timings.groupby(IDENTITY)]
+        [_combination_row(key, rows, exclude_loaded)
+         for key, rows in timings.groupby(IDENTITY)]
     )
     serial = summary[(summary["backend"] == "serial") & (summary["repeats"] > 0)]
     serial_samples = {tuple(row[PROBLEM]): row["_samples"] for _, row in serial.iterrows()}
@@ -138,12 +218,90 @@ def summarise(timings: pd.DataFrame) -> pd.DataFrame:
             speedups.append((1.0, 1.0, 1.0))  # the reference itself: exactly 1
             continue
         low, high = stats.ratio_interval(reference, row["_samples"])
-        speedups.append((np.median(reference) / row["median_seconds"], low, high))
+        speedups.append((stats.pooled_median(reference) / row["median_seconds"], low, high))
     summary[["speedup", "speedup_ci_low", "speedup_ci_high"]] = speedups
     for suffix in ("", "_ci_low", "_ci_high"):
         summary[f"efficiency{suffix}"] = summary[f"speedup{suffix}"] / summary["workers"]
-    columns = SUMMARY_COLUMNS + option_columns(timings)
-    return summary.reindex(columns=columns).sort_values(IDENTITY).reset_index(drop=True)
+    return summary
+
+
+DESIGN_COLUMNS = IDENTITY + [
+    "scope", "replicates", "repeats_per_replicate", "between_replicate_cv", "within_replicate_cv",
+    "replicate_cost_seconds", "repeat_cost_seconds", "ci_target", "recommended_replicates",
+    "recommended_repeats", "recommended_seconds", "reaching_target",
+]
+
+
+def recommended_design(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per combination with at least two replicates, the cheapest replicates x repeats
+    reaching its CI target (stats.cheapest_design); then one `sweep` row: the same
+    for the median combination (median variance components and costs: one
+    combination's between-replicate variance rests on few replicates), and the share
+    of combinations whose own components that design brings within the target."""
+    rows = []
+    for _, row in summary.iterrows():
+        components, (replicate_cost, repeat_cost) = row["_components"], row["_costs"]
+        ci_target = row["ci_target"] if pd.notna(row["ci_target"]) else 0.05
+        design = cheapest_design(components, replicate_cost, repeat_cost, ci_target)
+        if design is None:
+            continue
+        rows.append({**{column: row[column] for column in IDENTITY}, "scope": "combination",
+                     "replicates": row["replicates"],
+                     "repeats_per_replicate": row["repeats"] / max(1, row["replicates"]),
+                     "between_replicate_cv": components.between_cv,
+                     "within_replicate_cv": components.within_cv,
+                     "replicate_cost_seconds": replicate_cost,
+                     "repeat_cost_seconds": repeat_cost, "ci_target": ci_target,
+                     "recommended_replicates": design.replicates,
+                     "recommended_repeats": design.repeats,
+                     "recommended_seconds": design.seconds,
+                     "_between": components.between, "_within": components.within})
+    if not rows:
+        return pd.DataFrame(columns=DESIGN_COLUMNS)
+    table = pd.DataFrame(rows)
+    typical = VarianceComponents(float(table["_between"].median()),
+                                 float(table["_within"].median()))
+    ci_target = float(table["ci_target"].median())
+    design = cheapest_design(typical, float(table["replicate_cost_seconds"].median()),
+                             float(table["repeat_cost_seconds"].median()), ci_target)
+    allowed = (np.log1p(table["ci_target"]) / stats.Z_95) ** 2
+    reached = (table["_between"] + table["_within"] / design.repeats) / design.replicates
+    sweep_row = {"scope": "sweep", "replicates": int(table["replicates"].median()),
+                 "repeats_per_replicate": table["repeats_per_replicate"].median(),
+                 "between_replicate_cv": typical.between_cv,
+                 "within_replicate_cv": typical.within_cv,
+                 "replicate_cost_seconds": table["replicate_cost_seconds"].median(),
+                 "repeat_cost_seconds": table["repeat_cost_seconds"].median(),
+                 "ci_target": ci_target, "recommended_replicates": design.replicates,
+                 "recommended_repeats": design.repeats,
+                 "recommended_seconds": float(
+                     ((table["replicate_cost_seconds"]
+                       + design.repeats * table["repeat_cost_seconds"])
+                      * design.replicates).sum()),
+                 "reaching_target": float((reached <= allowed).mean())}
+    table = pd.concat([table.drop(columns=["_between", "_within"]),
+                       pd.DataFrame([sweep_row])], ignore_index=True)
+    return table.reindex(columns=DESIGN_COLUMNS)
+
+
+def design_message(design: pd.DataFrame) -> str:
+    """The sweep-wide recommendation, as the aggregate log prints it."""
+    sweep = design[design["scope"] == "sweep"]
+    if sweep.empty:
+        return ("no recommendation: it needs combinations measured in at least two "
+                "replicates (`replicates: 2`)")
+    row = sweep.iloc[0]
+    return (
+        f"variance components (median over {len(design) - 1} combinations): between "
+        f"replicates {row['between_replicate_cv']:.1%}, within {row['within_replicate_cv']:.1%}"
+        f" of the time; one more replicate costs {row['replicate_cost_seconds']:.2f} s besides "
+        f"its samples, a sample {row['repeat_cost_seconds']:.3f} s. To reach "
+        f"±{row['ci_target']:.0%} at least cost (Kalibera & Jones): replicates: "
+        f"{row['recommended_replicates']}, min_repeats: {row['recommended_repeats']} (about "
+        f"{row['recommended_seconds'] / 60:.0f} min of measuring; it brings "
+        f"{row['reaching_target']:.0%} of the combinations within the target; this run: "
+        f"{row['replicates']} replicates x {row['repeats_per_replicate']:.0f} samples)"
+    )
 
 
 CROSSOVER_COLUMNS = [
@@ -153,28 +311,42 @@ CROSSOVER_COLUMNS = [
 ]
 
 
-def _samples(ok: pd.DataFrame, backend: str, problem: dict, basis: str) -> dict[int, np.ndarray]:
-    """{size: samples} of one backend's time: `warm` (the repeats) or `cold` (start-up + first map).
+def _samples(ok: pd.DataFrame, backend: str, problem: dict,
+             basis: str) -> dict[int, list[np.ndarray]]:
+    """{size: samples per replicate} of one backend's time: `warm` (the repeats) or
+    `cold` (start-up + first map).
 
-    A job starts its backend once, so one cold value per size; its interval
-    comes from resampling the start-ups of every size of the sweep (start-up
-    does not depend on the problem size) added to each size's first map.
+    A job starts its backend once, so one cold value per job; its interval
+    comes from resampling the start-ups of every job of the sweep (start-up
+    does not depend on the problem size) added to each job's first map.
     """
     rows = ok[(ok["backend"] == backend) & (ok["workload"] == problem["workload"])
               & (ok["kernel"] == problem["kernel"]) & (ok["tasks"] == problem["tasks"])]
     if not rows["single_process"].all():
         rows = rows[rows["workers"] == problem["workers"]]
     if basis == "warm":
-        return {size: group["seconds"].to_numpy() for size, group in rows.groupby("size")}
-    jobs = rows.groupby("size")[["startup_seconds", "first_map_seconds"]].first()
+        return {size: replicate_samples(group) for size, group in rows.groupby("size")}
+    jobs = rows.drop_duplicates(["size", "replicate"])
     startups = jobs["startup_seconds"].to_numpy()
-    return {size: startups + first_map for size, first_map in jobs["first_map_seconds"].items()}
+    return {size: [startups + first_map for first_map in group["first_map_seconds"]]
+            for size, group in jobs.groupby("size")}
 
 
-def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]]) -> pd.DataFrame:
+def without_loaded(timings: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the jobs that measured on a quiet machine."""
+    jobs = timings.drop_duplicates(JOB)
+    loaded = jobs.loc[job_loaded(jobs).to_numpy(), JOB]
+    keys = pd.MultiIndex.from_frame(timings[JOB])
+    return timings[~keys.isin(pd.MultiIndex.from_frame(loaded))]
+
+
+def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
+               exclude_loaded: bool = False) -> pd.DataFrame:
     """For each (workload, kernel, tasks, workers), pair and time basis: where challenger
     overtakes baseline, with a bootstrap 95 % interval."""
     ok = timings[timings["status"] == "ok"]
+    if exclude_loaded:
+        ok = without_loaded(ok)
     single_process = timings.groupby("backend")["single_process"].all().to_dict()
     rows = []
     for challenger, baseline in pairs:
@@ -219,7 +391,7 @@ def machines(timings: pd.DataFrame) -> pd.DataFrame:
     versions = [column for column in timings.columns if column.endswith("_version")
                 and column != "python_version"]
     present = [column for column in PROVENANCE_COLUMNS if column in timings] + versions
-    jobs = timings.drop_duplicates(IDENTITY)
+    jobs = timings.drop_duplicates(JOB)
     return (
         jobs.groupby(present, dropna=False)
         .agg(jobs=("workload", "size"), first_utc=("timestamp_utc", "min"),
@@ -235,14 +407,27 @@ def aggregate(
     crossover_csv: str | Path,
     machines_csv: str | Path,
     pairs: Sequence[Sequence[str]] | None = None,
+    design_csv: str | Path | None = None,
+    exclude_loaded: bool = False,
 ) -> None:
     """`pairs`: the [challenger, baseline] pairs for crossover.csv; None: the default
-    pairs whose two series are in the rows."""
+    pairs whose two series are in the rows. `design_csv`: where the recommended
+    replicates and repeats go (default: next to summary.csv). `exclude_loaded`:
+    statistics without the jobs measured on a loaded machine (timings.csv keeps them)."""
     timings = collect_timings(job_csvs)
     if pairs is None:
         present = set(timings["backend"])
         pairs = [pair for pair in DEFAULT_PAIRS if set(pair) <= present]
+    full_summary = _summary_with_samples(timings, exclude_loaded)
+    summary, design = public_summary(full_summary, timings), recommended_design(full_summary)
     write_csv_atomically(timings, timings_csv)
-    write_csv_atomically(summarise(timings), summary_csv)
-    write_csv_atomically(crossovers(timings, pairs), crossover_csv)
+    write_csv_atomically(summary, summary_csv)
+    write_csv_atomically(crossovers(timings, pairs, exclude_loaded), crossover_csv)
     write_csv_atomically(machines(timings), machines_csv)
+    write_csv_atomically(design, design_csv or Path(summary_csv).with_name("design.csv"))
+    loaded = int(summary["loaded"].sum())
+    if loaded:
+        print(f"warning: {loaded} of {len(summary)} combinations have replicates measured on a "
+              "loaded machine" + (" (left out of the statistics)" if exclude_loaded else
+                                  " (`--exclude-loaded` leaves them out)"), file=sys.stderr)
+    print(design_message(design), file=sys.stderr)

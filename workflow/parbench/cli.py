@@ -1,7 +1,8 @@
 """`parbench` command: rebuild aggregates or figures from files, without re-timing.
 
     parbench aggregate      per-job CSVs under results/raw -> the aggregates
-                            (--compare ipyparallel pool: another pair, repeatable)
+                            (--compare ipyparallel pool: another pair, repeatable;
+                            --exclude-loaded: without jobs measured on a loaded machine)
     parbench plot           aggregates -> every figure under results/figures
                             (--figures DIR: elsewhere)
     parbench --results docs/data/16cpu aggregate    the same for a committed data set
@@ -41,7 +42,11 @@ def main(argv: list[str] | None = None) -> None:
     aggregating.add_argument("--compare", nargs=2, action="append", metavar=("CHALLENGER",
                                                                            "BASELINE"),
                              help="a pair of series for crossover.csv; repeat for more "
-                                  "(default: ray pool and ray pool-shm, where both ran)")
+                                  "(default: ray with pool, pool-shm and pool-c1, where both "
+                                  "ran)")
+    aggregating.add_argument("--exclude-loaded", action="store_true",
+                             help="leave the jobs measured on a loaded machine out of the "
+                                  "statistics (timings.csv keeps them)")
     plot = commands.add_parser("plot", help="aggregates -> figures under RESULTS/figures")
     plot.add_argument("--width", type=float, default=DEFAULT_WIDTH,
                       help="figure width in inches (3.5: a paper's single column)")
@@ -57,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     if arguments.command == "aggregate":
         aggregate(sorted((results / "raw").rglob("*.csv")), results / "timings.csv",
                   results / "summary.csv", results / "crossover.csv", results / "machines.csv",
-                  **({"pairs": arguments.compare} if arguments.compare else {}))
+                  **({"pairs": arguments.compare} if arguments.compare else {}),
+                  design_csv=results / "design.csv", exclude_loaded=arguments.exclude_loaded)
         print(f"wrote the aggregates under {results}")
     elif arguments.command == "describe":
         if arguments.write:

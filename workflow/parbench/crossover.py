@@ -81,7 +81,7 @@ class CrossoverEstimate(Crossover):
 
     ci_low: float = math.nan
     ci_high: float = math.nan
-    found_fraction: float = math.nan  # share of bootstrap replicates with a crossover in range
+    found_fraction: float = math.nan  # share of bootstrap resamples with a crossover in range
 
 
 Interval = tuple[float, float]
@@ -98,15 +98,17 @@ def _clearly_faster(challenger: Interval, baseline: Interval) -> bool:
 
 def crossover_with_confidence(
     sizes: Sequence[float],
-    challenger_samples: Sequence[Sequence[float]],
-    baseline_samples: Sequence[Sequence[float]],
+    challenger_samples: Sequence[stats.Samples],
+    baseline_samples: Sequence[stats.Samples],
     challenger: str = "ray",
     resamples: int = RESAMPLES,
 ) -> CrossoverEstimate:
     """The crossover of the medians, with a bootstrap 95 % interval.
 
-    Each replicate resamples every combination's repeats, recomputes both
-    medians at every size and the crossover from them. A replicate where the
+    Each size's samples are one sequence of repeats, or one per replicate (job).
+    Each bootstrap resample draws every combination's replicates and the repeats
+    within them (stats.bootstrap_medians), recomputes both medians at every size
+    and the crossover from them. A resample where the
     challenger wins throughout counts as a crossover at the smallest size, one
     where it never wins at the top as one at the largest size, so the interval
     can say "at or below / at or above the range". When the two medians' own
@@ -117,10 +119,10 @@ def crossover_with_confidence(
     """
     order = np.argsort(np.asarray(sizes, dtype=float))
     sizes = [float(sizes[i]) for i in order]
-    challenger_samples = [np.asarray(challenger_samples[i], float) for i in order]
-    baseline_samples = [np.asarray(baseline_samples[i], float) for i in order]
-    point = find_crossover(sizes, [np.median(s) for s in challenger_samples],
-                           [np.median(s) for s in baseline_samples], challenger)
+    challenger_samples = [stats.as_replicates(challenger_samples[i]) for i in order]
+    baseline_samples = [stats.as_replicates(baseline_samples[i]) for i in order]
+    point = find_crossover(sizes, [stats.pooled_median(s) for s in challenger_samples],
+                           [stats.pooled_median(s) for s in baseline_samples], challenger)
     if point.status == TOO_FEW_SIZES:
         return CrossoverEstimate(point.status)
     challenger_medians = [stats.bootstrap_medians(s, resamples, stats.SEED + 2 * i)
@@ -132,24 +134,24 @@ def crossover_with_confidence(
                  for c, b in zip(challenger_medians, baseline_medians)]
     if all(_intervals_overlap(c, b) for c, b in intervals):
         return CrossoverEstimate(NO_CLEAR_WINNER, found_fraction=0.0)
-    replicate_sizes = []
-    for replicate in range(resamples):
-        result = find_crossover(sizes, [m[replicate] for m in challenger_medians],
-                                [m[replicate] for m in baseline_medians], challenger)
+    resample_sizes = []
+    for resample in range(resamples):
+        result = find_crossover(sizes, [m[resample] for m in challenger_medians],
+                                [m[resample] for m in baseline_medians], challenger)
         if result.status == FOUND:
-            replicate_sizes.append(result.size)
+            resample_sizes.append(result.size)
         elif result.status == NONE_IN_RANGE:
-            replicate_sizes.append(sizes[-1])
+            resample_sizes.append(sizes[-1])
         else:  # faster throughout
-            replicate_sizes.append(sizes[0])
-    found_fraction = sum(sizes[0] < size < sizes[-1] for size in replicate_sizes) / resamples
+            resample_sizes.append(sizes[0])
+    found_fraction = sum(sizes[0] < size < sizes[-1] for size in resample_sizes) / resamples
     if point.status != FOUND:  # an interval of a crossover that is not there means nothing
         return CrossoverEstimate(point.status, found_fraction=found_fraction)
     # "Overtakes" needs a size above the crossing where the challenger is clearly
     # faster; a lead inside the noise is reported with its number, but not as found.
     significant = any(_clearly_faster(*intervals[index])
                       for index, size in enumerate(sizes) if size >= point.size_above)
-    low, high = stats.percentile_interval(np.log(replicate_sizes))
+    low, high = stats.percentile_interval(np.log(resample_sizes))
     return CrossoverEstimate(
         FOUND if significant else NOT_SIGNIFICANT, point.size, point.size_below,
         point.size_above, ci_low=math.exp(low), ci_high=math.exp(high),

@@ -2,8 +2,9 @@
 
 One colour and one marker per backend across every figure (seaborn's
 colour-blind palette). Failed combinations are red crosses along the top of
-their panel; noisy ones (CV > 10 % or CI target missed) are hollow markers:
-never silently dropped. Fonts are embedded as TrueType (Type 42).
+their panel; noisy ones (their CI wider than `ci_target`) are hollow markers, and
+those measured on a loaded machine are ringed: never silently dropped. Fonts
+are embedded as TrueType (Type 42).
 """
 
 from __future__ import annotations
@@ -151,6 +152,10 @@ def _lines(ax, cell: pd.DataFrame, value: str, styles, several_workers: bool,
                 ax.scatter(points["size"], points[value], marker=marker, s=22, zorder=3,
                            edgecolors=colour, linewidths=1.2,
                            facecolors="white" if noisy else colour)
+            loaded = good[good["loaded"].astype(bool)] if "loaded" in good else good.iloc[:0]
+            if len(loaded):  # ringed: someone else kept the machine busy meanwhile
+                ax.scatter(loaded["size"], loaded[value], marker="o", s=90, zorder=4,
+                           facecolors="none", edgecolors=LOADED_COLOR, linewidths=1.0)
             for status, (marker, mark_colour, label) in NOT_MEASURED.items():
                 missing = line[line["status"] == status]
                 if len(missing):  # along the panel's top: drawn, never silently dropped
@@ -161,7 +166,9 @@ def _lines(ax, cell: pd.DataFrame, value: str, styles, several_workers: bool,
 
 # Statuses a figure cannot draw as points: how it marks them, and what it calls them.
 NOT_MEASURED = {"error": ("x", FAILURE_COLOR, "failed"),
-                "unsupported": ("_", "0.35", "unsupported")}
+                "unsupported": ("_", "0.35", "unsupported"),
+                "excluded (loaded)": ("v", "0.35", "left out: loaded machine")}
+LOADED_COLOR = "0.1"
 
 
 def _failure_note(data: pd.DataFrame) -> str:
@@ -238,7 +245,12 @@ def _legend(figure, axes, extra: list | None = None) -> None:
 
 def _noisy_handle():
     return plt.Line2D([], [], marker="o", linestyle="", markerfacecolor="white",
-                      markeredgecolor="0.3", label="hollow: noisy")
+                      markeredgecolor="0.3", label="hollow: CI wider than the target")
+
+
+def _loaded_handle():
+    return plt.Line2D([], [], marker="o", linestyle="", markersize=9, markerfacecolor="none",
+                      markeredgecolor=LOADED_COLOR, label="ringed: loaded machine")
 
 
 def save(figure, output_stem: str | Path) -> list[Path]:
@@ -281,7 +293,8 @@ def _size_figure(data: pd.DataFrame, width: float, draw: Callable, title: str):
             draw(ax, cell, kernel, task_count)
             ax.set_title(f"{kernel} kernel, {task_count} tasks")
             ax.grid(True, which="major", alpha=0.3)
-    _legend(figure, axes, [_noisy_handle()])
+    loaded = "loaded" in data and bool(data["loaded"].astype(bool).any())
+    _legend(figure, axes, [_noisy_handle()] + ([_loaded_handle()] if loaded else []))
     figure.suptitle(title)
     return figure
 

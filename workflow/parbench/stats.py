@@ -1,32 +1,78 @@
 """Bootstrap statistics: confidence intervals of medians and of their ratios.
 
-Percentile bootstrap with a fixed seed, so the same rows always give the same
-interval. Ratios (speedup) resample each side independently and take the
-ratio of the resampled medians, so their interval carries both sides' noise.
+Samples come in replicates: each replicate is one job (own process, own backend
+start) and holds that job's timed repeats. The bootstrap is two-level
+(hierarchical, Davison & Hinkley 1997, section 3.8): each resample draws the
+replicates with replacement, then the repeats within each drawn replicate, and
+takes the median of everything drawn. So an interval carries the variance
+between jobs as well as within them (Kalibera & Jones, "Rigorous benchmarking
+in reasonable time", 2013). One replicate is the ordinary bootstrap of its
+repeats. A fixed seed makes the same rows give the same interval. Ratios
+(speedup) resample each side independently and take the ratio of the resampled
+medians, so their interval carries both sides' noise.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Union
 
 import numpy as np
 
 RESAMPLES = 2_000
 CONFIDENCE = 0.95
 SEED = 20_211_126
+Z_95 = 1.959964
+
+# One replicate's repeats, or one sequence of repeats per replicate.
+Samples = Union[Sequence[float], Sequence[Sequence[float]], np.ndarray]
 
 
-def bootstrap_medians(samples: Sequence[float], resamples: int = RESAMPLES,
+def as_replicates(samples: Samples) -> list[np.ndarray]:
+    """The finite repeats of each replicate that has any."""
+    if isinstance(samples, np.ndarray) and samples.dtype != object:
+        groups = [samples] if samples.ndim <= 1 else list(samples)
+    else:
+        items = list(samples)
+        nested = bool(items) and all(np.ndim(item) == 1 for item in items)
+        groups = items if nested else [items]
+    finite = [np.asarray(group, dtype=float) for group in groups]
+    finite = [group[np.isfinite(group)] for group in finite]
+    return [group for group in finite if group.size]
+
+
+def pooled_median(samples: Samples) -> float:
+    """The median of every repeat of every replicate: the point estimate."""
+    groups = as_replicates(samples)
+    return float(np.median(np.concatenate(groups))) if groups else math.nan
+
+
+def bootstrap_medians(samples: Samples, resamples: int = RESAMPLES,
                       seed: int = SEED) -> np.ndarray:
-    """Medians of `resamples` resamples (with replacement) of `samples`."""
-    values = np.asarray(samples, dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
+    """Medians of `resamples` two-level resamples of `samples` (see the module)."""
+    groups = as_replicates(samples)
+    if not groups:
         return np.full(resamples, np.nan)
     rng = np.random.default_rng(seed)
-    picks = rng.integers(0, values.size, size=(resamples, values.size))
-    return np.median(values[picks], axis=1)
+    if len(groups) == 1:
+        values = groups[0]
+        picks = rng.integers(0, values.size, size=(resamples, values.size))
+        return np.median(values[picks], axis=1)
+    counts = np.array([group.size for group in groups])
+    flat = np.concatenate(groups)
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    # Level 1: which replicates each resample draws.
+    drawn = rng.integers(0, len(groups), size=(resamples, len(groups)))
+    drawn_counts = counts[drawn]
+    # Level 2: as many repeats as the drawn replicate has, from it alone; slots
+    # past its count (replicates differ in repeats) are masked out.
+    widest = int(counts.max())
+    within = (rng.random((resamples, len(groups), widest)) * drawn_counts[..., None]).astype(int)
+    values = flat[offsets[drawn][..., None] + within]
+    values = np.where(np.arange(widest) < drawn_counts[..., None], values, np.nan)
+    return np.nanmedian(values.reshape(resamples, -1), axis=1)
 
 
 def percentile_interval(distribution: np.ndarray,
@@ -39,13 +85,13 @@ def percentile_interval(distribution: np.ndarray,
     return float(low), float(high)
 
 
-def median_interval(samples: Sequence[float], confidence: float = CONFIDENCE,
+def median_interval(samples: Samples, confidence: float = CONFIDENCE,
                     seed: int = SEED) -> tuple[float, float]:
     """The bootstrap confidence interval of the median of `samples`."""
     return percentile_interval(bootstrap_medians(samples, seed=seed), confidence)
 
 
-def ratio_interval(numerator_samples: Sequence[float], denominator_samples: Sequence[float],
+def ratio_interval(numerator_samples: Samples, denominator_samples: Samples,
                    confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Interval of median(numerator) / median(denominator), e.g. a speedup."""
     ratios = bootstrap_medians(numerator_samples, seed=SEED) / bootstrap_medians(
@@ -59,7 +105,7 @@ class Spread:
     ci_low: float
     ci_high: float
     iqr: float
-    cv: float  # coefficient of variation: std / mean
+    cv: float  # coefficient of variation of every repeat: std / mean
 
     @property
     def relative_half_width(self) -> float:
@@ -69,13 +115,83 @@ class Spread:
         return (self.ci_high - self.ci_low) / 2 / self.median if self.median > 0 else np.inf
 
 
-def spread(samples: Sequence[float]) -> Spread:
-    values = np.asarray(samples, dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
+def spread(samples: Samples) -> Spread:
+    groups = as_replicates(samples)
+    if not groups:
         return Spread(np.nan, np.nan, np.nan, np.nan, np.nan)
-    low, high = median_interval(values)
+    values = np.concatenate(groups)
+    low, high = median_interval(groups)
     q1, q3 = np.percentile(values, [25, 75])
     mean = values.mean()
     cv = float(values.std(ddof=1) / mean) if values.size > 1 and mean > 0 else np.nan
     return Spread(float(np.median(values)), low, high, float(q3 - q1), cv)
+
+
+@dataclass(frozen=True)
+class VarianceComponents:
+    """Variances of log(time) (so relative: 0.05² is a 5 % spread), from a one-way
+    random-effects ANOVA: between replicates (jobs) and within them (repeats)."""
+
+    between: float
+    within: float
+
+    @property
+    def between_cv(self) -> float:
+        return math.sqrt(self.between) if self.between >= 0 else math.nan
+
+    @property
+    def within_cv(self) -> float:
+        return math.sqrt(self.within) if self.within >= 0 else math.nan
+
+
+def variance_components(samples: Samples) -> VarianceComponents:
+    """Between- and within-replicate variance of log(time); nan where the data
+    cannot tell (one replicate: no between; one repeat each: no within)."""
+    groups = [np.log(group[group > 0]) for group in as_replicates(samples)]
+    groups = [group for group in groups if group.size]
+    counts = np.array([group.size for group in groups])
+    total = counts.sum() if groups else 0
+    within = (sum(((group - group.mean()) ** 2).sum() for group in groups) / (total - len(groups))
+              if total > len(groups) else math.nan)
+    if len(groups) < 2:
+        return VarianceComponents(math.nan, within)
+    grand = np.concatenate(groups).mean()
+    between_mean_square = sum(count * (group.mean() - grand) ** 2
+                              for count, group in zip(counts, groups)) / (len(groups) - 1)
+    # The effective repeats per replicate when replicates differ in repeats.
+    typical_count = (total - (counts**2).sum() / total) / (len(groups) - 1)
+    within_for_between = 0.0 if math.isnan(within) else within
+    between = max(0.0, (between_mean_square - within_for_between) / typical_count)
+    return VarianceComponents(float(between), float(within))
+
+
+@dataclass(frozen=True)
+class Design:
+    """How many replicates (jobs) of how many repeats reach a CI target at least cost."""
+
+    repeats: int
+    replicates: int
+    seconds: float  # the measuring time this costs per combination
+
+
+def cheapest_design(components: VarianceComponents, replicate_cost_seconds: float,
+                    repeat_cost_seconds: float, ci_target: float,
+                    max_repeats: int = 100) -> Design | None:
+    """Kalibera & Jones' rule for a two-level experiment: the variance of the mean
+    is between/R + within/(R n), and a replicate costs c_R + n c_n, so the cost of
+    a target is least at n = sqrt(c_R within / (c_n between)) repeats; then R is
+    the fewest replicates whose 95 % half-width is within ±ci_target (on the log
+    scale; medians are treated as means). None when the components are unknown."""
+    between, within = components.between, components.within
+    if math.isnan(between) or math.isnan(within) or repeat_cost_seconds <= 0:
+        return None
+    if between <= 0:
+        repeats = max_repeats
+    else:
+        repeats = math.sqrt(max(replicate_cost_seconds, 0.0) * within
+                            / (repeat_cost_seconds * between))
+        repeats = int(min(max_repeats, max(1, round(repeats))))
+    allowed_variance = (math.log1p(ci_target) / Z_95) ** 2
+    replicates = max(2, math.ceil((between + within / repeats) / allowed_variance))
+    return Design(repeats, replicates,
+                  replicates * (replicate_cost_seconds + repeats * repeat_cost_seconds))

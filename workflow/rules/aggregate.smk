@@ -14,11 +14,13 @@ rule aggregate:
             caption="../report/machines.rst",
             category="Provenance",
         ),
+        design="results/design.csv",
     log:
         "results/logs/aggregate.log",
     conda:
         "../../envs/parbench.yaml"
     params:
         pairs=COMPARE,
+        exclude_loaded=config["exclude_loaded"],
     script:
         "../scripts/aggregate.py"

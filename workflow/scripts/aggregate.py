@@ -11,4 +11,6 @@ if __name__ == "__main__":
             snakemake.output.crossover,
             snakemake.output.machines,
             pairs=snakemake.params.pairs,
+            design_csv=snakemake.output.design,
+            exclude_loaded=snakemake.params.exclude_loaded,
         )
