@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import multiprocessing
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -263,3 +265,59 @@ def test_a_series_without_an_idiomatic_path_writes_an_unsupported_row():
                    JobSettings(min_repeats=2, max_repeats=2))
     assert (rows["status"] == "ok").all() and rows["verified"].all()
     assert bool(rows["state_verified"].iloc[0])
+
+
+def test_a_sample_is_k_maps_lasting_at_least_the_minimum():
+    rows = measure(Combination("exp_sinh", "numpy", "pool", 1_000, 4, 2),
+                   JobSettings(min_repeats=3, max_repeats=3, min_sample_seconds=0.05))
+    assert (rows["maps_per_sample"] > 1).all() and rows["maps_per_sample"].nunique() == 1
+    # k is chosen with 20 % to spare: samples vary around it, but none falls far short.
+    assert rows["sample_seconds"].median() >= 0.05 and (rows["sample_seconds"] >= 0.04).all()
+    assert ((rows["seconds"] * rows["maps_per_sample"]) - rows["sample_seconds"]).abs().max() < 1e-9
+    # Cold start and the first map stay single.
+    assert (rows["first_map_seconds"] < rows["sample_seconds"]).all()
+    single = measure(Combination("exp_sinh", "numpy", "pool", 1_000, 4, 2),
+                     JobSettings(min_repeats=2, max_repeats=2, min_sample_seconds=0))
+    assert (single["maps_per_sample"] == 1).all()
+
+
+def _others_spinning(count: int) -> list[psutil.Process]:
+    """`count` busy loops that are not this process's children (a shell starts them
+    and exits, so they belong to no one here), as someone else's load would be."""
+    started = subprocess.run(
+        ["sh", "-c", " ".join([f"{sys.executable} -c 'while True: pass' >/dev/null 2>&1 &"
+                               " echo $!;"] * count)],
+        capture_output=True, text=True, check=True)
+    return [psutil.Process(int(pid)) for pid in started.stdout.split()]
+
+
+def test_a_job_on_a_busy_machine_waits_remeasures_and_keeps_its_loaded_flag():
+    """Others keep every CPU busy: the job waits for quiet (in vain), measures, sees
+    the load while sampling too, measures again, and says it was loaded."""
+    spinners = _others_spinning(psutil.cpu_count())
+    assert not {spinner.pid for spinner in spinners} & {
+        child.pid for child in psutil.Process().children(recursive=True)}
+    try:
+        rows = measure(Combination("exp_sinh", "numpy", "serial", 1_000, 4, 1),
+                       JobSettings(min_repeats=2, max_repeats=2, quiet_wait_seconds=1.5,
+                                   remeasure_loaded=1, min_sample_seconds=0.2))
+    finally:
+        for spinner in spinners:  # by PID: only what this test started
+            spinner.kill()
+        psutil.wait_procs(spinners, timeout=10)
+    first = rows.iloc[0]
+    assert bool(first["loaded"]) and first["attempts"] == 2
+    assert first["quiet_waited_seconds"] >= 2 * 1.0  # waited before each attempt
+    assert first["background_cpu_fraction"] > 0.25
+    assert first["background_cpu_fraction_during"] > 0.25
+    assert (rows["status"] == "ok").all() and rows["verified"].all()
+
+
+def test_a_job_on_a_quiet_machine_says_how_quiet_it_was():
+    rows = measure(Combination("exp_sinh", "numpy", "serial", 1_000, 4, 1),
+                   JobSettings(min_repeats=2, max_repeats=2, remeasure_loaded=0))
+    first = rows.iloc[0]
+    assert 0 <= first["background_cpu_fraction_during"] <= 1
+    assert bool(first["loaded"]) == bool(
+        max(first["background_cpu_fraction"], first["background_cpu_fraction_during"]) > 0.25)
+    assert first["attempts"] == 1 and first["quiet_waited_seconds"] >= 0

@@ -1,11 +1,16 @@
 """One job = one combination = one tidy CSV of timings.
 
-A job starts its backend (timed), runs `warmups` untimed maps (the first is
-timed as the cold map), then timed maps until the 95 % CI of their median is
-within `ci_target` (between `min_repeats` and `max_repeats`, within
+A job first waits (up to `quiet_wait_seconds`) until the machine's background
+CPU use is below `quiet_cpu_fraction`. It starts its backend (timed), runs
+`warmups` untimed maps (the first is timed as the cold map), chooses how many
+consecutive maps make one timed sample (k, so that a sample lasts at least
+`min_sample_seconds`), then takes timed samples until the 95 % CI of their
+median is within `ci_target` (between `min_repeats` and `max_repeats`, within
 `job_budget_seconds`), then `calibration_repeats` maps of empty tasks (the
 per-task dispatch overhead), and stops the backend (timed) -- on errors and
-SIGTERM too. Every map's results are checked against the workload's serial
+SIGTERM too. A job whose samples were taken while something else kept the
+machine busy is measured again, up to `remeasure_loaded` times, or keeps its
+`loaded` flag. Every map's results are checked against the workload's serial
 reference (and a stateful workload's per-worker states after the maps). A
 backend that fails writes an `error` row with the message instead of failing
 the job, and one with no idiomatic way to run the combination an `unsupported`
@@ -54,8 +59,11 @@ THREAD_ENV_VARS = (
 # --cores or profile the sweep runs with (and across concurrent sweeps).
 TIMING_LOCK = Path(tempfile.gettempdir()) / f"parbench-timing-{os.getuid()}.lock"
 # How long the machine is watched, idle, before a job starts, to see whether
-# something else is using it.
+# something else is using it (and again, while waiting for it to be quiet).
 BACKGROUND_WINDOW_SECONDS = 0.2
+QUIET_POLL_SECONDS = 1.0
+# A timed sample of maps of a few microseconds still ends.
+MAX_MAPS_PER_SAMPLE = 10_000
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,8 @@ class Combination:
     size: int
     tasks: int
     workers: int
+    # Each replicate is its own job: own process, own backend start.
+    replicate: int = 0
 
     @classmethod
     def from_wildcards(cls, wildcards: Any) -> Combination:
@@ -76,6 +86,7 @@ class Combination:
             workload=wildcards["workload"], kernel=wildcards["kernel"],
             backend=wildcards["backend"], size=int(wildcards["size"]),
             tasks=int(wildcards["tasks"]), workers=int(wildcards["workers"]),
+            replicate=int(wildcards["replicate"]),
         )
 
 
@@ -92,12 +103,17 @@ class JobSettings:
     blas_threads: int = 1
     map_timeout_seconds: float = 300.0
     sample_interval_seconds: float = 0.05
+    min_sample_seconds: float = 0.1  # a timed sample is k maps lasting at least this
+    quiet_wait_seconds: float = 30.0  # wait this long at most for a quiet machine
+    quiet_cpu_fraction: float = 0.25  # others' CPU use above this share is `loaded`
+    remeasure_loaded: int = 1  # measure a loaded job again this many times at most
     config_hash: str = ""
 
 
 def stop_reason(seconds: Sequence[float], elapsed_seconds: float,
-                settings: JobSettings) -> str | None:
-    """Why the timed repeats should stop now, or None to go on."""
+                settings: JobSettings, last_sample_seconds: float | None = None) -> str | None:
+    """Why the timed samples should stop now, or None to go on. `seconds` are the
+    per-map times; `last_sample_seconds` how long the last sample (k maps) took."""
     count = len(seconds)
     if count >= settings.max_repeats:
         return "max_repeats"
@@ -105,8 +121,9 @@ def stop_reason(seconds: Sequence[float], elapsed_seconds: float,
         stats.spread(seconds).relative_half_width <= settings.ci_target
     ):
         return "ci_target"
-    # Another repeat would probably end past the budget.
-    if count >= 1 and elapsed_seconds + seconds[-1] > settings.job_budget_seconds:
+    # Another sample would probably end past the budget.
+    last = seconds[-1] if last_sample_seconds is None else last_sample_seconds
+    if count >= 1 and elapsed_seconds + last > settings.job_budget_seconds:
         return "budget"
     return None
 
@@ -153,6 +170,8 @@ class JobRun:
         self.startup_seconds = self.first_map_seconds = math.nan
         self.overhead_per_task_seconds = self.teardown_seconds = math.nan
         self.stop_reason, self.error, self.status = "", "", "ok"
+        self.maps_per_sample = 1
+        self.background_cpu_fraction_during = math.nan
         self.warmups_verified = True
         self.state_verified: bool | None = None
         self.maps_run = 0
@@ -203,41 +222,79 @@ class JobRun:
         self.backend.start(self.setup)
         self.startup_seconds = time.perf_counter() - began
 
-    def timed_map(self) -> dict[str, Any]:
+    def timed_sample(self, maps: int = 1) -> dict[str, Any]:
+        """`maps` consecutive maps under one timer; times are per map. Every map's
+        results are checked after the timer stops."""
         backend, job_pid, not_workers = self.backend, self.job_pid, self.not_workers
         workers_before = resources.cpu_snapshot(job_pid, exclude=not_workers)
         # The job's own CPU is read at the timer's edges, so the snapshots'
-        # cost is not billed to the map.
+        # cost is not billed to the maps.
         driver_before = time.process_time()
         began = time.perf_counter()
-        results = backend.map(self.task, self.combination.tasks, self.shared_input)
-        seconds = time.perf_counter() - began
+        results = [backend.map(self.task, self.combination.tasks, self.shared_input)
+                   for _ in range(maps)]
+        sample_seconds = time.perf_counter() - began
         driver_cpu = time.process_time() - driver_before
-        self.maps_run += 1
+        self.maps_run += maps
         cpu = driver_cpu + resources.cpu_seconds_between(
             workers_before, resources.cpu_snapshot(job_pid, exclude=not_workers))
-        error_size = max_relative_error(results, self.expected)
+        error_size = max(max_relative_error(result, self.expected) for result in results)
         return {
-            "seconds": seconds, "cpu_seconds": cpu,
-            "cpu_utilization": cpu / (seconds * backend.workers),
+            "seconds": sample_seconds / maps, "maps_per_sample": maps,
+            "sample_seconds": sample_seconds, "cpu_seconds": cpu / maps,
+            "cpu_utilization": cpu / (sample_seconds * backend.workers),
             "max_relative_error": error_size, "verified": error_size <= self.workload.rtol,
         }
+
+    def _choose_maps_per_sample(self, warm_map_seconds: float) -> int:
+        """Maps per timed sample, so that one lasts at least `min_sample_seconds`
+        (as pyperf and asv calibrate their loops), with about 20 % to spare. The trial
+        samples are warm-ups. `warm_map_seconds`: a warm map's time, if one was
+        timed (the cold first map says nothing: Ray's takes seconds)."""
+        target = self.settings.min_sample_seconds
+        if target <= 0 or warm_map_seconds >= 2 * target:
+            return 1
+        maps = 1
+        while True:
+            trial = self.timed_sample(maps)
+            self.warmups_verified = self.warmups_verified and trial["verified"]
+            if trial["sample_seconds"] >= target or maps >= MAX_MAPS_PER_SAMPLE:
+                # 20 % to spare: later samples of the same k vary around this one.
+                spare = math.ceil(maps * 1.2 * target / max(trial["sample_seconds"], 1e-9))
+                return min(MAX_MAPS_PER_SAMPLE, max(maps, spare))
+            # Aim 20 % past the target, so the next trial usually is the last.
+            wanted = math.ceil(maps * 1.2 * target / max(trial["sample_seconds"], 1e-9))
+            maps = min(MAX_MAPS_PER_SAMPLE, max(maps + 1, wanted))
 
     def _repeat_until_stopped(self) -> None:
         settings = self.settings
         measuring_since = time.perf_counter()
-        for warmup in range(settings.warmups):
-            result = self.timed_map()
+        warm_map_seconds = math.nan
+        for warmup in range(max(1, settings.warmups)):
+            # With `warmups: 0` the first map is still timed alone, as the cold one.
+            result = self.timed_sample()
             self.warmups_verified = self.warmups_verified and result["verified"]
             if warmup == 0:
                 self.first_map_seconds = result["seconds"]
+            else:
+                warm_map_seconds = result["seconds"]
+        self.maps_per_sample = self._choose_maps_per_sample(warm_map_seconds)
+        # Who else used the machine while the samples were taken: everything busy
+        # on it minus what this job's process tree used.
+        machine_before = resources.machine_busy_seconds()
+        tree_before = resources.tree_cpu_seconds(self.job_pid)
+        sampling_since = time.perf_counter()
         while self.stop_reason == "":
-            self.repeats.append({"repeat": len(self.repeats), **self.timed_map()})
-            if len(self.repeats) == 1 and settings.warmups == 0:
-                self.first_map_seconds = self.repeats[0]["seconds"]
+            sample = self.timed_sample(self.maps_per_sample)
+            self.repeats.append({"repeat": len(self.repeats), **sample})
             self.stop_reason = stop_reason(
                 [repeat["seconds"] for repeat in self.repeats],
-                time.perf_counter() - measuring_since, settings) or ""
+                time.perf_counter() - measuring_since, settings,
+                sample["sample_seconds"]) or ""
+        self.background_cpu_fraction_during = resources.background_fraction(
+            resources.machine_busy_seconds() - machine_before,
+            resources.tree_cpu_seconds(self.job_pid) - tree_before,
+            time.perf_counter() - sampling_since)
 
     def _check_worker_states(self) -> None:
         """A stateful workload's per-worker states, gathered and checked (not timed)."""
@@ -277,9 +334,25 @@ class JobRun:
         return rows
 
 
+def wait_until_quiet(settings: JobSettings) -> tuple[float, float]:
+    """Wait, up to `quiet_wait_seconds`, until others use at most `quiet_cpu_fraction`
+    of the machine. Returns (seconds waited, the last background fraction seen).
+    Nothing of this job runs yet: whatever keeps the CPUs busy is someone else."""
+    began = time.perf_counter()
+    background = psutil.cpu_percent(interval=BACKGROUND_WINDOW_SECONDS) / 100
+    while (background > settings.quiet_cpu_fraction
+           and time.perf_counter() - began < settings.quiet_wait_seconds):
+        background = psutil.cpu_percent(interval=QUIET_POLL_SECONDS) / 100
+    waited = time.perf_counter() - began - BACKGROUND_WINDOW_SECONDS
+    if background > settings.quiet_cpu_fraction:
+        print(f"warning: the machine is still {background:.0%} busy with other work after "
+              f"{waited:.0f} s; measuring anyway", file=sys.stderr)
+    return max(0.0, waited), background
+
+
 def measure(combination: Combination, settings: JobSettings, series: Series | None = None,
             workload_plugin: str | None = None) -> pd.DataFrame:
-    """Run one combination and return its rows (one per timed repeat, or a failure row).
+    """Run one combination and return its rows (one per timed sample, or a failure row).
 
     `series` gives the backend's options (default: the series named by
     `combination.backend`, with its declared options); `workload_plugin` an
@@ -288,23 +361,33 @@ def measure(combination: Combination, settings: JobSettings, series: Series | No
     job_start_unix = time.time()
     limit_threads(settings.blas_threads)
     load_avg_1m = os.getloadavg()[0]
-    # Nothing of ours runs yet: whatever keeps the CPUs busy now is someone else.
-    background_cpu_fraction = psutil.cpu_percent(interval=BACKGROUND_WINDOW_SECONDS) / 100
-    workload = get_workload(combination.workload, workload_plugin)
     series = series or resolve_series(combination.backend)
-    backend = get_backend(series, combination.workers,
-                          Limits(map_timeout_seconds=settings.map_timeout_seconds))
     cores = machine.available_cores()
+    quiet_waited_seconds = 0.0
+    for attempt in range(1, settings.remeasure_loaded + 2):
+        waited, background_cpu_fraction = wait_until_quiet(settings)
+        quiet_waited_seconds += waited
+        workload = get_workload(combination.workload, workload_plugin)
+        backend = get_backend(series, combination.workers,
+                              Limits(map_timeout_seconds=settings.map_timeout_seconds))
+        sampler = resources.MemorySampler(os.getpid(), settings.sample_interval_seconds)
+        job = JobRun(combination, settings, workload, backend)
+        try:
+            job.run()
+        finally:
+            memory = sampler.stop()
+        # Loaded: someone else was busy before the job or while it took its samples.
+        loaded = bool(background_cpu_fraction > settings.quiet_cpu_fraction
+                      or job.background_cpu_fraction_during > settings.quiet_cpu_fraction)
+        if not loaded or job.status != "ok" or attempt > settings.remeasure_loaded:
+            break
+        print(f"warning: attempt {attempt} ran on a loaded machine (others used "
+              f"{background_cpu_fraction:.0%} before, {job.background_cpu_fraction_during:.0%} "
+              "during the samples); measuring again", file=sys.stderr)
     oversubscribed = backend.workers > cores
     if oversubscribed:
         print(f"warning: {backend.workers} workers on {cores} available "
               "cores; rows are flagged `oversubscribed`", file=sys.stderr)
-    sampler = resources.MemorySampler(os.getpid(), settings.sample_interval_seconds)
-    job = JobRun(combination, settings, workload, backend)
-    try:
-        job.run()
-    finally:
-        memory = sampler.stop()
     job_columns = {
         **asdict(combination),
         "workers": backend.workers,
@@ -330,15 +413,21 @@ def measure(combination: Combination, settings: JobSettings, series: Series | No
         "max_repeats": settings.max_repeats,
         "ci_target": settings.ci_target,
         "warmups": settings.warmups,
+        "min_sample_seconds": settings.min_sample_seconds,
         **backend.recorded(combination.tasks),
         **workload.recorded(combination.kernel, combination.size),
         "map_timeout_seconds": settings.map_timeout_seconds,
         "oversubscribed": oversubscribed,
         "load_avg_1m": load_avg_1m,
+        "quiet_waited_seconds": quiet_waited_seconds,
         "background_cpu_fraction": background_cpu_fraction,
+        "background_cpu_fraction_during": job.background_cpu_fraction_during,
+        "loaded": loaded,
+        "attempts": attempt,
         **machine.provenance(settings.blas_threads),
         "config_hash": settings.config_hash or machine.config_hash(asdict(settings)),
-        # Wall-clock span of the job, to show timing jobs never overlapped.
+        # Wall-clock span of the job, to show timing jobs never overlapped (and in
+        # which order the replicates ran).
         "job_start_unix": job_start_unix,
         "job_end_unix": time.time(),
     }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import select
 import subprocess
@@ -85,6 +86,28 @@ def cpu_snapshot(root_pid: int, exclude: Iterable[int] = ()) -> dict[int, float]
 def cpu_seconds_between(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU the tree used between two snapshots (new processes count from zero)."""
     return sum(max(0.0, seconds - before.get(pid, 0.0)) for pid, seconds in after.items())
+
+
+def tree_cpu_seconds(root_pid: int) -> float:
+    """CPU seconds used so far by the process `root_pid` and everything under it."""
+    return sum(cpu_snapshot(root_pid).values())
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every CPU of the machine has been busy since boot (/proc/stat):
+    user, nice, system and steal (a hypervisor serving other guests). Interrupt
+    time is left out: much of it is this job's own loopback traffic."""
+    times = psutil.cpu_times()
+    return sum(getattr(times, field, 0.0) for field in ("user", "nice", "system", "steal"))
+
+
+def background_fraction(machine_busy: float, own_cpu: float, wall_seconds: float) -> float:
+    """Share of the whole machine that others used over `wall_seconds`, from the
+    machine's busy CPU seconds and this job's own (/proc/stat ticks are 10 ms, so
+    short windows read coarse)."""
+    if wall_seconds <= 0:
+        return math.nan
+    return max(0.0, machine_busy - own_cpu) / (wall_seconds * (psutil.cpu_count() or 1))
 
 
 def stop_leftovers(processes: Iterable[psutil.Process], grace_seconds: float = 10.0) -> list[str]:
