@@ -112,7 +112,7 @@ def test_workflow_refuses_a_bad_config_before_any_job(workflow_copy: Path):
 
 def test_serial_runs_once_with_one_worker_and_auto_resolves_to_available_cores():
     config = validated({"workloads": {"exp_sinh": {"sizes": [10], "kernels": ["numpy"]}},
-                        "workers": ["auto", 1]})
+                        "workers": ["auto", 1], "replicates": 1})
     combinations = sweep.combinations(config)
     serial = [c for c in combinations if c.backend == "serial"]
     assert [c.workers for c in serial] == [1]
@@ -136,3 +136,53 @@ def test_available_cores_respects_the_cgroup_quota(tmp_path, monkeypatch):
     assert machine.available_cores() == 1
     cpu_max.write_text("max 100000\n")
     assert machine.available_cores() == 8
+
+
+def test_every_combination_runs_once_per_replicate_each_its_own_job():
+    design = {"workloads": {"exp_sinh": {"sizes": [10, 20], "kernels": ["numpy"]}},
+              "backends": ["serial", "pool"]}
+    assert validated(design)["replicates"] == 2  # the default: intervals need replicates
+    jobs = sweep.combinations(validated({**design, "replicates": 3}))
+    assert len(jobs) == 3 * 4 and len({sweep.job_csv(job) for job in jobs}) == len(jobs)
+    assert {job.replicate for job in jobs} == {0, 1, 2}
+    assert all(f"_rep{job.replicate}.csv" in sweep.job_csv(job) for job in jobs)
+
+
+@pytest.mark.parametrize("combinations", [5, 12, 41])
+def test_run_order_spreads_the_replicates_of_each_combination(combinations):
+    config = validated({"workloads": {"exp_sinh": {"sizes": list(range(1, combinations + 1)),
+                                                   "kernels": ["numpy"]}},
+                        "backends": ["serial"], "replicates": 3})
+    jobs = sweep.combinations(config)
+    order = sweep.run_order(jobs, seed=1)
+    assert sorted(map(sweep.job_csv, order)) == sorted(map(sweep.job_csv, jobs))
+    positions: dict = {}
+    for position, job in enumerate(order):
+        positions.setdefault((job.size,), []).append((job.replicate, position))
+    for places in positions.values():
+        # Replicate by replicate, and at least half a round apart.
+        assert [replicate for replicate, _ in sorted(places, key=lambda p: p[1])] == [0, 1, 2]
+        gaps = [b[1] - a[1] for a, b in zip(places, places[1:])]
+        assert min(gaps) >= combinations // 2
+    # Shuffled within rounds (not the config's order), the same for the same seed.
+    first_round = [job.size for job in order[:combinations]]
+    assert first_round != sorted(first_round) or combinations < 3
+    assert sweep.run_order(jobs, seed=1) == order and sweep.run_order(jobs, seed=2) != order
+    priorities = sweep.job_priorities(jobs, seed=1)
+    assert sorted(priorities, key=priorities.get, reverse=True) == list(map(sweep.job_csv, order))
+
+
+def test_a_workload_can_run_a_subset_of_the_series():
+    config = validated({"workloads": {"exp_sinh": {"sizes": [10], "kernels": ["numpy"]},
+                                      "shared_array": {"sizes": [1000],
+                                                       "backends": ["serial", "ray"]}},
+                        "backends": ["serial", "pool", "ray"], "replicates": 1})
+    backends = {(job.workload, job.backend) for job in sweep.combinations(config)}
+    assert {backend for workload, backend in backends if workload == "shared_array"} == {
+        "serial", "ray"}
+    assert {backend for workload, backend in backends if workload == "exp_sinh"} == {
+        "serial", "pool", "ray"}
+    with pytest.raises(ValueError, match=r"workloads\.shared_array\.backends: \['dask'\]"):
+        sweep.check_consistency(validated({
+            "workloads": {"shared_array": {"sizes": [1000], "backends": ["dask"]}},
+            "backends": ["serial", "pool"]}))

@@ -17,19 +17,25 @@ import yaml
 from parbench.backends import default_series
 from tests.conftest import PARBENCH, copy_workflow, run_snakemake
 
-# No `backends`: every registered series runs.
+# No `backends`: every registered series runs exp_sinh; shared_array runs the pair
+# compared by default, and the serial reference.
+SHARED_ARRAY_SERIES = ["serial", "pool", "ray"]
 TINY = {
     "workloads": {
         "exp_sinh": {"sizes": [1_000], "kernels": ["python", "numpy"], "tasks": [4]},
-        "shared_array": {"sizes": [10_000, 1_000_000], "tasks": [8]},
+        "shared_array": {"sizes": [10_000, 1_000_000], "tasks": [8],
+                         "backends": SHARED_ARRAY_SERIES},
     },
     "workers": [2],
+    "replicates": 2,
     "min_repeats": 2,
     "max_repeats": 3,
     "warmups": 1,
+    "min_sample_seconds": 0.02,
 }
 SERIES = default_series()
-EXPECTED_JOBS = (2 + 2) * len(SERIES)
+COMBINATIONS = 2 * len(SERIES) + 2 * len(SHARED_ARRAY_SERIES)
+EXPECTED_JOBS = TINY["replicates"] * COMBINATIONS
 WORKLOAD_FIGURES = ("scaling", "speedup", "workers", "winner")
 
 
@@ -83,7 +89,8 @@ def test_every_row_carries_its_provenance(finished_run):
 def test_aggregates_and_figures_exist(finished_run):
     workdir, _ = finished_run
     summary = pd.read_csv(workdir / "results/summary.csv")
-    assert len(summary) == EXPECTED_JOBS
+    assert len(summary) == COMBINATIONS
+    assert (summary["replicates"] == TINY["replicates"]).all()
     measured = summary[summary["backend"] != "serial"]
     assert (measured["ci_low"] <= measured["median_seconds"]).all()
     assert (measured["median_seconds"] <= measured["ci_high"]).all()
@@ -111,9 +118,30 @@ def test_timing_jobs_never_overlapped(finished_run):
     assert (starts[1:] >= ends[:-1]).all()
 
 
+def test_replicates_ran_apart_and_their_variance_is_reported(finished_run):
+    workdir, result = finished_run
+    summary = pd.read_csv(workdir / "results/summary.csv")
+    # Never back to back: other jobs ran between two replicates of a combination.
+    assert summary["replicate_min_gap_jobs"].ge(1).all()
+    assert summary["replicate_min_gap_jobs"].median() >= COMBINATIONS // 4
+    assert summary["within_replicate_cv"].notna().all()
+    assert summary["between_replicate_cv"].ge(0).all()
+    timings = pd.read_csv(workdir / "results/timings.csv")
+    assert (timings["maps_per_sample"] >= 1).all()
+    # Calibrated samples: k maps lasting at least min_sample_seconds (one map may be longer).
+    short = timings[timings["maps_per_sample"] > 1]
+    assert (short["sample_seconds"] >= TINY["min_sample_seconds"]).all()
+    assert short["sample_seconds"].div(short["seconds"]).round().eq(short["maps_per_sample"]).all()
+    design = pd.read_csv(workdir / "results/design.csv")
+    assert (design["scope"] == "sweep").sum() == 1
+    assert design["recommended_replicates"].ge(2).all()
+    log = (workdir / "results/logs/aggregate.log").read_text()
+    assert "To reach" in log and "replicates:" in log
+
+
 def test_rerun_redoes_only_what_is_missing(finished_run):
     workdir, _ = finished_run
-    missing = next((workdir / "results/raw/exp_sinh/python/ray").glob("*.csv"))
+    missing = next((workdir / "results/raw/exp_sinh/python/ray").glob("*_rep1.csv"))
     aside = workdir / "aside.csv"
     missing.rename(aside)  # as if the job had been interrupted before writing it
     try:
@@ -149,7 +177,7 @@ def test_pool_job_runs_with_every_start_method(workflow_copy, start_method):
     design = {**TINY, "backends": {"pool": {"start_method": start_method}}, "compare": [],
               "workloads": {"exp_sinh": {"sizes": [1_000], "kernels": ["numpy"], "tasks": [4]}}}
     (workdir / "design.yaml").write_text(yaml.safe_dump(design))
-    target = "results/raw/exp_sinh/numpy/pool/size1000_tasks4_workers2.csv"
+    target = "results/raw/exp_sinh/numpy/pool/size1000_tasks4_workers2_rep0.csv"
     # The target goes first: --configfile takes every argument after it.
     result = run_snakemake(workdir, target, "--cores", "2", "--configfile", "design.yaml",
                            timeout=300)
@@ -166,7 +194,8 @@ def test_changing_one_backends_option_retimes_that_series_alone(finished_run):
     (workdir / "changed.yaml").write_text(yaml.safe_dump(changed))
     result = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", "changed.yaml")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert planned_jobs(result) == {"measure": 4, "aggregate": 1, "plot_workload": 2,
+    assert planned_jobs(result) == {"measure": 4 * TINY["replicates"], "aggregate": 1,
+                                    "plot_workload": 2,
                                     "plot_overview": 1, "all": 1}
     planned = re.findall(r"output: (results/raw/\S+\.csv)", result.stdout + result.stderr)
     assert planned and {path.split("/")[4] for path in planned} == {"pool"}

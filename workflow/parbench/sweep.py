@@ -6,8 +6,9 @@ Snakemake calls this at parse time; it is plain Python so tests can use it too.
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Mapping
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from typing import Any
 
 from parbench import machine
@@ -17,8 +18,9 @@ from parbench.measure import Combination, JobSettings
 from parbench.workloads import workload_class
 
 # One wildcard pattern for every per-job CSV, and the same for its log. `backend`
-# is the series' name (`pool`, `pool-shm`).
-RAW_CSV = "results/raw/{workload}/{kernel}/{backend}/size{size}_tasks{tasks}_workers{workers}.csv"
+# is the series' name (`pool`, `pool-shm`); each replicate is its own job.
+RAW_CSV = ("results/raw/{workload}/{kernel}/{backend}/"
+           "size{size}_tasks{tasks}_workers{workers}_rep{replicate}.csv")
 RAW_LOG = RAW_CSV.replace("results/raw/", "results/logs/measure/").replace(".csv", ".log")
 
 
@@ -35,6 +37,7 @@ def series(config: Mapping[str, Any]) -> dict[str, Series]:
 
 def combinations(config: Mapping[str, Any],
                  config_series: Mapping[str, Series] | None = None) -> list[Combination]:
+    """Every job of the sweep: each combination once per replicate, in config order."""
     workers = resolve_workers(config["workers"])
     config_series = config_series or series(config)
     found: list[Combination] = []
@@ -42,15 +45,59 @@ def combinations(config: Mapping[str, Any],
         kernels = workload.get("kernels") or list(
             workload_class(workload_name, workload.get("plugin")).kernels)
         tasks = workload.get("tasks") or config["tasks"]
-        for kernel, size, task_count, one_series in itertools.product(
-            kernels, workload["sizes"], tasks, config_series.values()
+        # A workload may run a subset of the sweep's series.
+        names = workload.get("backends") or list(config_series)
+        for kernel, size, task_count, name in itertools.product(
+            kernels, workload["sizes"], tasks, names
         ):
             # The serial loop uses one core whatever `workers` says.
-            series_workers = [1] if BACKENDS[one_series.engine].single_process else workers
-            found += [Combination(workload_name, kernel, one_series.name, int(size),
-                                  int(task_count), worker_count)
+            engine = config_series[name].engine
+            series_workers = [1] if BACKENDS[engine].single_process else workers
+            found += [Combination(workload_name, kernel, name, int(size), int(task_count),
+                                  worker_count)
                       for worker_count in series_workers]
-    return list(dict.fromkeys(found))  # without repeats, in order
+    unique = list(dict.fromkeys(found))  # without repeats, in order
+    return [replace(combination, replicate=replicate)
+            for replicate in range(config.get("replicates", 1)) for combination in unique]
+
+
+def run_order(jobs: list[Combination], seed: int) -> list[Combination]:
+    """The order the sweep runs its jobs in: replicate by replicate, so the replicates
+    of one combination are a whole round apart, not back to back; shuffled (seeded)
+    within each round, so time drift does not line up with size or backend. Each
+    round reshuffles each half of the previous round's order within itself: two
+    replicates of a combination are at least half a round apart, and their
+    neighbours differ from one replicate to the next."""
+    rounds: dict[int, list[Combination]] = {}
+    for job in jobs:
+        rounds.setdefault(job.replicate, []).append(job)
+    shuffler = random.Random(seed)
+    order: list[Combination] = []
+    previous: list[Combination] = []
+    for replicate in sorted(rounds):
+        identity = {replace(job, replicate=0): job for job in rounds[replicate]}
+        if previous:
+            middle = len(previous) // 2
+            halves = [[replace(job, replicate=0) for job in part]
+                      for part in (previous[:middle], previous[middle:])]
+            known = {job for half in halves for job in half}
+            halves[1] += [job for job in identity if job not in known]
+        else:
+            halves = [list(identity)]
+        this_round = []
+        for half in halves:
+            half = [job for job in half if job in identity]
+            shuffler.shuffle(half)
+            this_round += [identity[job] for job in half]
+        order += this_round
+        previous = this_round
+    return order
+
+
+def job_priorities(jobs: list[Combination], seed: int) -> dict[str, int]:
+    """{per-job CSV: Snakemake priority}: higher runs first, in `run_order`."""
+    order = run_order(jobs, seed)
+    return {job_csv(job): len(order) - position for position, job in enumerate(order)}
 
 
 def job_csv(combination: Combination) -> str:
@@ -68,9 +115,9 @@ def measurement_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     # must not change from one run to the next.
     settings = {field.name: config[field.name] for field in fields(JobSettings)
                 if field.name != "config_hash"}
-    settings["job_budget_seconds"] = float(settings["job_budget_seconds"])
-    settings["sample_interval_seconds"] = float(settings["sample_interval_seconds"])
-    settings["map_timeout_seconds"] = float(settings["map_timeout_seconds"])
+    for name in ("job_budget_seconds", "sample_interval_seconds", "map_timeout_seconds",
+                 "min_sample_seconds", "quiet_wait_seconds", "quiet_cpu_fraction"):
+        settings[name] = float(settings[name])
     return settings
 
 
@@ -104,6 +151,10 @@ def check_consistency(config: Mapping[str, Any]) -> None:
         if too_small:
             raise ValueError(f"config key workloads.{workload_name}.sizes: {too_small} below "
                              f"the workload's smallest size, {smallest}")
+        unknown = [name for name in workload.get("backends") or [] if name not in config_series]
+        if unknown:
+            raise ValueError(f"config key workloads.{workload_name}.backends: {unknown} are not "
+                             f"series of the sweep (`backends`: {list(config_series)})")
         for kernel in workload.get("kernels") or []:
             if kernel not in known:
                 raise ValueError(

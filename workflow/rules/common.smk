@@ -19,6 +19,7 @@ os.environ.update(
 )
 
 from parbench import sweep  # noqa: E402
+from parbench.measure import Combination  # noqa: E402
 
 # A --configfile is a whole experiment design: it replaces config/config.yaml
 # instead of merging into it key by key (a merge could never drop a workload).
@@ -37,6 +38,8 @@ except ValueError as problem:
 SERIES = sweep.series(config)
 COMBINATIONS = sweep.combinations(config, SERIES)
 COMPARE = sweep.comparisons(config, SERIES)
+# Replicates of one combination run a round apart, in a seeded shuffle.
+PRIORITIES = sweep.job_priorities(COMBINATIONS, config["run_order_seed"])
 WORKLOAD_NAMES = list(config["workloads"])
 
 
@@ -47,6 +50,7 @@ wildcard_constraints:
     size=r"\d+",
     tasks=r"\d+",
     workers=r"\d+",
+    replicate=r"\d+",
 
 
 def job_csvs():
@@ -80,9 +84,15 @@ def get_final_output():
             "results/summary.csv",
             "results/crossover.csv",
             "results/machines.csv",
+            "results/design.csv",
         ]
         + figure_files()
     )
+
+
+def job_priority(wildcards):
+    """Snakemake runs the highest first: the sweep's run order (sweep.run_order)."""
+    return PRIORITIES.get(sweep.job_csv(Combination.from_wildcards(wildcards)), 0)
 
 
 def job_threads(wildcards):

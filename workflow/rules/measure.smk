@@ -11,6 +11,7 @@ rule measure:
     conda:
         "../../envs/parbench.yaml"
     threads: job_threads
+    priority: job_priority
     resources:
         timing_slot=1,
     params:
