@@ -1,0 +1,170 @@
+"""`make bench`'s verdicts: paired bootstrap intervals of ratios, the met/missed/undecided
+rule and when rounds stop, on rounds with known answers (nothing is timed or started)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks.__main__ import (
+    RoundLimits,
+    assess,
+    paired_ratio_interval,
+    ratio_of_medians,
+    stop_reason,
+    verdict,
+)
+from parbench import stats
+
+
+def rounds_with_ratio(ratio: float, count: int, noise: float, seed: int = 7,
+                      drift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """`count` rounds of a denominator near 1 (times a per-round drift shared by both
+    sides) and a numerator near `ratio` times it, each side with its own noise."""
+    rng = np.random.default_rng(seed)
+    shared = np.exp(rng.normal(0.0, drift, size=count))
+    bottom = shared * np.exp(rng.normal(0.0, noise, size=count))
+    top = ratio * shared * np.exp(rng.normal(0.0, noise, size=count))
+    return top, bottom
+
+
+# --- verdict ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("low", "high", "expected"), [
+    (0.98, 1.01, "met"),  # all below 1.03
+    (1.05, 1.10, "missed"),  # all above
+    (1.00, 1.06, "undecided"),  # straddles
+    (1.03, 1.03, "met"),  # the threshold itself is on the good side of `<=`
+    (1.0, 1.03, "met"),
+    (1.03, 1.05, "undecided"),
+])
+def test_verdict_for_a_target_below(low, high, expected):
+    assert verdict(low, high, 1.03, better="below") == expected
+
+
+@pytest.mark.parametrize(("low", "high", "expected"), [
+    (0.92, 0.97, "met"),  # all at or above 0.9
+    (0.70, 0.85, "missed"),
+    (0.85, 0.95, "undecided"),
+    (0.90, 0.95, "met"),
+    (0.80, 0.90, "undecided"),
+])
+def test_verdict_for_a_target_above(low, high, expected):
+    assert verdict(low, high, 0.9, better="above") == expected
+
+
+def test_verdict_is_undecided_without_an_interval():
+    assert verdict(math.nan, math.nan, 1.5) == "undecided"
+    assert verdict(1.0, math.nan, 1.5) == "undecided"
+
+
+def test_verdict_rejects_nonsense():
+    with pytest.raises(ValueError):
+        verdict(1.0, 1.1, 1.5, better="sideways")
+    with pytest.raises(ValueError):
+        verdict(1.2, 1.1, 1.5)
+
+
+# --- paired_ratio_interval ----------------------------------------------------------------
+
+@pytest.mark.parametrize("true_ratio", [0.8, 1.0, 1.3])
+def test_interval_contains_the_point_ratio_and_the_true_one(true_ratio):
+    top, bottom = rounds_with_ratio(true_ratio, count=40, noise=0.03)
+    low, high = paired_ratio_interval(top, bottom)
+    point = ratio_of_medians(top, bottom)
+    assert low <= point <= high
+    assert low <= true_ratio <= high
+    assert high - low < 0.1 * true_ratio
+
+
+def test_interval_is_deterministic_for_a_seed_and_differs_for_another():
+    top, bottom = rounds_with_ratio(1.1, count=25, noise=0.05)
+    assert paired_ratio_interval(top, bottom) == paired_ratio_interval(top, bottom)
+    assert paired_ratio_interval(top, bottom, seed=1) == paired_ratio_interval(
+        top, bottom, seed=1)
+    assert paired_ratio_interval(top, bottom, seed=1) != paired_ratio_interval(
+        top, bottom, seed=2)
+
+
+def test_pairing_cancels_drift_that_both_sides_of_a_round_share():
+    # The machine's speed drifts by ±20 % from round to round; within a round the
+    # numerator is exactly 1.1 times the denominator.
+    bottom = np.exp(np.random.default_rng(3).normal(0.0, 0.2, size=30))
+    top = 1.1 * bottom
+    low, high = paired_ratio_interval(top, bottom)
+    assert low == pytest.approx(1.1) and high == pytest.approx(1.1)
+    # Resampling the sides independently keeps the drift in the interval.
+    unpaired_low, unpaired_high = stats.ratio_interval(top, bottom)
+    assert unpaired_high - unpaired_low > 0.1
+
+
+def test_interval_narrows_with_more_rounds():
+    few = paired_ratio_interval(*rounds_with_ratio(1.0, count=10, noise=0.05))
+    many = paired_ratio_interval(*rounds_with_ratio(1.0, count=200, noise=0.05))
+    assert many[1] - many[0] < (few[1] - few[0]) / 2
+
+
+def test_incomplete_rounds_are_left_out_and_no_rounds_give_no_interval():
+    top, bottom = rounds_with_ratio(1.2, count=20, noise=0.02)
+    with_gap_top, with_gap_bottom = np.append(top, math.nan), np.append(bottom, 1.0)
+    assert paired_ratio_interval(with_gap_top, with_gap_bottom) == paired_ratio_interval(
+        top, bottom)
+    assert ratio_of_medians(with_gap_top, with_gap_bottom) == ratio_of_medians(top, bottom)
+    low, high = paired_ratio_interval([], [])
+    assert math.isnan(low) and math.isnan(high)
+    assert math.isnan(ratio_of_medians([math.nan], [1.0]))
+    with pytest.raises(ValueError):
+        paired_ratio_interval([1.0, 2.0], [1.0])
+
+
+# --- assess: interval plus verdict, as the checks call it ------------------------------------
+
+def test_clearly_met_clearly_missed_and_straddling_rounds():
+    met = assess(*rounds_with_ratio(0.95, count=30, noise=0.02), threshold=1.03,
+                 better="below", min_rounds=10)
+    missed = assess(*rounds_with_ratio(1.15, count=30, noise=0.02), threshold=1.03,
+                    better="below", min_rounds=10)
+    # True ratio on the threshold, noise far larger than the rounds can resolve.
+    straddling = assess(*rounds_with_ratio(1.03, count=12, noise=0.2), threshold=1.03,
+                        better="below", min_rounds=10)
+    assert met[3] == "met" and met[2] <= 1.03
+    assert missed[3] == "missed" and missed[1] > 1.03
+    assert straddling[3] == "undecided" and straddling[1] < 1.03 < straddling[2]
+
+
+def test_assess_scales_a_speedup_to_an_efficiency():
+    # Serial 1.9 times as long as Pool on 2 workers: efficiency 0.95 >= 0.9.
+    serial, pool = rounds_with_ratio(1.9, count=30, noise=0.01)
+    ratio, low, high, said = assess(serial, pool, threshold=0.9, better="above",
+                                    min_rounds=10, scale=1 / 2)
+    assert ratio == pytest.approx(ratio_of_medians(serial, pool) / 2)
+    assert low <= ratio <= high and said == "met"
+    assert (low, high) == tuple(bound / 2 for bound in paired_ratio_interval(serial, pool))
+
+
+def test_assess_stays_undecided_before_the_minimum_rounds():
+    top, bottom = rounds_with_ratio(2.0, count=3, noise=0.01)
+    assert assess(top, bottom, threshold=1.5, better="below", min_rounds=4)[3] == "undecided"
+    assert assess(top, bottom, threshold=1.5, better="below", min_rounds=3)[3] == "missed"
+
+
+# --- stop_reason ------------------------------------------------------------------------
+
+LIMITS = RoundLimits(min_rounds=4, max_rounds=8, budget_seconds=100.0)
+
+
+def test_rounds_stop_once_decided_from_the_minimum_on():
+    assert stop_reason(4, 40.0, 10.0, "met", LIMITS) == "decided"
+    assert stop_reason(5, 50.0, 10.0, "missed", LIMITS) == "decided"
+    assert stop_reason(3, 30.0, 10.0, "met", LIMITS) is None
+
+
+def test_undecided_rounds_go_on_until_the_maximum_or_the_budget():
+    assert stop_reason(4, 40.0, 10.0, "undecided", LIMITS) is None
+    assert stop_reason(8, 80.0, 10.0, "undecided", LIMITS) == "max_rounds"
+    # Another 10 s round would end past the 100 s budget.
+    assert stop_reason(6, 95.0, 10.0, "undecided", LIMITS) == "budget"
+    # The budget binds before the minimum too: the run's length is bounded.
+    assert stop_reason(2, 95.0, 10.0, "undecided", LIMITS) == "budget"
