@@ -174,6 +174,11 @@ class Design:
     seconds: float  # the measuring time this costs per combination
 
 
+# A bootstrap interval of a median from fewer samples than this spans nearly
+# their whole range, whatever the formula for means says.
+MIN_REPEATS_FOR_A_MEDIAN = 5
+
+
 def cheapest_design(components: VarianceComponents, replicate_cost_seconds: float,
                     repeat_cost_seconds: float, ci_target: float,
                     max_repeats: int = 100) -> Design | None:
@@ -181,7 +186,8 @@ def cheapest_design(components: VarianceComponents, replicate_cost_seconds: floa
     is between/R + within/(R n), and a replicate costs c_R + n c_n, so the cost of
     a target is least at n = sqrt(c_R within / (c_n between)) repeats; then R is
     the fewest replicates whose 95 % half-width is within ±ci_target (on the log
-    scale; medians are treated as means). None when the components are unknown."""
+    scale; medians are treated as means, with at least MIN_REPEATS_FOR_A_MEDIAN
+    repeats). None when the components are unknown."""
     between, within = components.between, components.within
     if math.isnan(between) or math.isnan(within) or repeat_cost_seconds <= 0:
         return None
@@ -190,7 +196,7 @@ def cheapest_design(components: VarianceComponents, replicate_cost_seconds: floa
     else:
         repeats = math.sqrt(max(replicate_cost_seconds, 0.0) * within
                             / (repeat_cost_seconds * between))
-        repeats = int(min(max_repeats, max(1, round(repeats))))
+        repeats = int(min(max_repeats, max(MIN_REPEATS_FOR_A_MEDIAN, round(repeats))))
     allowed_variance = (math.log1p(ci_target) / Z_95) ** 2
     replicates = max(2, math.ceil((between + within / repeats) / allowed_variance))
     return Design(repeats, replicates,
