@@ -22,7 +22,7 @@ from tests.conftest import PARBENCH, copy_workflow, run_snakemake
 SHARED_ARRAY_SERIES = ["serial", "pool", "ray"]
 TINY = {
     "workloads": {
-        "exp_sinh": {"sizes": [1_000], "kernels": ["python", "numpy"], "tasks": [4]},
+        "exp_sinh": {"sizes": [1_000], "kernels": ["numpy"], "tasks": [4]},
         "shared_array": {"sizes": [10_000, 1_000_000], "tasks": [8],
                          "backends": SHARED_ARRAY_SERIES},
     },
@@ -31,10 +31,10 @@ TINY = {
     "min_repeats": 2,
     "max_repeats": 3,
     "warmups": 1,
-    "min_sample_seconds": 0.02,
+    "min_sample_seconds": 0.05,
 }
 SERIES = default_series()
-COMBINATIONS = 2 * len(SERIES) + 2 * len(SHARED_ARRAY_SERIES)
+COMBINATIONS = len(SERIES) + 2 * len(SHARED_ARRAY_SERIES)
 EXPECTED_JOBS = TINY["replicates"] * COMBINATIONS
 WORKLOAD_FIGURES = ("scaling", "speedup", "workers", "winner")
 
@@ -128,9 +128,11 @@ def test_replicates_ran_apart_and_their_variance_is_reported(finished_run):
     assert summary["between_replicate_cv"].ge(0).all()
     timings = pd.read_csv(workdir / "results/timings.csv")
     assert (timings["maps_per_sample"] >= 1).all()
-    # Calibrated samples: k maps lasting at least min_sample_seconds (one map may be longer).
+    # Calibrated samples: k maps lasting at least min_sample_seconds, k chosen with 20 %
+    # to spare (samples of one k vary around it; one map may be longer).
     short = timings[timings["maps_per_sample"] > 1]
-    assert (short["sample_seconds"] >= TINY["min_sample_seconds"]).all()
+    assert short["sample_seconds"].median() >= TINY["min_sample_seconds"]
+    assert short["sample_seconds"].quantile(0.1) >= 0.7 * TINY["min_sample_seconds"]
     assert short["sample_seconds"].div(short["seconds"]).round().eq(short["maps_per_sample"]).all()
     design = pd.read_csv(workdir / "results/design.csv")
     assert (design["scope"] == "sweep").sum() == 1
@@ -141,7 +143,7 @@ def test_replicates_ran_apart_and_their_variance_is_reported(finished_run):
 
 def test_rerun_redoes_only_what_is_missing(finished_run):
     workdir, _ = finished_run
-    missing = next((workdir / "results/raw/exp_sinh/python/ray").glob("*_rep1.csv"))
+    missing = next((workdir / "results/raw/exp_sinh/numpy/ray").glob("*_rep1.csv"))
     aside = workdir / "aside.csv"
     missing.rename(aside)  # as if the job had been interrupted before writing it
     try:
@@ -194,7 +196,7 @@ def test_changing_one_backends_option_retimes_that_series_alone(finished_run):
     (workdir / "changed.yaml").write_text(yaml.safe_dump(changed))
     result = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", "changed.yaml")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert planned_jobs(result) == {"measure": 4 * TINY["replicates"], "aggregate": 1,
+    assert planned_jobs(result) == {"measure": 3 * TINY["replicates"], "aggregate": 1,
                                     "plot_workload": 2,
                                     "plot_overview": 1, "all": 1}
     planned = re.findall(r"output: (results/raw/\S+\.csv)", result.stdout + result.stderr)

@@ -8,10 +8,10 @@ rule measure:
         sweep.RAW_CSV,
     log:
         sweep.RAW_LOG,
+    priority: job_priority
     conda:
         "../../envs/parbench.yaml"
     threads: job_threads
-    priority: job_priority
     resources:
         timing_slot=1,
     params:
