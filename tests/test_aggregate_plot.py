@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -329,3 +330,34 @@ def test_noisy_means_the_precision_asked_for_was_missed_not_spread_samples():
     row = summarise(many).iloc[0]
     assert row["cv"] > 0.1 and row["ci_relative_half_width"] < 0.05 and not row["noisy"]
     assert summarise(many.iloc[:4])["noisy"].tolist() == [True]
+
+
+def test_result_files_are_readable_by_others_as_any_file(tmp_path):
+    target = tmp_path / "rows.csv"
+    write_csv_atomically(pd.DataFrame({"a": [1]}), target)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+@pytest.mark.parametrize("case", ["no serial baseline", "nothing succeeded"])
+def test_figures_draw_whatever_there_is(aggregates, tmp_path, case):
+    summary, crossover = pd.read_csv(aggregates["summary"]), pd.read_csv(aggregates["crossover"])
+    if case == "no serial baseline":
+        summary = summary[summary["backend"] != "serial"].assign(speedup=np.nan)
+    else:
+        summary = summary.assign(status="error", median_seconds=np.nan, speedup=np.nan,
+                                 repeats=0)
+    outputs = {name: tmp_path / name for name in plot.WORKLOAD_FIGURES}
+    plot.draw_workload(summary, crossover.iloc[:0], "exp_sinh", outputs, 5)
+    plot.draw_overview(summary, {name: tmp_path / name for name in plot.OVERVIEW_FIGURES}, 5)
+    for name in (*plot.WORKLOAD_FIGURES, *plot.OVERVIEW_FIGURES):
+        assert (tmp_path / f"{name}.png").stat().st_size > 0, name
+    speedup = plot.speedup_figure(summary, "exp_sinh", 5)
+    said = [text.get_text() for ax in speedup.axes for text in ax.texts]
+    expected = ("the design runs no `serial` series" if case == "no serial baseline"
+                else "the serial loop failed")
+    assert any(expected in text for text in said), said
+    scaling = plot.scaling_figure(summary, crossover.iloc[:0], "exp_sinh", 5)
+    drawn = [text.get_text() for ax in scaling.axes for text in ax.texts]
+    assert (case == "nothing succeeded") == any("no successful run" in text for text in drawn)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,45 @@ def test_a_workload_can_run_a_subset_of_the_series():
         sweep.check_consistency(validated({
             "workloads": {"shared_array": {"sizes": [1000], "backends": ["dask"]}},
             "backends": ["serial", "pool"]}))
+
+
+@pytest.mark.parametrize(("change", "key", "hint"), [
+    (lambda c: c.update(map_timeout_seconds=float("nan")), "map_timeout_seconds", "finite"),
+    (lambda c: c.update(job_budget_seconds=float("inf")), "job_budget_seconds", "finite"),
+    (lambda c: c.update(ci_target=2), "ci_target", "maximum"),
+    (lambda c: c.update(compare=[["pool", "pool"]]), "compare", "non-unique"),
+    (lambda c: c.pop("workloads"), "workloads", "required"),
+])
+def test_nonsense_values_are_refused_by_name(change, key, hint):
+    config = copy.deepcopy(DEFAULT)
+    change(config)
+    with pytest.raises((WorkflowError, ValueError)) as error:
+        validated(config)
+    assert key in str(error.value) and hint in str(error.value), str(error.value)
+
+
+@pytest.mark.parametrize(("given", "typed"), [
+    (["1", "2"], [1, 2]), (["auto", "2"], ["auto", 2]), ({"pool": {"chunksize": "1"}},
+                                                       {"pool": {"chunksize": 1}}),
+    ([["ray", "pool"]], [["ray", "pool"]]), ("null", None), (3, 3),
+])
+def test_config_overrides_are_typed_as_in_a_file(given, typed):
+    assert sweep.typed_override(given) == typed
+
+
+def test_a_list_override_from_the_command_line_reaches_the_jobs(workflow_copy: Path):
+    """`--config 'workers=[1,2]'`, as config/README.md shows it, plans jobs for both."""
+    result = run_snakemake(workflow_copy, "-n", "--cores", "2", "--config", "workers=[1,2]",
+                           "replicates=1", "compare=[[ray,pool]]")
+    assert result.returncode == 0, result.stderr[-3000:]
+    planned = re.findall(r"output: results/raw/\S+_workers(\d+)_rep\d+\.csv",
+                         result.stdout + result.stderr)
+    assert set(planned) == {"1", "2"}
+
+
+def test_a_design_without_workloads_stops_naming_the_key(workflow_copy: Path):
+    design = workflow_copy / "no_workloads.yaml"
+    design.write_text(yaml.safe_dump({"backends": ["serial", "pool"]}))
+    result = run_snakemake(workflow_copy, "-n", "--cores", "1", "--configfile", str(design))
+    assert result.returncode != 0
+    assert "'workloads' is a required property" in result.stdout + result.stderr

@@ -267,3 +267,19 @@ def test_lint_is_clean(workflow_copy):
     formatted = subprocess.run([snakefmt, "--check", "Snakefile", "workflow/rules"],
                                cwd=workdir, capture_output=True, text=True)
     assert formatted.returncode == 0, formatted.stderr
+
+
+def test_a_design_without_a_serial_baseline_still_draws_every_figure(workflow_copy):
+    """No `serial` series (so no speedup) and one size: the sweep still ends with rc 0 and
+    every figure, which says what it cannot show."""
+    design = {"workloads": {"exp_sinh": {"sizes": [1_000], "kernels": ["numpy"],
+                                         "tasks": [4]}},
+              "backends": ["threads", "process_pool"], "compare": [], "workers": [2],
+              "replicates": 1, "min_repeats": 2, "max_repeats": 2}
+    (workdir := workflow_copy / "no_serial.yaml").write_text(yaml.safe_dump(design))
+    result = run_snakemake(workflow_copy, "--cores", "2", "--configfile", str(workdir))
+    assert result.returncode == 0, result.stderr[-4000:]
+    for figure in WORKLOAD_FIGURES:
+        assert (workflow_copy / f"results/figures/{figure}_exp_sinh.png").stat().st_size > 0
+    summary = pd.read_csv(workflow_copy / "results/summary.csv")
+    assert summary["speedup"].isna().all() and (summary["status"] == "ok").all()

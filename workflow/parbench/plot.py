@@ -265,7 +265,10 @@ def save(figure, output_stem: str | Path) -> list[Path]:
     return written
 
 
-def _log_axes(ax, unit: str, ylabel: str, sizes: pd.Series | None = None) -> None:
+def _log_axes(ax, unit: str, ylabel: str, sizes: pd.Series | None = None,
+              values: pd.Series | None = None, nothing: str = "") -> None:
+    """Log axes for a panel; where `values` has nothing to draw, the panel says
+    `nothing` instead (a log axis with no positive data cannot be drawn at all)."""
     positive = sizes[sizes > 0] if sizes is not None else pd.Series(dtype=float)
     if sizes is not None and (sizes <= 0).any() and len(positive):
         # A size of 0 (imbalanced: equal tasks) has no place on a log axis: linear up
@@ -276,6 +279,13 @@ def _log_axes(ax, unit: str, ylabel: str, sizes: pd.Series | None = None) -> Non
     ax.set_yscale("log")
     ax.set_xlabel(f"size ({unit})")
     ax.set_ylabel(ylabel)
+    drawable = values[np.isfinite(values) & (values > 0)] if values is not None else None
+    if drawable is not None and drawable.empty:
+        if len(positive):
+            ax.set_xlim(float(positive.min()) / 2, float(positive.max()) * 2)
+        ax.set_ylim(0.1, 10)
+        ax.text(0.5, 0.3, nothing or "nothing to draw", transform=ax.transAxes,
+                ha="center", va="center", color=FAILURE_COLOR, wrap=True)
 
 
 def _size_figure(data: pd.DataFrame, width: float, draw: Callable, title: str):
@@ -314,7 +324,8 @@ def scaling_figure(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str
         _mark_crossover(ax, warm[(warm["kernel"] == kernel) & (warm["tasks"] == task_count)
                                  & (warm["workers"] == top_workers)], unit,
                         (cell["size"].min(), cell["size"].max()))
-        _log_axes(ax, unit, "median time per map (s)", cell["size"])
+        _log_axes(ax, unit, "median time per map (s)", cell["size"], cell["median_seconds"],
+                  "no successful run")
 
     return _size_figure(data, width, draw,
                         f"{workload}: time to run all tasks (bands: 95 % CI; start-up excluded)")
@@ -333,7 +344,12 @@ def speedup_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_
         for workers in sorted(cell["workers"].unique()):
             ax.axhline(workers, color="0.5", linewidth=0.8, linestyle="--")
         ax.axhline(1, color="0.2", linewidth=0.8)
-        _log_axes(ax, data["size_unit"].iloc[0], "speedup over serial (×)", cell["size"])
+        serial = workload_rows[workload_rows["backend"] == "serial"]
+        nothing = ("no serial baseline: the design runs no `serial` series" if serial.empty
+                   else "no serial baseline: the serial loop failed"
+                   if not (serial["repeats"] > 0).any() else "no successful parallel run")
+        _log_axes(ax, data["size_unit"].iloc[0], "speedup over serial (×)", cell["size"],
+                  cell["speedup"], nothing)
 
     return _size_figure(workload_rows, width, draw,
                         f"{workload}: speedup over the serial loop (dashed: ideal = workers)")
@@ -486,6 +502,13 @@ def winner_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_W
     as boundaries.
     """
     data, note = _drawable(summary[summary["workload"] == workload])
+    if data.empty:  # every combination failed or is unsupported: say so, draw nothing
+        figure, axes = _grid(1, 1, width, aspect=0.3)
+        axes[0][0].set_axis_off()
+        axes[0][0].text(0.5, 0.5, "no successful run: no winner to show", ha="center",
+                        va="center", color=FAILURE_COLOR, transform=axes[0][0].transAxes)
+        figure.suptitle(f"{workload}: fastest backend per cell{note}")
+        return figure
     data, top = _at_top_workers(data)
     colours = palette(data)
     unit = data["size_unit"].iloc[0]

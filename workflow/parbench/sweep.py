@@ -6,10 +6,13 @@ Snakemake calls this at parse time; it is plain Python so tests can use it too.
 from __future__ import annotations
 
 import itertools
+import math
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, fields, replace
 from typing import Any
+
+import yaml
 
 from parbench import machine
 from parbench.backends import BACKENDS, Series, series_from_config
@@ -136,9 +139,40 @@ def comparisons(config: Mapping[str, Any],
     return [list(pair) for pair in DEFAULT_PAIRS if set(pair) <= set(config_series)]
 
 
+def typed_override(value: Any) -> Any:
+    """A `--config key=value` value as YAML in a file would give it. Snakemake reads
+    lists and mappings there with YAML's BaseLoader, which keeps every item a string
+    (`workers=[1,2]` arrives as ['1', '2']); its top-level scalars are typed already."""
+    if isinstance(value, list):
+        return [typed_override(item) for item in value]
+    if isinstance(value, dict):
+        return {key: typed_override(item) for key, item in value.items()}
+    if isinstance(value, str):
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+    return value
+
+
+def _not_finite(value: Any, key: str) -> Iterator[str]:
+    """The keys under `key` whose value is a float that is nan or infinite."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield key
+    elif isinstance(value, Mapping):
+        for name, item in value.items():
+            yield from _not_finite(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _not_finite(item, f"{key}[{index}]")
+
+
 def check_consistency(config: Mapping[str, Any]) -> None:
     """What a JSON schema cannot say: names and options come from the registries,
-    kernels belong to their workload, pairs name series of the sweep."""
+    kernels belong to their workload, pairs name series of the sweep, numbers are
+    finite (YAML's `.nan` passes a schema's bounds)."""
+    for key in _not_finite(config, ""):
+        raise ValueError(f"config key {key}: not a finite number")
     config_series = series(config)
     for workload_name, workload in config["workloads"].items():
         key = f"workloads.{workload_name}" + (".plugin" if workload.get("plugin") else "")

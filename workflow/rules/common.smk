@@ -28,6 +28,10 @@ if workflow.overwrite_configfiles:
     config.clear()
     config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
 
+# `--config workers=[1,2]` gives ['1', '2']: read such values as a config file would.
+for key in workflow.config_settings.config:
+    config[key] = sweep.typed_override(config[key])
+
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 try:
     sweep.check_consistency(config)
