@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from parbench import plot
 from parbench.aggregate import aggregate, crossovers, summarise
 from parbench.measure import Combination, JobSettings, measure
 from parbench.tables import write_csv_atomically
+from parbench.validation import InvalidJobCsv
 
 SIZES = [1_000, 10_000, 100_000]
 TASKS = [4, 8]
@@ -314,10 +316,12 @@ def test_loaded_replicates_are_flagged_or_left_out_but_never_lost():
 
 
 def test_aggregate_writes_the_recommended_design_and_prints_it(tmp_path, capsys):
-    raw = tmp_path / "raw.csv"
-    write_csv_atomically(_replicated([False] * 3, [1.0, 1.1, 0.95]), raw)
-    aggregate([raw], *(tmp_path / f"{name}.csv"
-                       for name in ("timings", "summary", "crossover", "machines")))
+    jobs = []
+    for replicate, rows in _replicated([False] * 3, [1.0, 1.1, 0.95]).groupby("replicate"):
+        jobs.append(tmp_path / f"rep{replicate}.csv")  # one job, one file
+        write_csv_atomically(rows, jobs[-1])
+    aggregate(jobs, *(tmp_path / f"{name}.csv"
+                      for name in ("timings", "summary", "crossover", "machines")))
     design = pd.read_csv(tmp_path / "design.csv")
     assert design["scope"].tolist() == ["combination", "sweep"]
     assert (design["recommended_replicates"] >= 2).all()
@@ -361,3 +365,65 @@ def test_figures_draw_whatever_there_is(aggregates, tmp_path, case):
     scaling = plot.scaling_figure(summary, crossover.iloc[:0], "exp_sinh", 5)
     drawn = [text.get_text() for ax in scaling.axes for text in ax.texts]
     assert (case == "nothing succeeded") == any("no successful run" in text for text in drawn)
+
+
+@pytest.fixture
+def one_valid_job(job_csvs, tmp_path) -> Path:
+    return Path(shutil.copy(job_csvs[0], tmp_path / "good.csv"))
+
+
+def _corrupt(path: Path, how: str) -> None:
+    text = path.read_text()
+    lines = text.splitlines(keepends=True)
+    if how == "cut mid-row":
+        path.write_text(text[: len(text) - len(lines[-1]) // 2])
+    elif how == "a row lost":
+        path.write_text("".join(lines[:2] + lines[3:]))
+    elif how == "another job's row":
+        path.write_text(text + lines[-1].replace("exp_sinh", "shared_array", 1))
+    elif how == "not a number":
+        header = lines[0].split(",")
+        cells = lines[1].split(",")
+        cells[header.index("seconds")] = "fast"
+        path.write_text(lines[0] + ",".join(cells) + "".join(lines[2:]))
+    elif how == "a column missing":
+        frame = pd.read_csv(path).drop(columns="status")
+        frame.to_csv(path, index=False)
+    elif how == "empty":
+        path.write_text("")
+
+
+@pytest.mark.parametrize(("how", "said"), [
+    ("cut mid-row", "status ok without a positive time"),
+    ("a row lost", "not 0.."),
+    ("another job's row", "more than one job"),
+    ("not a number", "column seconds: not numbers"),
+    ("a column missing", "missing columns ['status']"),
+    ("empty", "not a readable CSV"),
+])
+def test_a_corrupt_job_csv_stops_aggregation_naming_the_file(one_valid_job, job_csvs, tmp_path,
+                                                             how, said):
+    bad = tmp_path / "raw/exp_sinh/numpy/pool/size1000_tasks4_workers2_rep0.csv"
+    bad.parent.mkdir(parents=True)
+    shutil.copy(one_valid_job, bad)
+    _corrupt(bad, how)
+    outputs = [tmp_path / f"{name}.csv" for name in ("timings", "summary", "crossover",
+                                                      "machines")]
+    with pytest.raises(InvalidJobCsv) as error:
+        aggregate([*job_csvs, bad], *outputs)
+    assert str(bad) in str(error.value) and said in str(error.value), str(error.value)
+    # --skip-invalid: the others are aggregated, the bad one listed, never silently.
+    aggregate([*job_csvs, bad], *outputs, skip_invalid=True)
+    summary = pd.read_csv(outputs[1])
+    listed = summary[summary["status"] == "invalid file"]
+    assert len(listed) == 1 and str(bad) in listed["error"].iloc[0]
+    assert listed[["workload", "backend", "size"]].iloc[0].tolist() == ["exp_sinh", "pool", 1000]
+    assert (summary["status"] != "invalid file").sum() == len(pd.read_csv(aggregates_of(
+        job_csvs, tmp_path / "clean")))
+
+
+def aggregates_of(job_csvs, folder: Path) -> Path:
+    folder.mkdir()
+    aggregate(job_csvs, *(folder / f"{name}.csv"
+                          for name in ("timings", "summary", "crossover", "machines")))
+    return folder / "summary.csv"

@@ -283,3 +283,23 @@ def test_a_design_without_a_serial_baseline_still_draws_every_figure(workflow_co
         assert (workflow_copy / f"results/figures/{figure}_exp_sinh.png").stat().st_size > 0
     summary = pd.read_csv(workflow_copy / "results/summary.csv")
     assert summary["speedup"].isna().all() and (summary["status"] == "ok").all()
+
+
+def test_parbench_aggregate_names_a_cut_file_and_can_leave_it_out(finished_run, tmp_path):
+    workdir, _ = finished_run
+    copy = tmp_path / "results"
+    shutil.copytree(workdir / "results" / "raw", copy / "raw")
+    cut = sorted((copy / "raw").rglob("*.csv"))[0]
+    text = cut.read_text()
+    cut.write_text(text[: len(text) - 40])  # a copy cut short (jobs write atomically)
+    refused = subprocess.run([PARBENCH, "--results", str(copy), "aggregate"],
+                             capture_output=True, text=True)
+    assert refused.returncode != 0 and str(cut) in refused.stderr, refused.stderr[-2000:]
+    assert not (copy / "summary.csv").exists()
+    skipped = subprocess.run([PARBENCH, "--results", str(copy), "aggregate", "--skip-invalid"],
+                             capture_output=True, text=True)
+    assert skipped.returncode == 0, skipped.stderr[-2000:]
+    assert str(cut) in skipped.stderr
+    summary = pd.read_csv(copy / "summary.csv")
+    assert summary.loc[summary["status"] == "invalid file", "error"].str.contains(
+        str(cut), regex=False).any()

@@ -10,6 +10,7 @@ This layer reads only the per-job files; plotting reads only what it writes.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from parbench import stats
 from parbench.crossover import DEFAULT_PAIRS, crossover_with_confidence
 from parbench.stats import VarianceComponents, cheapest_design, variance_components
 from parbench.tables import write_csv_atomically
+from parbench.validation import InvalidJobCsv, read_job_csv
 
 IDENTITY = ["workload", "kernel", "backend", "size", "tasks", "workers"]
 JOB = IDENTITY + ["replicate"]
@@ -29,10 +31,23 @@ PROBLEM = ["workload", "kernel", "size", "tasks"]
 PROVENANCE_MACHINE = ["hostname", "cpu_model", "logical_cpus", "available_cores"]
 
 
-def collect_timings(job_csvs: Iterable[str | Path]) -> pd.DataFrame:
-    frames = [pd.read_csv(path, dtype={"error": str, "variant": str}) for path in job_csvs]
+def collect_timings(job_csvs: Iterable[str | Path],
+                    invalid: list[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """Every per-job CSV's rows, each file checked against its schema first
+    (parbench.validation). A bad file stops aggregation, naming it and what is
+    wrong; with `invalid` (a list) it is left out instead and listed there as
+    (path, problem)."""
+    frames = []
+    for path in job_csvs:
+        try:
+            frames.append(read_job_csv(path))
+        except InvalidJobCsv as problem:
+            if invalid is None:
+                raise
+            invalid.append((str(path), str(problem)))
+            print(f"warning: left out an invalid per-job CSV: {problem}", file=sys.stderr)
     if not frames:
-        raise ValueError("no per-job CSVs to aggregate")
+        raise ValueError("no (valid) per-job CSVs to aggregate")
     timings = _with_series_columns(pd.concat(frames, ignore_index=True))
     timings["error"] = timings["error"].fillna("")
     machines = timings[PROVENANCE_MACHINE].drop_duplicates()
@@ -284,6 +299,27 @@ def recommended_design(summary: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(columns=DESIGN_COLUMNS)
 
 
+# A per-job CSV's identity, from its path (sweep.RAW_CSV), for a file whose rows
+# cannot be trusted to say it.
+RAW_PATH = re.compile(r"(?P<workload>[^/]+)/(?P<kernel>[^/]+)/(?P<backend>[^/]+)/"
+                      r"size(?P<size>\d+)_tasks(?P<tasks>\d+)_workers(?P<workers>\d+)"
+                      r"(?:_rep\d+)?\.csv$")
+
+
+def invalid_file_rows(invalid: Sequence[tuple[str, str]], columns: pd.Index) -> pd.DataFrame:
+    """One `invalid file` row per per-job CSV left out, its identity read from its path."""
+    rows = []
+    for path, problem in invalid:
+        match = RAW_PATH.search(str(path))
+        identity = match.groupdict() if match else {}
+        for column in ("size", "tasks", "workers"):
+            if column in identity:
+                identity[column] = int(identity[column])
+        rows.append({**identity, "status": "invalid file", "repeats": 0, "verified": False,
+                     "error": problem})
+    return pd.DataFrame(rows).reindex(columns=columns)
+
+
 def design_message(design: pd.DataFrame) -> str:
     """The sweep-wide recommendation, as the aggregate log prints it."""
     sweep = design[design["scope"] == "sweep"]
@@ -409,17 +445,24 @@ def aggregate(
     pairs: Sequence[Sequence[str]] | None = None,
     design_csv: str | Path | None = None,
     exclude_loaded: bool = False,
+    skip_invalid: bool = False,
 ) -> None:
     """`pairs`: the [challenger, baseline] pairs for crossover.csv; None: the default
     pairs whose two series are in the rows. `design_csv`: where the recommended
     replicates and repeats go (default: next to summary.csv). `exclude_loaded`:
-    statistics without the jobs measured on a loaded machine (timings.csv keeps them)."""
-    timings = collect_timings(job_csvs)
+    statistics without the jobs measured on a loaded machine (timings.csv keeps them).
+    `skip_invalid`: leave out per-job CSVs that break their schema, listing them in the
+    log and as `invalid file` rows of summary.csv, instead of stopping."""
+    invalid: list[tuple[str, str]] | None = [] if skip_invalid else None
+    timings = collect_timings(job_csvs, invalid)
     if pairs is None:
         present = set(timings["backend"])
         pairs = [pair for pair in DEFAULT_PAIRS if set(pair) <= present]
     full_summary = _summary_with_samples(timings, exclude_loaded)
     summary, design = public_summary(full_summary, timings), recommended_design(full_summary)
+    if invalid:
+        summary = pd.concat([summary, invalid_file_rows(invalid, summary.columns)],
+                            ignore_index=True)
     write_csv_atomically(timings, timings_csv)
     write_csv_atomically(summary, summary_csv)
     write_csv_atomically(crossovers(timings, pairs, exclude_loaded), crossover_csv)

@@ -2,7 +2,8 @@
 
     parbench aggregate      per-job CSVs under results/raw -> the aggregates
                             (--compare ipyparallel pool: another pair, repeatable;
-                            --exclude-loaded: without jobs measured on a loaded machine)
+                            --exclude-loaded: without jobs measured on a loaded machine;
+                            --skip-invalid: leave out, and list, broken per-job CSVs)
     parbench plot           aggregates -> every figure under results/figures
                             (--figures DIR: elsewhere)
     parbench --results docs/data/16cpu aggregate    the same for a committed data set
@@ -47,6 +48,10 @@ def main(argv: list[str] | None = None) -> None:
     aggregating.add_argument("--exclude-loaded", action="store_true",
                              help="leave the jobs measured on a loaded machine out of the "
                                   "statistics (timings.csv keeps them)")
+    aggregating.add_argument("--skip-invalid", action="store_true",
+                             help="leave out per-job CSVs that break their schema (listed in "
+                                  "the log and as `invalid file` rows of summary.csv) instead "
+                                  "of stopping")
     plot = commands.add_parser("plot", help="aggregates -> figures under RESULTS/figures")
     plot.add_argument("--width", type=float, default=DEFAULT_WIDTH,
                       help="figure width in inches (3.5: a paper's single column)")
@@ -63,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
         aggregate(sorted((results / "raw").rglob("*.csv")), results / "timings.csv",
                   results / "summary.csv", results / "crossover.csv", results / "machines.csv",
                   **({"pairs": arguments.compare} if arguments.compare else {}),
-                  design_csv=results / "design.csv", exclude_loaded=arguments.exclude_loaded)
+                  design_csv=results / "design.csv", exclude_loaded=arguments.exclude_loaded,
+                  skip_invalid=arguments.skip_invalid)
         print(f"wrote the aggregates under {results}")
     elif arguments.command == "describe":
         if arguments.write:
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         summary = pd.read_csv(results / "summary.csv")
         crossover = pd.read_csv(results / "crossover.csv")
         figures = arguments.figures or results / "figures"
-        for workload in sorted(summary["workload"].unique()):
+        for workload in sorted(summary["workload"].dropna().unique()):
             draw_workload(summary, crossover, workload,
                           {name: figures / f"{name}_{workload}" for name in WORKLOAD_FIGURES},
                           arguments.width)

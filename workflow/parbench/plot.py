@@ -167,7 +167,8 @@ def _lines(ax, cell: pd.DataFrame, value: str, styles, several_workers: bool,
 # Statuses a figure cannot draw as points: how it marks them, and what it calls them.
 NOT_MEASURED = {"error": ("x", FAILURE_COLOR, "failed"),
                 "unsupported": ("_", "0.35", "unsupported"),
-                "excluded (loaded)": ("v", "0.35", "left out: loaded machine")}
+                "excluded (loaded)": ("v", "0.35", "left out: loaded machine"),
+                "invalid file": ("x", "0.35", "left out: invalid CSV")}
 LOADED_COLOR = "0.1"
 
 

@@ -22,5 +22,6 @@ rule aggregate:
     params:
         pairs=COMPARE,
         exclude_loaded=config["exclude_loaded"],
+        skip_invalid=config["skip_invalid"],
     script:
         "../scripts/aggregate.py"

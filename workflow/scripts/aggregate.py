@@ -13,4 +13,5 @@ if __name__ == "__main__":
             pairs=snakemake.params.pairs,
             design_csv=snakemake.output.design,
             exclude_loaded=snakemake.params.exclude_loaded,
+            skip_invalid=snakemake.params.skip_invalid,
         )
