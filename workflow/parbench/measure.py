@@ -254,13 +254,15 @@ class JobRun:
         target = self.settings.min_sample_seconds
         if target <= 0 or warm_map_seconds >= 2 * target:
             return 1
-        maps = 1
+        maps, fastest_map = 1, math.inf
         while True:
             trial = self.timed_sample(maps)
             self.warmups_verified = self.warmups_verified and trial["verified"]
+            # Maps speed up as a backend warms: size k on the fastest one seen so far,
+            # with 20 % to spare, so that later samples still last the target.
+            fastest_map = min(fastest_map, max(trial["seconds"], 1e-9))
             if trial["sample_seconds"] >= target or maps >= MAX_MAPS_PER_SAMPLE:
-                # 20 % to spare: later samples of the same k vary around this one.
-                spare = math.ceil(maps * 1.2 * target / max(trial["sample_seconds"], 1e-9))
+                spare = math.ceil(1.2 * target / fastest_map)
                 return min(MAX_MAPS_PER_SAMPLE, max(maps, spare))
             # Aim 20 % past the target, so the next trial usually is the last.
             wanted = math.ceil(maps * 1.2 * target / max(trial["sample_seconds"], 1e-9))

@@ -44,6 +44,11 @@ COMBINATIONS = sweep.combinations(config, SERIES)
 COMPARE = sweep.comparisons(config, SERIES)
 # Replicates of one combination run a round apart, in a seeded shuffle.
 PRIORITIES = sweep.job_priorities(COMBINATIONS, config["run_order_seed"])
+# Timing jobs run one at a time in any case (each takes a machine-wide lock). Telling
+# the scheduler so, also without the profile, makes it start them one by one in the
+# run order above, instead of several that then race for the lock in any order.
+if "timing_slot" not in workflow.global_resources:
+    workflow.register_resource("timing_slot", 1)
 WORKLOAD_NAMES = list(config["workloads"])
 
 
