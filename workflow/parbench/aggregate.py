@@ -279,7 +279,7 @@ def recommended_design(summary: pd.DataFrame) -> pd.DataFrame:
     ci_target = float(table["ci_target"].median())
     design = cheapest_design(typical, float(table["replicate_cost_seconds"].median()),
                              float(table["repeat_cost_seconds"].median()), ci_target)
-    allowed = (np.log1p(table["ci_target"]) / stats.Z_95) ** 2
+    allowed = table["ci_target"].map(stats.allowed_log_variance)
     reached = (table["_between"] + table["_within"] / design.repeats) / design.replicates
     sweep_row = {"scope": "sweep", "replicates": int(table["replicates"].median()),
                  "repeats_per_replicate": table["repeats_per_replicate"].median(),

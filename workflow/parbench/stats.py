@@ -174,6 +174,11 @@ class Design:
     seconds: float  # the measuring time this costs per combination
 
 
+def allowed_log_variance(ci_target: float) -> float:
+    """The variance of a mean of log(time) whose 95 % half-width is ±ci_target."""
+    return (math.log1p(ci_target) / Z_95) ** 2
+
+
 # A bootstrap interval of a median from fewer samples than this spans nearly
 # their whole range, whatever the formula for means says.
 MIN_REPEATS_FOR_A_MEDIAN = 5
@@ -197,7 +202,7 @@ def cheapest_design(components: VarianceComponents, replicate_cost_seconds: floa
         repeats = math.sqrt(max(replicate_cost_seconds, 0.0) * within
                             / (repeat_cost_seconds * between))
         repeats = int(min(max_repeats, max(MIN_REPEATS_FOR_A_MEDIAN, round(repeats))))
-    allowed_variance = (math.log1p(ci_target) / Z_95) ** 2
-    replicates = max(2, math.ceil((between + within / repeats) / allowed_variance))
+    replicates = max(2, math.ceil((between + within / repeats)
+                                  / allowed_log_variance(ci_target)))
     return Design(repeats, replicates,
                   replicates * (replicate_cost_seconds + repeats * repeat_cost_seconds))

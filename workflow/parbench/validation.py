@@ -5,6 +5,7 @@ else must be named, never averaged in.
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -27,14 +28,16 @@ class InvalidJobCsv(ValueError):
 
 def read_job_csv(path: str | Path) -> pd.DataFrame:
     """The rows of one per-job CSV, or InvalidJobCsv saying what is wrong with it."""
+    # Read once; parsed as text to check it, then typed for aggregation.
     try:
-        rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+        text = Path(path).read_text(encoding="utf-8")
+        rows = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as problem:
         raise InvalidJobCsv(f"{path}: not a readable CSV ({problem})".strip()) from None
     problems = job_csv_problems(rows)
     if problems:
         raise InvalidJobCsv(f"{path}: " + "; ".join(problems))
-    return pd.read_csv(path, dtype={"error": str, "variant": str})
+    return pd.read_csv(io.StringIO(text), dtype={"error": str, "variant": str})
 
 
 def job_csv_problems(rows: pd.DataFrame) -> list[str]:
