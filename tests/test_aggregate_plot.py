@@ -344,11 +344,14 @@ def test_result_files_are_readable_by_others_as_any_file(tmp_path):
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
-@pytest.mark.parametrize("case", ["no serial baseline", "nothing succeeded"])
+@pytest.mark.parametrize("case", ["no serial baseline", "nothing succeeded",
+                                  "only the serial loop"])
 def test_figures_draw_whatever_there_is(aggregates, tmp_path, case):
     summary, crossover = pd.read_csv(aggregates["summary"]), pd.read_csv(aggregates["crossover"])
     if case == "no serial baseline":
         summary = summary[summary["backend"] != "serial"].assign(speedup=np.nan)
+    elif case == "only the serial loop":
+        summary = summary[summary["backend"] == "serial"]
     else:
         summary = summary.assign(status="error", median_seconds=np.nan, speedup=np.nan,
                                  repeats=0)
@@ -359,8 +362,9 @@ def test_figures_draw_whatever_there_is(aggregates, tmp_path, case):
         assert (tmp_path / f"{name}.png").stat().st_size > 0, name
     speedup = plot.speedup_figure(summary, "exp_sinh", 5)
     said = [text.get_text() for ax in speedup.axes for text in ax.texts]
-    expected = ("the design runs no `serial` series" if case == "no serial baseline"
-                else "the serial loop failed")
+    expected = {"no serial baseline": "the design runs no `serial` series",
+                "nothing succeeded": "the serial loop failed",
+                "only the serial loop": "the design runs only the serial loop"}[case]
     assert any(expected in text for text in said), said
     scaling = plot.scaling_figure(summary, crossover.iloc[:0], "exp_sinh", 5)
     drawn = [text.get_text() for ax in scaling.axes for text in ax.texts]

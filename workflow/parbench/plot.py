@@ -134,6 +134,16 @@ def _grid(rows: int, columns: int, width: float, aspect: float = 0.75):
     )
 
 
+def _message_figure(width: float, message: str, title: str):
+    """A figure that says what it cannot draw, instead of failing the sweep."""
+    figure, axes = _grid(1, 1, width, aspect=0.3)
+    axes[0][0].set_axis_off()
+    axes[0][0].text(0.5, 0.5, message, ha="center", va="center", color=FAILURE_COLOR,
+                    transform=axes[0][0].transAxes)
+    figure.suptitle(title)
+    return figure
+
+
 def _lines(ax, cell: pd.DataFrame, value: str, styles, several_workers: bool,
            band: tuple[str, str] | None = None) -> None:
     """One line per backend (and worker count): CI band, hollow noisy points, failures."""
@@ -348,9 +358,11 @@ def speedup_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_
         serial = workload_rows[workload_rows["backend"] == "serial"]
         nothing = ("no serial baseline: the design runs no `serial` series" if serial.empty
                    else "no serial baseline: the serial loop failed"
-                   if not (serial["repeats"] > 0).any() else "no successful parallel run")
-        _log_axes(ax, data["size_unit"].iloc[0], "speedup over serial (×)", cell["size"],
-                  cell["speedup"], nothing)
+                   if not (serial["repeats"] > 0).any()
+                   else "no parallel series: the design runs only the serial loop"
+                   if data.empty else "no successful parallel run")
+        _log_axes(ax, workload_rows["size_unit"].iloc[0], "speedup over serial (×)",
+                  cell["size"], cell["speedup"], nothing)
 
     return _size_figure(workload_rows, width, draw,
                         f"{workload}: speedup over the serial loop (dashed: ideal = workers)")
@@ -368,6 +380,9 @@ def workers_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_
     """2. Speedup and efficiency vs workers, with the ideal line, on the problem swept over
     the most worker counts (see `swept_problem`)."""
     data = summary[(summary["workload"] == workload) & (summary["backend"] != "serial")]
+    if data.empty:
+        return _message_figure(width, "no parallel series: the design runs only the serial "
+                               "loop", f"{workload}: scaling with workers")
     note = _failure_note(data)
     colours, marks = palette(data), markers(data)
     kernels = sorted(data["kernel"].unique())
@@ -504,12 +519,8 @@ def winner_figure(summary: pd.DataFrame, workload: str, width: float = DEFAULT_W
     """
     data, note = _drawable(summary[summary["workload"] == workload])
     if data.empty:  # every combination failed or is unsupported: say so, draw nothing
-        figure, axes = _grid(1, 1, width, aspect=0.3)
-        axes[0][0].set_axis_off()
-        axes[0][0].text(0.5, 0.5, "no successful run: no winner to show", ha="center",
-                        va="center", color=FAILURE_COLOR, transform=axes[0][0].transAxes)
-        figure.suptitle(f"{workload}: fastest backend per cell{note}")
-        return figure
+        return _message_figure(width, "no successful run: no winner to show",
+                               f"{workload}: fastest backend per cell{note}")
     data, top = _at_top_workers(data)
     colours = palette(data)
     unit = data["size_unit"].iloc[0]
