@@ -69,6 +69,45 @@ def run_snakemake(workdir: Path, *arguments: str, timeout: float = 600,
     )
 
 
+# One timing job in a process of its own, as Snakemake runs it: a long map of
+# exp_sinh on the series given, its CSV at argv[1].
+JOB_SCRIPT = """
+import sys
+from parbench.backends import resolve_series
+from parbench.measure import Combination, JobSettings, run_job
+run_job(Combination("exp_sinh", "python", sys.argv[2], 50_000_000, 4, 2),
+        JobSettings(min_repeats=1, max_repeats=1, warmups=0), resolve_series(sys.argv[2]),
+        sys.argv[1])
+"""
+
+
+def backend_is_mapping(job: psutil.Process, backend: type) -> bool:
+    """Has the job's backend started its workers (so that the long map is running)?"""
+    if backend.in_job_process:
+        return job.num_threads() > 2  # the main thread, and the backend's
+    workers = [child for child in job.children(recursive=True)
+               if "parbench.resources" not in " ".join(child.cmdline())]  # the memory sampler
+    return len(workers) >= 2
+
+
+def start_job_and_wait_for_its_map(series_name: str, output: Path,
+                                   log: Path | None = None) -> tuple[subprocess.Popen, type]:
+    """JOB_SCRIPT on `series_name`, returned once its long map runs."""
+    from parbench.backends import resolve_series
+
+    backend = BACKENDS[resolve_series(series_name).engine]
+    stderr = open(log, "w") if log else None  # noqa: SIM115 - the job's to keep
+    job = subprocess.Popen([sys.executable, "-c", JOB_SCRIPT, str(output), series_name],
+                           stderr=stderr)
+    parent = psutil.Process(job.pid)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (backend.single_process
+                                          or backend_is_mapping(parent, backend)):
+        time.sleep(0.3)
+    time.sleep(1.5)  # into the map (the serial loop: into its first task)
+    return job, backend
+
+
 @pytest.fixture
 def workflow_copy(tmp_path: Path) -> Path:
     return copy_workflow(tmp_path)

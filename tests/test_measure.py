@@ -20,9 +20,11 @@ from parbench.measure import (
     JobSettings,
     exclusive_timing_slot,
     measure,
+    try_lock,
 )
 from parbench.resources import is_helper
 from parbench.tables import write_csv_atomically
+from tests.conftest import start_job_and_wait_for_its_map
 
 REQUIRED_COLUMNS = [
     "workload", "kernel", "backend", "engine", "variant", "single_process", "size", "tasks",
@@ -130,14 +132,43 @@ def test_csv_is_written_atomically(tmp_path: Path):
 
 
 def _try_slot(lock_path, answer):
-    import fcntl
-
     with open(lock_path, "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            answer.put("acquired")
-        except BlockingIOError:
-            answer.put("blocked")
+        answer.put("acquired" if try_lock(lock) else "blocked")
+
+
+def _hold_slot_and_fork(lock_path, ready):
+    """Take the slot, fork a child that lives on (as a Pool worker would), and wait."""
+    import os
+    import time
+
+    with exclusive_timing_slot(lock_path):
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        ready.put("holding")
+        time.sleep(60)
+
+
+def test_a_killed_jobs_forked_workers_do_not_keep_the_timing_slot(tmp_path: Path):
+    """A job killed outright must free the slot, even while a worker it forked lives on."""
+    lock_path = tmp_path / "timing.lock"
+    spawn = multiprocessing.get_context("spawn")
+    ready, answer = spawn.Queue(), spawn.Queue()
+    holder = spawn.Process(target=_hold_slot_and_fork, args=(lock_path, ready))
+    holder.start()
+    assert ready.get(timeout=60) == "holding"
+    holder_process = psutil.Process(holder.pid)
+    orphan = holder_process.children()[0]
+    try:
+        holder.kill()
+        holder_process.wait(30)  # not join(): the orphan holds its sentinel pipe open
+        assert orphan.is_running()
+        other = spawn.Process(target=_try_slot, args=(lock_path, answer))
+        other.start()
+        other.join(30)
+        assert answer.get(timeout=5) == "acquired"
+    finally:
+        orphan.kill()
 
 
 def test_timing_slot_excludes_a_second_job(tmp_path: Path):
@@ -172,44 +203,14 @@ def test_pool_workers_die_on_sigterm_even_under_the_jobs_handler():
         signal.signal(signal.SIGTERM, previous)
 
 
-JOB_SCRIPT = """
-import sys
-from parbench.backends import resolve_series
-from parbench.measure import Combination, JobSettings, run_job
-run_job(Combination("exp_sinh", "python", sys.argv[2], 50_000_000, 4, 2),
-        JobSettings(min_repeats=1, max_repeats=1, warmups=0), resolve_series(sys.argv[2]),
-        sys.argv[1])
-"""
-
-
-def _mapping(job: psutil.Process, backend: type) -> bool:
-    """Has the job's backend started its workers (so that the long map is running)?"""
-    if backend.in_job_process:
-        return job.num_threads() > 2  # the main thread, and the backend's
-    workers = [child for child in job.children(recursive=True)
-               if "parbench.resources" not in " ".join(child.cmdline())]  # the memory sampler
-    return len(workers) >= 2
-
-
 @pytest.mark.parametrize("series_name", default_series())
 def test_sigterm_stops_every_backend_and_writes_nothing(tmp_path: Path, series_name):
     """Snakemake stops jobs with SIGTERM: the job must stop its backend's processes,
     all of them, and write no CSV."""
-    import subprocess
-    import sys
-    import time
-
-    backend = BACKENDS[resolve_series(series_name).engine]
     output = tmp_path / "job.csv"
-    job = subprocess.Popen([sys.executable, "-c", JOB_SCRIPT, str(output), series_name])
+    job, backend = start_job_and_wait_for_its_map(series_name, output)
     try:
-        parent = psutil.Process(job.pid)
-        deadline = time.time() + 120
-        while time.time() < deadline and not (backend.single_process or _mapping(parent,
-                                                                                  backend)):
-            time.sleep(0.3)
-        time.sleep(1.5)  # into the map (the serial loop: into its first task)
-        descendants = parent.children(recursive=True)
+        descendants = psutil.Process(job.pid).children(recursive=True)
         job.terminate()
         assert job.wait(timeout=90) != 0
         gone, alive = psutil.wait_procs(descendants, timeout=30)

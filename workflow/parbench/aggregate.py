@@ -91,7 +91,8 @@ LOADED_FRACTION = 0.25
 JOB_COLUMNS = [
     "engine", "variant", "single_process", "size_unit", "startup_seconds", "first_map_seconds",
     "cold_seconds", "teardown_seconds", "overhead_per_task_seconds", "peak_rss_bytes",
-    "stop_reason", "ci_target", "chunksize", "start_method", "oversubscribed", "load_avg_1m",
+    "peak_pss_bytes", "stop_reason", "ci_target", "chunksize", "start_method", "oversubscribed",
+    "load_avg_1m",
     "background_cpu_fraction", "background_cpu_fraction_during", "quiet_waited_seconds",
     "maps_per_sample", "kernel_level", "task_iterations", "state_verified",
 ]
@@ -105,7 +106,8 @@ SUMMARY_COLUMNS = IDENTITY + [
     "efficiency", "efficiency_ci_low", "efficiency_ci_high",
     "startup_seconds", "first_map_seconds", "cold_seconds", "warm_seconds", "teardown_seconds",
     "overhead_per_task_seconds", "cpu_seconds", "cpu_utilization", "peak_rss_bytes",
-    "maps_per_sample", "chunksize", "start_method", "load_avg_1m", "background_cpu_fraction",
+    "peak_pss_bytes", "maps_per_sample", "chunksize", "start_method", "load_avg_1m",
+    "background_cpu_fraction",
     "background_cpu_fraction_during", "quiet_waited_seconds", "kernel_level",
     "task_iterations", "state_verified", "error",
 ]

@@ -1,10 +1,15 @@
-"""Send a job's stderr, and its child processes' (Ray, engines), to its log file."""
+"""Send a job's stderr, and its child processes' (Ray, engines), to its log file.
+
+A job writes its identity there first, so a log is never empty: a killed job's
+shows what it ran and, from its guard, what was stopped (parbench.guard).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +24,11 @@ def stderr_to(log_path: str | Path) -> Iterator[None]:
         os.dup2(log.fileno(), 2)
         try:
             yield
+        except BaseException:
+            # A job that crashes says why in its log, the file Snakemake points to
+            # (restored, stderr would carry the traceback elsewhere).
+            traceback.print_exc(file=sys.stderr)
+            raise
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)

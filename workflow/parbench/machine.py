@@ -98,6 +98,14 @@ def shm_bytes() -> int | None:
         return None
 
 
+def shm_free_bytes() -> int | None:
+    """Free space in /dev/shm now (None: there is none)."""
+    try:
+        return shutil.disk_usage("/dev/shm").free
+    except OSError:
+        return None
+
+
 def blas_library() -> str:
     """The BLAS NumPy uses, e.g. "openblas 0.3.29 (pthreads)"."""
     import numpy  # noqa: F401 - loads the BLAS threadpoolctl inspects

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 import psutil
 
-from parbench import machine, resources, stats
+from parbench import guard, machine, resources, stats
 from parbench.backends import Limits, Series, get_backend, resolve_series
 from parbench.probes import empty_task
 from parbench.tables import write_csv_atomically
@@ -207,6 +207,13 @@ class JobRun:
         if needed > available:
             raise MemoryError(f"size {combination.size} needs about {needed / 1e9:.3g} GB; "
                               f"{available / 1e9:.3g} GB available (nothing was allocated)")
+        in_shared_memory = self.backend.shared_memory_bytes(
+            workload.shared_input_bytes(combination.size))
+        shm_free = machine.shm_free_bytes()
+        if in_shared_memory and shm_free is not None and in_shared_memory > shm_free:
+            raise MemoryError(f"the shared input of {in_shared_memory / 1e9:.3g} GB does not "
+                              f"fit in /dev/shm ({shm_free / 1e9:.3g} GB free), where "
+                              f"{self.backend.name} keeps it (nothing was allocated)")
         workload.prepare(combination.kernel, combination.size, combination.tasks)
         if workload.stateful(combination.kernel) and not self.backend.supports_worker_states:
             raise Unsupported(f"{self.backend.name} has no way to reach every worker after "
@@ -407,6 +414,7 @@ def measure(combination: Combination, settings: JobSettings, series: Series | No
         "teardown_seconds": job.teardown_seconds,
         "overhead_per_task_seconds": job.overhead_per_task_seconds,
         "peak_rss_bytes": memory["peak_rss_bytes"],
+        "peak_pss_bytes": memory["peak_pss_bytes"],
         "leftover_processes_stopped": len(job.leftovers),
         "warmups_verified": job.warmups_verified,
         "state_verified": "" if job.state_verified is None else job.state_verified,
@@ -455,21 +463,25 @@ def dispatch_overhead(backend: Any, tasks: int, calibration_repeats: int) -> flo
 
 @contextlib.contextmanager
 def exclusive_timing_slot(lock_path: Path = TIMING_LOCK) -> Iterator[None]:
+    # A POSIX record lock (lockf), not flock: it belongs to this process alone.
+    # An flock is shared with every forked child (Pool workers), so a job killed
+    # outright left its orphaned workers holding the slot, and every later job waited.
     with open(lock_path, "a") as lock:
-        if not _try_lock(lock):
+        if not try_lock(lock):
             print(f"waiting for the timing slot ({lock_path})", file=sys.stderr, flush=True)
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            fcntl.lockf(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.lockf(lock, fcntl.LOCK_UN)
 
 
-def _try_lock(lock: Any) -> bool:
+def try_lock(lock: Any) -> bool:
+    """Take the timing slot's lock on the open file `lock` if it is free."""
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return True
-    except BlockingIOError:
+    except OSError:  # EACCES or EAGAIN: someone holds it
         return False
 
 
@@ -485,6 +497,14 @@ def run_job(combination: Combination, settings: JobSettings, series: Series,
             output: str | Path, workload_plugin: str | None = None) -> None:
     """Entry point of one Snakemake timing job."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    print(f"parbench job {os.getpid()}: {combination}", file=sys.stderr, flush=True)
     with exclusive_timing_slot():
-        rows = measure(combination, settings, series, workload_plugin)
+        # Whatever a killed job and its guard left must not run beside this one.
+        orphans = guard.stop_orphans()
+        if orphans:
+            print(f"warning: stopped {len(orphans)} process(es) that an earlier, killed job "
+                  f"left running: {orphans}", file=sys.stderr)
+        with guard.guarded_job():
+            rows = measure(combination, settings, series, workload_plugin)
+    rows["orphans_stopped"] = len(orphans)
     write_csv_atomically(rows, output)

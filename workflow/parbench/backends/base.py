@@ -106,6 +106,12 @@ class Backend(ABC):
         """Every worker's `worker_state.snapshot()`, once each (see supports_worker_states)."""
         raise NotImplementedError(f"{self.name} cannot reach every worker after a map")
 
+    def shared_memory_bytes(self, shared_input_bytes: int) -> int:
+        """How much of `/dev/shm` a map needs for a shared input of this size (Ray's
+        object store, `multiprocessing.shared_memory`); checked before anything is
+        allocated."""
+        return 0
+
     def chunksize(self, tasks: int) -> int | None:
         """Tasks sent per dispatch, recorded in the job's rows (None: not chunked)."""
         return None

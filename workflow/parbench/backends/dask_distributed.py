@@ -35,7 +35,12 @@ class DaskBackend(Backend):
         import dask
         from distributed import Client, LocalCluster
 
-        dask.config.set({"distributed.scheduler.active-memory-manager.start": False})
+        dask.config.set({
+            "distributed.scheduler.active-memory-manager.start": False,
+            # A task whose worker died is otherwise re-run on another, up to 3 times,
+            # inside the timed map: one death is the row's error instead.
+            "distributed.scheduler.allowed-failures": 0,
+        })
         self._cluster = LocalCluster(
             n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
             dashboard_address=None, silence_logs=logging.ERROR)

@@ -8,6 +8,10 @@ computed here exactly as Pool would, and recorded.
 `shared_input: shared_memory` (the variant `pool-shm`, the idiomatic Pool for big
 data): the input is copied once per map into `multiprocessing.shared_memory`, and
 each worker attaches to it once.
+
+A worker that dies during a map (the OOM killer, a crash in C code) ends the map
+at once with an error that names it and its signal; Pool itself would replace
+the worker and wait for the lost tasks until the map's timeout.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import math
 import multiprocessing
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import repeat
@@ -28,6 +33,7 @@ from parbench.probes import worker_pid
 from parbench.workloads.base import Task
 
 START_METHODS = ("default", "fork", "spawn", "forkserver")
+DEATH_CHECK_SECONDS = 0.2  # how often a waiting map checks that its workers live
 
 
 def resolved_start_method(start_method: str) -> str:
@@ -54,6 +60,18 @@ def prepare_worker(all_started: threading.Barrier, timeout: float,
         all_started.wait(timeout)
     except threading.BrokenBarrierError:
         pass  # a worker died while starting; the start-up map's timeout reports it
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended while a map waited for its tasks."""
+
+
+def how_it_ended(worker: Any) -> str:
+    """`12345 died (SIGKILL)` or `12345 exited with code 3`."""
+    code = worker.exitcode
+    if code is not None and code < 0:
+        return f"{worker.pid} died ({signal.Signals(-code).name})"
+    return f"{worker.pid} exited with code {code}"
 
 
 def default_chunksize(tasks: int, workers: int) -> int:
@@ -109,6 +127,9 @@ class PoolBackend(Backend):
         return {**super().recorded(tasks),
                 "start_method": resolved_start_method(self.options.start_method)}
 
+    def shared_memory_bytes(self, shared_input_bytes: int) -> int:
+        return shared_input_bytes if self.options.shared_input == "shared_memory" else 0
+
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
         if self.options.shared_input == "shared_memory" and shared_input is not None:
             block = SharedBlock(shared_input)
@@ -120,8 +141,21 @@ class PoolBackend(Backend):
         return self._starmap(task, zip(range(tasks), repeat(shared_input)), tasks)
 
     def _starmap(self, function: Any, arguments: Any, tasks: int) -> list[float]:
+        # Pool quietly replaces a worker that dies and waits forever for its tasks;
+        # its Process objects (no public API lists them) say which died, and how.
+        workers = list(self._pool._pool)
         pending = self._pool.starmap_async(function, arguments, chunksize=self.chunksize(tasks))
-        return pending.get(timeout=self.limits.map_timeout_seconds)
+        deadline = time.monotonic() + self.limits.map_timeout_seconds
+        while not pending.ready():
+            # Returns as soon as the map ends: the polling adds nothing to its time.
+            pending.wait(min(DEATH_CHECK_SECONDS, max(0.0, deadline - time.monotonic())))
+            dead = [worker for worker in workers if worker.exitcode is not None]
+            if dead and not pending.ready():
+                raise WorkerDied(f"worker {how_it_ended(dead[0])} during the map")
+            if time.monotonic() >= deadline and not pending.ready():
+                raise TimeoutError(f"the map was still running after "
+                                   f"{self.limits.map_timeout_seconds:g} s (map_timeout_seconds)")
+        return pending.get(0)
 
     def stop(self) -> None:
         pool = getattr(self, "_pool", None)

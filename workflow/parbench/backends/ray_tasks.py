@@ -5,6 +5,10 @@ in containers), no dashboard and no log forwarding, and stopped at the end.
 A workload with per-worker set-up runs on `workers` actors instead, Ray's way to
 keep state in a worker: each builds it in its constructor, and the tasks go
 through an ActorPool.
+
+Retries are off (tasks: `max_retries=0`; actors: no restarts): a worker that
+dies during a map ends it with Ray's error, instead of a silent re-run timed as
+part of the map.
 """
 
 from __future__ import annotations
@@ -75,14 +79,19 @@ class RayBackend(Backend):
             # ray.init replaces the Python-level SIGTERM handler too (the C-level
             # one is off, above); the job's handler is what stops Ray cleanly.
             signal.signal(signal.SIGTERM, job_sigterm_handler)
-        self._remote_call = ray.remote(num_cpus=1)(call_task)
+        # Ray re-runs a task whose worker died (3 times by default) and the map
+        # would be timed as if nothing happened: off, a death is the row's error.
+        self._remote_call = ray.remote(num_cpus=1, max_retries=0)(call_task)
         self._actors: list[Any] = []
         if worker_setup is not None:
-            holder = ray.remote(num_cpus=1)(StateHolder)
+            holder = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(StateHolder)
             self._actors = [holder.remote(worker_setup) for _ in range(self.workers)]
             # Start-up ends once every actor has built its state.
             ray.get([actor.snapshot.remote() for actor in self._actors],
                     timeout=self.limits.start_timeout_seconds)
+
+    def shared_memory_bytes(self, shared_input_bytes: int) -> int:
+        return shared_input_bytes  # `ray.put` into the object store, in /dev/shm
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
         import ray

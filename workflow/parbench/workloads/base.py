@@ -56,6 +56,11 @@ class Workload(ABC):
         A job that would not fit says so in an error row before allocating anything."""
         return 0
 
+    def shared_input_bytes(self, size: int) -> int:
+        """About how large `shared_input(size)` is, before it is built (0: none); a
+        backend that copies it into shared memory checks it fits there."""
+        return 0
+
     def recorded(self, kernel: str, size: int) -> dict[str, Any]:
         """Columns this workload adds to every row of a job (e.g. loop lengths)."""
         return {}

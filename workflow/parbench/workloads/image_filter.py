@@ -75,6 +75,9 @@ class ImageFilter(Workload):
     def expected(self, index: int, size: int, shared_input: np.ndarray) -> np.ndarray:
         return filter_image(self._passes, index, shared_input)
 
+    def shared_input_bytes(self, size: int) -> int:
+        return image_side(size) ** 2 * 4  # float32 pixels
+
     def bytes_needed(self, size: int, tasks: int, workers: int) -> int:
         # The image, each busy worker's copy and two temporaries, and every result.
         return size * (1 + 3 * workers) + tasks * size // DOWNSAMPLE**2

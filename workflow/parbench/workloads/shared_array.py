@@ -32,6 +32,9 @@ class SharedArray(Workload):
         array.flags.writeable = False
         return array
 
+    def shared_input_bytes(self, size: int) -> int:
+        return max(1, size // ITEM_BYTES) * ITEM_BYTES
+
     def bytes_needed(self, size: int, tasks: int, workers: int) -> int:
         # The array, the reference's pass over it, and a copy per worker in flight.
         return size * (2 + workers)

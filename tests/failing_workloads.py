@@ -1,0 +1,40 @@
+"""Workloads that break on purpose, for tests of how failures become rows.
+
+Loaded by import path (`workload_plugin="tests.failing_workloads:DiesOnce"`),
+exactly as a user's own workload would be.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from parbench.workloads.base import Task, Workload
+
+# Where DiesOnce leaves its mark: the first task to find none kills its worker.
+MARK_VARIABLE = "PARBENCH_TEST_DIES_ONCE_MARK"
+
+
+def die_once(index: int, shared_input: Any) -> float:
+    mark = Path(os.environ[MARK_VARIABLE])
+    if index == 0 and not mark.exists():
+        mark.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return float(index)
+
+
+class DiesOnce(Workload):
+    """Task 0 of the first map kills the worker running it (as the OOM killer
+    would); every other task, and task 0 run again, returns its index."""
+
+    name = "dies_once"
+    kernels = ("python",)
+    size_unit = "unused"
+
+    def task(self, kernel: str, size: int) -> Task:
+        return die_once
+
+    def expected(self, index: int, size: int, shared_input: Any) -> float:
+        return float(index)

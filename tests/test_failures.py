@@ -1,0 +1,254 @@
+"""Nothing lost, nothing left behind: each failure a user met, as they meet it.
+
+Covered here: hard-killed jobs (SIGKILL) and what they leave, workers that die
+during a map, Ray's and Dask's silent retries, peak memory that counted shared
+pages once per process, inputs that do not fit in /dev/shm, empty logs of
+crashed jobs, and Snakemake interrupted by SIGINT alone.
+
+Covered where the code they test lives:
+- a sweep without a serial baseline or without successes draws every figure:
+  test_pipeline.py::test_a_design_without_a_serial_baseline_still_draws_every_figure
+- corrupt per-job CSVs are named, or skipped and listed:
+  test_aggregate_plot.py::test_a_corrupt_job_csv_stops_aggregation_naming_the_file (and
+  the tests after it)
+- an input too large for memory is an error row before any allocation:
+  test_workloads.py::test_a_size_too_large_for_memory_is_an_error_row_before_any_allocation
+- list overrides from --config:
+  test_config.py::test_a_list_override_from_the_command_line_reaches_the_jobs;
+  nonsense values refused by key: test_config.py::test_invalid_values_name_the_key
+- result files readable:
+  test_aggregate_plot.py::test_result_files_are_readable_by_others_as_any_file
+- a killed job's forked workers no longer keep the timing slot (every later job
+  waited for them): test_measure.py::test_a_killed_jobs_forked_workers_do_not_keep_the_timing_slot
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+import yaml
+
+from parbench import guard
+from parbench.backends import BACKENDS
+from parbench.measure import Combination, JobSettings, measure
+from tests.conftest import REPO, run_snakemake, start_job_and_wait_for_its_map
+from tests.failing_workloads import MARK_VARIABLE
+
+# One series per engine that starts processes of its own (threads and the serial
+# loop run inside the job: a killed job takes them with it).
+PROCESS_ENGINES = [name for name, backend in BACKENDS.items() if not backend.in_job_process]
+
+
+def alive(processes: list[psutil.Process]) -> list[str]:
+    found = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(f"{process.pid} {' '.join(process.cmdline()[:3])}")
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def listed_by_the_guard(job_pid: int, token: str) -> list[psutil.Process]:
+    """The job's descendants, once its guard has listed every one of them. (A process
+    younger than the guard's refresh, 0.1 s while the tree changes, could be missed
+    by a kill at that very moment.)"""
+    deadline = time.time() + 30
+    while True:
+        descendants = psutil.Process(job_pid).children(recursive=True)
+        listed = {process.pid for process in guard.listed_processes(token)}
+        if {process.pid for process in descendants} <= listed or time.time() > deadline:
+            return descendants
+        time.sleep(0.1)
+
+
+def guard_of(job_pid: int) -> psutil.Process:
+    for process in psutil.process_iter(["cmdline"]):
+        command = process.info["cmdline"] or []
+        if "parbench.guard" in command and any(part.startswith(f"{job_pid}-")
+                                               for part in command):
+            return process
+    raise AssertionError(f"job {job_pid} has no guard")
+
+
+@pytest.mark.parametrize("engine", PROCESS_ENGINES)
+def test_a_job_killed_outright_leaves_no_process(tmp_path: Path, engine):
+    """SIGKILL (the OOM killer, a time limit) skips every `finally`: the job's guard
+    must stop its engines, say so in the job's log, and forget the job."""
+    log = tmp_path / "job.log"
+    job, _ = start_job_and_wait_for_its_map(engine, tmp_path / "job.csv", log)
+    token = guard.job_token(job.pid)
+    descendants = listed_by_the_guard(job.pid, token)
+    assert descendants, "the backend started processes"
+    job.kill()
+    job.wait()
+    psutil.wait_procs(descendants, timeout=30)
+    assert alive(descendants) == []
+    deadline = time.time() + 30  # the guard writes once everything has stopped
+    while "ended without finishing" not in log.read_text() and time.time() < deadline:
+        time.sleep(0.2)
+    text = log.read_text()
+    assert f"parbench job {job.pid}" in text  # the log says which job it was
+    assert "ended without finishing" in text and "stopped" in text
+    assert not guard.lifeline_path(token).exists() and not guard.list_path(token).exists()
+
+
+@pytest.mark.parametrize("engine", ["pool", "ray", "ipyparallel"])
+def test_the_next_job_stops_what_a_killed_job_and_its_guard_left(tmp_path: Path, engine):
+    """Killed together (a process group, a cgroup), neither the job nor its guard
+    cleans up: the next timing job must, before it measures, and say so in its rows.
+    Pool's forked workers carry the job's lifeline, ipyparallel's engines its
+    environment mark, and Ray's agents (which wipe their environment) its list."""
+    job, _ = start_job_and_wait_for_its_map(engine, tmp_path / "killed.csv")
+    descendants = listed_by_the_guard(job.pid, guard.job_token(job.pid))
+    guard_of(job.pid).kill()
+    job.kill()
+    job.wait()
+    time.sleep(2)
+    left = alive(descendants)
+    assert left, "without a guard, the killed job's engines live on"
+
+    output = tmp_path / "next.csv"
+    subprocess.run([sys.executable, "-c", NEXT_JOB, str(output)], check=True, timeout=120)
+    rows = pd.read_csv(output)
+    assert rows["orphans_stopped"].iloc[0] >= len(left) - 1  # some may exit on their own
+    psutil.wait_procs(descendants, timeout=10)
+    assert alive(descendants) == []
+
+
+NEXT_JOB = """
+import sys
+from parbench.backends import resolve_series
+from parbench.measure import Combination, JobSettings, run_job
+run_job(Combination("exp_sinh", "numpy", "serial", 1000, 2, 1),
+        JobSettings(min_repeats=1, max_repeats=1, warmups=0, min_sample_seconds=0),
+        resolve_series("serial"), sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("engine", PROCESS_ENGINES)
+def test_a_worker_that_dies_mid_map_is_an_error_row_naming_it(tmp_path: Path, monkeypatch,
+                                                              engine):
+    """Task 0 kills its worker once. Pool would wait out the map's timeout; Ray and
+    Dask would re-run the task and time the map as if nothing happened. Every
+    backend must instead end the map with an error that says a worker died."""
+    mark = tmp_path / "killed-once"
+    monkeypatch.setenv(MARK_VARIABLE, str(mark))
+    rows = measure(Combination("dies_once", "python", engine, 1, 4, 2),
+                   JobSettings(min_repeats=1, max_repeats=1, map_timeout_seconds=120),
+                   workload_plugin="tests.failing_workloads:DiesOnce")
+    assert mark.exists(), "a worker was killed"
+    failure = rows.iloc[-1]
+    assert failure["status"] == "error" and not failure["verified"]
+    assert "Timeout" not in failure["error"]
+    death_words = {"pool": "died (SIGKILL)", "process_pool": "terminated abruptly",
+                   "joblib": "SIGKILL", "dask": "workers died", "ray": "worker died",
+                   "ipyparallel": "died"}
+    assert death_words[engine] in failure["error"], failure["error"]
+
+
+def test_peak_memory_counts_a_shared_page_once():
+    """pool-shm maps one shared block into the job and every worker: summed RSS
+    counts it once per process, PSS once in all."""
+    size = 200_000_000
+    rows = measure(Combination("shared_array", "numpy", "pool-shm", size, 4, 2),
+                   JobSettings(min_repeats=1, max_repeats=1, sample_interval_seconds=0.02))
+    job = rows.iloc[0]
+    assert job["status"] == "ok"
+    # The input array, and the block in the job and in each of 2 workers:
+    # RSS sees about 4 copies, PSS about 2 (plus interpreters for both).
+    assert job["peak_rss_bytes"] > 3.5 * size
+    assert size < job["peak_pss_bytes"] < 0.75 * job["peak_rss_bytes"]
+
+
+SHM_JOB = """
+import sys
+from parbench.measure import Combination, JobSettings, measure
+rows = measure(Combination("shared_array", "numpy", sys.argv[1], 64_000_000, 2, 1),
+               JobSettings(min_repeats=1, max_repeats=1))
+print("ROW", rows.iloc[-1]["status"], rows.iloc[-1]["error"])
+"""
+
+
+@pytest.mark.parametrize("series_name", ["ray", "pool-shm"])
+def test_an_input_larger_than_dev_shm_is_an_error_row_before_anything_starts(series_name):
+    """Ray's object store and multiprocessing.shared_memory live in /dev/shm: with
+    16 MB there (a mount namespace of its own), a 64 MB input must be refused."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare(1) to mount a small /dev/shm privately")
+    command = ("mount -t tmpfs -o size=16m tmpfs /dev/shm && exec \"$0\" -c \"$1\" \"$2\"")
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", command,
+         sys.executable, SHM_JOB, series_name],
+        capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-2000:]
+    row = next(line for line in result.stdout.splitlines() if line.startswith("ROW"))
+    assert row.startswith("ROW error") and "does not fit in /dev/shm" in row, row
+    assert "nothing was allocated" in row
+
+
+def test_a_job_that_crashes_says_why_in_its_log(tmp_path: Path):
+    """Snakemake points to the log: it must hold the job's identity and traceback,
+    even for a failure outside the measurement (here, a workload that does not
+    exist), where it used to be empty."""
+    log = tmp_path / "job.log"
+    script = (
+        "import sys\n"
+        "from parbench.backends import resolve_series\n"
+        "from parbench.logs import stderr_to\n"
+        "from parbench.measure import Combination, JobSettings, run_job\n"
+        "with stderr_to(sys.argv[1]):\n"
+        "    run_job(Combination('no_such_workload', 'python', 'serial', 1, 1, 1),\n"
+        "            JobSettings(), resolve_series('serial'), sys.argv[2])\n")
+    result = subprocess.run([sys.executable, "-c", script, str(log), str(tmp_path / "x.csv")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    text = log.read_text()
+    assert "parbench job" in text and "no_such_workload" in text
+    assert "Traceback" in text and "unknown workload" in text
+
+
+def test_snakemake_interrupted_alone_resumes_with_make_runs_profile(workflow_copy: Path):
+    """`kill -INT` to Snakemake alone marks the outputs of its running jobs incomplete,
+    even a CSV already written; the next run with the workflow's profile (what
+    `make run` uses) measures those again instead of refusing to start."""
+    (workflow_copy / "three_jobs.yaml").write_text(yaml.safe_dump({
+        "workloads": {"exp_sinh": {"kernels": ["numpy"], "sizes": [1000, 2000, 4000],
+                                   "tasks": [2]}},
+        "backends": ["serial"], "workers": [1], "replicates": 1, "min_repeats": 1,
+        "max_repeats": 1, "min_sample_seconds": 0, "quiet_wait_seconds": 0}))
+    design = ["--configfile", "three_jobs.yaml"]
+    profile = ["--workflow-profile", "workflow/profiles/default", "--cores", "2"]
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    raw = workflow_copy / "results" / "raw"
+    snakemake = subprocess.Popen(
+        [str(Path(sys.executable).with_name("snakemake")), *profile, *design],
+        cwd=workflow_copy, env=environment, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and not list(raw.rglob("*.csv")):
+            time.sleep(0.02)  # interrupt while that job's process is still ending
+        assert list(raw.rglob("*.csv")), "a job finished"
+        snakemake.send_signal(signal.SIGINT)
+        assert snakemake.wait(timeout=120) != 0
+    finally:
+        if snakemake.poll() is None:
+            snakemake.kill()
+    # The defect: without the profile, Snakemake refuses the finished CSV.
+    refused = run_snakemake(workflow_copy, "-n", "--cores", "2", *design, timeout=300)
+    assert refused.returncode != 0 and "IncompleteFilesException" in refused.stdout
+    resumed = run_snakemake(workflow_copy, *profile, *design, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert len(list(raw.rglob("*.csv"))) == 3
+    assert (workflow_copy / "results" / "summary.csv").exists()

@@ -1,0 +1,272 @@
+"""No process outlives its timing job, even when the job is killed outright.
+
+SIGKILL (the out-of-memory killer, a scheduler's time limit, `kill -9`) ends a
+job without running its `finally`, so its engines would live on: ipyparallel's
+controller and engines for good, still computing while the next jobs measure.
+Three things make their lifetime follow the job's:
+
+- **A mark on everything the job starts.** The job sets `PARBENCH_JOB=<token>`
+  in its environment, which every exec'd descendant inherits (Ray's raylet and
+  workers, ipyparallel's controller and engines, Dask's and loky's workers), and
+  holds a *lifeline* file open, inheritably, which every forked descendant
+  (Pool and concurrent.futures workers) inherits. The token is the job's PID and
+  start time, so a reused PID never passes for the job.
+  Some processes wipe their environment when they rename themselves (Ray's
+  agents), so marks alone are not enough:
+- **A guard process** per job, outside the job's process tree and in a session
+  of its own (a kill of the job's process group spares it, and it is never
+  measured as part of the job). It lists every descendant of the job it has
+  seen (PID and start time, written to a file beside the lifeline), looking
+  every 0.1 s while new ones appear, every second once they have settled, and
+  waits on the job's pidfd. If the job
+  ends without saying it finished, the guard stops every process carrying the
+  job's mark or on its list, by PID (terminate, then kill), writes what it
+  stopped to the job's log, and exits.
+- **A sweep before every timing job**: whatever a killed job *and* its guard
+  left (both killed at once) carries a mark, or is on a list, of a job that is
+  dead; the next timing job stops it before it measures, and records how many
+  in `orphans_stopped`.
+
+Only processes of this user that carry a parbench mark are ever stopped: never
+by name, never someone else's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+
+JOB_VARIABLE = "PARBENCH_JOB"
+LIFELINE_SUFFIX = ".lifeline"
+LIST_SUFFIX = ".processes"
+# The guard re-lists the job's descendants this often while they change (start-up)
+# and at the slow pace once they have not for a while (steady state: a walk of
+# /proc costs ~1.5 ms, beside the timed maps).
+LIST_REFRESH_SECONDS = 1.0
+LIST_REFRESH_CHANGING_SECONDS = 0.1
+CHANGING_FOR_SECONDS = 3.0
+FINISHED = b"finished\n"
+# Where lifelines live: one folder per user, beside the timing lock.
+RUNTIME_DIR = Path(tempfile.gettempdir()) / f"parbench-jobs-{os.getuid()}"
+
+
+def job_token(pid: int | None = None) -> str:
+    """`PID-start time` of a process: unique even when PIDs are reused."""
+    process = psutil.Process(pid or os.getpid())
+    return f"{process.pid}-{process.create_time():.2f}"
+
+
+def token_alive(token: str) -> bool:
+    pid, _, _ = token.partition("-")
+    try:
+        return job_token(int(pid)) == token
+    except (ValueError, psutil.Error):
+        return False
+
+
+def lifeline_path(token: str) -> Path:
+    return RUNTIME_DIR / f"job-{token}{LIFELINE_SUFFIX}"
+
+
+def list_path(token: str) -> Path:
+    return RUNTIME_DIR / f"job-{token}{LIST_SUFFIX}"
+
+
+def token_of(path: str | Path) -> str | None:
+    """The job token in a lifeline's or process list's file name."""
+    path = Path(path)
+    if path.parent != RUNTIME_DIR or not path.name.startswith("job-"):
+        return None
+    for suffix in (LIFELINE_SUFFIX, LIST_SUFFIX):
+        if path.name.endswith(suffix):
+            return path.name[len("job-"):-len(suffix)]
+    return None
+
+
+def marks(process: psutil.Process) -> set[str]:
+    """The tokens of the jobs this process belongs to by its marks (its environment's
+    variable, the lifelines it holds open); empty for anything parbench did not start."""
+    found = set()
+    with contextlib.suppress(psutil.Error, OSError):
+        token = process.environ().get(JOB_VARIABLE)
+        if token:
+            found.add(token)
+    with contextlib.suppress(OSError):
+        for descriptor in os.scandir(f"/proc/{process.pid}/fd"):
+            with contextlib.suppress(OSError):
+                token = token_of(os.readlink(descriptor.path))
+                if token:
+                    found.add(token)
+    return found
+
+
+def marked_processes(belongs: Callable[[str], bool]) -> list[psutil.Process]:
+    """This user's processes (not this one) with a mark for which `belongs(token)`."""
+    me, uid = os.getpid(), os.getuid()
+    chosen = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if process.pid == me or process.uids().real != uid:
+                continue
+            if process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if any(belongs(token) for token in marks(process)):
+                chosen.append(process)
+    return chosen
+
+
+def listed_processes(token: str) -> list[psutil.Process]:
+    """The processes on a job's list that still run (same PID *and* start time)."""
+    try:
+        listed = json.loads(list_path(token).read_text())
+    except (OSError, ValueError):
+        return []
+    alive = []
+    for pid, started in listed:
+        with contextlib.suppress(psutil.Error):
+            process = psutil.Process(pid)
+            if f"{process.create_time():.2f}" == started and process.pid != os.getpid():
+                alive.append(process)
+    return alive
+
+
+def stop_processes(processes: list[psutil.Process], grace_seconds: float = 3.0) -> list[str]:
+    """Terminate, then kill after `grace_seconds`, by PID; with whatever each has
+    started meanwhile. Returns what was stopped."""
+    victims = {process.pid: process for process in processes}
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            victims.update({child.pid: child for child in process.children(recursive=True)})
+    victims.pop(os.getpid(), None)
+    stopped = []
+    for process in victims.values():
+        with contextlib.suppress(psutil.Error):
+            stopped.append(f"{process.pid} {' '.join(process.cmdline()[:3])}"[:120])
+            process.terminate()
+    _, alive = psutil.wait_procs(list(victims.values()), timeout=grace_seconds)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(alive, timeout=grace_seconds)
+    return stopped
+
+
+def forget(token: str) -> None:
+    lifeline_path(token).unlink(missing_ok=True)
+    list_path(token).unlink(missing_ok=True)
+
+
+def stop_orphans() -> list[str]:
+    """Stop what killed jobs left (marked by, or listed for, a job no longer alive)
+    and forget those jobs. Returns a description of each process stopped."""
+    dead_jobs = set()
+    if RUNTIME_DIR.is_dir():
+        dead_jobs = {token for token in map(token_of, RUNTIME_DIR.iterdir())
+                     if token and not token_alive(token)}
+    orphans = marked_processes(lambda token: not token_alive(token))
+    for token in dead_jobs:
+        orphans.extend(listed_processes(token))
+    stopped = stop_processes(orphans)
+    for token in dead_jobs:
+        forget(token)
+    return stopped
+
+
+@contextlib.contextmanager
+def guarded_job() -> Iterator[None]:
+    """Mark everything this job starts, and keep a guard that stops it all if the
+    job is killed before it leaves this block."""
+    token = job_token()
+    RUNTIME_DIR.mkdir(mode=0o700, exist_ok=True)
+    lifeline = open(lifeline_path(token), "w")  # noqa: SIM115 - held for the job's life
+    os.set_inheritable(lifeline.fileno(), True)
+    previous = os.environ.get(JOB_VARIABLE)
+    guard_environment = {name: value for name, value in os.environ.items()
+                         if name != JOB_VARIABLE}
+    launcher = subprocess.Popen([sys.executable, "-m", "parbench.guard", token],
+                                stdin=subprocess.PIPE, env=guard_environment,
+                                start_new_session=True)
+    launcher.wait()  # it forks the guard and exits: the guard is not in the job's tree
+    os.environ[JOB_VARIABLE] = token
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(JOB_VARIABLE, None)
+        else:
+            os.environ[JOB_VARIABLE] = previous
+        with contextlib.suppress(OSError, ValueError):
+            launcher.stdin.write(FINISHED)
+            launcher.stdin.close()
+        lifeline.close()
+        lifeline_path(token).unlink(missing_ok=True)
+
+
+def write_list(token: str, processes: list[psutil.Process]) -> None:
+    entries = []
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            entries.append([process.pid, f"{process.create_time():.2f}"])
+    partial = list_path(token).with_suffix(".partial")
+    partial.write_text(json.dumps(entries))
+    partial.replace(list_path(token))
+
+
+def guard(token: str) -> int:
+    """Keep the job's process list until the job ends. If it ends without saying it
+    finished, stop everything marked or listed for it and say so on stderr (the
+    job's log)."""
+    pid = int(token.partition("-")[0])
+    try:
+        job = psutil.Process(pid)
+        job_ended = os.pidfd_open(pid)
+    except (psutil.Error, OSError):
+        return 0
+    finished_said = sys.stdin.buffer.fileno()
+    watching, changed_at = [finished_said, job_ended], time.monotonic()
+    # Everything ever seen under the job, never dropped: as the job dies, its
+    # children die or are re-parented, and a fresh listing would lose them.
+    seen: dict[int, psutil.Process] = {}
+    while True:
+        with contextlib.suppress(psutil.Error):
+            new = [child for child in job.children(recursive=True) if child.pid not in seen]
+            if new:
+                seen.update({child.pid: child for child in new})
+                write_list(token, list(seen.values()))
+                changed_at = time.monotonic()
+        changing = time.monotonic() - changed_at < CHANGING_FOR_SECONDS
+        readable, _, _ = select.select(
+            watching, [], [], LIST_REFRESH_CHANGING_SECONDS if changing else LIST_REFRESH_SECONDS)
+        if finished_said in readable:
+            if sys.stdin.buffer.readline() == FINISHED:
+                list_path(token).unlink(missing_ok=True)
+                return 0
+            # End of input without the word: the job's forked workers may still hold
+            # the pipe open, or the job died; its pidfd decides.
+            watching.remove(finished_said)
+        if job_ended in readable:
+            break
+    # The job is gone without finishing: nothing it started may outlive it.
+    stopped = stop_processes(marked_processes(lambda mark: mark == token)
+                             + listed_processes(token))
+    forget(token)
+    print(f"parbench guard: job {pid} ended without finishing (killed: SIGKILL, the "
+          f"out-of-memory killer or a time limit); stopped {len(stopped)} process(es) it "
+          f"had started: {stopped}", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    if os.fork() > 0:  # the job waits for this first process only
+        os._exit(0)
+    sys.exit(guard(sys.argv[1]))
