@@ -12,11 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import parbench.aggregate as aggregation
 from parbench import plot
 from parbench.aggregate import aggregate, crossovers, summarise
 from parbench.measure import Combination, JobSettings, measure
 from parbench.tables import write_csv_atomically
 from parbench.validation import InvalidJobCsv
+from tests.conftest import REPO
 
 SIZES = [1_000, 10_000, 100_000]
 TASKS = [4, 8]
@@ -431,3 +433,31 @@ def aggregates_of(job_csvs, folder: Path) -> Path:
     aggregate(job_csvs, *(folder / f"{name}.csv"
                           for name in ("timings", "summary", "crossover", "machines")))
     return folder / "summary.csv"
+
+
+def test_the_workflows_aggregation_by_workload_is_aggregation_at_once(tmp_path):
+    """The workflow aggregates each workload in a job of its own, then combines them;
+    `parbench aggregate` does all at once: the global tables must be the same bytes
+    (replicate gaps, machines, crossover order and the sweep's design row cross
+    workloads)."""
+    raw = sorted((REPO / "docs/data/regimes/raw").rglob("*.csv"))
+    workloads = list(dict.fromkeys(path.relative_to(REPO / "docs/data/regimes/raw").parts[0]
+                                   for path in raw))
+    assert len(workloads) > 1
+    at_once = tmp_path / "at_once"
+    at_once.mkdir()
+    outputs = {table: at_once / f"{table}.csv" for table in aggregation.GLOBAL_TABLES}
+    aggregation.aggregate(raw, outputs["timings"], outputs["summary"], outputs["crossover"],
+                        outputs["machines"], design_csv=outputs["design"])
+    pairs = pd.read_csv(outputs["crossover"])[["challenger", "baseline"]].drop_duplicates()
+    per_workload = []
+    for workload in workloads:
+        files = {table: tmp_path / workload / f"{table}.csv"
+                 for table in aggregation.WORKLOAD_TABLES}
+        aggregation.aggregate_workload([path for path in raw if f"/raw/{workload}/" in str(path)],
+                                     files, pairs.to_numpy().tolist())
+        per_workload.append(files)
+    combined = {table: tmp_path / f"combined_{table}.csv" for table in aggregation.GLOBAL_TABLES}
+    aggregation.combine_files(per_workload, combined, pairs.to_numpy().tolist())
+    for table in aggregation.GLOBAL_TABLES:
+        assert combined[table].read_bytes() == outputs[table].read_bytes(), table

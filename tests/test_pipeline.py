@@ -151,8 +151,11 @@ def test_rerun_redoes_only_what_is_missing(finished_run):
     finally:
         aside.rename(missing)  # a rename keeps its time stamp: the run stays complete
     assert result.returncode == 0, result.stderr[-2000:]
-    assert planned_jobs(result) == {"measure": 1, "aggregate": 1, "plot_workload": 2,
-                                    "plot_overview": 1, "all": 1}
+    # One exp_sinh job: that workload alone is aggregated and drawn again.
+    assert planned_jobs(result) == {"measure": 1, "aggregate_workload": 1, "aggregate": 1,
+                                    "plot_workload": 1, "plot_overview": 1, "all": 1}
+    planned = re.findall(r"output: (results/aggregates/\S+?)/", result.stdout + result.stderr)
+    assert set(planned) == {"results/aggregates/exp_sinh"}
 
 
 def test_plots_rebuild_without_timing(finished_run):
@@ -196,9 +199,9 @@ def test_changing_one_backends_option_retimes_that_series_alone(finished_run):
     (workdir / "changed.yaml").write_text(yaml.safe_dump(changed))
     result = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", "changed.yaml")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert planned_jobs(result) == {"measure": 3 * TINY["replicates"], "aggregate": 1,
-                                    "plot_workload": 2,
-                                    "plot_overview": 1, "all": 1}
+    assert planned_jobs(result) == {"measure": 3 * TINY["replicates"],
+                                    "aggregate_workload": 2, "aggregate": 1,
+                                    "plot_workload": 2, "plot_overview": 1, "all": 1}
     planned = re.findall(r"output: (results/raw/\S+\.csv)", result.stdout + result.stderr)
     assert planned and {path.split("/")[4] for path in planned} == {"pool"}
 

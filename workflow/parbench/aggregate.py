@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from parbench import stats
 from parbench.crossover import DEFAULT_PAIRS, crossover_with_confidence
 from parbench.stats import VarianceComponents, cheapest_design, variance_components
 from parbench.tables import write_csv_atomically
-from parbench.validation import InvalidJobCsv, read_job_csv
+from parbench.validation import read_job_csvs
 
 IDENTITY = ["workload", "kernel", "backend", "size", "tasks", "workers"]
 JOB = IDENTITY + ["replicate"]
@@ -37,15 +37,10 @@ def collect_timings(job_csvs: Iterable[str | Path],
     (parbench.validation). A bad file stops aggregation, naming it and what is
     wrong; with `invalid` (a list) it is left out instead and listed there as
     (path, problem)."""
-    frames = []
-    for path in job_csvs:
-        try:
-            frames.append(read_job_csv(path))
-        except InvalidJobCsv as problem:
-            if invalid is None:
-                raise
-            invalid.append((str(path), str(problem)))
-            print(f"warning: left out an invalid per-job CSV: {problem}", file=sys.stderr)
+    already_invalid = len(invalid) if invalid is not None else 0
+    frames = read_job_csvs(job_csvs, invalid)
+    for _, problem in (invalid or [])[already_invalid:]:
+        print(f"warning: left out an invalid per-job CSV: {problem}", file=sys.stderr)
     if not frames:
         raise ValueError("no (valid) per-job CSVs to aggregate")
     timings = _with_series_columns(pd.concat(frames, ignore_index=True))
@@ -65,10 +60,17 @@ def _with_series_columns(timings: pd.DataFrame) -> pd.DataFrame:
     what later rows say of their series (docs/data holds such rows)."""
     serial = timings["backend"] == "serial"
     # Before replicates and calibrated samples: one job per combination, one map per sample.
-    for column, fill in (("engine", timings["backend"]), ("variant", ""),
-                         ("single_process", serial), ("replicate", 0),
-                         ("maps_per_sample", 1)):
-        timings[column] = timings[column].fillna(fill) if column in timings else fill
+    # A column filled in goes where today's rows have it, so that the column order does
+    # not depend on which workloads' rows are read together.
+    for column, fill, after in (("engine", timings["backend"], "backend"),
+                                ("variant", "", "engine"),
+                                ("single_process", serial, "variant"),
+                                ("replicate", 0, "workers"),
+                                ("maps_per_sample", 1, "seconds")):
+        if column in timings:
+            timings[column] = timings[column].fillna(fill)
+        else:
+            timings.insert(timings.columns.get_loc(after) + 1, column, fill)
     timings["variant"] = timings["variant"].astype(str)
     timings["single_process"] = timings["single_process"].astype(bool)
     return timings
@@ -247,14 +249,15 @@ DESIGN_COLUMNS = IDENTITY + [
     "replicate_cost_seconds", "repeat_cost_seconds", "ci_target", "recommended_replicates",
     "recommended_repeats", "recommended_seconds", "reaching_target",
 ]
+# A workload's design table keeps what the sweep's row is computed from.
+WORKLOAD_DESIGN_COLUMNS = [column for column in DESIGN_COLUMNS if column != "reaching_target"
+                           ] + ["between_replicate_log_variance", "within_replicate_log_variance"]
 
 
-def recommended_design(summary: pd.DataFrame) -> pd.DataFrame:
+def combination_designs(summary: pd.DataFrame) -> pd.DataFrame:
     """Per combination with at least two replicates, the cheapest replicates x repeats
-    reaching its CI target (stats.cheapest_design); then one `sweep` row: the same
-    for the median combination (median variance components and costs: one
-    combination's between-replicate variance rests on few replicates), and the share
-    of combinations whose own components that design brings within the target."""
+    reaching its CI target (stats.cheapest_design), with the log-variance components
+    behind it (`between_replicate_log_variance`, `within_replicate_log_variance`)."""
     rows = []
     for _, row in summary.iterrows():
         components, (replicate_cost, repeat_cost) = row["_components"], row["_costs"]
@@ -272,17 +275,26 @@ def recommended_design(summary: pd.DataFrame) -> pd.DataFrame:
                      "recommended_replicates": design.replicates,
                      "recommended_repeats": design.repeats,
                      "recommended_seconds": design.seconds,
-                     "_between": components.between, "_within": components.within})
-    if not rows:
+                     "between_replicate_log_variance": components.between,
+                     "within_replicate_log_variance": components.within})
+    return pd.DataFrame(rows, columns=WORKLOAD_DESIGN_COLUMNS)
+
+
+def with_sweep_design(table: pd.DataFrame) -> pd.DataFrame:
+    """The combinations' designs and one `sweep` row: the cheapest design for the
+    median combination (median variance components and costs: one combination's
+    between-replicate variance rests on few replicates), and the share of
+    combinations whose own components that design brings within the target."""
+    if table.empty:
         return pd.DataFrame(columns=DESIGN_COLUMNS)
-    table = pd.DataFrame(rows)
-    typical = VarianceComponents(float(table["_between"].median()),
-                                 float(table["_within"].median()))
+    between = table["between_replicate_log_variance"]
+    within = table["within_replicate_log_variance"]
+    typical = VarianceComponents(float(between.median()), float(within.median()))
     ci_target = float(table["ci_target"].median())
     design = cheapest_design(typical, float(table["replicate_cost_seconds"].median()),
                              float(table["repeat_cost_seconds"].median()), ci_target)
     allowed = table["ci_target"].map(stats.allowed_log_variance)
-    reached = (table["_between"] + table["_within"] / design.repeats) / design.replicates
+    reached = (between + within / design.repeats) / design.replicates
     sweep_row = {"scope": "sweep", "replicates": int(table["replicates"].median()),
                  "repeats_per_replicate": table["repeats_per_replicate"].median(),
                  "between_replicate_cv": typical.between_cv,
@@ -296,9 +308,13 @@ def recommended_design(summary: pd.DataFrame) -> pd.DataFrame:
                        + design.repeats * table["repeat_cost_seconds"])
                       * design.replicates).sum()),
                  "reaching_target": float((reached <= allowed).mean())}
-    table = pd.concat([table.drop(columns=["_between", "_within"]),
-                       pd.DataFrame([sweep_row])], ignore_index=True)
+    table = pd.concat([table, pd.DataFrame([sweep_row])], ignore_index=True)
     return table.reindex(columns=DESIGN_COLUMNS)
+
+
+def recommended_design(summary: pd.DataFrame) -> pd.DataFrame:
+    """design.csv for one summary: every combination's design, then the sweep's."""
+    return with_sweep_design(combination_designs(summary))
 
 
 # A per-job CSV's identity, from its path (sweep.RAW_CSV), for a file whose rows
@@ -349,17 +365,15 @@ CROSSOVER_COLUMNS = [
 ]
 
 
-def _samples(ok: pd.DataFrame, backend: str, problem: dict,
-             basis: str) -> dict[int, list[np.ndarray]]:
-    """{size: samples per replicate} of one backend's time: `warm` (the repeats) or
-    `cold` (start-up + first map).
+def _samples(rows: pd.DataFrame, problem: dict, basis: str) -> dict[int, list[np.ndarray]]:
+    """{size: samples per replicate} of one backend's time on one problem (`rows`: its
+    successful rows for the problem's workload, kernel and tasks): `warm` (the
+    repeats) or `cold` (start-up + first map).
 
     A job starts its backend once, so one cold value per job; its interval
     comes from resampling the start-ups of every job of the sweep (start-up
     does not depend on the problem size) added to each job's first map.
     """
-    rows = ok[(ok["backend"] == backend) & (ok["workload"] == problem["workload"])
-              & (ok["kernel"] == problem["kernel"]) & (ok["tasks"] == problem["tasks"])]
     if not rows["single_process"].all():
         rows = rows[rows["workers"] == problem["workers"]]
     if basis == "warm":
@@ -386,6 +400,14 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
     if exclude_loaded:
         ok = without_loaded(ok)
     single_process = timings.groupby("backend")["single_process"].all().to_dict()
+    # Grouped once: masking the whole table per problem made this quadratic.
+    by_series = dict(list(ok.groupby(["backend", "workload", "kernel", "tasks"], sort=False)))
+    nothing = ok.iloc[:0]
+
+    def series_rows(backend: str, problem: dict) -> pd.DataFrame:
+        return by_series.get((backend, problem["workload"], problem["kernel"],
+                              problem["tasks"]), nothing)
+
     rows = []
     for challenger, baseline in pairs:
         # The problems come from whichever side runs on several workers.
@@ -396,8 +418,8 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
                                                         "workers", "size_unit"]].drop_duplicates()
         for problem in problems.to_dict("records"):
             for basis in ("warm", "cold"):
-                challenger_samples = _samples(ok, challenger, problem, basis)
-                baseline_samples = _samples(ok, baseline, problem, basis)
+                challenger_samples = _samples(series_rows(challenger, problem), problem, basis)
+                baseline_samples = _samples(series_rows(baseline, problem), problem, basis)
                 sizes = sorted(set(challenger_samples) & set(baseline_samples))
                 estimate = crossover_with_confidence(
                     sizes, [challenger_samples[size] for size in sizes],
@@ -438,6 +460,112 @@ def machines(timings: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+# The tables each workload gets (results/aggregates/<workload>/), and the global
+# ones the concatenation step writes (results/).
+WORKLOAD_TABLES = ("timings", "summary", "crossover", "design")
+GLOBAL_TABLES = ("timings", "summary", "crossover", "machines", "design")
+
+
+def workload_tables(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
+                    exclude_loaded: bool = False,
+                    invalid: Sequence[tuple[str, str]] = ()) -> dict[str, pd.DataFrame]:
+    """One workload's rows -> its timings, summary, crossover and design tables."""
+    full_summary = _summary_with_samples(timings, exclude_loaded)
+    summary = public_summary(full_summary, timings)
+    if invalid:
+        summary = pd.concat([summary, invalid_file_rows(invalid, summary.columns)],
+                            ignore_index=True)
+    return {"timings": timings, "summary": summary,
+            "crossover": crossovers(timings, pairs, exclude_loaded),
+            "design": combination_designs(full_summary)}
+
+
+def combine(tables: Sequence[Mapping[str, pd.DataFrame]],
+            pairs: Sequence[Sequence[str]]) -> dict[str, pd.DataFrame]:
+    """Every workload's tables -> the global ones, as aggregating all rows at once
+    would give them: what crosses workloads (the sweep-wide job order, machines, the
+    sweep's design row) is computed here."""
+    timings = pd.concat([table["timings"] for table in tables], ignore_index=True)
+    timings = timings.sort_values(JOB + ["repeat"]).reset_index(drop=True)
+    summary = pd.concat([table["summary"] for table in tables], ignore_index=True)
+    invalid = summary["status"] == "invalid file"
+    summary = public_summary(summary[~invalid], timings)
+    # Replicates' distance in jobs counts every workload's jobs in between.
+    gaps = replicate_min_gaps(timings).reindex(pd.MultiIndex.from_frame(summary[IDENTITY]))
+    # Whole numbers, unless a combination has none (as one row per combination gives).
+    summary["replicate_min_gap_jobs"] = (gaps.astype(int) if gaps.notna().all()
+                                         else gaps.astype(float)).to_numpy()
+    summary = pd.concat([summary, invalid_rows(tables)],
+                        ignore_index=True).reindex(columns=summary.columns)
+    crossover = pd.concat([table["crossover"] for table in tables], ignore_index=True)
+    pair_order = {tuple(pair): position for position, pair in enumerate(pairs)}
+    crossover = crossover.assign(
+        _pair=[pair_order.get(pair, len(pair_order))
+               for pair in zip(crossover["challenger"], crossover["baseline"])])
+    crossover = (crossover.sort_values(["_pair", "workload"], kind="mergesort")
+                 .drop(columns="_pair").reset_index(drop=True))
+    designs = pd.concat([table["design"] for table in tables], ignore_index=True)
+    designs = designs.sort_values(IDENTITY, kind="mergesort").reset_index(drop=True)
+    return {"timings": timings, "summary": summary,
+            "crossover": crossover.reindex(columns=CROSSOVER_COLUMNS),
+            "machines": machines(timings), "design": with_sweep_design(designs)}
+
+
+def invalid_rows(tables: Sequence[Mapping[str, pd.DataFrame]]) -> pd.DataFrame:
+    """The `invalid file` rows of every workload's summary, in workload order."""
+    frames = [table["summary"][table["summary"]["status"] == "invalid file"]
+              for table in tables]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def replicate_min_gaps(timings: pd.DataFrame) -> pd.Series:
+    """Per combination (IDENTITY index): how many other jobs of the sweep ran between
+    two of its replicates, at least (nan: fewer than two, or no start times)."""
+    jobs = timings.drop_duplicates(JOB).assign(_position=sweep_positions(timings))
+    jobs = jobs.dropna(subset=["_position"]).sort_values(IDENTITY + ["_position"])
+    steps = jobs.groupby(IDENTITY)["_position"].diff()
+    return (steps - 1).groupby([jobs[column] for column in IDENTITY]).min()
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """An aggregate written by this module, read back exactly (floats round-trip)."""
+    return pd.read_csv(path, float_precision="round_trip", dtype={"error": str, "variant": str})
+
+
+def aggregate_workload(job_csvs: Iterable[str | Path], outputs: Mapping[str, str | Path],
+                       pairs: Sequence[Sequence[str]], exclude_loaded: bool = False,
+                       skip_invalid: bool = False) -> None:
+    """One workload's per-job CSVs -> its tables (`outputs`: WORKLOAD_TABLES -> path).
+    The workflow runs this once per workload, so that new jobs of one workload
+    re-aggregate (and re-plot) that workload alone."""
+    invalid: list[tuple[str, str]] | None = [] if skip_invalid else None
+    timings = collect_timings(job_csvs, invalid)
+    for name, table in workload_tables(timings, pairs, exclude_loaded, invalid or []).items():
+        write_csv_atomically(table, outputs[name])
+
+
+def combine_files(per_workload: Sequence[Mapping[str, str | Path]],
+                  outputs: Mapping[str, str | Path], pairs: Sequence[Sequence[str]],
+                  exclude_loaded: bool = False) -> None:
+    """Every workload's tables (files) -> the global tables (`outputs`: GLOBAL_TABLES)."""
+    tables = [{name: read_table(path) for name, path in files.items()}
+              for files in per_workload]
+    write_global(combine(tables, pairs), outputs, exclude_loaded)
+
+
+def write_global(tables: Mapping[str, pd.DataFrame], outputs: Mapping[str, str | Path],
+                 exclude_loaded: bool) -> None:
+    for name in GLOBAL_TABLES:
+        write_csv_atomically(tables[name], outputs[name])
+    summary = tables["summary"]
+    loaded = int(summary["loaded"].fillna(False).astype(bool).sum())
+    if loaded:
+        print(f"warning: {loaded} of {len(summary)} combinations have replicates measured on a "
+              "loaded machine" + (" (left out of the statistics)" if exclude_loaded else
+                                  " (`--exclude-loaded` leaves them out)"), file=sys.stderr)
+    print(design_message(tables["design"]), file=sys.stderr)
+
+
 def aggregate(
     job_csvs: Iterable[str | Path],
     timings_csv: str | Path,
@@ -449,30 +577,26 @@ def aggregate(
     exclude_loaded: bool = False,
     skip_invalid: bool = False,
 ) -> None:
-    """`pairs`: the [challenger, baseline] pairs for crossover.csv; None: the default
-    pairs whose two series are in the rows. `design_csv`: where the recommended
-    replicates and repeats go (default: next to summary.csv). `exclude_loaded`:
-    statistics without the jobs measured on a loaded machine (timings.csv keeps them).
-    `skip_invalid`: leave out per-job CSVs that break their schema, listing them in the
-    log and as `invalid file` rows of summary.csv, instead of stopping."""
+    """All per-job CSVs at once (`parbench aggregate`): workload by workload, then
+    combined, exactly as the workflow does it in separate jobs. `pairs`: the
+    [challenger, baseline] pairs for crossover.csv; None: the default pairs whose two
+    series are in the rows. `design_csv`: where the recommended replicates and
+    repeats go (default: next to summary.csv). `exclude_loaded`: statistics without
+    the jobs measured on a loaded machine (timings.csv keeps them). `skip_invalid`:
+    leave out per-job CSVs that break their schema, listing them in the log and as
+    `invalid file` rows of summary.csv, instead of stopping."""
     invalid: list[tuple[str, str]] | None = [] if skip_invalid else None
     timings = collect_timings(job_csvs, invalid)
     if pairs is None:
         present = set(timings["backend"])
         pairs = [pair for pair in DEFAULT_PAIRS if set(pair) <= present]
-    full_summary = _summary_with_samples(timings, exclude_loaded)
-    summary, design = public_summary(full_summary, timings), recommended_design(full_summary)
-    if invalid:
-        summary = pd.concat([summary, invalid_file_rows(invalid, summary.columns)],
-                            ignore_index=True)
-    write_csv_atomically(timings, timings_csv)
-    write_csv_atomically(summary, summary_csv)
-    write_csv_atomically(crossovers(timings, pairs, exclude_loaded), crossover_csv)
-    write_csv_atomically(machines(timings), machines_csv)
-    write_csv_atomically(design, design_csv or Path(summary_csv).with_name("design.csv"))
-    loaded = int(summary["loaded"].sum())
-    if loaded:
-        print(f"warning: {loaded} of {len(summary)} combinations have replicates measured on a "
-              "loaded machine" + (" (left out of the statistics)" if exclude_loaded else
-                                  " (`--exclude-loaded` leaves them out)"), file=sys.stderr)
-    print(design_message(design), file=sys.stderr)
+    tables = [workload_tables(rows.reset_index(drop=True), pairs, exclude_loaded)
+              for _, rows in timings.groupby("workload", sort=False)]
+    if invalid:  # listed once, after every workload's rows
+        tables[-1]["summary"] = pd.concat(
+            [tables[-1]["summary"], invalid_file_rows(invalid, tables[-1]["summary"].columns)],
+            ignore_index=True)
+    outputs = {"timings": timings_csv, "summary": summary_csv, "crossover": crossover_csv,
+               "machines": machines_csv,
+               "design": design_csv or Path(summary_csv).with_name("design.csv")}
+    write_global(combine(tables, pairs), outputs, exclude_loaded)

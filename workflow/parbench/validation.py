@@ -1,14 +1,21 @@
 """Checking a per-job CSV against its documented schema (results/README.md) before
 aggregation trusts it: a file cut mid-row, edited by hand or written by something
 else must be named, never averaged in.
+
+Thousands of files are read in bulk (`read_job_csvs`): the files that share a
+header are parsed as one text, checked column by column, and only a file found
+wanting is read alone, for the message that names what is wrong with it.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 # Identity and measurement columns every per-job CSV has (provenance is checked
@@ -90,3 +97,104 @@ def _is_number(text: str) -> bool:
 
 def _is_integer(text: str) -> bool:
     return _is_number(text) and math.isfinite(float(text)) and float(text).is_integer()
+
+
+def read_job_csvs(paths: Iterable[str | Path],
+                  invalid: list[tuple[str, str]] | None = None) -> list[pd.DataFrame]:
+    """The rows of many per-job CSVs: one typed frame per distinct header, in the order
+    the headers first appear (so concatenating them orders columns as concatenating
+    the files one by one would). A bad file raises InvalidJobCsv naming it; with
+    `invalid` (a list), it is left out and listed there as (path, problem)."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as problem:
+            _reject(path, f"{path}: not a readable CSV ({problem})", invalid)
+            continue
+        header, _, body = text.partition("\n")
+        if body and not body.endswith("\n"):
+            body += "\n"
+        groups.setdefault(header, []).append((str(path), body))
+    frames = []
+    for header, files in groups.items():
+        frame = _read_group(header, files, invalid)
+        if frame is not None:
+            frames.append(frame)
+    return frames
+
+
+def _read_group(header: str, files: list[tuple[str, str]],
+                invalid: list[tuple[str, str]] | None) -> pd.DataFrame | None:
+    """Files of one header: parsed as one text, checked in bulk; a file that fails a
+    check is read alone for its message and left out (or raises)."""
+    text = header + "\n" + "".join(body for _, body in files)
+    try:
+        rows = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        counts = [sum(1 for _ in csv.reader(io.StringIO(body))) for _, body in files]
+        if sum(counts) != len(rows):
+            raise pd.errors.ParserError("records and rows disagree")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError):
+        return _read_one_by_one(files, invalid)  # a malformed file: find it
+    owner = np.repeat(np.arange(len(files)), counts)
+    suspect = set(np.flatnonzero(np.array(counts) == 0)) | set(_suspect_files(rows, owner))
+    if suspect:
+        for index in sorted(suspect):
+            path = files[index][0]
+            try:
+                read_job_csv(path)  # it may pass alone (a check here is coarser)
+                suspect.discard(index)
+            except InvalidJobCsv as problem:
+                _reject(path, str(problem), invalid)
+        if suspect:
+            keep = ~np.isin(owner, sorted(suspect))
+            kept_text = header + "\n" + "".join(
+                body for index, (_, body) in enumerate(files) if index not in suspect)
+            if not keep.any():
+                return None
+            return pd.read_csv(io.StringIO(kept_text), dtype={"error": str, "variant": str})
+    return pd.read_csv(io.StringIO(text), dtype={"error": str, "variant": str})
+
+
+def _suspect_files(rows: pd.DataFrame, owner: np.ndarray) -> np.ndarray:
+    """Indices of files whose rows may break the schema (a superset: each is then
+    checked alone by `job_csv_problems`)."""
+    if any(column not in rows for column in REQUIRED):
+        return np.unique(owner)
+    bad = np.zeros(len(rows), dtype=bool)
+    for column in INTEGER:
+        numbers = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
+        bad |= ~np.isfinite(numbers) | (numbers != np.floor(numbers))
+    for column in NUMBER:
+        numbers = pd.to_numeric(rows[column], errors="coerce")
+        bad |= (numbers.isna() & (rows[column] != "")).to_numpy()
+    bad |= ~rows["status"].isin(STATUSES).to_numpy()
+    bad |= ~rows["verified"].isin(BOOLEAN).to_numpy()
+    seconds = pd.to_numeric(rows["seconds"], errors="coerce").to_numpy(dtype=float)
+    ok = (rows["status"] == "ok").to_numpy()
+    bad |= ok & ~(np.isfinite(seconds) & (seconds > 0))
+    frame = rows.assign(_file=owner)
+    identity = IDENTITY + (["replicate"] if "replicate" in rows else [])
+    mixed = frame.groupby("_file")[identity].nunique().gt(1).any(axis=1)
+    repeats = pd.to_numeric(frame["repeat"], errors="coerce")
+    in_order = repeats.to_numpy() == frame.groupby("_file").cumcount().to_numpy()
+    disorder = pd.Series(~in_order).groupby(owner).any()
+    return np.unique(np.concatenate([owner[bad], mixed[mixed].index.to_numpy(),
+                                     disorder[disorder].index.to_numpy()]))
+
+
+def _read_one_by_one(files: list[tuple[str, str]],
+                     invalid: list[tuple[str, str]] | None) -> pd.DataFrame | None:
+    frames = []
+    for path, _ in files:
+        try:
+            frames.append(read_job_csv(path))
+        except InvalidJobCsv as problem:
+            _reject(path, str(problem), invalid)
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _reject(path: str | Path, problem: str, invalid: list[tuple[str, str]] | None) -> None:
+    if invalid is None:
+        raise InvalidJobCsv(problem)
+    invalid.append((str(path), problem))

@@ -1,10 +1,38 @@
-# Every per-job CSV -> one table of all rows, a summary, the crossover sizes and
-# the machines they were measured on.
+# Per-job CSVs -> each workload's tables, then the global tables users read.
+# Aggregating workload by workload keeps a sweep of thousands of jobs cheap to
+# update: new jobs of one workload re-aggregate (and re-plot) that workload alone.
+
+
+rule aggregate_workload:
+    input:
+        job_csvs_of,
+    output:
+        **{
+            table: f"results/aggregates/{{workload}}/{table}.csv"
+            for table in WORKLOAD_TABLES
+        },
+    log:
+        "results/logs/aggregate/{workload}.log",
+    conda:
+        "../../envs/parbench.yaml"
+    params:
+        pairs=COMPARE,
+        exclude_loaded=config["exclude_loaded"],
+        skip_invalid=config["skip_invalid"],
+    script:
+        "../scripts/aggregate_workload.py"
 
 
 rule aggregate:
     input:
-        job_csvs(),
+        **{
+            table: expand(
+                "results/aggregates/{workload}/{table}.csv",
+                workload=WORKLOAD_NAMES,
+                table=[table],
+            )
+            for table in WORKLOAD_TABLES
+        },
     output:
         timings="results/timings.csv",
         summary="results/summary.csv",
@@ -22,6 +50,5 @@ rule aggregate:
     params:
         pairs=COMPARE,
         exclude_loaded=config["exclude_loaded"],
-        skip_invalid=config["skip_invalid"],
     script:
         "../scripts/aggregate.py"

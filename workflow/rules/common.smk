@@ -66,6 +66,20 @@ def job_csvs():
     return [sweep.job_csv(combination) for combination in COMBINATIONS]
 
 
+# Each workload's per-job CSVs, listed once (an input function runs per job).
+JOB_CSVS_OF_WORKLOAD = {name: [] for name in WORKLOAD_NAMES}
+for combination in COMBINATIONS:
+    JOB_CSVS_OF_WORKLOAD[combination.workload].append(sweep.job_csv(combination))
+
+
+def job_csvs_of(wildcards):
+    return JOB_CSVS_OF_WORKLOAD[wildcards.workload]
+
+
+# As parbench.aggregate.WORKLOAD_TABLES (not imported: it would load pandas here).
+WORKLOAD_TABLES = ["timings", "summary", "crossover", "design"]
+
+
 # As parbench.plot.WORKLOAD_FIGURES / OVERVIEW_FIGURES (not imported: parsing
 # the workflow should not load matplotlib).
 WORKLOAD_FIGURES = ["scaling", "speedup", "workers", "winner"]

@@ -4,8 +4,8 @@
 
 rule plot_workload:
     input:
-        summary="results/summary.csv",
-        crossover="results/crossover.csv",
+        summary="results/aggregates/{workload}/summary.csv",
+        crossover="results/aggregates/{workload}/crossover.csv",
     output:
         scaling=report(
             "results/figures/scaling_{workload}.png",

@@ -1,17 +1,17 @@
-# Thin shell around parbench.aggregate.aggregate: per-job CSVs -> the aggregates.
-from parbench.aggregate import aggregate
+# Thin shell around parbench.aggregate.combine_files: every workload's tables -> the
+# global timings, summary, crossover, machines and design tables.
+from parbench.aggregate import GLOBAL_TABLES, WORKLOAD_TABLES, combine_files
 from parbench.logs import stderr_to
 
 if __name__ == "__main__":
     with stderr_to(snakemake.log[0]):
-        aggregate(
-            snakemake.input,
-            snakemake.output.timings,
-            snakemake.output.summary,
-            snakemake.output.crossover,
-            snakemake.output.machines,
+        per_workload = [
+            {table: snakemake.input[table][index] for table in WORKLOAD_TABLES}
+            for index in range(len(snakemake.input.summary))
+        ]
+        combine_files(
+            per_workload,
+            {table: snakemake.output[table] for table in GLOBAL_TABLES},
             pairs=snakemake.params.pairs,
-            design_csv=snakemake.output.design,
             exclude_loaded=snakemake.params.exclude_loaded,
-            skip_invalid=snakemake.params.skip_invalid,
         )
