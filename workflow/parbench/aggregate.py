@@ -139,66 +139,108 @@ def replicate_samples(ok: pd.DataFrame) -> list[np.ndarray]:
     return [group["seconds"].to_numpy() for _, group in ok.groupby("replicate")]
 
 
-def _combination_row(key: tuple, rows: pd.DataFrame, exclude_loaded: bool) -> dict:
-    jobs = rows.drop_duplicates("replicate")
-    loaded_jobs = set(jobs.loc[job_loaded(jobs).to_numpy(), "replicate"])
+# The columns the per-combination statistics read (a narrow frame keeps the loop over
+# thousands of combinations cheap); the per-job values come from `job_values`.
+ROW_COLUMNS = ["replicate", "repeat", "status", "seconds", "verified", "warmups_verified",
+               "state_verified", "error", "sample_seconds", "cpu_seconds", "cpu_utilization",
+               "job_start_unix", "job_end_unix", "min_repeats", "sweep_position"]
+
+
+def job_values(timings: pd.DataFrame) -> pd.DataFrame:
+    """Per combination (rows in IDENTITY order), each of JOB_COLUMNS and the option
+    columns: the median over its jobs (numbers), or its first job's value."""
+    jobs = timings.drop_duplicates(JOB)
+    grouped = jobs.groupby(IDENTITY, sort=True)
+    first = jobs.drop_duplicates(IDENTITY).set_index(IDENTITY)
+    index = grouped.size().index
+    values = {}
+    for column in JOB_COLUMNS + option_columns(timings):
+        if column not in jobs:
+            values[column] = np.full(len(index), np.nan)
+            continue
+        numeric = (pd.api.types.is_numeric_dtype(jobs[column])
+                   and not pd.api.types.is_bool_dtype(jobs[column]))
+        values[column] = (grouped[column].median() if numeric
+                          else first[column].reindex(index)).to_numpy()
+    return pd.DataFrame(values, index=index)
+
+
+def _combination_row(key: tuple, rows: pd.DataFrame, exclude_loaded: bool,
+                     ci_target: float) -> dict:
+    """One combination's statistics, from its rows (sorted by replicate, then repeat;
+    `_job_loaded`: the row's job was measured on a loaded machine). On NumPy arrays:
+    this runs once per combination, thousands of times in a large sweep."""
+    replicate = rows["replicate"].to_numpy()
+    status = rows["status"].to_numpy()
+    seconds = rows["seconds"].to_numpy(dtype=float)
+    first_of_job = np.flatnonzero(np.r_[True, replicate[1:] != replicate[:-1]])
+    job_loaded_flags = rows["_job_loaded"].to_numpy(dtype=bool)[first_of_job]
+    loaded_jobs = set(replicate[first_of_job][job_loaded_flags].tolist())
     excluded = loaded_jobs if exclude_loaded else set()
-    used = rows[~rows["replicate"].isin(excluded)]
-    ok = used[used["status"] == "ok"]
-    samples = replicate_samples(ok)
+    used = ~np.isin(replicate, list(excluded)) if excluded else np.ones(len(rows), bool)
+    ok = used & (status == "ok")
+    ok_replicate, ok_seconds = replicate[ok], seconds[ok]
+    # The timed repeats of each replicate, in replicate order.
+    starts = np.flatnonzero(np.r_[True, ok_replicate[1:] != ok_replicate[:-1]])
+    samples = np.split(ok_seconds, starts[1:]) if ok.any() else []
     spread = stats.spread(samples)
     components = variance_components(samples)
     summary = {column: value for column, value in zip(IDENTITY, key)}
-    for column in JOB_COLUMNS + option_columns(rows):
-        values = jobs[column] if column in jobs else pd.Series([np.nan])
-        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-        summary[column] = values.median() if numeric else values.iloc[0]
-    failed = int((used["status"] == "error").sum())
-    unsupported = bool((rows["status"] == "unsupported").any())
+    failed = int(np.sum(used & (status == "error")))
+    unsupported = bool(np.any(status == "unsupported"))
     # A stateful workload's gathered states must add up too (empty: not stateful).
-    state_verified = rows.get("state_verified", pd.Series([True])).dropna()
-    positions = sorted(jobs["sweep_position"].dropna())
+    states = rows["state_verified"].to_numpy() if "state_verified" in rows else np.array([])
+    states_agree = all(str(state) != "False" for state in states if not pd.isna(state))
+    warmups = (rows["warmups_verified"].to_numpy() if "warmups_verified" in rows
+               else np.array([True]))
+    positions = np.sort(rows["sweep_position"].to_numpy(dtype=float)[first_of_job])
+    positions = positions[~np.isnan(positions)]
+    messages = rows["error"].to_numpy()
     summary.update(
-        status=("unsupported" if unsupported else "excluded (loaded)" if used.empty
-                else "error") if ok.empty else ("partial" if failed else "ok"),
-        repeats=len(ok), failed=failed,
-        verified=bool(rows["verified"].astype(bool).all()
-                      and rows.get("warmups_verified", pd.Series([True])).astype(bool).all()
-                      and (state_verified.astype(str) != "False").all()),
+        status=("unsupported" if unsupported else "excluded (loaded)" if not used.any()
+                else "error") if not ok.any() else ("partial" if failed else "ok"),
+        repeats=int(ok.sum()), failed=failed,
+        verified=bool(rows["verified"].to_numpy().astype(bool).all()
+                      and warmups.astype(bool).all() and states_agree),
         median_seconds=spread.median, ci_low=spread.ci_low, ci_high=spread.ci_high,
-        min_seconds=ok["seconds"].min(), max_seconds=ok["seconds"].max(),
+        min_seconds=ok_seconds.min() if ok.any() else np.nan,
+        max_seconds=ok_seconds.max() if ok.any() else np.nan,
         iqr_seconds=spread.iqr, cv=spread.cv,
         ci_relative_half_width=spread.relative_half_width,
         warm_seconds=spread.median,
-        cpu_seconds=ok["cpu_seconds"].median() if "cpu_seconds" in ok else np.nan,
-        cpu_utilization=ok["cpu_utilization"].median() if "cpu_utilization" in ok else np.nan,
+        cpu_seconds=rows["cpu_seconds"][ok].median() if "cpu_seconds" in rows else np.nan,
+        cpu_utilization=(rows["cpu_utilization"][ok].median() if "cpu_utilization" in rows
+                         else np.nan),
         replicates=len(samples), loaded_replicates=len(loaded_jobs),
         excluded_replicates=len(excluded),
         between_replicate_cv=components.between_cv, within_replicate_cv=components.within_cv,
         # How many other jobs ran between two replicates of this one, at least.
-        replicate_min_gap_jobs=(int(min(b - a for a, b in zip(positions, positions[1:])) - 1)
-                                if len(positions) > 1 else np.nan),
-        error=next((message for message in rows["error"] if message), ""),
+        replicate_min_gap_jobs=(int(np.diff(positions).min() - 1) if len(positions) > 1
+                                else np.nan),
+        error=next((message for message in messages if message), ""),
     )
-    ci_target = summary["ci_target"] if pd.notna(summary["ci_target"]) else np.inf
+    ci_target = ci_target if pd.notna(ci_target) else np.inf
     # Fewer repeats than asked for (the job's time budget ran out) cannot show
     # their own noise: one repeat has a zero-width "interval".
-    too_few = len(ok) < jobs.get("min_repeats", pd.Series([0])).iloc[0] * max(1, len(samples))
+    min_repeats = rows["min_repeats"].iloc[0] if "min_repeats" in rows else 0
+    too_few = ok.sum() < min_repeats * max(1, len(samples))
     summary["noisy"] = bool(summary["ci_relative_half_width"] > ci_target
-                            or (too_few and not ok.empty))
+                            or (too_few and ok.any()))
     summary["loaded"] = bool(loaded_jobs - excluded)
     summary["_samples"] = samples
     summary["_components"] = components
-    summary["_costs"] = _costs(ok, used.drop_duplicates("replicate"))
+    summary["_costs"] = _costs(rows, ok, used)
     return summary
 
 
-def _costs(ok: pd.DataFrame, jobs: pd.DataFrame) -> tuple[float, float]:
-    """(seconds one more replicate costs besides its samples, seconds per sample)."""
-    if ok.empty or "job_end_unix" not in jobs:
+def _costs(rows: pd.DataFrame, ok: np.ndarray, used: np.ndarray) -> tuple[float, float]:
+    """(seconds one more replicate costs besides its samples, seconds per sample), from
+    one combination's rows and its masks of successful and used rows."""
+    if not ok.any() or "job_end_unix" not in rows:
         return (np.nan, np.nan)
-    sample = ok["sample_seconds"] if "sample_seconds" in ok else ok["seconds"]
-    sampled = sample.groupby(ok["replicate"]).sum()
+    sample = rows["sample_seconds" if "sample_seconds" in rows else "seconds"][ok]
+    sampled = sample.groupby(rows["replicate"][ok]).sum()
+    jobs = rows[used].drop_duplicates("replicate")
     wall = (jobs["job_end_unix"] - jobs["job_start_unix"]).set_axis(jobs["replicate"])
     replicate_cost = float((wall - sampled.reindex(wall.index).fillna(0)).median())
     return (max(replicate_cost, 0.0), float(sample.median()))
@@ -221,10 +263,21 @@ def _summary_with_samples(timings: pd.DataFrame, exclude_loaded: bool) -> pd.Dat
     if "replicate" not in timings:  # rows of one job per combination
         timings = timings.assign(replicate=0)
     timings = timings.assign(sweep_position=sweep_positions(timings))
+    values = job_values(timings)
+    jobs = timings.drop_duplicates(JOB)
+    loaded = pd.MultiIndex.from_frame(jobs.loc[job_loaded(jobs).to_numpy(), JOB])
+    timings = timings.assign(
+        _job_loaded=pd.MultiIndex.from_frame(timings[JOB]).isin(loaded))
+    narrow = timings[IDENTITY + [column for column in ROW_COLUMNS if column in timings]
+                     + ["_job_loaded"]]
+    # Each combination's rows replicate by replicate (as collect_timings sorts them).
+    narrow = narrow.sort_values(IDENTITY + ["replicate"], kind="mergesort")
     summary = pd.DataFrame(
-        [_combination_row(key, rows, exclude_loaded)
-         for key, rows in timings.groupby(IDENTITY)]
+        [_combination_row(key, rows, exclude_loaded, ci_target)
+         for (key, rows), ci_target in zip(narrow.groupby(IDENTITY), values["ci_target"])]
     )
+    for column in values.columns:
+        summary[column] = values[column].to_numpy()
     serial = summary[(summary["backend"] == "serial") & (summary["repeats"] > 0)]
     serial_samples = {tuple(row[PROBLEM]): row["_samples"] for _, row in serial.iterrows()}
     speedups = []
@@ -399,6 +452,8 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
     ok = timings[timings["status"] == "ok"]
     if exclude_loaded:
         ok = without_loaded(ok)
+    ok = ok[["backend", "workload", "kernel", "tasks", "workers", "size", "replicate",
+             "seconds", "single_process", "startup_seconds", "first_map_seconds"]]
     single_process = timings.groupby("backend")["single_process"].all().to_dict()
     # Grouped once: masking the whole table per problem made this quadratic.
     by_series = dict(list(ok.groupby(["backend", "workload", "kernel", "tasks"], sort=False)))
