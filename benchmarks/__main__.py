@@ -1,4 +1,6 @@
-"""`make bench`: three cross-checks, measured side by side in one run, reported as ratios.
+"""`make bench`: three cross-checks, measured side by side in one run, reported as ratios,
+then the scale check (benchmarks/scale.py: the workflow on 1,000 and 10,000 synthetic
+per-job CSVs: dry run, aggregation, plotting, and what one new CSV re-runs).
 
 1. Harness overhead: the serial backend's median map time on the exp_sinh python
    kernel vs the same loop timed bare in this process. Target: ratio <= 1.03.
@@ -374,6 +376,9 @@ def main() -> None:
           f"the whole interval is on one side of the target, else undecided.\n"
           f"machine: {table['cpu_model'][0]}, {table['available_cores'][0]} cores available; "
           f"written to {OUTPUT}")
+    from benchmarks import scale
+
+    scale.main()
 
 
 if __name__ == "__main__":

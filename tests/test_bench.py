@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmarks.__main__ import (
@@ -168,3 +169,31 @@ def test_undecided_rounds_go_on_until_the_maximum_or_the_budget():
     assert stop_reason(6, 95.0, 10.0, "undecided", LIMITS) == "budget"
     # The budget binds before the minimum too: the run's length is bounded.
     assert stop_reason(2, 95.0, 10.0, "undecided", LIMITS) == "budget"
+
+
+def test_the_scale_benchmarks_synthetic_jobs_follow_the_schema_and_aggregate(tmp_path):
+    """`make bench`'s scale check times the workflow on synthetic per-job CSVs: they
+    must be what aggregation accepts from real jobs, one per job of the design, at
+    the workflow's paths, with crossovers to find."""
+    import yaml
+
+    from benchmarks import scale
+    from parbench.aggregate import aggregate
+    from parbench.backends import default_series
+
+    series = ["serial", "pool", "ray"]
+    config = scale.design(100, series)
+    assert config["backends"] == series and config["replicates"] == scale.REPLICATES
+    template = scale.template_rows()
+    (tmp_path / "scale.yaml").write_text(yaml.safe_dump(config))
+    jobs = scale.write_synthetic_jobs(tmp_path, config, template)
+    written = sorted((tmp_path / "results/raw").rglob("*.csv"))
+    assert jobs == len(written) > 0
+    out = tmp_path / "out"
+    out.mkdir()
+    aggregate(written, out / "timings.csv", out / "summary.csv", out / "crossover.csv",
+              out / "machines.csv")  # raises on a file that breaks the schema
+    summary = pd.read_csv(out / "summary.csv")
+    assert (summary["status"] == "ok").all() and summary["verified"].all()
+    assert len(summary) * scale.REPLICATES == jobs
+    assert set(default_series()) >= set(summary["backend"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from parbench import walltime
 from parbench.backends import default_series
 from tests.conftest import PARBENCH, copy_workflow, run_snakemake
 
@@ -306,3 +308,21 @@ def test_parbench_aggregate_names_a_cut_file_and_can_leave_it_out(finished_run, 
     summary = pd.read_csv(copy / "summary.csv")
     assert summary.loc[summary["status"] == "invalid file", "error"].str.contains(
         str(cut), regex=False).any()
+
+
+def test_walltime_accounts_for_the_whole_sweep(finished_run):
+    """`parbench walltime` splits the sweep's wall time; the parts add up to it, and
+    the timed samples are a real part of it."""
+    workdir, _ = finished_run
+    records = walltime.job_records(workdir / ".snakemake/metadata")
+    assert (records["rule"] == "measure").sum() == EXPECTED_JOBS
+    table = walltime.breakdown(pd.read_csv(workdir / "results/timings.csv"), records)
+    parts = table[table["part"] != "sweep wall time"].set_index("part")["seconds"]
+    wall = float(table.loc[table["part"] == "sweep wall time", "seconds"].iloc[0])
+    assert math.isclose(parts.sum(), wall, rel_tol=1e-9)
+    assert (parts > -1e-6).all(), parts  # every part, orchestration too, is a duration
+    assert parts["timed samples"] > 0 and walltime.orchestration_ratio(records) >= 1
+    printed = subprocess.run([PARBENCH, "--results", str(workdir / "results"), "walltime",
+                              "--metadata", str(workdir / ".snakemake/metadata")],
+                             capture_output=True, text=True, check=True).stdout
+    assert "orchestration ratio" in printed and "timed samples" in printed

@@ -9,6 +9,7 @@
     parbench --results docs/data/16cpu aggregate    the same for a committed data set
     parbench describe       the backends, their options and the workloads, as tables
                             (--write README.md config/README.md: refresh the docs)
+    parbench walltime       where the sweep's wall time went (samples, start-up, overheads)
 
 (The Snakemake workflow runs the same functions; this is for quick redraws,
 e.g. `parbench plot --width 3.5` for a single-column version.)
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from parbench import describe
+from parbench import describe, walltime
 from parbench.aggregate import aggregate
 from parbench.plot import (
     DEFAULT_WIDTH,
@@ -61,6 +62,11 @@ def main(argv: list[str] | None = None) -> None:
                                      "options and workloads")
     describing.add_argument("--write", nargs="+", type=Path, metavar="FILE",
                             help="refresh the generated blocks of these files instead")
+    walltime_parser = commands.add_parser(
+        "walltime", help="where the sweep's wall time went (RESULTS/timings.csv and "
+        "Snakemake's job records)")
+    walltime_parser.add_argument("--metadata", type=Path, default=Path(".snakemake/metadata"),
+                                 help="Snakemake's job records (default: .snakemake/metadata)")
     arguments = parser.parse_args(argv)
     results = arguments.results
 
@@ -71,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
                   design_csv=results / "design.csv", exclude_loaded=arguments.exclude_loaded,
                   skip_invalid=arguments.skip_invalid)
         print(f"wrote the aggregates under {results}")
+    elif arguments.command == "walltime":
+        print(walltime.report(results, arguments.metadata))
     elif arguments.command == "describe":
         if arguments.write:
             changed = describe.write(arguments.write)

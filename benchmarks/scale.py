@@ -1,0 +1,200 @@
+"""`make bench`'s scale check: how the workflow copes with sweeps of thousands of jobs.
+
+For N = 1,000 and 10,000 jobs it builds a design of the real workloads and series
+(sizes added until the design has about N jobs), writes one synthetic per-job CSV
+per job at the path the workflow expects, in the real schema (a real job's row,
+its identity and times replaced: times follow a per-series model, so that there
+are crossovers to find), and times, side by side:
+
+- `snakemake -n` on the whole design (parse, DAG, the plan: only aggregation and
+  plots are left to run, the jobs' CSVs being there);
+- aggregation through the workflow (`snakemake --cores 2 --until aggregate`): every
+  workload's aggregates, then the global tables;
+- plotting, every workload's figures and the overview;
+- after one CSV of one workload is written again: which jobs a dry run plans.
+
+It prints each figure, how it grows from 1k to 10k, and the issue's targets.
+Synthetic files never reach results/: everything happens in a temporary copy of
+the workflow.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+WORKLOADS = {"exp_sinh": ["numpy", "python"], "shared_array": ["numpy"],
+             "tiny_tasks": ["python"], "imbalanced": ["python"]}
+TASKS = [8, 64]
+WORKERS = [1, 2, 4]
+REPLICATES = 2
+REPEATS = 5
+
+
+def design(jobs_wanted: int, series: list[str]) -> dict[str, Any]:
+    """A config of the real workloads and series with about `jobs_wanted` jobs."""
+    kernels = sum(len(names) for names in WORKLOADS.values())
+    per_size = kernels * len(TASKS) * REPLICATES * (1 + (len(series) - 1) * len(WORKERS))
+    sizes = [1_000 * 2 ** power for power in range(max(1, round(jobs_wanted / per_size)))]
+    return {
+        "workloads": {name: {"kernels": kernels_of, "sizes": sizes, "tasks": TASKS}
+                      for name, kernels_of in WORKLOADS.items()},
+        "backends": series, "workers": WORKERS, "replicates": REPLICATES,
+        "min_repeats": REPEATS, "max_repeats": REPEATS,
+    }
+
+
+def copy_workflow(destination: Path) -> Path:
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for name in ("Snakefile", "workflow", "config", "envs"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=ignore)
+        else:
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+def template_rows() -> pd.DataFrame:
+    """A real job's rows (the serial loop on a tiny exp_sinh), the schema to copy."""
+    from parbench.measure import Combination, JobSettings, measure
+
+    return measure(Combination("exp_sinh", "numpy", "serial", 1_000, 8, 1),
+                   JobSettings(min_repeats=REPEATS, max_repeats=REPEATS, warmups=1,
+                               min_sample_seconds=0, quiet_wait_seconds=0))
+
+
+def write_synthetic_jobs(workdir: Path, config: dict[str, Any], template: pd.DataFrame) -> int:
+    """One per-job CSV per job of `config`'s design, at the workflow's paths."""
+    from parbench import sweep
+    from parbench.backends import BACKENDS, resolve_series
+
+    rng = np.random.default_rng(0)
+    series = {name: resolve_series(name) for name in config["backends"]}
+    base_columns = [column for column in template.columns if not column.startswith("option_")]
+    combinations = sweep.combinations(_validated(config), series)
+    order = rng.permutation(len(combinations))
+    started = time.time() - 3600
+    for position, combination in zip(order, combinations):
+        one_series = series[combination.backend]
+        engine = BACKENDS[one_series.engine]
+        # Per-series model: a fixed cost per map, and work spread over the workers.
+        fixed = 1e-5 * (1 + hash(combination.backend) % 50)
+        work = 2e-9 * combination.size * combination.tasks / max(1, combination.workers)
+        seconds = (fixed + work) * rng.lognormal(0, 0.03, REPEATS)
+        rows = template.iloc[[0] * REPEATS][base_columns].copy()
+        rows = rows.assign(
+            workload=combination.workload, kernel=combination.kernel,
+            backend=combination.backend, engine=one_series.engine,
+            variant=one_series.variant, single_process=engine.single_process,
+            size=combination.size, tasks=combination.tasks, workers=combination.workers,
+            replicate=combination.replicate, repeat=range(REPEATS), seconds=seconds,
+            sample_seconds=seconds, startup_seconds=0.01 + fixed * 1e3,
+            first_map_seconds=seconds[0] * 1.5, job_start_unix=started + 10 * position,
+            job_end_unix=started + 10 * position + 5,
+            **{f"option_{name}": "null" if value is None else value
+               for name, value in one_series.options.items()})
+        path = workdir / sweep.job_csv(combination)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows.to_csv(path, index=False)
+    return len(combinations)
+
+
+def _validated(config: dict[str, Any]) -> dict[str, Any]:
+    """The config with the schema's defaults, as the workflow sees it."""
+    from snakemake.utils import validate
+
+    config = {**config}
+    validate(config, schema=str(REPO / "workflow/schemas/config.schema.yaml"),
+             set_default=True)
+    return config
+
+
+def snakemake(workdir: Path, *arguments: str) -> tuple[float, str]:
+    began = time.perf_counter()
+    result = subprocess.run([SNAKEMAKE, "--configfile", "scale.yaml", *arguments],
+                            cwd=workdir, capture_output=True, text=True, timeout=3600)
+    seconds = time.perf_counter() - began
+    if result.returncode != 0:
+        raise RuntimeError(f"snakemake {' '.join(arguments)} failed:\n{result.stderr[-3000:]}")
+    return seconds, result.stdout + result.stderr
+
+
+def planned(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run: {rule: job count}."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Job stats:")), None)
+    if start is None:
+        return {}
+    counts = {}
+    for line in lines[start + 3:]:
+        fields = line.split()
+        if len(fields) != 2 or not fields[1].isdigit() or fields[0] == "total":
+            break
+        counts[fields[0]] = int(fields[1])
+    return counts
+
+
+def one_scale(jobs_wanted: int, template: pd.DataFrame, series: list[str]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="parbench-scale-") as folder:
+        workdir = copy_workflow(Path(folder))
+        config = design(jobs_wanted, series)
+        (workdir / "scale.yaml").write_text(yaml.safe_dump(config))
+        jobs = write_synthetic_jobs(workdir, config, template)
+        dry_seconds, dry = snakemake(workdir, "-n", "--cores", "2")
+        aggregate_seconds, _ = snakemake(workdir, "--cores", "2", "--until", "aggregate")
+        plot_seconds, _ = snakemake(workdir, "--cores", "2")
+        # One workload's job measured again (new times: Snakemake compares the
+        # contents of small inputs, not only their time stamps): what has to follow?
+        some_csv = next((workdir / "results/raw/shared_array").rglob("*.csv"))
+        remeasured = pd.read_csv(some_csv)
+        remeasured["seconds"] *= 1.01
+        remeasured.to_csv(some_csv, index=False)
+        _, after_one = snakemake(workdir, "-n", "--cores", "2")
+        return {"jobs": jobs, "dry_run_seconds": dry_seconds,
+                "planned_before": planned(dry), "aggregate_seconds": aggregate_seconds,
+                "plot_seconds": plot_seconds, "planned_after_one_csv": planned(after_one)}
+
+
+def main() -> None:
+    from parbench.backends import default_series
+
+    series = default_series()
+    template = template_rows()
+    small, large = one_scale(1_000, template, series), one_scale(10_000, template, series)
+    print(f"\nscale: synthetic per-job CSVs of the real schema, {small['jobs']} and "
+          f"{large['jobs']} jobs ({len(series)} series, {REPLICATES} replicates)")
+    print(f"{'measure':<46}{'1k':>10}{'10k':>10}{'growth':>8}  target")
+    for key, label, target in (
+            ("dry_run_seconds", "snakemake -n (s)", "<= 20 s at 10k"),
+            ("aggregate_seconds", "aggregation, all workloads + global (s)",
+             "<= 10 s at 10k, growth <= 12x"),
+            ("plot_seconds", "plotting every figure (s)", "")):
+        growth = large[key] / small[key]
+        print(f"{label:<46}{small[key]:>10.1f}{large[key]:>10.1f}{growth:>7.1f}x  {target}")
+    print(f"planned by a dry run with every CSV there (10k): {large['planned_before']}")
+    print(f"planned after one shared_array CSV is written again (10k): "
+          f"{large['planned_after_one_csv']}")
+    only_that = {rule: count for rule, count in large["planned_after_one_csv"].items()
+                 if rule not in ("all",)}
+    print("re-aggregation after one new CSV: "
+          + ("only that workload's aggregate runs" if only_that.get("aggregate_workload") == 1
+             else "NOT only that workload's aggregate") + f" ({only_that})")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.path.insert(0, str(REPO / "workflow"))
+    main()
