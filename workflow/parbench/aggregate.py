@@ -208,9 +208,8 @@ def _combination_row(key: tuple, rows: pd.DataFrame, exclude_loaded: bool,
         iqr_seconds=spread.iqr, cv=spread.cv,
         ci_relative_half_width=spread.relative_half_width,
         warm_seconds=spread.median,
-        cpu_seconds=rows["cpu_seconds"][ok].median() if "cpu_seconds" in rows else np.nan,
-        cpu_utilization=(rows["cpu_utilization"][ok].median() if "cpu_utilization" in rows
-                         else np.nan),
+        cpu_seconds=_median(rows, "cpu_seconds", ok),
+        cpu_utilization=_median(rows, "cpu_utilization", ok),
         replicates=len(samples), loaded_replicates=len(loaded_jobs),
         excluded_replicates=len(excluded),
         between_replicate_cv=components.between_cv, within_replicate_cv=components.within_cv,
@@ -233,17 +232,33 @@ def _combination_row(key: tuple, rows: pd.DataFrame, exclude_loaded: bool,
     return summary
 
 
+def _median(rows: pd.DataFrame, column: str, mask: np.ndarray) -> float:
+    """The median of a column over the masked rows, NaN left out (nan: none)."""
+    if column not in rows:
+        return np.nan
+    values = rows[column].to_numpy(dtype=float)[mask]
+    values = values[~np.isnan(values)]
+    return float(np.median(values)) if values.size else np.nan
+
+
 def _costs(rows: pd.DataFrame, ok: np.ndarray, used: np.ndarray) -> tuple[float, float]:
     """(seconds one more replicate costs besides its samples, seconds per sample), from
-    one combination's rows and its masks of successful and used rows."""
+    one combination's rows (sorted by replicate) and its masks of successful and used
+    rows."""
     if not ok.any() or "job_end_unix" not in rows:
         return (np.nan, np.nan)
-    sample = rows["sample_seconds" if "sample_seconds" in rows else "seconds"][ok]
-    sampled = sample.groupby(rows["replicate"][ok]).sum()
-    jobs = rows[used].drop_duplicates("replicate")
-    wall = (jobs["job_end_unix"] - jobs["job_start_unix"]).set_axis(jobs["replicate"])
-    replicate_cost = float((wall - sampled.reindex(wall.index).fillna(0)).median())
-    return (max(replicate_cost, 0.0), float(sample.median()))
+    replicate = rows["replicate"].to_numpy()
+    sample = rows["sample_seconds" if "sample_seconds" in rows else "seconds"].to_numpy(
+        dtype=float)
+    first_of_job = np.flatnonzero(np.r_[True, replicate[1:] != replicate[:-1]] & used)
+    wall = (rows["job_end_unix"].to_numpy(dtype=float)[first_of_job]
+            - rows["job_start_unix"].to_numpy(dtype=float)[first_of_job])
+    beyond = wall - rows["_job_sampled_seconds"].to_numpy(dtype=float)[first_of_job]
+    beyond = beyond[~np.isnan(beyond)]
+    replicate_cost = float(np.median(beyond)) if beyond.size else np.nan
+    samples = sample[ok][~np.isnan(sample[ok])]
+    return (max(replicate_cost, 0.0) if beyond.size else np.nan,
+            float(np.median(samples)) if samples.size else np.nan)
 
 
 def summarise(timings: pd.DataFrame, exclude_loaded: bool = False) -> pd.DataFrame:
@@ -268,8 +283,14 @@ def _summary_with_samples(timings: pd.DataFrame, exclude_loaded: bool) -> pd.Dat
     loaded = pd.MultiIndex.from_frame(jobs.loc[job_loaded(jobs).to_numpy(), JOB])
     timings = timings.assign(
         _job_loaded=pd.MultiIndex.from_frame(timings[JOB]).isin(loaded))
+    # Each job's timed seconds, summed once for the whole table (as pandas sums).
+    sample = "sample_seconds" if "sample_seconds" in timings else "seconds"
+    ok_rows = timings[timings["status"] == "ok"]
+    sampled = ok_rows.groupby(JOB)[sample].sum()
+    timings = timings.assign(_job_sampled_seconds=sampled.reindex(
+        pd.MultiIndex.from_frame(timings[JOB])).fillna(0).to_numpy())
     narrow = timings[IDENTITY + [column for column in ROW_COLUMNS if column in timings]
-                     + ["_job_loaded"]]
+                     + ["_job_loaded", "_job_sampled_seconds"]]
     # Each combination's rows replicate by replicate (as collect_timings sorts them).
     narrow = narrow.sort_values(IDENTITY + ["replicate"], kind="mergesort")
     summary = pd.DataFrame(
@@ -429,12 +450,24 @@ def _samples(rows: pd.DataFrame, problem: dict, basis: str) -> dict[int, list[np
     """
     if not rows["single_process"].all():
         rows = rows[rows["workers"] == problem["workers"]]
+    # On arrays, sorted by size then replicate (the rows' order may be any).
+    rows = rows.sort_values(["size", "replicate"], kind="mergesort")
+    size, replicate = rows["size"].to_numpy(), rows["replicate"].to_numpy()
+    new_size = np.r_[True, size[1:] != size[:-1]] if len(rows) else np.array([], bool)
+    new_job = new_size | np.r_[True, replicate[1:] != replicate[:-1]][:len(rows)]
     if basis == "warm":
-        return {size: replicate_samples(group) for size, group in rows.groupby("size")}
-    jobs = rows.drop_duplicates(["size", "replicate"])
-    startups = jobs["startup_seconds"].to_numpy()
-    return {size: [startups + first_map for first_map in group["first_map_seconds"]]
-            for size, group in jobs.groupby("size")}
+        seconds = rows["seconds"].to_numpy()
+        by_size = np.split(np.arange(len(rows)), np.flatnonzero(new_size)[1:])
+        return {int(size[members[0]]): np.split(seconds[members],
+                                                np.flatnonzero(new_job[members])[1:])
+                for members in by_size if len(members)}
+    jobs = np.flatnonzero(new_job)
+    startups = rows["startup_seconds"].to_numpy()[jobs]
+    first_maps = rows["first_map_seconds"].to_numpy()[jobs]
+    job_sizes = size[jobs]
+    return {int(one_size): [startups + first_map
+                            for first_map in first_maps[job_sizes == one_size]]
+            for one_size in np.unique(job_sizes)}
 
 
 def without_loaded(timings: pd.DataFrame) -> pd.DataFrame:

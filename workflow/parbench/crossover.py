@@ -69,6 +69,43 @@ def find_crossover(
     return Crossover(FOUND, math.exp(log_size), size_below, size_above)
 
 
+def resampled_crossovers(sizes: Sequence[float], challenger_medians: np.ndarray,
+                         baseline_medians: np.ndarray) -> list[float]:
+    """`find_crossover` on every resample at once (medians: sizes x resamples, sizes
+    ascending), to the same bits: a resample whose challenger wins throughout (or
+    with fewer than two usable sizes) gives the smallest size, one where it never
+    wins at the top the largest."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (challenger_medians / baseline_medians).T  # resamples x sizes
+    usable = ((np.asarray(sizes) > 0)[None, :] & (challenger_medians.T > 0)
+              & (baseline_medians.T > 0) & np.isfinite(challenger_medians.T)
+              & np.isfinite(baseline_medians.T))
+    # log(ratio) >= 0 exactly where ratio >= 1: the challenger is not faster there.
+    not_faster = usable & (ratio >= 1)
+    found = []
+    for resample in range(ratio.shape[0]):
+        points = np.flatnonzero(usable[resample])
+        slower = np.flatnonzero(not_faster[resample])
+        if len(points) < 2 or not len(slower):
+            found.append(sizes[0])
+            continue
+        last_slower = slower[-1]
+        if last_slower == points[-1]:
+            found.append(sizes[-1])
+            continue
+        next_point = points[np.searchsorted(points, last_slower) + 1]
+        ratio_below = math.log(float(challenger_medians[last_slower, resample])
+                               / float(baseline_medians[last_slower, resample]))
+        ratio_above = math.log(float(challenger_medians[next_point, resample])
+                               / float(baseline_medians[next_point, resample]))
+        size_below, size_above = float(sizes[last_slower]), float(sizes[next_point])
+        fraction = ratio_below / (ratio_below - ratio_above)
+        log_size = math.log(size_below) + fraction * (math.log(size_above)
+                                                      - math.log(size_below))
+        found.append(math.exp(log_size))
+    return found
+
+
 RESAMPLES = 1_000
 NO_CLEAR_WINNER = "no clear winner"
 # The medians cross, but above the crossing the challenger is never clearly faster.
@@ -134,16 +171,8 @@ def crossover_with_confidence(
                  for c, b in zip(challenger_medians, baseline_medians)]
     if all(_intervals_overlap(c, b) for c, b in intervals):
         return CrossoverEstimate(NO_CLEAR_WINNER, found_fraction=0.0)
-    resample_sizes = []
-    for resample in range(resamples):
-        result = find_crossover(sizes, [m[resample] for m in challenger_medians],
-                                [m[resample] for m in baseline_medians], challenger)
-        if result.status == FOUND:
-            resample_sizes.append(result.size)
-        elif result.status == NONE_IN_RANGE:
-            resample_sizes.append(sizes[-1])
-        else:  # faster throughout
-            resample_sizes.append(sizes[0])
+    resample_sizes = resampled_crossovers(sizes, np.array(challenger_medians),
+                                          np.array(baseline_medians))
     found_fraction = sum(sizes[0] < size < sizes[-1] for size in resample_sizes) / resamples
     if point.status != FOUND:  # an interval of a crossover that is not there means nothing
         return CrossoverEstimate(point.status, found_fraction=found_fraction)
