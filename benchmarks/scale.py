@@ -57,6 +57,7 @@ def design(jobs_wanted: int, series: list[str]) -> dict[str, Any]:
 
 
 def copy_workflow(destination: Path) -> Path:
+    """A runnable copy of the workflow (sources only) in `destination`."""
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
     for name in ("Snakefile", "workflow", "config", "envs"):
         source = REPO / name

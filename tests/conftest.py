@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from benchmarks.scale import copy_workflow  # noqa: F401 - the tests' helper too
 from parbench.backends import BACKENDS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,18 +46,6 @@ def wait_until_gone(since: float, timeout: float = 20.0) -> list[psutil.Process]
         time.sleep(0.5)
         leftovers = engine_processes(since)
     return leftovers
-
-
-def copy_workflow(destination: Path) -> Path:
-    """A runnable copy of the workflow (sources only) in `destination`."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for name in ("Snakefile", "workflow", "config", "envs"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name, ignore=ignore)
-        else:
-            shutil.copy2(source, destination / name)
-    return destination
 
 
 def run_snakemake(workdir: Path, *arguments: str, timeout: float = 600,
