@@ -322,3 +322,41 @@ def test_a_job_on_a_quiet_machine_says_how_quiet_it_was():
     assert bool(first["loaded"]) == bool(
         max(first["background_cpu_fraction"], first["background_cpu_fraction_during"]) > 0.25)
     assert first["attempts"] == 1 and first["quiet_waited_seconds"] >= 0
+
+
+def test_a_jobs_rows_are_written_without_pandas_as_pandas_writes_them(tmp_path: Path,
+                                                                         monkeypatch):
+    """The timing job writes its CSV with the csv module (importing pandas cost each job
+    ~0.17 s); the bytes must be pandas', for ok rows, an `unsupported` row and an
+    `error` row, or the aggregates would change."""
+    from parbench.measure import measure_rows
+    from parbench.tables import write_rows_atomically
+    from tests.failing_workloads import MARK_VARIABLE
+
+    monkeypatch.setenv(MARK_VARIABLE, str(tmp_path / "killed-once"))
+    settings = JobSettings(min_repeats=2, max_repeats=2, min_sample_seconds=0,
+                           quiet_wait_seconds=0)
+    jobs = {
+        "ok": measure_rows(Combination("exp_sinh", "numpy", "serial", 1_000, 4, 1), settings),
+        "unsupported": measure_rows(Combination("worker_setup", "stateful", "pool", 1_000, 4, 2),
+                                    settings),
+        "error": measure_rows(Combination("dies_once", "python", "pool", 1, 4, 2), settings,
+                              workload_plugin="tests.failing_workloads:DiesOnce"),
+    }
+    assert {rows[-1]["status"] for rows in jobs.values()} == {"ok", "unsupported", "error"}
+    for name, rows in jobs.items():
+        rows = [{**row, "orphans_stopped": 0} for row in rows]
+        ours, theirs = tmp_path / f"{name}.csv", tmp_path / f"{name}_pandas.csv"
+        write_rows_atomically(rows, ours)
+        write_csv_atomically(pd.DataFrame(rows), theirs)
+        assert ours.read_bytes() == theirs.read_bytes(), name
+
+
+def test_a_timing_job_does_not_import_pandas():
+    import subprocess
+    import sys
+
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, parbench.measure; print('pandas' in sys.modules)"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    assert imported == "False"

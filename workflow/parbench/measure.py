@@ -33,17 +33,19 @@ import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import psutil
 
 from parbench import guard, machine, resources, stats
 from parbench.backends import Limits, Series, get_backend, resolve_series
 from parbench.probes import empty_task
-from parbench.tables import write_csv_atomically
+from parbench.tables import write_rows_atomically
 from parbench.workloads import get_workload
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Thread-pool variables every BLAS/OpenMP flavour reads; set identically for
 # every backend's workers (Ray would otherwise set OMP_NUM_THREADS on its own).
@@ -361,6 +363,14 @@ def wait_until_quiet(settings: JobSettings) -> tuple[float, float]:
 
 def measure(combination: Combination, settings: JobSettings, series: Series | None = None,
             workload_plugin: str | None = None) -> pd.DataFrame:
+    """Run one combination and return its rows as a table (see `measure_rows`)."""
+    import pandas as pd  # here, not at the top: a timing job does without it
+
+    return pd.DataFrame(measure_rows(combination, settings, series, workload_plugin))
+
+
+def measure_rows(combination: Combination, settings: JobSettings, series: Series | None = None,
+                 workload_plugin: str | None = None) -> list[dict[str, Any]]:
     """Run one combination and return its rows (one per timed sample, or a failure row).
 
     `series` gives the backend's options (default: the series named by
@@ -441,7 +451,7 @@ def measure(combination: Combination, settings: JobSettings, series: Series | No
         "job_start_unix": job_start_unix,
         "job_end_unix": time.time(),
     }
-    return pd.DataFrame([{**job_columns, **repeat} for repeat in job.repeat_rows()])
+    return [{**job_columns, **repeat} for repeat in job.repeat_rows()]
 
 
 def _cell(value: Any) -> Any:
@@ -505,6 +515,5 @@ def run_job(combination: Combination, settings: JobSettings, series: Series,
             print(f"warning: stopped {len(orphans)} process(es) that an earlier, killed job "
                   f"left running: {orphans}", file=sys.stderr)
         with guard.guarded_job():
-            rows = measure(combination, settings, series, workload_plugin)
-    rows["orphans_stopped"] = len(orphans)
-    write_csv_atomically(rows, output)
+            rows = measure_rows(combination, settings, series, workload_plugin)
+    write_rows_atomically([{**row, "orphans_stopped": len(orphans)} for row in rows], output)
