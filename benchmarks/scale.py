@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,8 @@ def write_synthetic_jobs(workdir: Path, config: dict[str, Any], template: pd.Dat
         one_series = series[combination.backend]
         engine = BACKENDS[one_series.engine]
         # Per-series model: a fixed cost per map, and work spread over the workers.
-        fixed = 1e-5 * (1 + hash(combination.backend) % 50)
+        # (crc32, not hash(): str hashes change from run to run)
+        fixed = 1e-5 * (1 + zlib.crc32(combination.backend.encode()) % 50)
         work = 2e-9 * combination.size * combination.tasks / max(1, combination.workers)
         seconds = (fixed + work) * rng.lognormal(0, 0.03, REPEATS)
         rows = template.iloc[[0] * REPEATS][base_columns].copy()

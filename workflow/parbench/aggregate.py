@@ -126,6 +126,13 @@ def job_loaded(jobs: pd.DataFrame) -> pd.Series:
                               ).fillna(before).astype(bool)
 
 
+def loaded_rows(timings: pd.DataFrame) -> np.ndarray:
+    """Per row: its job was measured on a loaded machine (`job_loaded`)."""
+    jobs = timings.drop_duplicates(JOB)
+    loaded = pd.MultiIndex.from_frame(jobs.loc[job_loaded(jobs).to_numpy(), JOB])
+    return pd.MultiIndex.from_frame(timings[JOB]).isin(loaded)
+
+
 def sweep_positions(timings: pd.DataFrame) -> pd.Series:
     """Each job's place in the order the sweep ran them (by start time), per row."""
     if "job_start_unix" not in timings:
@@ -134,16 +141,11 @@ def sweep_positions(timings: pd.DataFrame) -> pd.Series:
     return starts.rank(method="dense") - 1
 
 
-def replicate_samples(ok: pd.DataFrame) -> list[np.ndarray]:
-    """The timed repeats of each replicate (job), in replicate order."""
-    return [group["seconds"].to_numpy() for _, group in ok.groupby("replicate")]
-
-
 # The columns the per-combination statistics read (a narrow frame keeps the loop over
 # thousands of combinations cheap); the per-job values come from `job_values`.
 ROW_COLUMNS = ["replicate", "repeat", "status", "seconds", "verified", "warmups_verified",
                "state_verified", "error", "sample_seconds", "cpu_seconds", "cpu_utilization",
-               "job_start_unix", "job_end_unix", "min_repeats", "sweep_position"]
+               "job_start_unix", "job_end_unix", "min_repeats"]
 
 
 def job_values(timings: pd.DataFrame) -> pd.DataFrame:
@@ -193,8 +195,6 @@ def _combination_row(key: tuple, rows: pd.DataFrame, exclude_loaded: bool,
     states_agree = all(str(state) != "False" for state in states if not pd.isna(state))
     warmups = (rows["warmups_verified"].to_numpy() if "warmups_verified" in rows
                else np.array([True]))
-    positions = np.sort(rows["sweep_position"].to_numpy(dtype=float)[first_of_job])
-    positions = positions[~np.isnan(positions)]
     messages = rows["error"].to_numpy()
     summary.update(
         status=("unsupported" if unsupported else "excluded (loaded)" if not used.any()
@@ -213,9 +213,6 @@ def _combination_row(key: tuple, rows: pd.DataFrame, exclude_loaded: bool,
         replicates=len(samples), loaded_replicates=len(loaded_jobs),
         excluded_replicates=len(excluded),
         between_replicate_cv=components.between_cv, within_replicate_cv=components.within_cv,
-        # How many other jobs ran between two replicates of this one, at least.
-        replicate_min_gap_jobs=(int(np.diff(positions).min() - 1) if len(positions) > 1
-                                else np.nan),
         error=next((message for message in messages if message), ""),
     )
     ci_target = ci_target if pd.notna(ci_target) else np.inf
@@ -228,7 +225,7 @@ def _combination_row(key: tuple, rows: pd.DataFrame, exclude_loaded: bool,
     summary["loaded"] = bool(loaded_jobs - excluded)
     summary["_samples"] = samples
     summary["_components"] = components
-    summary["_costs"] = _costs(rows, ok, used)
+    summary["_costs"] = _costs(rows, ok, first_of_job[used[first_of_job]])
     return summary
 
 
@@ -241,24 +238,21 @@ def _median(rows: pd.DataFrame, column: str, mask: np.ndarray) -> float:
     return float(np.median(values)) if values.size else np.nan
 
 
-def _costs(rows: pd.DataFrame, ok: np.ndarray, used: np.ndarray) -> tuple[float, float]:
+def _costs(rows: pd.DataFrame, ok: np.ndarray, used_jobs: np.ndarray) -> tuple[float, float]:
     """(seconds one more replicate costs besides its samples, seconds per sample), from
-    one combination's rows (sorted by replicate) and its masks of successful and used
-    rows."""
+    one combination's rows, its mask of successful rows and the first row of each
+    job left in the statistics."""
     if not ok.any() or "job_end_unix" not in rows:
         return (np.nan, np.nan)
-    replicate = rows["replicate"].to_numpy()
-    sample = rows["sample_seconds" if "sample_seconds" in rows else "seconds"].to_numpy(
-        dtype=float)
-    first_of_job = np.flatnonzero(np.r_[True, replicate[1:] != replicate[:-1]] & used)
-    wall = (rows["job_end_unix"].to_numpy(dtype=float)[first_of_job]
-            - rows["job_start_unix"].to_numpy(dtype=float)[first_of_job])
-    beyond = wall - rows["_job_sampled_seconds"].to_numpy(dtype=float)[first_of_job]
+    wall = (rows["job_end_unix"].to_numpy(dtype=float)[used_jobs]
+            - rows["job_start_unix"].to_numpy(dtype=float)[used_jobs])
+    beyond = wall - rows["_job_sampled_seconds"].to_numpy(dtype=float)[used_jobs]
     beyond = beyond[~np.isnan(beyond)]
-    replicate_cost = float(np.median(beyond)) if beyond.size else np.nan
-    samples = sample[ok][~np.isnan(sample[ok])]
-    return (max(replicate_cost, 0.0) if beyond.size else np.nan,
-            float(np.median(samples)) if samples.size else np.nan)
+    sample = rows["sample_seconds" if "sample_seconds" in rows else "seconds"].to_numpy(
+        dtype=float)[ok]
+    sample = sample[~np.isnan(sample)]
+    return (max(float(np.median(beyond)), 0.0) if beyond.size else np.nan,
+            float(np.median(sample)) if sample.size else np.nan)
 
 
 def summarise(timings: pd.DataFrame, exclude_loaded: bool = False) -> pd.DataFrame:
@@ -277,12 +271,8 @@ def public_summary(summary: pd.DataFrame, timings: pd.DataFrame) -> pd.DataFrame
 def _summary_with_samples(timings: pd.DataFrame, exclude_loaded: bool) -> pd.DataFrame:
     if "replicate" not in timings:  # rows of one job per combination
         timings = timings.assign(replicate=0)
-    timings = timings.assign(sweep_position=sweep_positions(timings))
     values = job_values(timings)
-    jobs = timings.drop_duplicates(JOB)
-    loaded = pd.MultiIndex.from_frame(jobs.loc[job_loaded(jobs).to_numpy(), JOB])
-    timings = timings.assign(
-        _job_loaded=pd.MultiIndex.from_frame(timings[JOB]).isin(loaded))
+    timings = timings.assign(_job_loaded=loaded_rows(timings))
     # Each job's timed seconds, summed once for the whole table (as pandas sums).
     sample = "sample_seconds" if "sample_seconds" in timings else "seconds"
     ok_rows = timings[timings["status"] == "ok"]
@@ -299,6 +289,7 @@ def _summary_with_samples(timings: pd.DataFrame, exclude_loaded: bool) -> pd.Dat
     )
     for column in values.columns:
         summary[column] = values[column].to_numpy()
+    summary["replicate_min_gap_jobs"] = replicate_gap_column(summary, timings)
     serial = summary[(summary["backend"] == "serial") & (summary["repeats"] > 0)]
     serial_samples = {tuple(row[PROBLEM]): row["_samples"] for _, row in serial.iterrows()}
     speedups = []
@@ -472,10 +463,7 @@ def _samples(rows: pd.DataFrame, problem: dict, basis: str) -> dict[int, list[np
 
 def without_loaded(timings: pd.DataFrame) -> pd.DataFrame:
     """The rows of the jobs that measured on a quiet machine."""
-    jobs = timings.drop_duplicates(JOB)
-    loaded = jobs.loc[job_loaded(jobs).to_numpy(), JOB]
-    keys = pd.MultiIndex.from_frame(timings[JOB])
-    return timings[~keys.isin(pd.MultiIndex.from_frame(loaded))]
+    return timings[~loaded_rows(timings)]
 
 
 def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
@@ -579,10 +567,7 @@ def combine(tables: Sequence[Mapping[str, pd.DataFrame]],
     invalid = summary["status"] == "invalid file"
     summary = public_summary(summary[~invalid], timings)
     # Replicates' distance in jobs counts every workload's jobs in between.
-    gaps = replicate_min_gaps(timings).reindex(pd.MultiIndex.from_frame(summary[IDENTITY]))
-    # Whole numbers, unless a combination has none (as one row per combination gives).
-    summary["replicate_min_gap_jobs"] = (gaps.astype(int) if gaps.notna().all()
-                                         else gaps.astype(float)).to_numpy()
+    summary["replicate_min_gap_jobs"] = replicate_gap_column(summary, timings)
     summary = pd.concat([summary, invalid_rows(tables)],
                         ignore_index=True).reindex(columns=summary.columns)
     crossover = pd.concat([table["crossover"] for table in tables], ignore_index=True)
@@ -609,10 +594,18 @@ def invalid_rows(tables: Sequence[Mapping[str, pd.DataFrame]]) -> pd.DataFrame:
 def replicate_min_gaps(timings: pd.DataFrame) -> pd.Series:
     """Per combination (IDENTITY index): how many other jobs of the sweep ran between
     two of its replicates, at least (nan: fewer than two, or no start times)."""
-    jobs = timings.drop_duplicates(JOB).assign(_position=sweep_positions(timings))
+    jobs = timings.drop_duplicates(JOB)
+    jobs = jobs.assign(_position=sweep_positions(jobs).to_numpy())  # dense: as over every row
     jobs = jobs.dropna(subset=["_position"]).sort_values(IDENTITY + ["_position"])
     steps = jobs.groupby(IDENTITY)["_position"].diff()
     return (steps - 1).groupby([jobs[column] for column in IDENTITY]).min()
+
+
+def replicate_gap_column(summary: pd.DataFrame, timings: pd.DataFrame) -> np.ndarray:
+    """`replicate_min_gap_jobs` for the summary's rows, from every job in `timings`:
+    whole numbers, unless a combination has none."""
+    gaps = replicate_min_gaps(timings).reindex(pd.MultiIndex.from_frame(summary[IDENTITY]))
+    return (gaps.astype(int) if gaps.notna().all() else gaps.astype(float)).to_numpy()
 
 
 def read_table(path: str | Path) -> pd.DataFrame:

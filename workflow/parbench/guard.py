@@ -46,6 +46,8 @@ from pathlib import Path
 
 import psutil
 
+from parbench.resources import stop_leftovers
+
 JOB_VARIABLE = "PARBENCH_JOB"
 LIFELINE_SUFFIX = ".lifeline"
 LIST_SUFFIX = ".processes"
@@ -140,25 +142,15 @@ def listed_processes(token: str) -> list[psutil.Process]:
     return alive
 
 
-def stop_processes(processes: list[psutil.Process], grace_seconds: float = 3.0) -> list[str]:
-    """Terminate, then kill after `grace_seconds`, by PID; with whatever each has
-    started meanwhile. Returns what was stopped."""
+def stop_processes(processes: list[psutil.Process]) -> list[str]:
+    """Stop `processes` and whatever each has started meanwhile, by PID, at once
+    (resources.stop_leftovers without its grace period). Returns what was stopped."""
     victims = {process.pid: process for process in processes}
     for process in processes:
         with contextlib.suppress(psutil.Error):
             victims.update({child.pid: child for child in process.children(recursive=True)})
     victims.pop(os.getpid(), None)
-    stopped = []
-    for process in victims.values():
-        with contextlib.suppress(psutil.Error):
-            stopped.append(f"{process.pid} {' '.join(process.cmdline()[:3])}"[:120])
-            process.terminate()
-    _, alive = psutil.wait_procs(list(victims.values()), timeout=grace_seconds)
-    for process in alive:
-        with contextlib.suppress(psutil.Error):
-            process.kill()
-    psutil.wait_procs(alive, timeout=grace_seconds)
-    return stopped
+    return stop_leftovers(victims.values(), grace_seconds=0)
 
 
 def forget(token: str) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-JOB = ["workload", "kernel", "backend", "size", "tasks", "workers", "replicate"]
+from parbench.aggregate import JOB
 
 
 def job_records(metadata: Path) -> pd.DataFrame:

@@ -62,14 +62,15 @@ wildcard_constraints:
     replicate=r"\d+",
 
 
-def job_csvs():
-    return [sweep.job_csv(combination) for combination in COMBINATIONS]
-
-
-# Each workload's per-job CSVs, listed once (an input function runs per job).
+# Every per-job CSV, and each workload's, listed once (an input function runs per job).
+JOB_CSVS = [sweep.job_csv(combination) for combination in COMBINATIONS]
 JOB_CSVS_OF_WORKLOAD = {name: [] for name in WORKLOAD_NAMES}
-for combination in COMBINATIONS:
-    JOB_CSVS_OF_WORKLOAD[combination.workload].append(sweep.job_csv(combination))
+for combination, path in zip(COMBINATIONS, JOB_CSVS):
+    JOB_CSVS_OF_WORKLOAD[combination.workload].append(path)
+
+
+def job_csvs():
+    return JOB_CSVS
 
 
 def job_csvs_of(wildcards):
