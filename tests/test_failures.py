@@ -103,12 +103,15 @@ def test_a_job_killed_outright_leaves_no_process(tmp_path: Path, engine):
     assert not guard.lifeline_path(token).exists() and not guard.list_path(token).exists()
 
 
-@pytest.mark.parametrize("engine", ["pool", "ray", "ipyparallel"])
+# Not Ray: its own fate sharing sometimes ends every process of a killed driver within
+# 2 s (CI saw it), so nothing may be left to sweep; the guard's list, which finds
+# Ray's agents, is tested by test_a_job_killed_outright_leaves_no_process[ray].
+@pytest.mark.parametrize("engine", ["pool", "ipyparallel"])
 def test_the_next_job_stops_what_a_killed_job_and_its_guard_left(tmp_path: Path, engine):
     """Killed together (a process group, a cgroup), neither the job nor its guard
     cleans up: the next timing job must, before it measures, and say so in its rows.
     Pool's forked workers carry the job's lifeline, ipyparallel's engines its
-    environment mark, and Ray's agents (which wipe their environment) its list."""
+    environment mark."""
     job, _ = start_job_and_wait_for_its_map(engine, tmp_path / "killed.csv")
     descendants = listed_by_the_guard(job.pid, guard.job_token(job.pid))
     guard_of(job.pid).kill()
