@@ -13,6 +13,7 @@ from parbench.crossover import (
     TOO_FEW_SIZES,
     crossover_with_confidence,
     find_crossover,
+    resampled_crossovers,
 )
 
 SIZES = [1e4, 1e5, 1e6, 1e7]
@@ -113,3 +114,23 @@ def test_a_clear_lead_above_the_crossing_is_found():
     pool = [_noisy(1.0, rng) for _ in sizes]
     ray = [_noisy(3.0, rng), _noisy(2.0, rng), _noisy(0.5, rng)]
     assert crossover_with_confidence(sizes, ray, pool).status == FOUND
+
+
+def test_every_resample_crossing_is_the_one_find_crossover_gives():
+    """resampled_crossovers works on all resamples at once; each must be what
+    find_crossover says of that resample alone (throughout: the smallest size, never at
+    the top: the largest), unusable points (zero, inf, nan) included."""
+    rng = np.random.default_rng(11)
+    sizes = [1e3, 4e3, 1.6e4, 6.4e4, 2.56e5]
+    challenger = rng.lognormal(0, 0.6, (len(sizes), 400))
+    baseline = rng.lognormal(0, 0.6, (len(sizes), 400))
+    challenger[1, :40], baseline[3, 20:60], challenger[2, 100:110] = 0.0, np.inf, np.nan
+    found = resampled_crossovers(sizes, challenger, baseline)
+    statuses = set()
+    for resample, size in enumerate(found):
+        alone = find_crossover(sizes, challenger[:, resample], baseline[:, resample])
+        statuses.add(alone.status)
+        expected = (alone.size if alone.status == FOUND
+                    else sizes[-1] if alone.status == NONE_IN_RANGE else sizes[0])
+        assert size == expected
+    assert {FOUND, NONE_IN_RANGE} <= statuses and len(statuses) >= 3

@@ -125,3 +125,23 @@ def test_cheapest_design_favours_replicates_when_the_variance_is_between_jobs():
         variance = (components.between + components.within / design.repeats) / design.replicates
         assert stats.Z_95 * math.sqrt(variance) <= math.log1p(0.05)
     assert stats.cheapest_design(stats.VarianceComponents(math.nan, 0.01), 1, 1, 0.05) is None
+
+
+def test_many_bootstraps_at_once_give_each_ones_medians_to_the_bit():
+    """A large sweep draws its combinations' resamples together (one draw per shape,
+    a few combinations at a time); each must get exactly what it gets alone."""
+    rng = np.random.default_rng(3)
+    shapes = [(5,), (5, 5), (3, 7, 4), (10,), (2, 2)] * 15  # more than one batch of a shape
+    many = [[rng.lognormal(0, 0.2, count) for count in shape] for shape in shapes]
+    many += [[], [[1.0, np.nan, 2.0], [3.0]]]
+    together = stats.bootstrap_medians_many(many, resamples=500, seed=7)
+    for samples, medians in zip(many, together):
+        assert np.array_equal(medians, stats.bootstrap_medians(samples, 500, 7), equal_nan=True)
+    assert np.isnan(together[-2]).all()  # no samples: no medians
+    assert not np.array_equal(together[0], together[5])  # different samples, different medians
+
+
+@pytest.mark.parametrize("width", [1, 2, 5, 10, 11])
+def test_the_sorted_median_is_numpys_median(width):
+    values = np.random.default_rng(width).lognormal(0, 1, (40, 300, width))
+    assert np.array_equal(stats._medians_along_last_axis(values), np.median(values, axis=-1))

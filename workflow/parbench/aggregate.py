@@ -167,47 +167,41 @@ def job_values(timings: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(values, index=index)
 
 
-def _combination_row(key: tuple, rows: pd.DataFrame, exclude_loaded: bool,
-                     ci_target: float) -> dict:
-    """One combination's statistics, from its rows (sorted by replicate, then repeat;
+def _combination_row(key: tuple, rows: Mapping[str, np.ndarray],
+                     exclude_loaded: bool) -> dict:
+    """One combination's statistics but those of its samples' spread (`_with_spread`
+    adds them), from its rows (ROW_COLUMNS' arrays, sorted by replicate, then repeat;
     `_job_loaded`: the row's job was measured on a loaded machine). On NumPy arrays:
     this runs once per combination, thousands of times in a large sweep."""
-    replicate = rows["replicate"].to_numpy()
-    status = rows["status"].to_numpy()
-    seconds = rows["seconds"].to_numpy(dtype=float)
+    replicate, status = rows["replicate"], rows["status"]
+    seconds = rows["seconds"].astype(float)
     first_of_job = np.flatnonzero(np.r_[True, replicate[1:] != replicate[:-1]])
-    job_loaded_flags = rows["_job_loaded"].to_numpy(dtype=bool)[first_of_job]
+    job_loaded_flags = rows["_job_loaded"].astype(bool)[first_of_job]
     loaded_jobs = set(replicate[first_of_job][job_loaded_flags].tolist())
     excluded = loaded_jobs if exclude_loaded else set()
-    used = ~np.isin(replicate, list(excluded)) if excluded else np.ones(len(rows), bool)
+    used = ~np.isin(replicate, list(excluded)) if excluded else np.ones(len(replicate), bool)
     ok = used & (status == "ok")
     ok_replicate, ok_seconds = replicate[ok], seconds[ok]
     # The timed repeats of each replicate, in replicate order.
     starts = np.flatnonzero(np.r_[True, ok_replicate[1:] != ok_replicate[:-1]])
     samples = np.split(ok_seconds, starts[1:]) if ok.any() else []
-    spread = stats.spread(samples)
     components = variance_components(samples)
     summary = {column: value for column, value in zip(IDENTITY, key)}
     failed = int(np.sum(used & (status == "error")))
     unsupported = bool(np.any(status == "unsupported"))
     # A stateful workload's gathered states must add up too (empty: not stateful).
-    states = rows["state_verified"].to_numpy() if "state_verified" in rows else np.array([])
+    states = rows["state_verified"] if "state_verified" in rows else np.array([])
     states_agree = all(str(state) != "False" for state in states if not pd.isna(state))
-    warmups = (rows["warmups_verified"].to_numpy() if "warmups_verified" in rows
-               else np.array([True]))
-    messages = rows["error"].to_numpy()
+    warmups = rows["warmups_verified"] if "warmups_verified" in rows else np.array([True])
+    messages = rows["error"]
     summary.update(
         status=("unsupported" if unsupported else "excluded (loaded)" if not used.any()
                 else "error") if not ok.any() else ("partial" if failed else "ok"),
         repeats=int(ok.sum()), failed=failed,
-        verified=bool(rows["verified"].to_numpy().astype(bool).all()
+        verified=bool(rows["verified"].astype(bool).all()
                       and warmups.astype(bool).all() and states_agree),
-        median_seconds=spread.median, ci_low=spread.ci_low, ci_high=spread.ci_high,
         min_seconds=ok_seconds.min() if ok.any() else np.nan,
         max_seconds=ok_seconds.max() if ok.any() else np.nan,
-        iqr_seconds=spread.iqr, cv=spread.cv,
-        ci_relative_half_width=spread.relative_half_width,
-        warm_seconds=spread.median,
         cpu_seconds=_median(rows, "cpu_seconds", ok),
         cpu_utilization=_median(rows, "cpu_utilization", ok),
         replicates=len(samples), loaded_replicates=len(loaded_jobs),
@@ -215,13 +209,10 @@ def _combination_row(key: tuple, rows: pd.DataFrame, exclude_loaded: bool,
         between_replicate_cv=components.between_cv, within_replicate_cv=components.within_cv,
         error=next((message for message in messages if message), ""),
     )
-    ci_target = ci_target if pd.notna(ci_target) else np.inf
     # Fewer repeats than asked for (the job's time budget ran out) cannot show
     # their own noise: one repeat has a zero-width "interval".
-    min_repeats = rows["min_repeats"].iloc[0] if "min_repeats" in rows else 0
-    too_few = ok.sum() < min_repeats * max(1, len(samples))
-    summary["noisy"] = bool(summary["ci_relative_half_width"] > ci_target
-                            or (too_few and ok.any()))
+    min_repeats = rows["min_repeats"][0] if "min_repeats" in rows else 0
+    summary["_too_few"] = bool(ok.sum() < min_repeats * max(1, len(samples)) and ok.any())
     summary["loaded"] = bool(loaded_jobs - excluded)
     summary["_samples"] = samples
     summary["_components"] = components
@@ -229,27 +220,41 @@ def _combination_row(key: tuple, rows: pd.DataFrame, exclude_loaded: bool,
     return summary
 
 
-def _median(rows: pd.DataFrame, column: str, mask: np.ndarray) -> float:
+def _with_spread(summary: dict, medians: np.ndarray, ci_target: float) -> dict:
+    """A combination's row with the spread of its samples (`medians`: their
+    bootstrap medians), and `noisy` against its `ci_target`."""
+    spread = stats.spread(summary["_samples"], medians)
+    summary.update(median_seconds=spread.median, ci_low=spread.ci_low,
+                   ci_high=spread.ci_high, iqr_seconds=spread.iqr, cv=spread.cv,
+                   ci_relative_half_width=spread.relative_half_width,
+                   warm_seconds=spread.median)
+    ci_target = ci_target if pd.notna(ci_target) else np.inf
+    summary["noisy"] = bool(summary["ci_relative_half_width"] > ci_target
+                            or summary.pop("_too_few"))
+    return summary
+
+
+def _median(rows: Mapping[str, np.ndarray], column: str, mask: np.ndarray) -> float:
     """The median of a column over the masked rows, NaN left out (nan: none)."""
     if column not in rows:
         return np.nan
-    values = rows[column].to_numpy(dtype=float)[mask]
+    values = rows[column].astype(float)[mask]
     values = values[~np.isnan(values)]
     return float(np.median(values)) if values.size else np.nan
 
 
-def _costs(rows: pd.DataFrame, ok: np.ndarray, used_jobs: np.ndarray) -> tuple[float, float]:
+def _costs(rows: Mapping[str, np.ndarray], ok: np.ndarray,
+           used_jobs: np.ndarray) -> tuple[float, float]:
     """(seconds one more replicate costs besides its samples, seconds per sample), from
     one combination's rows, its mask of successful rows and the first row of each
     job left in the statistics."""
     if not ok.any() or "job_end_unix" not in rows:
         return (np.nan, np.nan)
-    wall = (rows["job_end_unix"].to_numpy(dtype=float)[used_jobs]
-            - rows["job_start_unix"].to_numpy(dtype=float)[used_jobs])
-    beyond = wall - rows["_job_sampled_seconds"].to_numpy(dtype=float)[used_jobs]
+    wall = (rows["job_end_unix"].astype(float)[used_jobs]
+            - rows["job_start_unix"].astype(float)[used_jobs])
+    beyond = wall - rows["_job_sampled_seconds"].astype(float)[used_jobs]
     beyond = beyond[~np.isnan(beyond)]
-    sample = rows["sample_seconds" if "sample_seconds" in rows else "seconds"].to_numpy(
-        dtype=float)[ok]
+    sample = rows["sample_seconds" if "sample_seconds" in rows else "seconds"].astype(float)[ok]
     sample = sample[~np.isnan(sample)]
     return (max(float(np.median(beyond)), 0.0) if beyond.size else np.nan,
             float(np.median(sample)) if sample.size else np.nan)
@@ -281,32 +286,54 @@ def _summary_with_samples(timings: pd.DataFrame, exclude_loaded: bool) -> pd.Dat
         pd.MultiIndex.from_frame(timings[JOB])).fillna(0).to_numpy())
     narrow = timings[IDENTITY + [column for column in ROW_COLUMNS if column in timings]
                      + ["_job_loaded", "_job_sampled_seconds"]]
-    # Each combination's rows replicate by replicate (as collect_timings sorts them).
+    # Each combination's rows replicate by replicate (as collect_timings sorts them),
+    # combinations in `values`' order; sliced out of whole-table arrays.
     narrow = narrow.sort_values(IDENTITY + ["replicate"], kind="mergesort")
-    summary = pd.DataFrame(
-        [_combination_row(key, rows, exclude_loaded, ci_target)
-         for (key, rows), ci_target in zip(narrow.groupby(IDENTITY), values["ci_target"])]
-    )
+    arrays = {column: narrow[column].to_numpy() for column in narrow.columns}
+    combination = narrow.groupby(IDENTITY, sort=True).ngroup().to_numpy()
+    starts = np.flatnonzero(np.r_[True, combination[1:] != combination[:-1]])
+    ends = np.r_[starts[1:], len(combination)]
+    rows = [_combination_row(tuple(arrays[column][start] for column in IDENTITY),
+                             {name: column[start:end] for name, column in arrays.items()},
+                             exclude_loaded)
+            for start, end in zip(starts, ends)]
+    medians = stats.bootstrap_medians_many([row["_samples"] for row in rows])
+    summary = pd.DataFrame([_with_spread(row, one, ci_target) for row, one, ci_target
+                            in zip(rows, medians, values["ci_target"])])
     for column in values.columns:
         summary[column] = values[column].to_numpy()
     summary["replicate_min_gap_jobs"] = replicate_gap_column(summary, timings)
-    serial = summary[(summary["backend"] == "serial") & (summary["repeats"] > 0)]
-    serial_samples = {tuple(row[PROBLEM]): row["_samples"] for _, row in serial.iterrows()}
-    speedups = []
-    for _, row in summary.iterrows():
-        reference = serial_samples.get(tuple(row[PROBLEM]))
-        if reference is None or row["repeats"] == 0:
-            speedups.append((np.nan, np.nan, np.nan))
-            continue
-        if row["backend"] == "serial":
-            speedups.append((1.0, 1.0, 1.0))  # the reference itself: exactly 1
-            continue
-        low, high = stats.ratio_interval(reference, row["_samples"])
-        speedups.append((stats.pooled_median(reference) / row["median_seconds"], low, high))
-    summary[["speedup", "speedup_ci_low", "speedup_ci_high"]] = speedups
+    summary[["speedup", "speedup_ci_low", "speedup_ci_high"]] = _speedups(summary, medians)
     for suffix in ("", "_ci_low", "_ci_high"):
         summary[f"efficiency{suffix}"] = summary[f"speedup{suffix}"] / summary["workers"]
     return summary
+
+
+def _speedups(summary: pd.DataFrame, medians: Sequence[np.ndarray]) -> list[tuple]:
+    """(speedup, CI low, CI high) per combination: the serial loop's median on the
+    same problem over its own; the interval from the ratios of both sides' bootstrap
+    medians (stats.ratio_interval: the serial side's are its `medians`, drawn with the
+    same seed; the other side's are drawn again with the next seed)."""
+    problems = list(zip(*(summary[column] for column in PROBLEM)))
+    backend, repeats = summary["backend"].to_numpy(), summary["repeats"].to_numpy()
+    serial = {problem: position for position, problem in enumerate(problems)
+              if backend[position] == "serial" and repeats[position] > 0}
+    compared = [position for position, problem in enumerate(problems)
+                if problem in serial and repeats[position] > 0 and backend[position] != "serial"]
+    drawn_again = dict(zip(compared, stats.bootstrap_medians_many(
+        [summary["_samples"].iat[position] for position in compared], seed=stats.SEED + 1)))
+    speedups = []
+    for position, problem in enumerate(problems):
+        reference = serial.get(problem)
+        if reference is None or repeats[position] == 0:
+            speedups.append((np.nan, np.nan, np.nan))
+        elif backend[position] == "serial":
+            speedups.append((1.0, 1.0, 1.0))  # the reference itself: exactly 1
+        else:
+            low, high = stats.percentile_interval(medians[reference] / drawn_again[position])
+            speedups.append((stats.pooled_median(summary["_samples"].iat[reference])
+                             / summary["median_seconds"].iat[position], low, high))
+    return speedups
 
 
 DESIGN_COLUMNS = IDENTITY + [

@@ -82,27 +82,26 @@ def resampled_crossovers(sizes: Sequence[float], challenger_medians: np.ndarray,
               & np.isfinite(baseline_medians.T))
     # log(ratio) >= 0 exactly where ratio >= 1: the challenger is not faster there.
     not_faster = usable & (ratio >= 1)
-    found = []
-    for resample in range(ratio.shape[0]):
-        points = np.flatnonzero(usable[resample])
-        slower = np.flatnonzero(not_faster[resample])
-        if len(points) < 2 or not len(slower):
-            found.append(sizes[0])
-            continue
-        last_slower = slower[-1]
-        if last_slower == points[-1]:
-            found.append(sizes[-1])
-            continue
-        next_point = points[np.searchsorted(points, last_slower) + 1]
-        ratio_below = math.log(float(challenger_medians[last_slower, resample])
-                               / float(baseline_medians[last_slower, resample]))
-        ratio_above = math.log(float(challenger_medians[next_point, resample])
-                               / float(baseline_medians[next_point, resample]))
-        size_below, size_above = float(sizes[last_slower]), float(sizes[next_point])
+    # Per resample: the last size where the challenger is not faster, the last usable
+    # size, and the first usable size after the former (on arrays: a thousand resamples).
+    last = len(sizes) - 1
+    last_slower = last - np.argmax(not_faster[:, ::-1], axis=1)
+    last_point = last - np.argmax(usable[:, ::-1], axis=1)
+    next_point = np.argmax(usable & (np.arange(len(sizes)) > last_slower[:, None]), axis=1)
+    enough = (usable.sum(axis=1) >= 2) & not_faster.any(axis=1)
+    found = [sizes[-1] if has_both else sizes[0] for has_both in enough.tolist()]
+    # The crossing, interpolated as find_crossover does (math.log: the same bits).
+    for resample in np.flatnonzero(enough & (last_slower != last_point)).tolist():
+        below, above = last_slower[resample], next_point[resample]
+        ratio_below = math.log(float(challenger_medians[below, resample])
+                               / float(baseline_medians[below, resample]))
+        ratio_above = math.log(float(challenger_medians[above, resample])
+                               / float(baseline_medians[above, resample]))
+        size_below, size_above = float(sizes[below]), float(sizes[above])
         fraction = ratio_below / (ratio_below - ratio_above)
         log_size = math.log(size_below) + fraction * (math.log(size_above)
                                                       - math.log(size_below))
-        found.append(math.exp(log_size))
+        found[resample] = math.exp(log_size)
     return found
 
 

@@ -14,6 +14,7 @@ medians, so their interval carries both sides' noise.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,29 +53,77 @@ def pooled_median(samples: Samples) -> float:
 def bootstrap_medians(samples: Samples, resamples: int = RESAMPLES,
                       seed: int = SEED) -> np.ndarray:
     """Medians of `resamples` two-level resamples of `samples` (see the module)."""
-    groups = as_replicates(samples)
-    if not groups:
-        return np.full(resamples, np.nan)
+    return bootstrap_medians_many([samples], resamples, seed)[0]
+
+
+def bootstrap_medians_many(many_samples: Sequence[Samples], resamples: int = RESAMPLES,
+                           seed: int = SEED) -> list[np.ndarray]:
+    """`bootstrap_medians` of each of `many_samples`, to the same bits, at once: a
+    large sweep has thousands of combinations of the same shape (replicates x
+    repeats), whose resamples (same seed, same shape) draw the same positions, so
+    those are drawn once and every such combination's medians taken together."""
+    groups_of = [as_replicates(samples) for samples in many_samples]
+    medians: list[np.ndarray] = [np.full(resamples, np.nan)] * len(groups_of)
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for position, groups in enumerate(groups_of):
+        if groups:
+            by_shape.setdefault(tuple(group.size for group in groups), []).append(position)
+    for shape, positions in by_shape.items():
+        picks, keep = _resample_positions(shape, resamples, seed)
+        # A few combinations at a time: their resamples stay in the CPU's cache.
+        for chunk in range(0, len(positions), _COMBINATIONS_AT_ONCE):
+            some = positions[chunk:chunk + _COMBINATIONS_AT_ONCE]
+            values = np.stack([np.concatenate(groups_of[position]) for position in some]
+                              )[:, picks]
+            if keep is None:
+                found = _medians_along_last_axis(values)
+            else:
+                found = np.nanmedian(np.where(keep, values, np.nan), axis=-1)
+            for position, one in zip(some, found):
+                medians[position] = one
+    return medians
+
+
+_COMBINATIONS_AT_ONCE = 32
+
+
+def _medians_along_last_axis(values: np.ndarray) -> np.ndarray:
+    """np.median(values, axis=-1) of finite values, to the same bits, several times
+    faster for the few values a resample has (a sort instead of a partition)."""
+    ordered = np.sort(values, axis=-1)
+    middle = values.shape[-1] // 2
+    if values.shape[-1] % 2:
+        return ordered[..., middle]
+    return (ordered[..., middle - 1] + ordered[..., middle]) / 2
+
+
+@functools.lru_cache(maxsize=256)
+def _resample_positions(shape: tuple[int, ...], resamples: int,
+                        seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """For replicates of `shape` repeats each (concatenated): the positions each of
+    `resamples` two-level resamples draws (resamples x slots), and which slots
+    count (None: all; replicates that differ in repeats leave slots empty)."""
     rng = np.random.default_rng(seed)
-    if len(groups) == 1:
-        values = groups[0]
-        picks = rng.integers(0, values.size, size=(resamples, values.size))
-        return np.median(values[picks], axis=1)
-    counts = np.array([group.size for group in groups])
-    flat = np.concatenate(groups)
+    counts = np.array(shape)
+    if len(shape) == 1:
+        picks = rng.integers(0, counts[0], size=(resamples, counts[0]))
+        picks.flags.writeable = False  # cached: shared by every call of this shape
+        return picks, None
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     # Level 1: which replicates each resample draws.
-    drawn = rng.integers(0, len(groups), size=(resamples, len(groups)))
+    drawn = rng.integers(0, len(shape), size=(resamples, len(shape)))
     drawn_counts = counts[drawn]
     # Level 2: as many repeats as the drawn replicate has, from it alone; slots
-    # past its count (replicates differ in repeats) are masked out.
+    # past its count are masked out.
     widest = int(counts.max())
-    within = (rng.random((resamples, len(groups), widest)) * drawn_counts[..., None]).astype(int)
-    values = flat[offsets[drawn][..., None] + within]
-    if (counts == widest).all():  # nothing to mask: the same medians, several times faster
-        return np.median(values.reshape(resamples, -1), axis=1)
-    values = np.where(np.arange(widest) < drawn_counts[..., None], values, np.nan)
-    return np.nanmedian(values.reshape(resamples, -1), axis=1)
+    within = (rng.random((resamples, len(shape), widest)) * drawn_counts[..., None]).astype(int)
+    picks = (offsets[drawn][..., None] + within).reshape(resamples, -1)
+    picks.flags.writeable = False  # cached: shared by every call of this shape
+    if (counts == widest).all():
+        return picks, None
+    keep = (np.arange(widest) < drawn_counts[..., None]).reshape(resamples, -1)
+    keep.flags.writeable = False
+    return picks, keep
 
 
 def percentile_interval(distribution: np.ndarray,
@@ -117,12 +166,15 @@ class Spread:
         return (self.ci_high - self.ci_low) / 2 / self.median if self.median > 0 else np.inf
 
 
-def spread(samples: Samples) -> Spread:
+def spread(samples: Samples, medians: np.ndarray | None = None) -> Spread:
+    """Median, its interval, IQR and CV of `samples`; `medians`: their
+    `bootstrap_medians`, when already drawn (bootstrap_medians_many)."""
     groups = as_replicates(samples)
     if not groups:
         return Spread(np.nan, np.nan, np.nan, np.nan, np.nan)
     values = np.concatenate(groups)
-    low, high = median_interval(groups)
+    low, high = (median_interval(groups) if medians is None
+                 else percentile_interval(medians))
     q1, q3 = np.percentile(values, [25, 75])
     mean = values.mean()
     cv = float(values.std(ddof=1) / mean) if values.size > 1 and mean > 0 else np.nan
