@@ -504,11 +504,14 @@ def _stop_on_sigterm(signum: int, frame: Any) -> None:
 
 
 def run_job(combination: Combination, settings: JobSettings, series: Series,
-            output: str | Path, workload_plugin: str | None = None) -> None:
-    """Entry point of one Snakemake timing job."""
+            output: str | Path, workload_plugin: str | None = None,
+            timing_lock: str | Path | None = None) -> None:
+    """Entry point of one Snakemake timing job. `timing_lock`: the file whose lock
+    keeps timing jobs apart (None: TIMING_LOCK, this machine's); jobs on several
+    nodes need one on a filesystem they share."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     print(f"parbench job {os.getpid()}: {combination}", file=sys.stderr, flush=True)
-    with exclusive_timing_slot():
+    with exclusive_timing_slot(Path(timing_lock) if timing_lock else TIMING_LOCK):
         # Whatever a killed job and its guard left must not run beside this one.
         orphans = guard.stop_orphans()
         if orphans:

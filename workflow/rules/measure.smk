@@ -18,5 +18,6 @@ rule measure:
         settings=sweep.measurement_settings(config),
         series=series_of,
         workload_plugin=workload_plugin_of,
+        timing_lock=config["timing_lock"],
     script:
         "../scripts/measure.py"

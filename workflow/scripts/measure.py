@@ -14,4 +14,5 @@ if __name__ == "__main__":
             Series(**snakemake.params.series),
             snakemake.output[0],
             workload_plugin=snakemake.params.workload_plugin or None,
+            timing_lock=snakemake.params.timing_lock,
         )
