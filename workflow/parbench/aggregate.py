@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from parbench import stats
+from parbench.backends import LOCAL, target_of
 from parbench.crossover import DEFAULT_PAIRS, crossover_with_confidence
 from parbench.stats import VarianceComponents, cheapest_design, variance_components
 from parbench.tables import write_csv_atomically
@@ -64,6 +65,7 @@ def _with_series_columns(timings: pd.DataFrame) -> pd.DataFrame:
     # not depend on which workloads' rows are read together.
     for column, fill, after in (("engine", timings["backend"], "backend"),
                                 ("variant", "", "engine"),
+                                ("target", LOCAL, "variant"),
                                 ("single_process", serial, "variant"),
                                 ("replicate", 0, "workers"),
                                 ("maps_per_sample", 1, "seconds")):
@@ -314,7 +316,9 @@ def _speedups(summary: pd.DataFrame, medians: Sequence[np.ndarray]) -> list[tupl
     same problem over its own; the interval from the ratios of both sides' bootstrap
     medians (stats.ratio_interval: the serial side's are its `medians`, drawn with the
     same seed; the other side's are drawn again with the next seed)."""
-    problems = list(zip(*(summary[column] for column in PROBLEM)))
+    # On the series' own target: a cluster's times are never divided by the local loop's.
+    problems = list(zip(*(summary[column] for column in PROBLEM),
+                        summary["backend"].map(target_of)))
     backend, repeats = summary["backend"].to_numpy(), summary["repeats"].to_numpy()
     serial = {problem: position for position, problem in enumerate(problems)
               if backend[position] == "serial" and repeats[position] > 0}

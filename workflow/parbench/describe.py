@@ -59,9 +59,11 @@ def options_table() -> str:
             lines.append(f"| `{backend.name}` | — | | | no options |")
         for option_field in fields:
             default = "null" if option_field.default is None else option_field.default
+            # Where a cluster is: given by a target in `clusters`, not by a series.
+            where = "**in `clusters` only**: " if option_field.metadata.get("connection") else ""
             lines.append(f"| `{backend.name}` | `{option_field.name}` | `{default}` | "
                          f"{_cell(allowed_values(option_field))} | "
-                         f"{_cell(option_field.metadata['help'])} |")
+                         f"{where}{_cell(option_field.metadata['help'])} |")
     return "\n".join(lines)
 
 

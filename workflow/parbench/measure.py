@@ -40,6 +40,7 @@ import psutil
 
 from parbench import guard, machine, resources, stats
 from parbench.backends import Limits, Series, get_backend, resolve_series
+from parbench.backends.base import CLUSTER_COLUMNS
 from parbench.probes import empty_task
 from parbench.tables import write_rows_atomically
 from parbench.workloads import get_workload
@@ -178,6 +179,7 @@ class JobRun:
         self.state_verified: bool | None = None
         self.maps_run = 0
         self.leftovers: list[str] = []
+        self.cluster: dict[str, Any] = {}
         self.job_pid = os.getpid()
         # Processes that exist before the backend starts are not its own: the job
         # itself, its memory sampler and, in a test, whatever else runs there.
@@ -230,6 +232,7 @@ class JobRun:
         began = time.perf_counter()
         self.backend.start(self.setup)
         self.startup_seconds = time.perf_counter() - began
+        self.cluster = self.backend.cluster_resources()
 
     def timed_sample(self, maps: int = 1) -> dict[str, Any]:
         """`maps` consecutive maps under one timer; times are per map. Every map's
@@ -248,6 +251,8 @@ class JobRun:
         cpu = driver_cpu + resources.cpu_seconds_between(
             workers_before, resources.cpu_snapshot(job_pid, exclude=not_workers))
         error_size = max(max_relative_error(result, self.expected) for result in results)
+        if backend.on_cluster:  # the workers' CPU is on other hosts: not measured
+            cpu = math.nan
         return {
             "seconds": sample_seconds / maps, "maps_per_sample": maps,
             "sample_seconds": sample_seconds, "cpu_seconds": cpu / maps,
@@ -403,7 +408,10 @@ def measure_rows(combination: Combination, settings: JobSettings, series: Series
         print(f"warning: attempt {attempt} ran on a loaded machine (others used "
               f"{background_cpu_fraction:.0%} before, {job.background_cpu_fraction_during:.0%} "
               "during the samples); measuring again", file=sys.stderr)
-    oversubscribed = backend.workers > cores
+    # On a cluster, the job's host is not where the workers run.
+    oversubscribed = backend.workers > cores and not backend.on_cluster
+    if backend.on_cluster:  # the process tree here is the driver alone
+        memory = {"peak_rss_bytes": math.nan, "peak_pss_bytes": math.nan}
     if oversubscribed:
         print(f"warning: {backend.workers} workers on {cores} available "
               "cores; rows are flagged `oversubscribed`", file=sys.stderr)
@@ -412,6 +420,7 @@ def measure_rows(combination: Combination, settings: JobSettings, series: Series
         "workers": backend.workers,
         "engine": series.engine,
         "variant": series.variant,
+        "target": series.target,
         "single_process": backend.single_process,
         **{f"option_{name}": _cell(value) for name, value in series.options.items()},
         "size_unit": workload.size_unit,
@@ -419,6 +428,9 @@ def measure_rows(combination: Combination, settings: JobSettings, series: Series
         "status": "ok",
         "error": "",
         "startup_seconds": job.startup_seconds,
+        # Joining a running cluster is not a cold start: never compare the two.
+        "startup_kind": "connect" if backend.on_cluster else "start",
+        **{column: job.cluster.get(column, math.nan) for column in CLUSTER_COLUMNS},
         "first_map_seconds": job.first_map_seconds,
         "cold_seconds": job.startup_seconds + job.first_map_seconds,
         "teardown_seconds": job.teardown_seconds,

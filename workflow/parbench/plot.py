@@ -24,7 +24,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from parbench.backends import BACKENDS  # noqa: E402
+from parbench.backends import BACKENDS, LOCAL, target_of  # noqa: E402
 from parbench.crossover import FOUND, NOT_SIGNIFICANT  # noqa: E402
 
 FAILURE_COLOR = "#d62728"
@@ -662,8 +662,15 @@ def plot_overview(summary_csv: str | Path, outputs: dict[str, str | Path],
     draw_overview(pd.read_csv(summary_csv), outputs, width)
 
 
+def local_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    """The series measured on the local target: figures never mix a cluster's times
+    (connect, not start-up; other hosts) with the local machine's."""
+    return summary[summary["backend"].map(target_of) == LOCAL]
+
+
 def draw_workload(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
                   outputs: dict[str, str | Path], width: float = DEFAULT_WIDTH) -> None:
+    summary = local_rows(summary)
     save(scaling_figure(summary, crossover, workload, width), outputs["scaling"])
     save(speedup_figure(summary, workload, width), outputs["speedup"])
     save(workers_figure(summary, workload, width), outputs["workers"])
@@ -672,5 +679,6 @@ def draw_workload(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
 
 def draw_overview(summary: pd.DataFrame, outputs: dict[str, str | Path],
                   width: float = DEFAULT_WIDTH) -> None:
+    summary = local_rows(summary)
     save(overhead_figure(summary, width), outputs["overhead"])
     save(article_figure(summary, width), outputs["article"])

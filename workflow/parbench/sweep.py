@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from parbench import machine
-from parbench.backends import BACKENDS, Series, series_from_config
+from parbench.backends import BACKENDS, Series, series_from_config, target_of
 from parbench.crossover import DEFAULT_PAIRS
 from parbench.measure import Combination, JobSettings
 from parbench.workloads import workload_class
@@ -34,8 +34,10 @@ def resolve_workers(values: list[int | str]) -> list[int]:
 
 
 def series(config: Mapping[str, Any]) -> dict[str, Series]:
-    """The config's series by name (every registered one when `backends` is not given)."""
-    return series_from_config(config.get("backends"))
+    """The config's series by name (every registered one when `backends` is not given),
+    on each of its `targets`."""
+    return series_from_config(config.get("backends"), config.get("clusters"),
+                              config.get("targets"))
 
 
 def combinations(config: Mapping[str, Any],
@@ -48,8 +50,8 @@ def combinations(config: Mapping[str, Any],
         kernels = workload.get("kernels") or list(
             workload_class(workload_name, workload.get("plugin")).kernels)
         tasks = workload.get("tasks") or config["tasks"]
-        # A workload may run a subset of the sweep's series.
-        names = workload.get("backends") or list(config_series)
+        # A workload may run a subset of the sweep's series (on every target).
+        names = series_on_targets(workload.get("backends"), config_series)
         for kernel, size, task_count, name in itertools.product(
             kernels, workload["sizes"], tasks, names
         ):
@@ -62,6 +64,15 @@ def combinations(config: Mapping[str, Any],
     unique = list(dict.fromkeys(found))  # without repeats, in order
     return [replace(combination, replicate=replicate)
             for replicate in range(config.get("replicates", 1)) for combination in unique]
+
+
+def series_on_targets(subset: list[str] | None,
+                      config_series: Mapping[str, Series]) -> list[str]:
+    """The sweep's series that `subset` names (`ray` also names `ray@lab`); all of
+    them when no subset is given."""
+    if not subset:
+        return list(config_series)
+    return [name for name in config_series if name.partition("@")[0] in subset]
 
 
 def run_order(jobs: list[Combination], seed: int) -> list[Combination]:
@@ -185,7 +196,8 @@ def check_consistency(config: Mapping[str, Any]) -> None:
         if too_small:
             raise ValueError(f"config key workloads.{workload_name}.sizes: {too_small} below "
                              f"the workload's smallest size, {smallest}")
-        unknown = [name for name in workload.get("backends") or [] if name not in config_series]
+        base_names = {name.partition("@")[0] for name in config_series}
+        unknown = [name for name in workload.get("backends") or [] if name not in base_names]
         if unknown:
             raise ValueError(f"config key workloads.{workload_name}.backends: {unknown} are not "
                              f"series of the sweep (`backends`: {list(config_series)})")
@@ -207,3 +219,6 @@ def check_consistency(config: Mapping[str, Any]) -> None:
                 f"config key compare: {pair} names series not in `backends` "
                 f"({list(config_series)}): {missing}"
             )
+        if len({target_of(name) for name in pair}) > 1:
+            raise ValueError(f"config key compare: {pair} compares series on different "
+                             "targets; a crossover compares series on one machine or cluster")

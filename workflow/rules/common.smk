@@ -120,7 +120,10 @@ def job_priority(wildcards):
 
 
 def job_threads(wildcards):
-    """A timing job holds as many cores as it starts workers."""
+    """A timing job holds as many cores as it starts workers; on a cluster, its
+    workers run there, and the job is a driver on one core."""
+    if SERIES[wildcards.backend].target != "local":
+        return 1
     return int(wildcards.workers)
 
 

@@ -4,6 +4,11 @@ A *series* is what a sweep runs and a figure draws: a registered backend with
 its default options (`pool`), one of its declared variants (`pool-shm`), or any
 `<backend>-<label>` whose options the config gives. Its name is its identity in
 the per-job path, in the `backend` column, in `compare` and in the figures.
+
+A series runs on a *target*: `local` (the job's own machine: the backend starts
+and stops its workers) or an existing cluster named in the config's `clusters`,
+which gives the engine's connection options. On a cluster the series is named
+`<series>@<cluster>`, so that nothing downstream mixes the two.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from parbench.backends.base import Backend, Limits, make_options
+from parbench.backends.base import Backend, Limits, connection_fields, make_options
 from parbench.backends.dask_distributed import DaskBackend
 from parbench.backends.ipyparallel_engines import IpyparallelBackend
 from parbench.backends.joblib_loky import JoblibBackend
@@ -39,6 +44,9 @@ BACKENDS: dict[str, type[Backend]] = {
 
 # `<backend>` or `<backend>-<label>`: lower case, so that paths and names agree.
 SERIES_NAME = re.compile(r"^([a-z][a-z0-9_]*)(?:-([a-z0-9_]+))?$")
+LOCAL = "local"
+# A cluster's name in `clusters` (it ends a series' name: `ray@lab`).
+TARGET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,12 @@ class Series:
     engine: str  # the registered backend
     variant: str  # "" for the backend's defaults
     options: dict[str, Any]  # every option, defaults filled in
+    target: str = LOCAL  # `local`, or the cluster (config `clusters`) it connects to
+
+
+def target_of(series_name: str) -> str:
+    """The target a series name says it runs on (`ray@lab` -> `lab`)."""
+    return series_name.partition("@")[2] or LOCAL
 
 
 def default_series() -> list[str]:
@@ -73,28 +87,87 @@ def resolve_series(name: str, overrides: Mapping[str, Any] | None = None,
             f"e.g. `backends: {{{name}: {{option: value}}}}`")
     values = dict(backend.variants[label].options) if label in backend.variants else {}
     values.update(overrides or {})
+    connecting = sorted(name for name in set(values) & {field.name for field in
+                                                        connection_fields(backend)}
+                        if values[name] is not None)
+    if connecting:
+        raise ValueError(
+            f"config key {key}.{name}.{connecting[0]}: where an existing cluster is goes in "
+            f"`clusters` (e.g. `clusters: {{lab: {{engine: {engine}, {connecting[0]}: ...}}}}`)"
+            f" and the sweep runs there when `targets` names it")
     options = make_options(backend, values, f"{key}.{name}")
     return Series(str(name), engine, label, dataclasses.asdict(options))
 
 
-def series_from_config(backends: list[str] | Mapping[str, Any] | None) -> dict[str, Series]:
-    """The config's `backends`: a list of series names, a mapping of names to options,
-    or nothing (every registered backend and declared variant)."""
+def on_cluster(series: Series, target: str, cluster: Mapping[str, Any]) -> Series:
+    """`series` run on the existing cluster `target` (a `clusters` entry: its engine
+    and connection options), named `<series>@<target>`."""
+    key = f"clusters.{target}"
+    connection = {name: value for name, value in cluster.items() if name != "engine"}
+    backend = BACKENDS[series.engine]
+    known = [field.name for field in connection_fields(backend)]
+    unknown = sorted(set(connection) - set(known))
+    if unknown:
+        raise ValueError(f"config key {key}.{unknown[0]}: a {series.engine} cluster is "
+                         f"given by {known}")
+    if not any(value is not None for value in connection.values()):
+        raise ValueError(f"config key {key}: give where the cluster is, one of {known}")
+    options = make_options(backend, {**series.options, **connection}, key)
+    return Series(f"{series.name}@{target}", series.engine, series.variant,
+                  dataclasses.asdict(options), target)
+
+
+def series_from_config(backends: list[str] | Mapping[str, Any] | None,
+                       clusters: Mapping[str, Mapping[str, Any]] | None = None,
+                       targets: list[str] | None = None) -> dict[str, Series]:
+    """The config's `backends` (a list of series names, a mapping of names to options,
+    or nothing: every registered backend and declared variant) on each of its
+    `targets` (default: `local`): on a cluster, the series of the cluster's engine."""
     if backends is None:
         wanted: dict[str, Any] = dict.fromkeys(default_series())
     elif isinstance(backends, Mapping):
         wanted = dict(backends)
     else:
         wanted = dict.fromkeys(backends)
-    return {str(name): resolve_series(name, overrides) for name, overrides in wanted.items()}
+    configured = {str(name): resolve_series(name, overrides)
+                  for name, overrides in wanted.items()}
+    clusters = clusters or {}
+    for name, cluster in clusters.items():
+        engine = cluster.get("engine") if isinstance(cluster, Mapping) else None
+        if not TARGET_NAME.match(str(name)) or str(name) == LOCAL:
+            raise ValueError(f"config key clusters.{name}: a cluster's name is lower case "
+                             "letters, digits, `_` and `-`, and not `local`")
+        if engine not in BACKENDS or not connection_fields(BACKENDS[engine]):
+            raise ValueError(
+                f"config key clusters.{name}.engine: {engine!r} is not an engine that joins "
+                f"existing clusters; those that do: "
+                f"{[n for n, b in BACKENDS.items() if connection_fields(b)]}")
+    found: dict[str, Series] = {}
+    for target in targets or [LOCAL]:
+        if target == LOCAL:
+            found.update(configured)
+            continue
+        if target not in clusters:
+            raise ValueError(f"config key targets: {target!r} is neither `local` nor a "
+                             f"cluster in `clusters` ({sorted(clusters) or 'none given'})")
+        engine = clusters[target]["engine"]
+        mine = [one for one in configured.values() if one.engine == engine]
+        if not mine:
+            raise ValueError(f"config key targets: the cluster {target!r} runs {engine}, "
+                             f"but `backends` has no {engine} series")
+        for one in mine:
+            placed = on_cluster(one, target, clusters[target])
+            found[placed.name] = placed
+    return found
 
 
 def get_backend(series: Series | str, workers: int, limits: Limits | None = None) -> Backend:
+    """The series' backend, ready to start (on its target: connection options set)."""
     if isinstance(series, str):
         series = resolve_series(series)
     backend = BACKENDS[series.engine]
     return backend(workers, backend.Options(**series.options), limits)
 
 
-__all__ = ["BACKENDS", "Backend", "Limits", "Series", "default_series", "get_backend",
-           "resolve_series", "series_from_config"]
+__all__ = ["BACKENDS", "LOCAL", "Backend", "Limits", "Series", "default_series",
+           "get_backend", "on_cluster", "resolve_series", "series_from_config", "target_of"]

@@ -23,14 +23,17 @@ from parbench.workloads.base import Task
 
 
 def option(default: Any, help: str, *, choices: tuple = (), kind: type | None = None,
-           minimum: float | None = None) -> Any:
+           minimum: float | None = None, connection: bool = False) -> Any:
     """One field of a backend's Options: its default and a one-line description.
 
     A config value is accepted when it is one of `choices`, or an instance of
-    `kind` (at least `minimum`, for numbers).
+    `kind` (at least `minimum`, for numbers). A `connection` option says where an
+    existing cluster is: it is given by a target in the config's `clusters`, never
+    by a series, and a backend given one connects instead of starting its own.
     """
     return field(default=default, metadata={"help": help, "choices": tuple(choices),
-                                            "kind": kind, "minimum": minimum})
+                                            "kind": kind, "minimum": minimum,
+                                            "connection": connection})
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,22 @@ class Backend(ABC):
         """Columns this backend adds to every row of its job: what it actually used."""
         return {"chunksize": self.chunksize(tasks)}
 
+    @property
+    def on_cluster(self) -> bool:
+        """Connected to an existing cluster (a connection option is set): start-up is
+        connect time, and stop() disconnects without stopping anything of the cluster."""
+        return any(getattr(self.options, option_field.name) is not None
+                   for option_field in connection_fields(type(self)))
+
+    def cluster_resources(self) -> dict[str, Any]:
+        """What the cluster reports of itself, once connected (CLUSTER_COLUMNS)."""
+        return {}
+
+
+# What a job records of the cluster it ran on (empty for a local backend): the
+# process-tree CPU and memory a job measures cover the driver's host alone.
+CLUSTER_COLUMNS = ("cluster_nodes", "cluster_cpus", "nodes_used")
+
 
 def call_task(task: Task, index: int, shared_input: Any = None) -> float:
     """Module-level trampoline so engines unpickle tasks by reference."""
@@ -128,6 +147,12 @@ def call_task(task: Task, index: int, shared_input: Any = None) -> float:
 
 def option_fields(backend: type[Backend]) -> list[dataclasses.Field]:
     return list(dataclasses.fields(backend.Options))
+
+
+def connection_fields(backend: type[Backend]) -> list[dataclasses.Field]:
+    """The options that say where an existing cluster is (none: local only)."""
+    return [option_field for option_field in option_fields(backend)
+            if option_field.metadata.get("connection")]
 
 
 def allowed_values(option_field: dataclasses.Field) -> str:

@@ -3,17 +3,43 @@
 The article timed `view.map`, which only submits (views are non-blocking by
 default). Here the timed map waits until every result is back. The shared
 input is pushed to the engines once per map, inside the timed region.
+
+On an existing cluster (a target in `clusters` gives its controller's client
+connection file, or a profile and cluster id) the job connects a client and uses
+`workers` of its engines, taking hosts in turn; stopping closes the client only.
+The engines must be able to import parbench (checked: the row says where not).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from parbench import worker_state
-from parbench.backends.base import Backend, call_task
+from parbench.backends.base import Backend, call_task, option
 from parbench.workloads.base import Task
+
+
+@dataclass(frozen=True)
+class IpyparallelOptions:
+    connection_file: str | None = option(
+        None, "the controller's `ipcontroller-client.json`; `null`: a local cluster per job",
+        choices=(None,), kind=str, connection=True)
+    profile: str | None = option(None, "instead of a connection file: the IPython profile "
+                                 "of a running cluster", choices=(None,), kind=str,
+                                 connection=True)
+    cluster_id: str | None = option(None, "with `profile`: the running cluster's id",
+                                    choices=(None,), kind=str, connection=True)
+
+
+def _engine_host() -> tuple[str, bool]:
+    """Runs on an engine: its host, and whether parbench imports there."""
+    import importlib.util
+    import socket
+
+    return socket.gethostname(), importlib.util.find_spec("parbench") is not None
 
 PUSHED_NAME = "_parbench_shared_input"
 
@@ -37,19 +63,65 @@ class IpyparallelBackend(Backend):
     process_markers = ("ipengine", "ipcontroller", "ipyparallel.engine",
                        "ipyparallel.controller")
 
+    Options = IpyparallelOptions
+
     supports_worker_states = True
+    _hosts: list[str] | None = None  # on a cluster: the chosen engines' hosts
 
     def start(self, worker_setup=None) -> None:
         import ipyparallel as ipp
 
-        # The controller listens on 127.0.0.1 only (ipyparallel's default for a
-        # local cluster); engines are subprocesses of this job.
-        self._cluster = ipp.Cluster(n=self.workers, log_level=logging.WARNING)
-        self._client = self._cluster.start_and_connect_sync()
-        self._client.wait_for_engines(self.workers, timeout=self.limits.start_timeout_seconds)
-        self._view = self._client[:]
+        if self.on_cluster:
+            self._cluster = None  # not ours: never stopped by this job
+            self._client = self._connect(ipp)
+            self._view = self._client[self._choose_engines()]
+        else:
+            # The controller listens on 127.0.0.1 only (ipyparallel's default for a
+            # local cluster); engines are subprocesses of this job.
+            self._cluster = ipp.Cluster(n=self.workers, log_level=logging.WARNING)
+            self._client = self._cluster.start_and_connect_sync()
+            self._client.wait_for_engines(self.workers,
+                                          timeout=self.limits.start_timeout_seconds)
+            self._view = self._client[:]
         if worker_setup is not None:  # once on every engine
             self._view.apply_sync(worker_state.install, worker_setup)
+
+    def _connect(self, ipp: Any) -> Any:
+        options = self.options
+        if options.connection_file:
+            # Positional: ipyparallel 9.2 silently ignores `url_file=`.
+            return ipp.Client(options.connection_file,
+                              timeout=self.limits.start_timeout_seconds)
+        return ipp.Client(profile=options.profile or "default",
+                          cluster_id=options.cluster_id or "",
+                          timeout=self.limits.start_timeout_seconds)
+
+    def _choose_engines(self) -> list[int]:
+        """`workers` engine ids, taking hosts in turn (spread), each able to import
+        parbench."""
+        self._client.wait_for_engines(self.workers, timeout=self.limits.start_timeout_seconds)
+        found = dict(zip(self._client.ids,
+                         self._client[:].apply_sync(_engine_host)))
+        by_host: dict[str, list[int]] = {}
+        for engine, (host, _) in sorted(found.items()):
+            by_host.setdefault(host, []).append(engine)
+        spread = [engines[turn] for turn in range(max(map(len, by_host.values())))
+                  for engines in by_host.values() if turn < len(engines)]
+        chosen = spread[:self.workers]
+        without = [engine for engine in chosen if not found[engine][1]]
+        if without:
+            raise RuntimeError(f"parbench cannot be imported on the ipyparallel engines "
+                               f"{without}; install it where the engines run")
+        self._hosts = [found[engine][0] for engine in chosen]
+        self._engine_count = len(found)
+        self._host_count = len(by_host)
+        return chosen
+
+    def cluster_resources(self) -> dict[str, Any]:
+        if self._hosts is None:
+            return {}
+        return {"cluster_nodes": self._host_count, "cluster_cpus": self._engine_count,
+                "nodes_used": len(set(self._hosts))}
 
     def worker_states(self) -> list:
         return list(self._view.apply_sync(worker_state.snapshot))

@@ -9,6 +9,16 @@ through an ActorPool.
 Retries are off (tasks: `max_retries=0`; actors: no restarts): a worker that
 dies during a map ends it with Ray's error, instead of a silent re-run timed as
 part of the map.
+
+On an existing cluster (`address`, given by a target in `clusters`) the job
+connects as a driver, ships parbench with it (`runtime_env` py_modules: the
+cluster's workers need not have it installed) and reserves exactly `workers` CPUs
+in a placement group spread over the nodes, so that `workers` means what it
+means locally; every task and actor runs in it. Stopping disconnects and frees
+the reservation; the cluster keeps running. A cluster started by `ray start`
+uses token authentication (Ray 2.60), which a driver connecting to an explicit
+address does not pick up by itself: export `RAY_AUTH_MODE=token` and
+`RAY_AUTH_TOKEN` (or `RAY_AUTH_TOKEN_PATH`) for the jobs.
 """
 
 from __future__ import annotations
@@ -34,9 +44,19 @@ os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
 
 @dataclass(frozen=True)
 class RayOptions:
-    address: str | None = option(None, "`null`: a fresh local instance on loopback per job; "
-                                 "`HOST:PORT`: join that existing cluster instead",
-                                 choices=(None,), kind=str)
+    address: str | None = option(None, "the existing cluster's `HOST:PORT` (its GCS); "
+                                 "`null`: a fresh local instance on loopback per job",
+                                 choices=(None,), kind=str, connection=True)
+
+
+# What a failed connection most often means, for the row's error.
+AUTH_HINT = ("if the cluster uses token authentication (`ray start` turns it on in Ray "
+             "2.60), export RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) "
+             "for the jobs")
+
+
+class RayConnectionError(RuntimeError):
+    """The existing cluster could not be reached or refused the driver."""
 
 
 class StateHolder:
@@ -71,8 +91,9 @@ class RayBackend(Backend):
         address = self.options.address
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         job_sigterm_handler = signal.getsignal(signal.SIGTERM)
+        self._placement = None
         if address:
-            ray.init(address=address, **options)  # a configured cluster brings its own CPUs
+            self._connect(ray, address, options)
         else:
             ray.init(address="local", num_cpus=self.workers, **options)
         if callable(job_sigterm_handler):
@@ -81,16 +102,64 @@ class RayBackend(Backend):
             signal.signal(signal.SIGTERM, job_sigterm_handler)
         # Ray re-runs a task whose worker died (3 times by default) and the map
         # would be timed as if nothing happened: off, a death is the row's error.
-        self._remote_call = ray.remote(num_cpus=1, max_retries=0)(call_task)
+        placed = self._placement_options()
+        self._remote_call = ray.remote(num_cpus=1, max_retries=0, **placed)(call_task)
         self._actors: list[Any] = []
         if worker_setup is not None:
-            holder = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(StateHolder)
+            holder = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0,
+                                **placed)(StateHolder)
             self._actors = [holder.remote(worker_setup) for _ in range(self.workers)]
             # Start-up ends once every actor has built its state.
             ray.get([actor.snapshot.remote() for actor in self._actors],
                     timeout=self.limits.start_timeout_seconds)
 
+    def _connect(self, ray: Any, address: str, options: dict[str, Any]) -> None:
+        """Join the cluster at `address` as a driver that brings parbench along, and
+        reserve `workers` CPUs on it (a placement group, spread over the nodes)."""
+        import parbench
+
+        # A driver that cannot authenticate retries for about 20 s, then fails.
+        try:
+            ray.init(address=address, runtime_env={"py_modules": [parbench]}, **options)
+        except Exception as failure:
+            raise RayConnectionError(f"could not join the Ray cluster at {address}: "
+                                     f"{type(failure).__name__}: {failure}; {AUTH_HINT}"
+                                     ) from failure
+        from ray.util.placement_group import placement_group
+
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        if cpus < self.workers:
+            raise RayConnectionError(f"the Ray cluster at {address} has {cpus} CPUs; "
+                                     f"{self.workers} workers asked")
+        self._placement = placement_group([{"CPU": 1}] * self.workers, strategy="SPREAD")
+        if not self._placement.wait(self.limits.start_timeout_seconds):
+            raise RayConnectionError(f"the Ray cluster at {address} did not grant "
+                                     f"{self.workers} CPUs within "
+                                     f"{self.limits.start_timeout_seconds:.0f} s (others use them)")
+
+    def _placement_options(self) -> dict[str, Any]:
+        """Where tasks and actors run: in the reserved CPUs, on a cluster."""
+        if self._placement is None:
+            return {}
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+        return {"scheduling_strategy": PlacementGroupSchedulingStrategy(self._placement)}
+
+    def cluster_resources(self) -> dict[str, Any]:
+        import ray
+
+        if self._placement is None:
+            return {}
+        from ray.util.placement_group import placement_group_table
+
+        bundles = placement_group_table(self._placement).get("bundles_to_node_id", {})
+        return {"cluster_nodes": sum(1 for node in ray.nodes() if node.get("Alive")),
+                "cluster_cpus": ray.cluster_resources().get("CPU", 0),
+                "nodes_used": len(set(bundles.values()))}
+
     def shared_memory_bytes(self, shared_input_bytes: int) -> int:
+        if self.on_cluster:
+            return 0  # the object store is on the cluster's nodes, not here
         return shared_input_bytes  # `ray.put` into the object store, in /dev/shm
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
@@ -120,6 +189,14 @@ class RayBackend(Backend):
         import ray
 
         self._actors = []
-        # Unconditionally: after an interrupted ray.init, is_initialized() is
-        # False but processes may already run; shutdown() stops what it knows.
-        ray.shutdown()
+        placement, self._placement = getattr(self, "_placement", None), None
+        try:
+            if placement is not None and ray.is_initialized():
+                from ray.util.placement_group import remove_placement_group
+
+                remove_placement_group(placement)  # the cluster's CPUs, free again
+        finally:
+            # Unconditionally: after an interrupted ray.init, is_initialized() is
+            # False but processes may already run; shutdown() stops what it knows
+            # (a driver connected to a cluster only disconnects).
+            ray.shutdown()
