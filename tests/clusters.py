@@ -1,8 +1,10 @@
 """Real clusters for the cluster-target tests, started from the engines' own command
 lines and stopped by PID (never `ray stop`, which stops every Ray process of the user).
 
-- Ray: a head node without CPUs and a second node with two, on loopback: a task can
-  only run on the second node.
+- Ray: a head node without CPUs and a second node with two: a task can only run on
+  the second node. A multi-node Ray listens on every interface, so the nodes (and
+  the drivers) run in a network namespace with nothing but loopback. Needs root and
+  `ip netns` (CI has both).
 - Dask: a scheduler in one network namespace and its workers in another, joined by a
   veth pair, so that the workers really are at another address; the job runs in
   the scheduler's namespace. Needs root and `ip netns` (CI has both).
@@ -97,45 +99,46 @@ def ray_environment(folder: Path) -> dict[str, str]:
 
 @contextlib.contextmanager
 def ray_cluster(folder: Path) -> Iterator[dict[str, str]]:
-    """Two Ray nodes on loopback; yields its address and the authentication variables a
-    driver needs (RAY_AUTH_MODE, RAY_AUTH_TOKEN)."""
+    """Two Ray nodes in a network namespace of their own, with loopback only: a
+    multi-node Ray listens on every interface, and there that is loopback alone.
+    Yields its address, the namespace (drivers run there too) and the
+    authentication variables a driver needs (RAY_AUTH_MODE, RAY_AUTH_TOKEN)."""
     port = free_port()
     env = ray_environment(folder)
     temp = Path("/tmp") / f"pb-ray-{port}"  # Ray's socket paths must stay short
     common = ["--node-ip-address=127.0.0.1", "--block", "--disable-usage-stats",
               f"--temp-dir={temp}"]
-    processes = [start([str(BIN / "ray"), "start", "--head", f"--port={port}", "--num-cpus=0",
-                        "--include-dashboard=false", *common], folder / "ray-head.log", env)]
     address = f"127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _port_open(port), 90, "Ray's head node", [folder / "ray-head.log"])
-        processes.append(start([str(BIN / "ray"), "start", f"--address={address}",
-                                "--num-cpus=2", *common], folder / "ray-node.log", env))
-        wait_for(lambda: _ray_cpus(address, env) >= 2, 90, "Ray's second node",
-                 [folder / "ray-head.log", folder / "ray-node.log"])
-        yield {"address": address, "RAY_AUTH_MODE": env["RAY_AUTH_MODE"],
-               "RAY_AUTH_TOKEN": env["RAY_AUTH_TOKEN"]}
-    finally:
-        stop_by_pid(processes)
-        shutil.rmtree(temp, ignore_errors=True)
+    with loopback_namespace(f"ray{port}") as namespace:
+        processes = [start(in_namespace(namespace, [
+            str(BIN / "ray"), "start", "--head", f"--port={port}", "--num-cpus=0",
+            "--include-dashboard=false", *common]), folder / "ray-head.log", env)]
+        try:
+            wait_for(lambda: _ray_cpus(namespace, address, env) >= 0, 90, "Ray's head node",
+                     [folder / "ray-head.log"])
+            processes.append(start(in_namespace(namespace, [
+                str(BIN / "ray"), "start", f"--address={address}", "--num-cpus=2", *common]),
+                folder / "ray-node.log", env))
+            wait_for(lambda: _ray_cpus(namespace, address, env) >= 2, 90, "Ray's second node",
+                     [folder / "ray-head.log", folder / "ray-node.log"])
+            yield {"address": address, "namespace": namespace,
+                   "RAY_AUTH_MODE": env["RAY_AUTH_MODE"],
+                   "RAY_AUTH_TOKEN": env["RAY_AUTH_TOKEN"]}
+        finally:
+            stop_by_pid(processes)
+            shutil.rmtree(temp, ignore_errors=True)
 
 
-def _ray_cpus(address: str, env: dict[str, str]) -> float:
-    """The cluster's CPUs, asked from a fresh driver process."""
+def _ray_cpus(namespace: str, address: str, env: dict[str, str]) -> float:
+    """The cluster's CPUs, asked by a fresh driver in its namespace (-1: no answer)."""
     probe = ("import ray; ray.init(address=%r, include_dashboard=False, log_to_driver=False);"
              "print(ray.cluster_resources().get('CPU', 0))" % address)
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            env=env, timeout=60)
+    result = subprocess.run(in_namespace(namespace, [sys.executable, "-c", probe]),
+                            capture_output=True, text=True, env=env, timeout=60)
     try:
         return float(result.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        return 0.0
-
-
-def _port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex((host, port)) == 0
+        return -1.0
 
 
 # --- network namespaces ---------------------------------------------------------------
@@ -177,6 +180,20 @@ def two_namespaces(tag: str) -> Iterator[tuple[str, str, str, str]]:
 
 def in_namespace(namespace: str, command: list[str]) -> list[str]:
     return ["ip", "netns", "exec", namespace, *command]
+
+
+@contextlib.contextmanager
+def loopback_namespace(tag: str) -> Iterator[str]:
+    """A network namespace with nothing but its own loopback: whatever listens there,
+    on any interface, is reachable from inside it alone."""
+    name = f"pb-{tag}"
+    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=30)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True,
+                       capture_output=True, timeout=30)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], capture_output=True, timeout=30)
 
 
 # --- Dask -----------------------------------------------------------------------------

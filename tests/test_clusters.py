@@ -40,6 +40,12 @@ if __name__ == "__main__":
 """
 
 
+def needs_netns() -> None:
+    reason = clusters.can_use_netns()
+    if reason:
+        pytest.skip(reason)
+
+
 def run_job_on_cluster(engine: str, option: str, value: str, output: Path,
                        prefix: list[str] = (), env: dict[str, str] | None = None
                        ) -> pd.DataFrame:
@@ -57,6 +63,8 @@ def assert_connected_rows(rows: pd.DataFrame, nodes_used: int) -> None:
     assert rows["verified"].all()
     assert (rows["target"] == "lab").all()
     assert (rows["startup_kind"] == "connect").all()
+    # The cluster's own work is not someone else's load on the job's host.
+    assert rows["background_cpu_fraction_during"].isna().all()
     assert (rows["nodes_used"] == nodes_used).all()
     assert (rows["cluster_cpus"] >= 2).all()
     for driver_only in ("cpu_seconds", "cpu_utilization", "peak_rss_bytes", "peak_pss_bytes"):
@@ -136,6 +144,7 @@ def test_the_sweep_runs_on_a_two_node_ray_cluster_beside_local(tmp_path):
     """Through the workflow: local series and `ray@lab` in one sweep, each its own
     jobs, rows and summary lines; the token reaches the jobs from the environment;
     the cluster outlives every job."""
+    needs_netns()
     with clusters.ray_cluster(tmp_path) as cluster:
         nodes = [process for process in psutil.Process().children(recursive=True)
                  if "ray" in " ".join(process.cmdline())]
@@ -145,8 +154,12 @@ def test_the_sweep_runs_on_a_two_node_ray_cluster_beside_local(tmp_path):
                                                        "address": cluster["address"]}}}
         (workdir / "clusters.yaml").write_text(yaml.safe_dump(config))
         auth = {name: value for name, value in cluster.items() if name.startswith("RAY_")}
-        result = run_snakemake(workdir, "--cores", "2", "--configfile", "clusters.yaml",
-                               env=auth)
+        result = subprocess.run(
+            clusters.in_namespace(cluster["namespace"], [
+                str(Path(sys.executable).with_name("snakemake")), "--cores", "2",
+                "--configfile", "clusters.yaml"]),
+            cwd=workdir, capture_output=True, text=True, timeout=600,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **auth})
         assert result.returncode == 0, result.stderr[-4000:]
         assert alive(nodes), "a job stopped part of the cluster it joined"
 
@@ -156,6 +169,8 @@ def test_the_sweep_runs_on_a_two_node_ray_cluster_beside_local(tmp_path):
         # The head has no CPUs: every task ran on the second node.
         assert_connected_rows(on_cluster, nodes_used=1)
         assert (on_cluster["cluster_nodes"] == 2).all()
+        per_node = on_cluster["cluster_node_cpus"].iloc[0].split(";")
+        assert sorted(cell.rpartition(":")[2] for cell in per_node) == ["0", "2"]
         local = pd.concat(pd.read_csv(path) for path in (raw / "ray").glob("*.csv"))
         assert (local["target"] == "local").all() and (local["startup_kind"] == "start").all()
         assert local["cluster_nodes"].isna().all() and local["cpu_seconds"].notna().all()
@@ -172,13 +187,14 @@ def test_the_sweep_runs_on_a_two_node_ray_cluster_beside_local(tmp_path):
 
 @pytest.mark.slow
 def test_a_ray_driver_without_the_clusters_token_gets_an_error_row_saying_so(tmp_path):
+    needs_netns()
     with clusters.ray_cluster(tmp_path) as cluster:
         without_token = {name: "" for name in ("RAY_AUTH_TOKEN",)}
         env = {**os.environ, **without_token}
         env.pop("RAY_AUTH_MODE", None)
-        result = subprocess.run(
-            [sys.executable, "-c", JOB_ON_CLUSTER, "ray", "address", cluster["address"],
-             str(tmp_path / "job.csv")], capture_output=True, text=True, timeout=300, env=env)
+        result = subprocess.run(clusters.in_namespace(cluster["namespace"], [
+            sys.executable, "-c", JOB_ON_CLUSTER, "ray", "address", cluster["address"],
+            str(tmp_path / "job.csv")]), capture_output=True, text=True, timeout=300, env=env)
         assert result.returncode == 0, result.stderr[-4000:]
         rows = pd.read_csv(tmp_path / "job.csv")
         assert (rows["status"] == "error").all()
@@ -188,9 +204,7 @@ def test_a_ray_driver_without_the_clusters_token_gets_an_error_row_saying_so(tmp
 
 @pytest.mark.slow
 def test_a_job_runs_on_dask_workers_in_another_network_namespace(tmp_path):
-    reason = clusters.can_use_netns()
-    if reason:
-        pytest.skip(reason)
+    needs_netns()
     with clusters.two_namespaces("pbt") as namespaces, \
             clusters.dask_cluster(tmp_path, namespaces) as address:
         first_namespace = namespaces[0]
@@ -200,6 +214,8 @@ def test_a_job_runs_on_dask_workers_in_another_network_namespace(tmp_path):
         # ran at the other address.
         assert_connected_rows(rows, nodes_used=1)
         assert (rows["cluster_nodes"] == 1).all() and (rows["cluster_cpus"] == 2).all()
+        # Both workers are at the second namespace's address.
+        assert (rows["cluster_node_cpus"] == f"{namespaces[3]}:2").all()
         assert (rows["option_address"] == address).all()
         # The cluster is still there, with its workers.
         probe = ("from distributed import Client; c = Client(%r, timeout=20); "

@@ -311,6 +311,10 @@ class JobRun:
             resources.machine_busy_seconds() - machine_before,
             resources.tree_cpu_seconds(self.job_pid) - tree_before,
             time.perf_counter() - sampling_since)
+        if self.backend.on_cluster:
+            # The cluster's workers are not in this job's process tree: where they share
+            # this host, their work would read as someone else's. Unknown, not loaded.
+            self.background_cpu_fraction_during = math.nan
 
     def _check_worker_states(self) -> None:
         """A stateful workload's per-worker states, gathered and checked (not timed)."""

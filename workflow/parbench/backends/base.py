@@ -137,7 +137,12 @@ class Backend(ABC):
 
 # What a job records of the cluster it ran on (empty for a local backend): the
 # process-tree CPU and memory a job measures cover the driver's host alone.
-CLUSTER_COLUMNS = ("cluster_nodes", "cluster_cpus", "nodes_used")
+CLUSTER_COLUMNS = ("cluster_nodes", "cluster_cpus", "cluster_node_cpus", "nodes_used")
+
+
+def node_cpus_cell(cpus_by_node: list[tuple[str, float]]) -> str:
+    """`cluster_node_cpus`: `host:cpus` per node, `;`-separated, in the cluster's order."""
+    return ";".join(f"{node}:{cpus:g}" for node, cpus in cpus_by_node)
 
 
 def call_task(task: Task, index: int, shared_input: Any = None) -> float:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parbench import worker_state
-from parbench.backends.base import Backend, call_task, option
+from parbench.backends.base import Backend, call_task, node_cpus_cell, option
 from parbench.workloads.base import Task
 
 
@@ -119,8 +119,13 @@ class DaskBackend(Backend):
         if self._chosen is None:
             return {}
         workers = self._client.scheduler_info(n_workers=-1)["workers"]
-        return {"cluster_nodes": len({info.get("host") for info in workers.values()}),
-                "cluster_cpus": sum(info.get("nthreads", 0) for info in workers.values()),
+        threads_by_host: dict[str, float] = {}
+        for info in workers.values():
+            host = info.get("host", "")
+            threads_by_host[host] = threads_by_host.get(host, 0) + info.get("nthreads", 0)
+        return {"cluster_nodes": len(threads_by_host),
+                "cluster_cpus": sum(threads_by_host.values()),
+                "cluster_node_cpus": node_cpus_cell(sorted(threads_by_host.items())),
                 "nodes_used": len({workers[address].get("host") for address in self._chosen
                                    if address in workers})}
 

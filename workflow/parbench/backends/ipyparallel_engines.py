@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parbench import worker_state
-from parbench.backends.base import Backend, call_task, option
+from parbench.backends.base import Backend, call_task, node_cpus_cell, option
 from parbench.workloads.base import Task
 
 
@@ -113,14 +113,15 @@ class IpyparallelBackend(Backend):
             raise RuntimeError(f"parbench cannot be imported on the ipyparallel engines "
                                f"{without}; install it where the engines run")
         self._hosts = [found[engine][0] for engine in chosen]
-        self._engine_count = len(found)
-        self._host_count = len(by_host)
+        self._engines_by_host = sorted((host, len(engines)) for host, engines in by_host.items())
         return chosen
 
     def cluster_resources(self) -> dict[str, Any]:
         if self._hosts is None:
             return {}
-        return {"cluster_nodes": self._host_count, "cluster_cpus": self._engine_count,
+        return {"cluster_nodes": len(self._engines_by_host),
+                "cluster_cpus": sum(count for _, count in self._engines_by_host),
+                "cluster_node_cpus": node_cpus_cell(self._engines_by_host),
                 "nodes_used": len(set(self._hosts))}
 
     def worker_states(self) -> list:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parbench import worker_state
-from parbench.backends.base import Backend, call_task, option
+from parbench.backends.base import Backend, call_task, node_cpus_cell, option
 from parbench.workloads.base import Task
 
 # Ray reads this when it is imported: off, a local node takes the loopback
@@ -153,8 +153,12 @@ class RayBackend(Backend):
         from ray.util.placement_group import placement_group_table
 
         bundles = placement_group_table(self._placement).get("bundles_to_node_id", {})
-        return {"cluster_nodes": sum(1 for node in ray.nodes() if node.get("Alive")),
+        nodes = [node for node in ray.nodes() if node.get("Alive")]
+        return {"cluster_nodes": len(nodes),
                 "cluster_cpus": ray.cluster_resources().get("CPU", 0),
+                "cluster_node_cpus": node_cpus_cell(
+                    [(node["NodeManagerAddress"], node["Resources"].get("CPU", 0))
+                     for node in nodes]),
                 "nodes_used": len(set(bundles.values()))}
 
     def shared_memory_bytes(self, shared_input_bytes: int) -> int:
