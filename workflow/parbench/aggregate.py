@@ -10,6 +10,7 @@ This layer reads only the per-job files; plotting reads only what it writes.
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,6 +22,7 @@ import pandas as pd
 from parbench import stats
 from parbench.backends import LOCAL, target_of
 from parbench.crossover import DEFAULT_PAIRS, crossover_with_confidence
+from parbench.machine import available_cores
 from parbench.stats import VarianceComponents, cheapest_design, variance_components
 from parbench.tables import write_csv_atomically
 from parbench.validation import read_job_csvs
@@ -587,6 +589,39 @@ def workload_tables(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
             "design": combination_designs(full_summary)}
 
 
+# Each workload's rows, for the forked processes of tables_of_workloads (a fork
+# inherits them: nothing is pickled on the way there).
+_ROWS_OF_WORKLOAD: dict[str, pd.DataFrame] = {}
+
+
+def _forked_workload_tables(workload: str, pairs: Sequence[Sequence[str]],
+                            exclude_loaded: bool) -> dict[str, pd.DataFrame]:
+    tables = workload_tables(_ROWS_OF_WORKLOAD[workload], pairs, exclude_loaded)
+    del tables["timings"]  # the parent has them
+    return tables
+
+
+def tables_of_workloads(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
+                        exclude_loaded: bool = False) -> list[dict[str, pd.DataFrame]]:
+    """workload_tables of every workload in `timings` (in order of appearance), on as
+    many cores as there are workloads and cores: workloads are independent, as the
+    workflow's per-workload jobs are."""
+    global _ROWS_OF_WORKLOAD
+    rows = {name: part.reset_index(drop=True)
+            for name, part in timings.groupby("workload", sort=False)}
+    processes = min(len(rows), available_cores())
+    if processes < 2:
+        return [workload_tables(part, pairs, exclude_loaded) for part in rows.values()]
+    _ROWS_OF_WORKLOAD = rows
+    try:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            found = pool.starmap(_forked_workload_tables,
+                                 [(name, pairs, exclude_loaded) for name in rows], chunksize=1)
+    finally:
+        _ROWS_OF_WORKLOAD = {}
+    return [{"timings": part, **tables} for part, tables in zip(rows.values(), found)]
+
+
 def combine(tables: Sequence[Mapping[str, pd.DataFrame]],
             pairs: Sequence[Sequence[str]]) -> dict[str, pd.DataFrame]:
     """Every workload's tables -> the global ones, as aggregating all rows at once
@@ -702,8 +737,7 @@ def aggregate(
     if pairs is None:
         present = set(timings["backend"])
         pairs = [pair for pair in DEFAULT_PAIRS if set(pair) <= present]
-    tables = [workload_tables(rows.reset_index(drop=True), pairs, exclude_loaded)
-              for _, rows in timings.groupby("workload", sort=False)]
+    tables = tables_of_workloads(timings, pairs, exclude_loaded)
     if invalid:  # listed once, after every workload's rows
         tables[-1]["summary"] = pd.concat(
             [tables[-1]["summary"], invalid_file_rows(invalid, tables[-1]["summary"].columns)],

@@ -24,13 +24,6 @@ import pandas as pd
 
 from parbench import describe, walltime
 from parbench.aggregate import aggregate
-from parbench.plot import (
-    DEFAULT_WIDTH,
-    OVERVIEW_FIGURES,
-    WORKLOAD_FIGURES,
-    draw_overview,
-    draw_workload,
-)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,8 +47,8 @@ def main(argv: list[str] | None = None) -> None:
                                   "the log and as `invalid file` rows of summary.csv) instead "
                                   "of stopping")
     plot = commands.add_parser("plot", help="aggregates -> figures under RESULTS/figures")
-    plot.add_argument("--width", type=float, default=DEFAULT_WIDTH,
-                      help="figure width in inches (3.5: a paper's single column)")
+    plot.add_argument("--width", type=float, default=None,
+                      help="figure width in inches (default 7; 3.5: a paper's single column)")
     plot.add_argument("--figures", type=Path, default=None,
                       help="where the figures go (default: RESULTS/figures)")
     describing = commands.add_parser("describe", help="tables of the registered backends, "
@@ -87,15 +80,25 @@ def main(argv: list[str] | None = None) -> None:
             for name, table in describe.TABLES.items():
                 print(f"## {name}\n\n{table()}\n")
     elif arguments.command == "plot":
+        # Here, not at the top: matplotlib and seaborn cost the other commands 0.3 s.
+        from parbench.plot import (
+            DEFAULT_WIDTH,
+            OVERVIEW_FIGURES,
+            WORKLOAD_FIGURES,
+            draw_overview,
+            draw_workload,
+        )
+
+        width = arguments.width or DEFAULT_WIDTH
         summary = pd.read_csv(results / "summary.csv")
         crossover = pd.read_csv(results / "crossover.csv")
         figures = arguments.figures or results / "figures"
         for workload in sorted(summary["workload"].dropna().unique()):
             draw_workload(summary, crossover, workload,
                           {name: figures / f"{name}_{workload}" for name in WORKLOAD_FIGURES},
-                          arguments.width)
+                          width)
         draw_overview(summary, {name: figures / name for name in OVERVIEW_FIGURES},
-                      arguments.width)
+                      width)
         print(f"wrote the figures under {figures}")
 
 
