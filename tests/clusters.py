@@ -54,7 +54,7 @@ def stop_by_pid(processes: list[subprocess.Popen]) -> None:
     for member in tree:
         with contextlib.suppress(psutil.NoSuchProcess):
             member.terminate()
-    _, alive = psutil.wait_procs(tree, timeout=15)
+    _, alive = psutil.wait_procs(tree, timeout=5)
     for member in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
             member.kill()

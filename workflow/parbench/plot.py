@@ -662,10 +662,29 @@ def plot_overview(summary_csv: str | Path, outputs: dict[str, str | Path],
     draw_overview(pd.read_csv(summary_csv), outputs, width)
 
 
-def local_rows(summary: pd.DataFrame) -> pd.DataFrame:
-    """The series measured on the local target: figures never mix a cluster's times
+def target_rows(summary: pd.DataFrame, target: str = LOCAL) -> pd.DataFrame:
+    """The series measured on one target: figures never mix a cluster's times
     (connect, not start-up; other hosts) with the local machine's."""
-    return summary[summary["backend"].map(target_of) == LOCAL]
+    return summary[summary["backend"].map(target_of) == target]
+
+
+def local_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    return target_rows(summary, LOCAL)
+
+
+def plot_target(summary_csv: str | Path, crossover_csv: str | Path, workload: str,
+                target: str, output: str | Path, width: float = DEFAULT_WIDTH) -> None:
+    """A cluster target's scaling figure for one workload (`output`: a file stem): its
+    series alone, and the crossovers of pairs on it. Its speedups would need the serial
+    loop on the same target, which a cluster does not run."""
+    summary, crossover = pd.read_csv(summary_csv), pd.read_csv(crossover_csv)
+    rows = target_rows(summary, target)
+    if rows[rows["workload"] == workload].empty:  # the workload runs none of its series
+        save(_message_figure(width, f"no series of this workload ran on {target}",
+                             f"{workload} on {target}"), output)
+        return
+    on_target = crossover[crossover["challenger"].map(target_of) == target]
+    save(scaling_figure(rows, on_target, workload, width), output)
 
 
 def draw_workload(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,

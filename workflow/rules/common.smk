@@ -50,6 +50,8 @@ PRIORITIES = sweep.job_priorities(COMBINATIONS, config["run_order_seed"])
 if "timing_slot" not in workflow.global_resources:
     workflow.register_resource("timing_slot", 1)
 WORKLOAD_NAMES = list(config["workloads"])
+# The clusters the sweep runs on (each gets figures of its own).
+CLUSTER_TARGETS = [target for target in config["targets"] if target != "local"]
 
 
 wildcard_constraints:
@@ -60,6 +62,7 @@ wildcard_constraints:
     tasks=r"\d+",
     workers=r"\d+",
     replicate=r"\d+",
+    target="|".join(map(re.escape, CLUSTER_TARGETS)) or "no-cluster-target",
 
 
 # Every per-job CSV, and each workload's, listed once (an input function runs per job).
@@ -88,15 +91,24 @@ OVERVIEW_FIGURES = ["overhead", "article"]
 
 
 def figure_files():
-    return expand(
-        "results/figures/{figure}_{workload}.{extension}",
-        figure=WORKLOAD_FIGURES,
-        workload=WORKLOAD_NAMES,
-        extension=["png", "pdf"],
-    ) + expand(
-        "results/figures/{figure}.{extension}",
-        figure=OVERVIEW_FIGURES,
-        extension=["png", "pdf"],
+    return (
+        expand(
+            "results/figures/{figure}_{workload}.{extension}",
+            figure=WORKLOAD_FIGURES,
+            workload=WORKLOAD_NAMES,
+            extension=["png", "pdf"],
+        )
+        + expand(
+            "results/figures/{figure}.{extension}",
+            figure=OVERVIEW_FIGURES,
+            extension=["png", "pdf"],
+        )
+        + expand(
+            "results/figures/{target}/scaling_{workload}.{extension}",
+            target=CLUSTER_TARGETS,
+            workload=WORKLOAD_NAMES,
+            extension=["png", "pdf"],
+        )
     )
 
 

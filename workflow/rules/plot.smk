@@ -68,3 +68,26 @@ rule plot_overview:
         width=config["figure_width_inches"],
     script:
         "../scripts/plot_overview.py"
+
+
+# A cluster target's series get figures of their own: never on the local axes.
+rule plot_target:
+    input:
+        summary="results/aggregates/{workload}/summary.csv",
+        crossover="results/aggregates/{workload}/crossover.csv",
+    output:
+        scaling=report(
+            "results/figures/{target}/scaling_{workload}.png",
+            caption="../report/scaling.rst",
+            category="6. Clusters",
+            labels={"workload": "{workload}", "target": "{target}"},
+        ),
+        pdf="results/figures/{target}/scaling_{workload}.pdf",
+    log:
+        "results/logs/plot/{target}/{workload}.log",
+    conda:
+        "../../envs/parbench.yaml"
+    params:
+        width=config["figure_width_inches"],
+    script:
+        "../scripts/plot_target.py"
