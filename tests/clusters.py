@@ -1,5 +1,6 @@
 """Real clusters for the cluster-target tests, started from the engines' own command
-lines and stopped by PID (never `ray stop`, which stops every Ray process of the user).
+lines and stopped by PID, never by name (Ray's own stop command would end every Ray
+process of the user).
 
 - Ray: a head node without CPUs and a second node with two: a task can only run on
   the second node. A multi-node Ray listens on every interface, so the nodes (and
@@ -18,7 +19,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,19 +27,9 @@ from pathlib import Path
 
 import psutil
 
+from parbench.resources import stop_leftovers
+
 BIN = Path(sys.executable).parent
-
-
-def free_port(below: int = 10_000) -> int:
-    """A free TCP port on loopback below `below` (Ray's worker ports are 10002-19999)."""
-    for port in range(6400, below):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port")
 
 
 def stop_by_pid(processes: list[subprocess.Popen]) -> None:
@@ -54,11 +44,7 @@ def stop_by_pid(processes: list[subprocess.Popen]) -> None:
     for member in tree:
         with contextlib.suppress(psutil.NoSuchProcess):
             member.terminate()
-    _, alive = psutil.wait_procs(tree, timeout=5)
-    for member in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            member.kill()
-    psutil.wait_procs(alive, timeout=5)
+    stop_leftovers(tree, grace_seconds=5)  # then killed, as a job's leftovers are
     for process in processes:
         with contextlib.suppress(Exception):
             process.wait(timeout=5)
@@ -103,13 +89,15 @@ def ray_cluster(folder: Path) -> Iterator[dict[str, str]]:
     multi-node Ray listens on every interface, and there that is loopback alone.
     Yields its address, the namespace (drivers run there too) and the
     authentication variables a driver needs (RAY_AUTH_MODE, RAY_AUTH_TOKEN)."""
-    port = free_port()
+    # The namespace is new and empty: any port is free there. Below Ray's worker
+    # ports (10002-19999).
+    port, tag = 6380, os.getpid()
     env = ray_environment(folder)
-    temp = Path("/tmp") / f"pb-ray-{port}"  # Ray's socket paths must stay short
+    temp = Path("/tmp") / f"pb-ray-{tag}"  # Ray's socket paths must stay short
     common = ["--node-ip-address=127.0.0.1", "--block", "--disable-usage-stats",
               f"--temp-dir={temp}"]
     address = f"127.0.0.1:{port}"
-    with loopback_namespace(f"ray{port}") as namespace:
+    with loopback_namespace(f"ray{tag}") as namespace:
         processes = [start(in_namespace(namespace, [
             str(BIN / "ray"), "start", "--head", f"--port={port}", "--num-cpus=0",
             "--include-dashboard=false", *common]), folder / "ray-head.log", env)]

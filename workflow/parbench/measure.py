@@ -307,14 +307,13 @@ class JobRun:
                 [repeat["seconds"] for repeat in self.repeats],
                 time.perf_counter() - measuring_since, settings,
                 sample["sample_seconds"]) or ""
-        self.background_cpu_fraction_during = resources.background_fraction(
-            resources.machine_busy_seconds() - machine_before,
-            resources.tree_cpu_seconds(self.job_pid) - tree_before,
-            time.perf_counter() - sampling_since)
-        if self.backend.on_cluster:
-            # The cluster's workers are not in this job's process tree: where they share
-            # this host, their work would read as someone else's. Unknown, not loaded.
-            self.background_cpu_fraction_during = math.nan
+        # On a cluster the workers are not in this job's process tree: where they share
+        # this host, their work would read as someone else's. Unknown, not loaded.
+        if not self.backend.on_cluster:
+            self.background_cpu_fraction_during = resources.background_fraction(
+                resources.machine_busy_seconds() - machine_before,
+                resources.tree_cpu_seconds(self.job_pid) - tree_before,
+                time.perf_counter() - sampling_since)
 
     def _check_worker_states(self) -> None:
         """A stateful workload's per-worker states, gathered and checked (not timed)."""

@@ -99,7 +99,7 @@ def resolve_series(name: str, overrides: Mapping[str, Any] | None = None,
     return Series(str(name), engine, label, dataclasses.asdict(options))
 
 
-def on_cluster(series: Series, target: str, cluster: Mapping[str, Any]) -> Series:
+def series_on_cluster(series: Series, target: str, cluster: Mapping[str, Any]) -> Series:
     """`series` run on the existing cluster `target` (a `clusters` entry: its engine
     and connection options), named `<series>@<target>`."""
     key = f"clusters.{target}"
@@ -156,7 +156,7 @@ def series_from_config(backends: list[str] | Mapping[str, Any] | None,
             raise ValueError(f"config key targets: the cluster {target!r} runs {engine}, "
                              f"but `backends` has no {engine} series")
         for one in mine:
-            placed = on_cluster(one, target, clusters[target])
+            placed = series_on_cluster(one, target, clusters[target])
             found[placed.name] = placed
     return found
 
@@ -170,4 +170,4 @@ def get_backend(series: Series | str, workers: int, limits: Limits | None = None
 
 
 __all__ = ["BACKENDS", "LOCAL", "Backend", "Limits", "Series", "default_series",
-           "get_backend", "on_cluster", "resolve_series", "series_from_config", "target_of"]
+           "get_backend", "resolve_series", "series_on_cluster", "series_from_config", "target_of"]

@@ -140,6 +140,15 @@ class Backend(ABC):
 CLUSTER_COLUMNS = ("cluster_nodes", "cluster_cpus", "cluster_node_cpus", "nodes_used")
 
 
+def spread_over_hosts(members_by_host: Mapping[str, list[Any]], count: int) -> list[Any]:
+    """`count` of a cluster's workers (engines), taking its hosts in turn: as many
+    nodes as `count` allows carry the job, as a placement spread over nodes would."""
+    widest = max(map(len, members_by_host.values()), default=0)
+    spread = [members[turn] for turn in range(widest)
+              for members in members_by_host.values() if turn < len(members)]
+    return spread[:count]
+
+
 def node_cpus_cell(cpus_by_node: list[tuple[str, float]]) -> str:
     """`cluster_node_cpus`: `host:cpus` per node, `;`-separated, in the cluster's order."""
     return ";".join(f"{node}:{cpus:g}" for node, cpus in cpus_by_node)

@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from parbench import worker_state
-from parbench.backends.base import Backend, call_task, node_cpus_cell, option
+from parbench.backends.base import (
+    Backend,
+    call_task,
+    node_cpus_cell,
+    option,
+    spread_over_hosts,
+)
 from parbench.workloads.base import Task
 
 
@@ -84,12 +90,11 @@ class DaskBackend(Backend):
         """`workers` of the cluster's workers, taking hosts in turn (spread), with
         parbench importable on each (uploaded where it is not)."""
         self._client.wait_for_workers(self.workers, timeout=self.limits.start_timeout_seconds)
+        self._workers_info = self._client.scheduler_info(n_workers=-1)["workers"]
         by_host: dict[str, list[str]] = {}
-        for address, info in sorted(self._client.scheduler_info(n_workers=-1)["workers"].items()):
+        for address, info in sorted(self._workers_info.items()):
             by_host.setdefault(info.get("host", address), []).append(address)
-        spread = [addresses[turn] for turn in range(max(map(len, by_host.values())))
-                  for addresses in by_host.values() if turn < len(addresses)]
-        chosen = spread[:self.workers]
+        chosen = spread_over_hosts(by_host, self.workers)
         missing = [address for address, found in self._client.run(
             _parbench_importable, workers=chosen).items() if not found]
         if missing:
@@ -118,7 +123,7 @@ class DaskBackend(Backend):
     def cluster_resources(self) -> dict[str, Any]:
         if self._chosen is None:
             return {}
-        workers = self._client.scheduler_info(n_workers=-1)["workers"]
+        workers = self._workers_info  # as the workers were chosen from, just before
         threads_by_host: dict[str, float] = {}
         for info in workers.values():
             host = info.get("host", "")

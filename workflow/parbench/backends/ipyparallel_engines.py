@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from parbench import worker_state
-from parbench.backends.base import Backend, call_task, node_cpus_cell, option
+from parbench.backends.base import (
+    Backend,
+    call_task,
+    node_cpus_cell,
+    option,
+    spread_over_hosts,
+)
 from parbench.workloads.base import Task
 
 
@@ -105,9 +111,7 @@ class IpyparallelBackend(Backend):
         by_host: dict[str, list[int]] = {}
         for engine, (host, _) in sorted(found.items()):
             by_host.setdefault(host, []).append(engine)
-        spread = [engines[turn] for turn in range(max(map(len, by_host.values())))
-                  for engines in by_host.values() if turn < len(engines)]
-        chosen = spread[:self.workers]
+        chosen = spread_over_hosts(by_host, self.workers)
         without = [engine for engine in chosen if not found[engine][1]]
         if without:
             raise RuntimeError(f"parbench cannot be imported on the ipyparallel engines "
