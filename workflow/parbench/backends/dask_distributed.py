@@ -22,13 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parbench import worker_state
-from parbench.backends.base import (
-    Backend,
-    call_task,
-    node_cpus_cell,
-    option,
-    spread_over_hosts,
-)
+from parbench.backends.base import Backend, call_task, node_cpus_cell, option, spread_over_hosts
 from parbench.workloads.base import Task
 
 
