@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CORES ?= 8
 SNAKEMAKE_ARGS ?=
 
-.PHONY: run test bench lint report figures docs clean-results
+.PHONY: run test test-quick test-shuffled bench lint report figures docs clean-results
 
 # The environment is rebuilt only when the pins change.
 $(BIN)/snakemake: pyproject.toml envs/constraints.txt
@@ -19,6 +19,14 @@ run: $(BIN)/snakemake
 
 test: $(BIN)/snakemake
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The tests that start no engine and no Snakemake (under 2 minutes).
+test-quick: $(BIN)/snakemake
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# The whole suite in a random order (pytest-randomly; the seed is printed).
+test-shuffled: $(BIN)/snakemake
+	$(BIN)/python -m pytest -p randomly $(PYTEST_ARGS)
 
 bench: $(BIN)/snakemake
 	$(BIN)/python -m benchmarks

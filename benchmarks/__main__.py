@@ -76,7 +76,7 @@ import pandas as pd
 
 from parbench import machine, resources, stats
 from parbench.backends import get_backend
-from parbench.measure import Combination, JobSettings, dispatch_overhead, limit_threads, measure
+from parbench.measure import Job, JobSettings, dispatch_overhead, limit_threads, measure
 from parbench.workloads.exp_sinh import python_kernel
 
 OUTPUT = Path("results/bench/bench.csv")
@@ -239,7 +239,7 @@ def map_seconds(rows: pd.DataFrame) -> float:
 
 
 def harness_overhead(size: int = 200_000, tasks: int = 10) -> dict:
-    combination = Combination("exp_sinh", "python", "serial", size, tasks, 1)
+    combination = Job("exp_sinh", "python", "serial", size, tasks, 1)
     # One sample = one map, as in the bare loop; and no waiting for a quiet machine or
     # re-measuring a loaded job, which the bare side cannot do: under load the
     # harness side would keep only its quiet samples and look faster than the loop.
@@ -270,8 +270,8 @@ def parallel_efficiency(size: int = 500_000) -> dict:
     tasks = 4 * workers
     settings = JobSettings(min_repeats=SAMPLES_PER_SIDE, max_repeats=SAMPLES_PER_SIDE,
                             calibration_repeats=0)
-    serial = Combination("exp_sinh", "python", "serial", size, tasks, 1)
-    pool = Combination("exp_sinh", "python", "pool", size, tasks, workers)
+    serial = Job("exp_sinh", "python", "serial", size, tasks, 1)
+    pool = Job("exp_sinh", "python", "pool", size, tasks, workers)
 
     def one_round() -> tuple[float, float]:
         return map_seconds(measure(serial, settings)), map_seconds(measure(pool, settings))

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from parbench import machine
-from parbench.measure import Combination, JobSettings, limit_threads, measure
+from parbench.measure import Job, JobSettings, limit_threads, measure
 
 OUTPUT = Path("results/bench/article.csv")
 
@@ -73,7 +73,7 @@ def run_article(program: str) -> float:
 
 
 def run_parbench(backend: str, iterations: int, workers: int) -> float:
-    rows = measure(Combination("exp_sinh", "python", backend, iterations, 10, workers),
+    rows = measure(Job("exp_sinh", "python", backend, iterations, 10, workers),
                    JobSettings(min_repeats=3, max_repeats=3, calibration_repeats=0,
                                remeasure_loaded=0))
     if not (rows["status"] == "ok").all() or not rows["verified"].all():

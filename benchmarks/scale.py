@@ -24,7 +24,6 @@ the workflow.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from parbench.workflow_copy import REPO, copy_workflow, planned_jobs  # noqa: E402
+
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 WORKLOADS = {"exp_sinh": ["numpy", "python"], "shared_array": ["numpy"],
              "tiny_tasks": ["python"], "imbalanced": ["python"]}
@@ -60,23 +60,11 @@ def design(jobs_wanted: int, series: list[str]) -> dict[str, Any]:
     }
 
 
-def copy_workflow(destination: Path) -> Path:
-    """A runnable copy of the workflow (sources only) in `destination`."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for name in ("Snakefile", "workflow", "config", "envs"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name, ignore=ignore)
-        else:
-            shutil.copy2(source, destination / name)
-    return destination
-
-
 def template_rows() -> pd.DataFrame:
     """A real job's rows (the serial loop on a tiny exp_sinh), the schema to copy."""
-    from parbench.measure import Combination, JobSettings, measure
+    from parbench.measure import Job, JobSettings, measure
 
-    return measure(Combination("exp_sinh", "numpy", "serial", 1_000, 8, 1),
+    return measure(Job("exp_sinh", "numpy", "serial", 1_000, 8, 1),
                    JobSettings(min_repeats=REPEATS, max_repeats=REPEATS, warmups=1,
                                min_sample_seconds=0, quiet_wait_seconds=0))
 
@@ -93,17 +81,17 @@ def write_synthetic_jobs(workdir: Path, config: dict[str, Any], template: pd.Dat
     order = rng.permutation(len(combinations))
     started = time.time() - 3600
     for position, combination in zip(order, combinations):
-        one_series = series[combination.backend]
+        one_series = series[combination.series]
         engine = BACKENDS[one_series.engine]
         # Per-series model: a fixed cost per map, and work spread over the workers.
         # (crc32, not hash(): str hashes change from run to run)
-        fixed = 1e-5 * (1 + zlib.crc32(combination.backend.encode()) % 50)
+        fixed = 1e-5 * (1 + zlib.crc32(combination.series.encode()) % 50)
         work = 2e-9 * combination.size * combination.tasks / max(1, combination.workers)
         seconds = (fixed + work) * rng.lognormal(0, 0.03, REPEATS)
         rows = template.iloc[[0] * REPEATS][base_columns].copy()
         rows = rows.assign(
             workload=combination.workload, kernel=combination.kernel,
-            backend=combination.backend, engine=one_series.engine,
+            series=combination.series, engine=one_series.engine,
             variant=one_series.variant, single_process=engine.single_process,
             size=combination.size, tasks=combination.tasks, workers=combination.workers,
             replicate=combination.replicate, repeat=range(REPEATS), seconds=seconds,
@@ -154,21 +142,6 @@ def parbench_aggregate(workdir: Path) -> float:
     return seconds
 
 
-def planned(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run: {rule: job count}."""
-    lines = output.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith("Job stats:")), None)
-    if start is None:
-        return {}
-    counts = {}
-    for line in lines[start + 3:]:
-        fields = line.split()
-        if len(fields) != 2 or not fields[1].isdigit() or fields[0] == "total":
-            break
-        counts[fields[0]] = int(fields[1])
-    return counts
-
-
 def one_scale(jobs_wanted: int, template: pd.DataFrame, series: list[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="parbench-scale-") as folder:
         workdir = copy_workflow(Path(folder))
@@ -187,9 +160,9 @@ def one_scale(jobs_wanted: int, template: pd.DataFrame, series: list[str]) -> di
         remeasured.to_csv(some_csv, index=False)
         _, after_one = snakemake(workdir, "-n", "--cores", "2")
         return {"jobs": jobs, "dry_run_seconds": dry_seconds,
-                "planned_before": planned(dry), "aggregate_seconds": aggregate_seconds,
+                "planned_before": planned_jobs(dry), "aggregate_seconds": aggregate_seconds,
                 "aggregate_alone_seconds": in_process_seconds,
-                "plot_seconds": plot_seconds, "planned_after_one_csv": planned(after_one)}
+                "plot_seconds": plot_seconds, "planned_after_one_csv": planned_jobs(after_one)}
 
 
 def main() -> None:

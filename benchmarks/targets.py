@@ -31,7 +31,7 @@ DESIGN = {"workloads": {"shared_array": {"sizes": [100_000, 10_000_000], "tasks"
           "workers": [2], "replicates": 2, "min_repeats": 5, "max_repeats": 10,
           "warmups": 1, "min_sample_seconds": 0.05, "quiet_wait_seconds": 5, "compare": []}
 # What the comparison shows of each summary row.
-COLUMNS = ["backend", "size", "status", "verified", "repeats", "median_seconds", "ci_low",
+COLUMNS = ["series", "size", "status", "verified", "repeats", "median_seconds", "ci_low",
            "ci_high", "startup_seconds", "cold_seconds", "cpu_utilization", "peak_pss_bytes",
            "speedup", "loaded"]
 
@@ -54,11 +54,11 @@ def flow(name: str, design: dict, prefix: list[str] = (), extra: list[str] = (),
         print(result.stderr[-3000:])
     summary = pd.read_csv(workdir / "results/summary.csv")
     timings = pd.read_csv(workdir / "results/timings.csv")
-    jobs = timings.drop_duplicates(["backend", "size", "replicate"])
+    jobs = timings.drop_duplicates(["series", "size", "replicate"])
     per_job = [column for column in ("target", "startup_kind", "cluster_nodes", "cluster_cpus",
                                      "cluster_node_cpus", "nodes_used") if column in jobs]
-    per = jobs.groupby(["backend", "size"])[per_job].first().reset_index()
-    table = summary[COLUMNS].merge(per, on=["backend", "size"])
+    per = jobs.groupby(["series", "size"])[per_job].first().reset_index()
+    table = summary[COLUMNS].merge(per, on=["series", "size"])
     table.insert(0, "run", name)
     table.to_csv(OUT / f"{name}.csv", index=False)
     print(table.to_string(index=False), flush=True)

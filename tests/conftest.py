@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import psutil
 import pytest
 
-from benchmarks.scale import copy_workflow  # noqa: F401 - the tests' helper too
+from parbench.aggregate import GLOBAL_TABLES, aggregate
 from parbench.backends import BACKENDS
+from parbench.resources import is_helper
+from parbench.tables import write_csv_atomically
+from parbench.workflow_copy import copy_workflow
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -21,6 +26,32 @@ PARBENCH = str(Path(sys.executable).with_name("parbench"))
 ENGINE_PROCESS_MARKERS = tuple(marker for backend in BACKENDS.values()
                                for marker in backend.process_markers)
 SESSION_STARTED = time.time()
+# A small real run's per-job CSVs (tests/data/small_run/README.md).
+SMALL_RUN = REPO / "tests/data/small_run/raw"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that starts an engine or Snakemake is slow: `-m "not slow"` is the quick loop."""
+    for item in items:
+        if item.get_closest_marker("engine") or item.get_closest_marker("snakemake"):
+            item.add_marker(pytest.mark.slow)
+
+
+# Interpreter-wide helpers (multiprocessing's and loky's resource trackers, the
+# forkserver) live until the interpreter exits: not leaks.
+HELPERS = [helper for backend in BACKENDS.values() for helper in backend.helper_processes]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_outlives_the_suite():
+    """After the last test, whichever it is: no backend process and no child of the
+    test process is left (a failure is reported at the last test's teardown)."""
+    yield
+    leftovers = wait_until_gone(SESSION_STARTED)
+    assert leftovers == [], [" ".join(p.cmdline()[:3]) for p in leftovers]
+    children = [child for child in psutil.Process().children(recursive=True)
+                if child.status() != psutil.STATUS_ZOMBIE and not is_helper(child, HELPERS)]
+    assert children == [], [" ".join(child.cmdline()[:3]) for child in children]
 
 
 def engine_processes(since: float = SESSION_STARTED) -> list[psutil.Process]:
@@ -58,12 +89,12 @@ def run_snakemake(workdir: Path, *arguments: str, timeout: float = 600,
 
 
 # One timing job in a process of its own, as Snakemake runs it: a long map of
-# exp_sinh on the series given, its CSV at argv[1].
+# exp_sinh on the series given (argv[2]), argv[3] iterations a task, its CSV at argv[1].
 JOB_SCRIPT = """
 import sys
 from parbench.backends import resolve_series
-from parbench.measure import Combination, JobSettings, run_job
-run_job(Combination("exp_sinh", "python", sys.argv[2], 50_000_000, 4, 2),
+from parbench.measure import Job, JobSettings, run_job
+run_job(Job("exp_sinh", "python", sys.argv[2], int(sys.argv[3]), 4, 2),
         JobSettings(min_repeats=1, max_repeats=1, warmups=0), resolve_series(sys.argv[2]),
         sys.argv[1])
 """
@@ -85,8 +116,11 @@ def start_job_and_wait_for_its_map(series_name: str, output: Path,
 
     backend = BACKENDS[resolve_series(series_name).engine]
     stderr = open(log, "w") if log else None  # noqa: SIM115 - the job's to keep
-    job = subprocess.Popen([sys.executable, "-c", JOB_SCRIPT, str(output), series_name],
-                           stderr=stderr)
+    # A task in the job's own process (threads) cannot be interrupted: a job stopped
+    # mid-map waits for it to end, so those tasks are shorter (about 1.5 s here).
+    iterations = 10_000_000 if backend.in_job_process else 50_000_000
+    job = subprocess.Popen([sys.executable, "-c", JOB_SCRIPT, str(output), series_name,
+                            str(iterations)], stderr=stderr)
     parent = psutil.Process(job.pid)
     deadline = time.time() + 120
     while time.time() < deadline and not (backend.single_process
@@ -99,3 +133,26 @@ def start_job_and_wait_for_its_map(series_name: str, output: Path,
 @pytest.fixture
 def workflow_copy(tmp_path: Path) -> Path:
     return copy_workflow(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def job_csvs(tmp_path_factory) -> list[Path]:
+    """The small run's per-job CSVs, and one of a job that failed (a real row's job,
+    failed as a backend's failure is recorded)."""
+    paths = sorted(SMALL_RUN.rglob("*.csv"))
+    rows = pd.read_csv(paths[0])
+    failed = rows.iloc[[0]].assign(series="ipyparallel", engine="ipyparallel",
+                                   status="error", seconds=math.nan,
+                                   verified=False, error="RuntimeError: engines died")
+    folder = tmp_path_factory.mktemp("failed")
+    write_csv_atomically(failed, folder / "ipyparallel_failed.csv")
+    return [*paths, folder / "ipyparallel_failed.csv"]
+
+
+@pytest.fixture(scope="session")
+def aggregates(job_csvs, tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("results")
+    files = {name: out / f"{name}.csv" for name in GLOBAL_TABLES}
+    aggregate(job_csvs, files["timings"], files["summary"], files["crossover"],
+              files["machines"], design_csv=files["design"])
+    return files

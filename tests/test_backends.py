@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import psutil
 import pytest
@@ -18,9 +19,11 @@ from parbench.probes import worker_blas_threads, worker_pid, worker_thread
 from parbench.resources import tree_processes
 from parbench.workloads import WORKLOADS, get_workload
 
+pytestmark = [pytest.mark.engine]
+
 WORKERS = 2
 # Kernels whose workers need a set-up first are tested on backends started with it
-# (test_backend_accounting.py); these run on one started backend per series.
+# (test_worker_setup.py); these run on one started backend per series.
 CASES = [(name, kernel) for name, workload in WORKLOADS.items() for kernel in workload.kernels
          if workload().worker_setup(kernel, workload.smoke_size) is None]
 
@@ -74,3 +77,19 @@ def test_thread_settings_reach_the_workers(started):
     """The job's `blas_threads` (1 here) is what every worker's BLAS would use."""
     limits = started.map(worker_blas_threads, 2 * WORKERS, None)
     assert limits == [1.0] * (2 * WORKERS)
+
+
+def test_a_map_returns_once_the_work_is_done(started):
+    """The article timed ipyparallel's submission only (a view's map returns at once):
+    every series' map must wait for the results."""
+    workload = get_workload("exp_sinh")
+    task, tasks = workload.task("python", 300_000), 4
+    began = time.perf_counter()
+    for index in range(tasks):
+        task(index, None)
+    compute_seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    started.map(task, tasks, None)
+    map_seconds = time.perf_counter() - began
+    # Perfectly spread, the work takes compute / workers; submitting alone takes ~ms.
+    assert map_seconds >= 0.5 * compute_seconds / WORKERS

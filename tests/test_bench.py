@@ -171,6 +171,7 @@ def test_undecided_rounds_go_on_until_the_maximum_or_the_budget():
     assert stop_reason(2, 95.0, 10.0, "undecided", LIMITS) == "budget"
 
 
+@pytest.mark.engine
 def test_the_scale_benchmarks_synthetic_jobs_follow_the_schema_and_aggregate(tmp_path):
     """`make bench`'s scale check times the workflow on synthetic per-job CSVs: they
     must be what aggregation accepts from real jobs, one per job of the design, at
@@ -195,4 +196,4 @@ def test_the_scale_benchmarks_synthetic_jobs_follow_the_schema_and_aggregate(tmp
     summary = pd.read_csv(out / "summary.csv")
     assert (summary["status"] == "ok").all() and summary["verified"].all()
     assert len(summary) * scale.REPLICATES == jobs
-    assert set(summary["backend"]) == set(series)
+    assert set(summary["series"]) == set(series)

@@ -20,20 +20,23 @@ import pytest
 import yaml
 
 from parbench.backends import series_from_config
+from parbench.workflow_copy import copy_workflow
 from tests import clusters
-from tests.conftest import copy_workflow, run_snakemake
+from tests.conftest import run_snakemake
+
+pytestmark = [pytest.mark.engine, pytest.mark.snakemake]
 
 # One timing job of `series` on the cluster `argv[1]` (engine, option=value), its rows
 # to the CSV at argv[2]; as the measure script runs it, in a process of its own.
 JOB_ON_CLUSTER = """
 import sys
 from parbench.backends import series_from_config
-from parbench.measure import Combination, JobSettings, run_job
+from parbench.measure import Job, JobSettings, run_job
 
 if __name__ == "__main__":
     engine, option, value, output = sys.argv[1:5]
     series = series_from_config([engine], {"lab": {"engine": engine, option: value}}, ["lab"])
-    run_job(Combination("shared_array", "numpy", f"{engine}@lab", 100_000, 8, 2),
+    run_job(Job("shared_array", "numpy", f"{engine}@lab", 100_000, 8, 2),
             JobSettings(min_repeats=3, max_repeats=3, warmups=1, min_sample_seconds=0.02,
                         quiet_wait_seconds=0, remeasure_loaded=0),
             series[f"{engine}@lab"], output)
@@ -176,8 +179,8 @@ def test_the_sweep_runs_on_a_two_node_ray_cluster_beside_local(tmp_path):
         assert local["cluster_nodes"].isna().all() and local["cpu_seconds"].notna().all()
 
         summary = pd.read_csv(workdir / "results/summary.csv")
-        by_series = summary.set_index(["backend", "size"])
-        assert set(summary["backend"]) == {"serial", "ray", "ray@lab"}
+        by_series = summary.set_index(["series", "size"])
+        assert set(summary["series"]) == {"serial", "ray", "ray@lab"}
         # A speedup divides by the serial loop on the same target: none on the cluster.
         assert by_series.loc["ray@lab", "speedup"].isna().all()
         assert by_series.loc["ray", "speedup"].notna().all()

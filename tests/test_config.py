@@ -104,9 +104,10 @@ def test_options_and_variants_make_series_of_their_own():
     assert (series["pool-c1"].engine, series["pool-c1"].variant) == ("pool", "c1")
     assert series["pool-c1"].options["chunksize"] == 1
     assert series["pool-shm"].options["shared_input"] == "shared_memory"
-    assert {c.backend for c in sweep.combinations(config)} == {"pool", "pool-c1", "pool-shm"}
+    assert {c.series for c in sweep.combinations(config)} == {"pool", "pool-c1", "pool-shm"}
 
 
+@pytest.mark.snakemake
 def test_workflow_refuses_a_bad_config_before_any_job(workflow_copy: Path):
     bad = workflow_copy / "bad.yaml"
     bad.write_text(yaml.safe_dump({"workloads": {"exp_sinh": {"sizes": [100]}},
@@ -121,9 +122,9 @@ def test_serial_runs_once_with_one_worker_and_auto_resolves_to_available_cores()
     config = validated({"workloads": {"exp_sinh": {"sizes": [10], "kernels": ["numpy"]}},
                         "workers": ["auto", 1], "replicates": 1})
     combinations = sweep.combinations(config)
-    serial = [c for c in combinations if c.backend == "serial"]
+    serial = [c for c in combinations if c.series == "serial"]
     assert [c.workers for c in serial] == [1]
-    pool_workers = sorted(c.workers for c in combinations if c.backend == "pool")
+    pool_workers = sorted(c.workers for c in combinations if c.series == "pool")
     assert pool_workers == sorted({1, machine.available_cores()})
 
 
@@ -184,7 +185,7 @@ def test_a_workload_can_run_a_subset_of_the_series():
                                       "shared_array": {"sizes": [1000],
                                                        "backends": ["serial", "ray"]}},
                         "backends": ["serial", "pool", "ray"], "replicates": 1})
-    backends = {(job.workload, job.backend) for job in sweep.combinations(config)}
+    backends = {(job.workload, job.series) for job in sweep.combinations(config)}
     assert {backend for workload, backend in backends if workload == "shared_array"} == {
         "serial", "ray"}
     assert {backend for workload, backend in backends if workload == "exp_sinh"} == {
@@ -204,6 +205,7 @@ def test_config_overrides_are_typed_as_in_a_file(given, typed):
     assert sweep.typed_override(given) == typed
 
 
+@pytest.mark.snakemake
 def test_a_list_override_from_the_command_line_reaches_the_jobs(workflow_copy: Path):
     """`--config 'workers=[1,2]'`, as config/README.md shows it, plans jobs for both."""
     result = run_snakemake(workflow_copy, "-n", "--cores", "2", "--config", "workers=[1,2]",
@@ -214,6 +216,7 @@ def test_a_list_override_from_the_command_line_reaches_the_jobs(workflow_copy: P
     assert set(planned) == {"1", "2"}
 
 
+@pytest.mark.snakemake
 def test_a_design_without_workloads_stops_naming_the_key(workflow_copy: Path):
     design = workflow_copy / "no_workloads.yaml"
     design.write_text(yaml.safe_dump({"backends": ["serial", "pool"]}))

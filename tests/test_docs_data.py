@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from parbench.aggregate import aggregate
+from parbench.figures.registry import OVERVIEW, WORKLOAD, of_scope
 from tests.conftest import PARBENCH, REPO
 
 RUNS = sorted(path.parent for path in (REPO / "docs/data").glob("*/raw"))
-TABLES = ("summary", "crossover", "machines")
+TABLES = ("summary", "crossover", "machines", "design")
 
 
 def test_the_readme_runs_are_committed():
@@ -24,7 +25,7 @@ def test_the_readme_runs_are_committed():
 def reaggregated(request, tmp_path_factory) -> tuple[Path, Path]:
     run, out = request.param, tmp_path_factory.mktemp(request.param.name)
     aggregate(sorted((run / "raw").rglob("*.csv")), out / "timings.csv", out / "summary.csv",
-              out / "crossover.csv", out / "machines.csv")
+              out / "crossover.csv", out / "machines.csv", design_csv=out / "design.csv")
     return run, out
 
 
@@ -53,13 +54,14 @@ def test_readme_figures_exist_and_come_from_a_committed_run():
         assert Path(figure).parent.name in {run.name for run in RUNS}, figure
 
 
+@pytest.mark.slow
 def test_parbench_plot_draws_a_run_where_asked(tmp_path):
     run = REPO / "docs/data/16cpu"
     subprocess.run([PARBENCH, "--results", str(run), "plot", "--width", "3.5",
                     "--figures", str(tmp_path)], check=True, capture_output=True)
     drawn = {path.name for path in tmp_path.glob("*.png")}
     summary = pd.read_csv(run / "summary.csv")
-    expected = {f"{figure}_{workload}.png" for figure in ("scaling", "speedup", "workers",
-                                                          "winner")
+    expected = {f"{figure.stem.format(workload=workload)}.png"
+                for scope in (WORKLOAD, OVERVIEW) for figure in of_scope(scope)
                 for workload in summary["workload"].unique()}
-    assert expected | {"overhead.png", "article.png"} == drawn
+    assert expected == drawn

@@ -39,9 +39,11 @@ import yaml
 
 from parbench import guard
 from parbench.backends import BACKENDS
-from parbench.measure import Combination, JobSettings, measure
+from parbench.measure import Job, JobSettings, measure
 from tests.conftest import REPO, run_snakemake, start_job_and_wait_for_its_map
 from tests.failing_workloads import MARK_VARIABLE
+
+pytestmark = [pytest.mark.engine]
 
 # One series per engine that starts processes of its own (threads and the serial
 # loop run inside the job: a killed job takes them with it).
@@ -134,8 +136,8 @@ def test_the_next_job_stops_what_a_killed_job_and_its_guard_left(tmp_path: Path,
 NEXT_JOB = """
 import sys
 from parbench.backends import resolve_series
-from parbench.measure import Combination, JobSettings, run_job
-run_job(Combination("exp_sinh", "numpy", "serial", 1000, 2, 1),
+from parbench.measure import Job, JobSettings, run_job
+run_job(Job("exp_sinh", "numpy", "serial", 1000, 2, 1),
         JobSettings(min_repeats=1, max_repeats=1, warmups=0, min_sample_seconds=0),
         resolve_series("serial"), sys.argv[1])
 """
@@ -149,7 +151,7 @@ def test_a_worker_that_dies_mid_map_is_an_error_row_naming_it(tmp_path: Path, mo
     backend must instead end the map with an error that says a worker died."""
     mark = tmp_path / "killed-once"
     monkeypatch.setenv(MARK_VARIABLE, str(mark))
-    rows = measure(Combination("dies_once", "python", engine, 1, 4, 2),
+    rows = measure(Job("dies_once", "python", engine, 1, 4, 2),
                    JobSettings(min_repeats=1, max_repeats=1, map_timeout_seconds=120),
                    workload_plugin="tests.failing_workloads:DiesOnce")
     assert mark.exists(), "a worker was killed"
@@ -166,7 +168,7 @@ def test_peak_memory_counts_a_shared_page_once():
     """pool-shm maps one shared block into the job and every worker: summed RSS
     counts it once per process, PSS once in all."""
     size = 200_000_000
-    rows = measure(Combination("shared_array", "numpy", "pool-shm", size, 4, 2),
+    rows = measure(Job("shared_array", "numpy", "pool-shm", size, 4, 2),
                    JobSettings(min_repeats=1, max_repeats=1, sample_interval_seconds=0.02))
     job = rows.iloc[0]
     assert job["status"] == "ok"
@@ -178,8 +180,8 @@ def test_peak_memory_counts_a_shared_page_once():
 
 SHM_JOB = """
 import sys
-from parbench.measure import Combination, JobSettings, measure
-rows = measure(Combination("shared_array", "numpy", sys.argv[1], 64_000_000, 2, 1),
+from parbench.measure import Job, JobSettings, measure
+rows = measure(Job("shared_array", "numpy", sys.argv[1], 64_000_000, 2, 1),
                JobSettings(min_repeats=1, max_repeats=1))
 print("ROW", rows.iloc[-1]["status"], rows.iloc[-1]["error"])
 """
@@ -211,9 +213,9 @@ def test_a_job_that_crashes_says_why_in_its_log(tmp_path: Path):
         "import sys\n"
         "from parbench.backends import resolve_series\n"
         "from parbench.logs import stderr_to\n"
-        "from parbench.measure import Combination, JobSettings, run_job\n"
+        "from parbench.measure import Job, JobSettings, run_job\n"
         "with stderr_to(sys.argv[1]):\n"
-        "    run_job(Combination('no_such_workload', 'python', 'serial', 1, 1, 1),\n"
+        "    run_job(Job('no_such_workload', 'python', 'serial', 1, 1, 1),\n"
         "            JobSettings(), resolve_series('serial'), sys.argv[2])\n")
     result = subprocess.run([sys.executable, "-c", script, str(log), str(tmp_path / "x.csv")],
                             capture_output=True, text=True, timeout=120)

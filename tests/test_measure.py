@@ -13,10 +13,10 @@ import pandas as pd
 import psutil
 import pytest
 
-from parbench import machine
+from parbench import columns, machine
 from parbench.backends import BACKENDS, default_series, get_backend, resolve_series
 from parbench.measure import (
-    Combination,
+    Job,
     JobSettings,
     exclusive_timing_slot,
     measure,
@@ -26,26 +26,26 @@ from parbench.resources import is_helper
 from parbench.tables import write_csv_atomically
 from tests.conftest import start_job_and_wait_for_its_map
 
-REQUIRED_COLUMNS = [
-    "workload", "kernel", "backend", "engine", "variant", "single_process", "size", "tasks",
-    "workers", "repeat", "seconds", "startup_seconds", "teardown_seconds", "first_map_seconds",
-    "status", "verified", "error", "chunksize", "blas_threads", "python_version", "gil_enabled",
-    "default_start_method", "cpu_model", "available_cores", "git_commit", "timestamp_utc",
-    "warmups_verified", "leftover_processes_stopped",
-]
+pytestmark = [pytest.mark.engine]
 
 
 @pytest.mark.parametrize("series_name", default_series())
 def test_every_series_measures_verified_rows_and_leaves_nothing(series_name):
-    """The job-level contract: documented columns, verified maps, start-up and teardown
-    timed, the series' options and every recorded package's version in its rows, and
-    nothing left for the job to kill."""
+    """The job-level contract: declared columns, verified maps, start-up and teardown
+    timed, the series' options and every recorded package's version in its rows,
+    the CPU and memory of the job's whole process tree, and nothing left for the
+    job to kill."""
     series = resolve_series(series_name)
-    rows = measure(Combination("shared_array", "numpy", series_name, 80_000, 4, 2),
+    driver_rss = psutil.Process().memory_info().rss
+    # Compute-bound: NumPy's loops release the GIL, so threads can keep 2 cores busy too.
+    rows = measure(Job("exp_sinh", "numpy", series_name, 2_000_000, 8, 2),
                    JobSettings(min_repeats=3, max_repeats=3, calibration_repeats=1))
     assert (rows["status"] == "ok").all(), rows["error"].iloc[-1]
     assert list(rows["repeat"]) == [0, 1, 2]
-    assert set(REQUIRED_COLUMNS) <= set(rows.columns)
+    # Every declared column, in the table's order, and nothing undeclared.
+    assert list(rows.columns) == columns.ordered(list(rows.columns))
+    assert set(columns.names(columns.JOB)) - {"orphans_stopped"} <= set(rows.columns)
+    assert all(columns.family_of(name) for name in rows.columns)
     assert rows["verified"].all() and rows["warmups_verified"].all()
     assert (rows["seconds"] > 0).all()
     first = rows.iloc[0]
@@ -58,19 +58,27 @@ def test_every_series_measures_verified_rows_and_leaves_nothing(series_name):
         assert f"option_{name}" in rows.columns
     for package in machine.recorded_packages():
         assert first[f"{package}_version"] != "not installed", package
+    # Counting only the driver would give ~1/W; W workers at full tilt give ~1. The
+    # low bound is wide because a busy machine stretches the wall time, not the CPU.
+    utilization = rows["cpu_utilization"].median()
+    assert 0.3 <= utilization <= 1.3, rows[["seconds", "cpu_seconds", "cpu_utilization"]]
+    if BACKENDS[series.engine].in_job_process:
+        assert first["peak_rss_bytes"] >= driver_rss
+    else:  # the tree, not the driver alone: the test process itself holds ~150 MB
+        assert first["peak_rss_bytes"] > driver_rss + 2 * 20e6
 
 
 @pytest.mark.parametrize(("workload", "kernel", "size"), [
     ("exp_sinh", "python", 1_000), ("exp_sinh", "numpy", 1_000),
 ])
 def test_rows_of_both_kernels_are_verified(workload, kernel, size):
-    rows = measure(Combination(workload, kernel, "pool", size, 4, 2),
+    rows = measure(Job(workload, kernel, "pool", size, 4, 2),
                    JobSettings(min_repeats=2, max_repeats=2))
     assert (rows["status"] == "ok").all() and rows["verified"].all()
 
 
 def test_pool_records_its_default_chunksize():
-    rows = measure(Combination("exp_sinh", "numpy", "pool", 100, 16, 2),
+    rows = measure(Job("exp_sinh", "numpy", "pool", 100, 16, 2),
                    JobSettings(min_repeats=1, max_repeats=1))
     assert rows["chunksize"].iloc[0] == 2  # ceil(16 / (4 * 2)), Pool's own rule
 
@@ -78,7 +86,7 @@ def test_pool_records_its_default_chunksize():
 def test_ray_job_is_verified_and_stops_its_instance():
     import ray
 
-    rows = measure(Combination("shared_array", "numpy", "ray", 100_000, 4, 2),
+    rows = measure(Job("shared_array", "numpy", "ray", 100_000, 4, 2),
                    JobSettings(min_repeats=2, max_repeats=2))
     assert (rows["status"] == "ok").all() and rows["verified"].all()
     # Start-up is measured apart from the maps, and is not free.
@@ -87,7 +95,7 @@ def test_ray_job_is_verified_and_stops_its_instance():
 
 
 def test_a_backend_that_cannot_start_writes_an_error_row():
-    rows = measure(Combination("exp_sinh", "python", "pool", 100, 4, 0),
+    rows = measure(Job("exp_sinh", "python", "pool", 100, 4, 0),
                    JobSettings(min_repeats=3, max_repeats=3))
     assert list(rows["status"]) == ["error"]
     assert "Number of processes must be at least 1" in rows["error"].iloc[0]
@@ -103,7 +111,7 @@ def test_a_map_that_times_out_is_an_error_row_and_the_backend_is_stopped(series_
     # Two workers: joblib runs a one-worker map as a loop in the job, where its
     # timeout cannot apply (it says so in a warning).
     rows = measure(
-        Combination("exp_sinh", "python", series_name, 2_000_000, 4, 2),
+        Job("exp_sinh", "python", series_name, 2_000_000, 4, 2),
         JobSettings(min_repeats=2, max_repeats=2, warmups=0, map_timeout_seconds=0.05),
     )
     assert rows["status"].iloc[-1] == "error"
@@ -117,7 +125,7 @@ def test_a_map_that_times_out_is_an_error_row_and_the_backend_is_stopped(series_
 
 
 def test_ipyparallel_without_engines_is_an_error_row():
-    rows = measure(Combination("exp_sinh", "python", "ipyparallel", 100, 2, 0),
+    rows = measure(Job("exp_sinh", "python", "ipyparallel", 100, 2, 0),
                    JobSettings(min_repeats=1, max_repeats=1, map_timeout_seconds=30))
     assert rows["status"].iloc[-1] == "error"
     assert "NoEnginesRegistered" in rows["error"].iloc[-1]
@@ -190,7 +198,7 @@ def test_pool_workers_die_on_sigterm_even_under_the_jobs_handler():
     """Pool.terminate() hangs on a worker that inherited a Python SIGTERM handler."""
     import signal
 
-    from parbench.measure import _stop_on_sigterm
+    from parbench.measure.slot import stop_on_sigterm as _stop_on_sigterm
     from parbench.probes import worker_sigterm_is_default
 
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
@@ -223,7 +231,7 @@ def test_sigterm_stops_every_backend_and_writes_nothing(tmp_path: Path, series_n
 
 
 def test_rows_carry_overheads_resources_and_provenance():
-    rows = measure(Combination("shared_array", "numpy", "pool", 100_000, 8, 2),
+    rows = measure(Job("shared_array", "numpy", "pool", 100_000, 8, 2),
                    JobSettings(min_repeats=2, max_repeats=2))
     first = rows.iloc[0]
     assert first["overhead_per_task_seconds"] > 0
@@ -246,10 +254,10 @@ def test_a_shipped_tree_records_the_commit_it_was_shipped_from(monkeypatch):
 def test_more_workers_than_cores_is_flagged():
     from parbench.machine import available_cores
 
-    rows = measure(Combination("exp_sinh", "numpy", "pool", 100, 4, available_cores() + 1),
+    rows = measure(Job("exp_sinh", "numpy", "pool", 100, 4, available_cores() + 1),
                    JobSettings(min_repeats=1, max_repeats=1))
     assert rows["oversubscribed"].all() and (rows["status"] == "ok").all()
-    fitting = measure(Combination("exp_sinh", "numpy", "pool", 100, 4, 1),
+    fitting = measure(Job("exp_sinh", "numpy", "pool", 100, 4, 1),
                       JobSettings(min_repeats=1, max_repeats=1))
     assert not fitting["oversubscribed"].any()
 
@@ -257,19 +265,19 @@ def test_more_workers_than_cores_is_flagged():
 def test_a_series_without_an_idiomatic_path_writes_an_unsupported_row():
     """Pool cannot reach every worker after a map: a stateful kernel is `unsupported`,
     said in a row before anything is started, not a crash and not a silent gap."""
-    rows = measure(Combination("worker_setup", "stateful", "pool", 80_000, 4, 2),
+    rows = measure(Job("worker_setup", "stateful", "pool", 80_000, 4, 2),
                    JobSettings(min_repeats=2, max_repeats=2))
     assert list(rows["status"]) == ["unsupported"]
     assert "cannot be gathered" in rows["error"].iloc[0]
     assert math.isnan(rows["startup_seconds"].iloc[0])  # nothing was started
-    rows = measure(Combination("worker_setup", "stateful", "serial", 80_000, 4, 1),
+    rows = measure(Job("worker_setup", "stateful", "serial", 80_000, 4, 1),
                    JobSettings(min_repeats=2, max_repeats=2))
     assert (rows["status"] == "ok").all() and rows["verified"].all()
     assert bool(rows["state_verified"].iloc[0])
 
 
 def test_a_sample_is_k_maps_lasting_at_least_the_minimum():
-    rows = measure(Combination("exp_sinh", "numpy", "pool", 1_000, 4, 2),
+    rows = measure(Job("exp_sinh", "numpy", "pool", 1_000, 4, 2),
                    JobSettings(min_repeats=3, max_repeats=3, min_sample_seconds=0.05))
     assert (rows["maps_per_sample"] > 1).all() and rows["maps_per_sample"].nunique() == 1
     # k is chosen with 20 % to spare on the fastest warm-up map, but maps may still speed
@@ -279,7 +287,7 @@ def test_a_sample_is_k_maps_lasting_at_least_the_minimum():
     assert ((rows["seconds"] * rows["maps_per_sample"]) - rows["sample_seconds"]).abs().max() < 1e-9
     # Cold start and the first map stay single.
     assert (rows["first_map_seconds"] < rows["sample_seconds"]).all()
-    single = measure(Combination("exp_sinh", "numpy", "pool", 1_000, 4, 2),
+    single = measure(Job("exp_sinh", "numpy", "pool", 1_000, 4, 2),
                      JobSettings(min_repeats=2, max_repeats=2, min_sample_seconds=0))
     assert (single["maps_per_sample"] == 1).all()
 
@@ -301,7 +309,7 @@ def test_a_job_on_a_busy_machine_waits_remeasures_and_keeps_its_loaded_flag():
     assert not {spinner.pid for spinner in spinners} & {
         child.pid for child in psutil.Process().children(recursive=True)}
     try:
-        rows = measure(Combination("exp_sinh", "numpy", "serial", 1_000, 4, 1),
+        rows = measure(Job("exp_sinh", "numpy", "serial", 1_000, 4, 1),
                        JobSettings(min_repeats=2, max_repeats=2, quiet_wait_seconds=1.5,
                                    remeasure_loaded=1, min_sample_seconds=0.2))
     finally:
@@ -317,7 +325,7 @@ def test_a_job_on_a_busy_machine_waits_remeasures_and_keeps_its_loaded_flag():
 
 
 def test_a_job_on_a_quiet_machine_says_how_quiet_it_was():
-    rows = measure(Combination("exp_sinh", "numpy", "serial", 1_000, 4, 1),
+    rows = measure(Job("exp_sinh", "numpy", "serial", 1_000, 4, 1),
                    JobSettings(min_repeats=2, max_repeats=2, remeasure_loaded=0))
     first = rows.iloc[0]
     assert 0 <= first["background_cpu_fraction_during"] <= 1
@@ -339,10 +347,10 @@ def test_a_jobs_rows_are_written_without_pandas_as_pandas_writes_them(tmp_path: 
     settings = JobSettings(min_repeats=2, max_repeats=2, min_sample_seconds=0,
                            quiet_wait_seconds=0)
     jobs = {
-        "ok": measure_rows(Combination("exp_sinh", "numpy", "serial", 1_000, 4, 1), settings),
-        "unsupported": measure_rows(Combination("worker_setup", "stateful", "pool", 1_000, 4, 2),
+        "ok": measure_rows(Job("exp_sinh", "numpy", "serial", 1_000, 4, 1), settings),
+        "unsupported": measure_rows(Job("worker_setup", "stateful", "pool", 1_000, 4, 2),
                                     settings),
-        "error": measure_rows(Combination("dies_once", "python", "pool", 1, 4, 2), settings,
+        "error": measure_rows(Job("dies_once", "python", "pool", 1, 4, 2), settings,
                               workload_plugin="tests.failing_workloads:DiesOnce"),
     }
     assert {rows[-1]["status"] for rows in jobs.values()} == {"ok", "unsupported", "error"}

@@ -19,6 +19,8 @@ import yaml
 from tests.conftest import SNAKEMAKE
 from tests.slurm_cluster import ENVIRONMENT, SingleNodeSlurm, SlurmUnavailable, ensure_installed
 
+pytestmark = [pytest.mark.engine, pytest.mark.snakemake]
+
 # One workload, one size, the serial loop and Pool: two timing jobs, then the
 # aggregation and figures, every one a Slurm job.
 BACKENDS = ["serial", "pool"]
@@ -84,7 +86,8 @@ def test_sweep_runs_as_slurm_jobs_with_the_slurm_profile(slurm, workflow_copy, t
         workdir, "--workflow-profile", "workflow/profiles/slurm", "--executor", "slurm",
         "--jobs", "2",
         # Quicker polls than the profile's, and every job's Slurm log kept to check.
-        "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs",
+        "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
+        "--slurm-keep-successful-logs",
         "--configfile", "slurm.yaml", "--config", f"timing_lock={lock}",
     )
     details = explain(workdir, result, slurm)
@@ -127,19 +130,19 @@ def test_sweep_runs_as_slurm_jobs_with_the_slurm_profile(slurm, workflow_copy, t
     csvs = sorted((workdir / "results/raw").rglob("*.csv"))
     assert len(csvs) == len(BACKENDS)
     rows = pd.concat(pd.read_csv(path) for path in csvs)
-    assert set(rows["backend"]) == set(BACKENDS)
+    assert set(rows["series"]) == set(BACKENDS)
     assert (rows["status"] == "ok").all(), rows.loc[rows["status"] != "ok", "error"]
     assert rows["verified"].all()
     assert lock.exists()
     # Each row was measured inside its Slurm job (times to the second).
     for job in measures.values():
         backend = next(name for name in BACKENDS if f"_{name}_" in job["Comment"])
-        measured = rows[rows["backend"] == backend]
+        measured = rows[rows["series"] == backend]
         started = datetime.fromisoformat(job["StartTime"]).timestamp()
         ended = datetime.fromisoformat(job["EndTime"]).timestamp()
         assert measured["job_start_unix"].min() >= started - 1, (job, measured)
         assert measured["job_end_unix"].max() <= ended + 1, (job, measured)
-    spans = rows.groupby("backend")[["job_start_unix", "job_end_unix"]].first()
+    spans = rows.groupby("series")[["job_start_unix", "job_end_unix"]].first()
     spans = spans.sort_values("job_start_unix").to_numpy()
     assert spans[1, 0] >= spans[0, 1]  # one timing job at a time
     # The aggregation and figures, Slurm jobs too.

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from parbench import stats
-from parbench.measure import Combination, JobSettings, measure, stop_reason
+from parbench.measure import Job, JobSettings, measure, stop_reason
 
 
 def test_median_interval_contains_the_true_median_and_narrows_with_samples():
@@ -63,10 +63,11 @@ def test_budget_stops_a_slow_job():
     assert stop_reason([4.0, 4.1], 8.1, settings) == "budget"
 
 
+@pytest.mark.engine
 @pytest.mark.parametrize(("ci_target", "expected_rows", "reason"),
                          [(10.0, 5, "ci_target"), (1e-9, 12, "max_repeats")])
 def test_real_repeat_loop_obeys_the_rule(ci_target, expected_rows, reason):
-    rows = measure(Combination("exp_sinh", "numpy", "serial", 1_000, 4, 1),
+    rows = measure(Job("exp_sinh", "numpy", "serial", 1_000, 4, 1),
                    JobSettings(min_repeats=5, max_repeats=12, ci_target=ci_target))
     assert len(rows) == expected_rows and set(rows["stop_reason"]) == {reason}
 

@@ -7,7 +7,7 @@ import pytest
 
 from parbench import worker_state
 from parbench.measure import (
-    Combination,
+    Job,
     JobSettings,
     max_relative_error,
     measure,
@@ -52,10 +52,11 @@ def test_workloads_that_move_data_declare_their_memory():
     assert {"shared_array", "image_filter", "worker_setup"} <= set(MEMORY_BOUND)
 
 
+@pytest.mark.engine
 @pytest.mark.parametrize("name", MEMORY_BOUND)
 def test_a_size_too_large_for_memory_is_an_error_row_before_any_allocation(name):
     workload = WORKLOADS[name]
-    rows = measure(Combination(name, workload.kernels[0], "serial", 10**15, 8, 1),
+    rows = measure(Job(name, workload.kernels[0], "serial", 10**15, 8, 1),
                    JobSettings(min_repeats=1, max_repeats=1))
     assert list(rows["status"]) == ["error"]
     assert "nothing was allocated" in rows["error"].iloc[0]

@@ -5,7 +5,7 @@
                             --exclude-loaded: without jobs measured on a loaded machine;
                             --skip-invalid: leave out, and list, broken per-job CSVs)
     parbench plot           aggregates -> every figure under results/figures
-                            (--figures DIR: elsewhere)
+                            (--figures DIR: elsewhere; --list: the figures, one line each)
     parbench --results docs/data/16cpu aggregate    the same for a committed data set
     parbench describe       the backends, their options and the workloads, as tables
                             (--write README.md config/README.md: refresh the docs)
@@ -20,10 +20,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import pandas as pd
-
 from parbench import describe, walltime
 from parbench.aggregate import aggregate
+from parbench.backends import LOCAL
+from parbench.migrations import read_table
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,11 +46,13 @@ def main(argv: list[str] | None = None) -> None:
                              help="leave out per-job CSVs that break their schema (listed in "
                                   "the log and as `invalid file` rows of summary.csv) instead "
                                   "of stopping")
-    plot = commands.add_parser("plot", help="aggregates -> figures under RESULTS/figures")
-    plot.add_argument("--width", type=float, default=None,
+    plotting = commands.add_parser("plot", help="aggregates -> figures under RESULTS/figures")
+    plotting.add_argument("--width", type=float, default=None,
                       help="figure width in inches (default 7; 3.5: a paper's single column)")
-    plot.add_argument("--figures", type=Path, default=None,
+    plotting.add_argument("--figures", type=Path, default=None,
                       help="where the figures go (default: RESULTS/figures)")
+    plotting.add_argument("--list", action="store_true",
+                      help="list the registered figures instead of drawing them")
     describing = commands.add_parser("describe", help="tables of the registered backends, "
                                      "options and workloads")
     describing.add_argument("--write", nargs="+", type=Path, metavar="FILE",
@@ -79,27 +81,36 @@ def main(argv: list[str] | None = None) -> None:
         else:
             for name, table in describe.TABLES.items():
                 print(f"## {name}\n\n{table()}\n")
-    elif arguments.command == "plot":
-        # Here, not at the top: matplotlib and seaborn cost the other commands 0.3 s.
-        from parbench.plot import (
-            DEFAULT_WIDTH,
-            OVERVIEW_FIGURES,
-            WORKLOAD_FIGURES,
-            draw_overview,
-            draw_workload,
-        )
+    elif arguments.command == "plot" and arguments.list:
+        from parbench.figures.registry import FIGURES
 
-        width = arguments.width or DEFAULT_WIDTH
-        summary = pd.read_csv(results / "summary.csv")
-        crossover = pd.read_csv(results / "crossover.csv")
-        figures = arguments.figures or results / "figures"
-        for workload in sorted(summary["workload"].dropna().unique()):
-            draw_workload(summary, crossover, workload,
-                          {name: figures / f"{name}_{workload}" for name in WORKLOAD_FIGURES},
-                          width)
-        draw_overview(summary, {name: figures / name for name in OVERVIEW_FIGURES},
-                      width)
-        print(f"wrote the figures under {figures}")
+        for figure in FIGURES.values():
+            print(f"{figure.name:<16}{figure.scope:<10}{figure.summary}")
+    elif arguments.command == "plot":
+        plot(results, arguments.figures or results / "figures", arguments.width)
+
+
+def plot(results: Path, figures: Path, width: float | None) -> None:
+    """Every registered figure of the aggregates under `results`, into `figures`."""
+    # Here, not at the top: matplotlib and seaborn cost the other commands 0.3 s.
+    from parbench.figures.draw import draw_scope, stems_under
+    from parbench.figures.registry import OVERVIEW, TARGET, WORKLOAD
+    from parbench.figures.style import DEFAULT_WIDTH
+
+    width = width or DEFAULT_WIDTH
+    summary = read_table(results / "summary.csv")
+    crossover = read_table(results / "crossover.csv")
+    local = summary[summary["target"].fillna(LOCAL) == LOCAL]
+    for workload in sorted(local["workload"].dropna().unique()):
+        draw_scope(WORKLOAD, summary, crossover, stems_under(figures, WORKLOAD, workload),
+                   workload, width=width)
+    draw_scope(OVERVIEW, summary, crossover, stems_under(figures, OVERVIEW), width=width)
+    for target in sorted(set(summary["target"].dropna()) - {LOCAL}):
+        for workload in sorted(summary.loc[summary["target"] == target, "workload"].unique()):
+            draw_scope(TARGET, summary, crossover,
+                       stems_under(figures, TARGET, workload, target), workload, target,
+                       width)
+    print(f"wrote the figures under {figures}")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from parbench import columns
 from parbench.backends import BACKENDS
 from parbench.backends.base import allowed_values, option_fields
+from parbench.figures.registry import FIGURES
 from parbench.workloads import WORKLOADS
 
 
@@ -76,11 +78,70 @@ def workloads_table() -> str:
     return "\n".join(lines)
 
 
+SCHEMA = Path(__file__).resolve().parents[1] / "schemas/config.schema.yaml"
+
+
+def config_key_meanings() -> dict[str, str]:
+    """Each config key's description, from the schema (the one place it is written)."""
+    import yaml
+
+    if not SCHEMA.is_file():  # an installed copy without the workflow beside it
+        return {}
+    properties = yaml.safe_load(SCHEMA.read_text())["properties"]
+    return {key: " ".join(spec.get("description", "").split())
+            for key, spec in properties.items()}
+
+
+def columns_table(table: str) -> str:
+    """The columns of one table, in order, as parbench.columns declares them."""
+    lines = ["| column | kind | unit | meaning |", "|---|---|---|---|"]
+    settings = config_key_meanings()
+    for name in columns.names(table, families=True):
+        column = columns.BY_NAME[name]
+        meaning = column.summary_meaning if table == columns.SUMMARY and \
+            column.summary_meaning else column.meaning
+        if column.group == "settings" and name in settings:
+            meaning = f"as configured: {settings[name]}"
+        if table == columns.SUMMARY and column.to_summary:
+            meaning += f" ({column.to_summary} over the replicates)"
+        lines.append(f"| `{name}` | {column.kind} | {column.unit} | {_cell(meaning)} |")
+    return "\n".join(lines)
+
+
+def plugin_columns_table() -> str:
+    """The columns the registered backends and workloads declare of their own."""
+    lines = ["| column | declared by | kind | unit | meaning |", "|---|---|---|---|---|"]
+    seen = set()
+    for prefix, plugins in (("backend_", BACKENDS.values()), ("workload_", WORKLOADS.values())):
+        for plugin in plugins:
+            for column in plugin.columns:
+                name = f"{prefix}{column.name}"
+                owners = ", ".join(f"`{other.name}`" for other in plugins
+                                   if column in other.columns)
+                if name not in seen:
+                    seen.add(name)
+                    lines.append(f"| `{name}` | {owners} | {column.kind} | {column.unit} | "
+                                 f"{_cell(column.meaning)} |")
+    return "\n".join(lines)
+
+
+def figures_table() -> str:
+    lines = ["| figure | file | report section | shows |", "|---|---|---|---|"]
+    for figure in FIGURES.values():
+        path = figure.path.replace("{extension}", "{png,pdf}")
+        lines.append(f"| `{figure.name}` | `{path}` | {figure.category} | "
+                     f"{_cell(figure.summary)} |")
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "backends": backends_table, "series": series_table, "options": options_table,
-    "workloads": workloads_table,
+    "workloads": workloads_table, "figures": figures_table,
+    "plugin-columns": plugin_columns_table,
+    **{f"columns-{table}": (lambda table=table: columns_table(table))
+       for table in columns.TABLES},
 }
-BLOCK = re.compile(r"(<!-- parbench describe: (\w+) -->\n)(.*?)(<!-- end -->)", re.DOTALL)
+BLOCK = re.compile(r"(<!-- parbench describe: ([\w-]+) -->\n)(.*?)(<!-- end -->)", re.DOTALL)
 
 
 def refreshed(text: str) -> str:

@@ -9,7 +9,7 @@ import itertools
 import math
 import random
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import yaml
@@ -17,14 +17,9 @@ import yaml
 from parbench import machine
 from parbench.backends import BACKENDS, Series, series_from_config, target_of
 from parbench.crossover import DEFAULT_PAIRS
-from parbench.measure import Combination, JobSettings
+from parbench.identity import RAW_CSV, RAW_LOG, Job, job_csv  # noqa: F401 - the rules' paths
+from parbench.settings import JobSettings
 from parbench.workloads import workload_class
-
-# One wildcard pattern for every per-job CSV, and the same for its log. `backend`
-# is the series' name (`pool`, `pool-shm`); each replicate is its own job.
-RAW_CSV = ("results/raw/{workload}/{kernel}/{backend}/"
-           "size{size}_tasks{tasks}_workers{workers}_rep{replicate}.csv")
-RAW_LOG = RAW_CSV.replace("results/raw/", "results/logs/measure/").replace(".csv", ".log")
 
 
 def resolve_workers(values: list[int | str]) -> list[int]:
@@ -41,11 +36,11 @@ def series(config: Mapping[str, Any]) -> dict[str, Series]:
 
 
 def combinations(config: Mapping[str, Any],
-                 config_series: Mapping[str, Series] | None = None) -> list[Combination]:
+                 config_series: Mapping[str, Series] | None = None) -> list[Job]:
     """Every job of the sweep: each combination once per replicate, in config order."""
     workers = resolve_workers(config["workers"])
     config_series = config_series or series(config)
-    found: list[Combination] = []
+    found: list[Job] = []
     for workload_name, workload in config["workloads"].items():
         kernels = workload.get("kernels") or list(
             workload_class(workload_name, workload.get("plugin")).kernels)
@@ -58,7 +53,7 @@ def combinations(config: Mapping[str, Any],
             # The serial loop uses one core whatever `workers` says.
             engine = config_series[name].engine
             series_workers = [1] if BACKENDS[engine].single_process else workers
-            found += [Combination(workload_name, kernel, name, int(size), int(task_count),
+            found += [Job(workload_name, kernel, name, int(size), int(task_count),
                                   worker_count)
                       for worker_count in series_workers]
     unique = list(dict.fromkeys(found))  # without repeats, in order
@@ -75,19 +70,19 @@ def series_on_targets(subset: list[str] | None,
     return [name for name in config_series if name.partition("@")[0] in subset]
 
 
-def run_order(jobs: list[Combination], seed: int) -> list[Combination]:
+def run_order(jobs: list[Job], seed: int) -> list[Job]:
     """The order the sweep runs its jobs in: replicate by replicate, so the replicates
     of one combination are a whole round apart, not back to back; shuffled (seeded)
     within each round, so time drift does not line up with size or backend. Each
     round reshuffles each half of the previous round's order within itself: two
     replicates of a combination are at least half a round apart, and their
     neighbours differ from one replicate to the next."""
-    rounds: dict[int, list[Combination]] = {}
+    rounds: dict[int, list[Job]] = {}
     for job in jobs:
         rounds.setdefault(job.replicate, []).append(job)
     shuffler = random.Random(seed)
-    order: list[Combination] = []
-    previous: list[Combination] = []
+    order: list[Job] = []
+    previous: list[Job] = []
     for replicate in sorted(rounds):
         identity = {replace(job, replicate=0): job for job in rounds[replicate]}
         if previous:
@@ -108,14 +103,10 @@ def run_order(jobs: list[Combination], seed: int) -> list[Combination]:
     return order
 
 
-def job_priorities(jobs: list[Combination], seed: int) -> dict[str, int]:
+def job_priorities(jobs: list[Job], seed: int) -> dict[str, int]:
     """{per-job CSV: Snakemake priority}: higher runs first, in `run_order`."""
     order = run_order(jobs, seed)
     return {job_csv(job): len(order) - position for position, job in enumerate(order)}
-
-
-def job_csv(combination: Combination) -> str:
-    return RAW_CSV.format(**asdict(combination))
 
 
 def measurement_settings(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,12 +118,7 @@ def measurement_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """
     # In the dataclass's order: Snakemake compares params as text, so the order
     # must not change from one run to the next.
-    settings = {field.name: config[field.name] for field in fields(JobSettings)
-                if field.name != "config_hash"}
-    for name in ("job_budget_seconds", "sample_interval_seconds", "map_timeout_seconds",
-                 "min_sample_seconds", "quiet_wait_seconds", "quiet_cpu_fraction"):
-        settings[name] = float(settings[name])
-    return settings
+    return asdict(JobSettings.from_config(config))
 
 
 def series_params(one_series: Series) -> dict[str, Any]:

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from parbench.aggregate import JOB
+from parbench.identity import JOB
+from parbench.migrations import read_table
 
 
 def job_records(metadata: Path) -> pd.DataFrame:
@@ -90,7 +91,7 @@ def orchestration_ratio(records: pd.DataFrame) -> float:
 
 
 def report(results: Path, metadata: Path = Path(".snakemake/metadata")) -> str:
-    timings = pd.read_csv(results / "timings.csv")
+    timings = read_table(results / "timings.csv")
     records = job_records(metadata)
     table = breakdown(timings, records)
     jobs = int((records["rule"] == "measure").sum())

@@ -34,15 +34,16 @@ rule aggregate:
             for table in WORKLOAD_TABLES
         },
     output:
-        timings="results/timings.csv",
-        summary="results/summary.csv",
-        crossover="results/crossover.csv",
+        **{
+            table: f"results/{table}.csv"
+            for table in GLOBAL_TABLES
+            if table != "machines"
+        },
         machines=report(
             "results/machines.csv",
             caption="../report/machines.rst",
             category="Provenance",
         ),
-        design="results/design.csv",
     log:
         "results/logs/aggregate.log",
     conda:

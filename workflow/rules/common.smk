@@ -18,8 +18,9 @@ os.environ.update(
     )
 )
 
-from parbench import sweep  # noqa: E402
-from parbench.measure import Combination  # noqa: E402
+from parbench import columns, sweep  # noqa: E402
+from parbench.figures.registry import FIGURES  # noqa: E402 - no matplotlib
+from parbench.identity import Job, wildcard_patterns  # noqa: E402
 
 # A --configfile is a whole experiment design: it replaces config/config.yaml
 # instead of merging into it key by key (a merge could never drop a workload).
@@ -55,13 +56,10 @@ CLUSTER_TARGETS = [target for target in config["targets"] if target != "local"]
 
 
 wildcard_constraints:
+    **wildcard_patterns(),
     workload="|".join(map(re.escape, WORKLOAD_NAMES)),
-    backend="|".join(map(re.escape, SERIES)),
+    series="|".join(map(re.escape, SERIES)),
     kernel="[A-Za-z0-9_]+",
-    size=r"\d+",
-    tasks=r"\d+",
-    workers=r"\d+",
-    replicate=r"\d+",
     target="|".join(map(re.escape, CLUSTER_TARGETS)) or "no-cluster-target",
 
 
@@ -80,61 +78,57 @@ def job_csvs_of(wildcards):
     return JOB_CSVS_OF_WORKLOAD[wildcards.workload]
 
 
-# As parbench.aggregate.WORKLOAD_TABLES (not imported: it would load pandas here).
-WORKLOAD_TABLES = ["timings", "summary", "crossover", "design"]
-
-
-# As parbench.plot.WORKLOAD_FIGURES / OVERVIEW_FIGURES (not imported: parsing
-# the workflow should not load matplotlib).
-WORKLOAD_FIGURES = ["scaling", "speedup", "workers", "winner"]
-OVERVIEW_FIGURES = ["overhead", "article"]
+WORKLOAD_TABLES = list(columns.WORKLOAD_FILES)
+GLOBAL_TABLES = list(columns.GLOBAL_FILES)
 
 
 def figure_files():
-    return (
-        expand(
-            "results/figures/{figure}_{workload}.{extension}",
-            figure=WORKLOAD_FIGURES,
+    """Every figure of the registry (parbench.figures.registry), PNG and PDF."""
+    return [
+        path
+        for figure in FIGURES.values()
+        for path in expand(
+            figure.path,
             workload=WORKLOAD_NAMES,
-            extension=["png", "pdf"],
-        )
-        + expand(
-            "results/figures/{figure}.{extension}",
-            figure=OVERVIEW_FIGURES,
-            extension=["png", "pdf"],
-        )
-        + expand(
-            "results/figures/{target}/scaling_{workload}.{extension}",
             target=CLUSTER_TARGETS,
-            workload=WORKLOAD_NAMES,
             extension=["png", "pdf"],
         )
-    )
+    ]
+
+
+def figure_outputs(scope):
+    """A plotting rule's outputs: each figure of `scope` as a report item (its caption
+    and category from the registry), and its PDF."""
+    outputs = {}
+    for figure in FIGURES.values():
+        if figure.scope == scope:
+            outputs[figure.name] = report(
+                figure.path.replace("{extension}", "png"),
+                caption=f"../report/{figure.name}.rst",
+                category=figure.category,
+                labels=figure.labels,
+            )
+            outputs[f"{figure.name}_pdf"] = figure.path.replace("{extension}", "pdf")
+    return outputs
 
 
 def get_final_output():
     return (
         job_csvs()
-        + [
-            "results/timings.csv",
-            "results/summary.csv",
-            "results/crossover.csv",
-            "results/machines.csv",
-            "results/design.csv",
-        ]
+        + [f"results/{table}.csv" for table in GLOBAL_TABLES]
         + figure_files()
     )
 
 
 def job_priority(wildcards):
     """Snakemake runs the highest first: the sweep's run order (sweep.run_order)."""
-    return PRIORITIES.get(sweep.job_csv(Combination.from_wildcards(wildcards)), 0)
+    return PRIORITIES.get(sweep.job_csv(Job.from_wildcards(wildcards)), 0)
 
 
 def job_threads(wildcards):
     """A timing job holds as many cores as it starts workers; on a cluster, its
     workers run there, and the job is a driver on one core."""
-    if SERIES[wildcards.backend].target != "local":
+    if SERIES[wildcards.series].target != "local":
         return 1
     return int(wildcards.workers)
 
@@ -142,7 +136,7 @@ def job_threads(wildcards):
 def series_of(wildcards):
     """A job's series and its options: its own only, so that changing one backend's
     option re-times that backend's jobs and nothing else."""
-    return sweep.series_params(SERIES[wildcards.backend])
+    return sweep.series_params(SERIES[wildcards.series])
 
 
 def workload_plugin_of(wildcards):

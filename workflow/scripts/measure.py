@@ -1,18 +1,20 @@
-# Thin shell around parbench.measure.run_job: one combination -> one CSV.
+# Thin shell around parbench.measure.run_job: one job -> one CSV.
 from parbench.backends import Series
+from parbench.identity import Job
 from parbench.logs import stderr_to
 from parbench.machine import config_hash
-from parbench.measure import Combination, JobSettings, run_job
+from parbench.measure import JobSettings, run_job
 
 # Guarded: with the spawn/forkserver start methods, every Pool worker re-runs
 # this file as __mp_main__; unguarded, it would start the job again.
 if __name__ == "__main__":
     with stderr_to(snakemake.log[0]):
         run_job(
-            Combination.from_wildcards(snakemake.wildcards),
-            JobSettings(**snakemake.params.settings, config_hash=config_hash(snakemake.config)),
+            Job.from_wildcards(snakemake.wildcards),
+            JobSettings(**snakemake.params.settings),
             Series(**snakemake.params.series),
             snakemake.output[0],
             workload_plugin=snakemake.params.workload_plugin or None,
             timing_lock=snakemake.params.timing_lock,
+            config_hash=config_hash(snakemake.config),
         )

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from parbench.columns import Column
 from parbench.workloads.base import Task
 
 
@@ -77,6 +78,9 @@ class Backend(ABC):
     single_process: ClassVar[bool] = False
     # True when tasks run inside the job's own process (the serial loop, threads).
     in_job_process: ClassVar[bool] = False
+    # Columns of its own (written `backend_<name>`, carried into summary.csv), whose
+    # values `recorded` gives beside the table's `chunksize` and `start_method`.
+    columns: ClassVar[tuple[Column, ...]] = ()
     Options: ClassVar[type] = NoOptions
     variants: ClassVar[Mapping[str, Variant]] = {}
 
@@ -120,7 +124,8 @@ class Backend(ABC):
         return None
 
     def recorded(self, tasks: int) -> dict[str, Any]:
-        """Columns this backend adds to every row of its job: what it actually used."""
+        """What this backend actually used, for every row of its job: `chunksize`, and
+        any of its own `columns`."""
         return {"chunksize": self.chunksize(tasks)}
 
     @property
@@ -131,13 +136,9 @@ class Backend(ABC):
                    for option_field in connection_fields(type(self)))
 
     def cluster_resources(self) -> dict[str, Any]:
-        """What the cluster reports of itself, once connected (CLUSTER_COLUMNS)."""
+        """What the cluster reports of itself, once connected (the columns of the
+        group `cluster` in parbench.columns)."""
         return {}
-
-
-# What a job records of the cluster it ran on (empty for a local backend): the
-# process-tree CPU and memory a job measures cover the driver's host alone.
-CLUSTER_COLUMNS = ("cluster_nodes", "cluster_cpus", "cluster_node_cpus", "nodes_used")
 
 
 def spread_over_hosts(members_by_host: Mapping[str, list[Any]], count: int) -> list[Any]:

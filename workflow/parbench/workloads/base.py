@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+from parbench.columns import Column
+
 # A task is a picklable callable: task(index, shared_input) -> a float or a NumPy array.
 Task = Callable[[int, Any], Any]
 
@@ -61,8 +63,12 @@ class Workload(ABC):
         backend that copies it into shared memory checks it fits there."""
         return 0
 
+    # Columns of its own (written `workload_<name>`, carried into summary.csv), whose
+    # values `recorded` gives.
+    columns: ClassVar[tuple[Column, ...]] = ()
+
     def recorded(self, kernel: str, size: int) -> dict[str, Any]:
-        """Columns this workload adds to every row of a job (e.g. loop lengths)."""
+        """This workload's `columns` for every row of a job (e.g. loop lengths)."""
         return {}
 
     def worker_setup(self, kernel: str, size: int) -> Callable[[], Any] | None:

@@ -14,7 +14,7 @@ import functools
 import numpy as np
 
 from parbench.workloads.base import Task, Workload
-from parbench.workloads.spin import iterations_for, spin, spin_result
+from parbench.workloads.spin import TASK_ITERATIONS, iterations_for, spin, spin_result
 
 MEAN_TASK_US = 2_000
 SEED = 7
@@ -50,6 +50,8 @@ class Imbalanced(Workload):
 
     def expected(self, index: int, size: int, shared_input: None) -> float:
         return spin_result(self._iterations[index], index)
+
+    columns = (TASK_ITERATIONS,)
 
     def recorded(self, kernel: str, size: int) -> dict[str, int]:
         return {"task_iterations": sum(self._iterations)}

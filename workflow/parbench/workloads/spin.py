@@ -12,9 +12,16 @@ How long the rounds take here is what the serial loop's row measures.
 
 from __future__ import annotations
 
+from parbench.columns import INTEGER, JOB, SUMMARY, Column
+
 # Rounds of `spin` per microsecond on this project's 2-core reference machine
 # (AMD EPYC, Python 3.11; median of three calibrations on a quiet machine, 2026-11-27).
 REFERENCE_ROUNDS_PER_MICROSECOND = 18.4
+
+# What a workload that spins records (`workload_task_iterations`).
+TASK_ITERATIONS = Column("task_iterations", INTEGER, "rounds", "loop rounds of `spin`: one "
+                         "task's (tiny_tasks), all tasks' together (imbalanced)",
+                         (JOB, SUMMARY), "job", to_summary="first")
 
 # (3·i) mod 7 cycles through these seven values.
 _CYCLE = [(3 * i) % 7 for i in range(7)]

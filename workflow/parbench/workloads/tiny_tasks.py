@@ -4,7 +4,7 @@
 loop of a fixed number of rounds: workloads/spin.py), from about 1 µs to 10 ms;
 sweep it with thousands of tasks. How each backend chunks or batches the
 tasks decides the result, and is recorded (`chunksize`), as is the loop length
-each task ran (`task_iterations`).
+each task ran (`workload_task_iterations`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 
 from parbench.workloads.base import Task, Workload
-from parbench.workloads.spin import iterations_for, spin, spin_result
+from parbench.workloads.spin import TASK_ITERATIONS, iterations_for, spin, spin_result
 
 
 class TinyTasks(Workload):
@@ -28,6 +28,8 @@ class TinyTasks(Workload):
 
     def expected(self, index: int, size: int, shared_input: None) -> float:
         return spin_result(iterations_for(size), index)
+
+    columns = (TASK_ITERATIONS,)
 
     def recorded(self, kernel: str, size: int) -> dict[str, int]:
         return {"task_iterations": iterations_for(size)}

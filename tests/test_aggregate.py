@@ -1,0 +1,269 @@
+"""Aggregation, on the per-job CSVs of a small real run (tests/data/small_run) and on
+rows built to show one property each."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import parbench.aggregate as aggregation
+from parbench.aggregate import aggregate, crossovers, summarise
+from parbench.aggregate.validate import InvalidJobCsv
+from parbench.tables import write_csv_atomically
+from tests.conftest import REPO, SMALL_RUN
+
+SIZES = [100_000, 1_000_000, 3_000_000]  # shared_array's
+
+
+def test_timings_keep_every_row(job_csvs, aggregates):
+    timings = pd.read_csv(aggregates["timings"])
+    assert len(timings) == sum(len(pd.read_csv(path)) for path in job_csvs)
+
+
+def test_summary_has_one_row_per_combination_with_speedup(aggregates):
+    summary = pd.read_csv(aggregates["summary"])
+    timings = pd.read_csv(aggregates["timings"])
+    assert not summary.duplicated(["workload", "kernel", "series", "size", "tasks",
+                                   "workers"]).any()
+    serial = summary[summary["series"] == "serial"]
+    assert (serial["speedup"] == 1.0).all()
+    pool = summary[summary["series"] == "pool"]
+    assert ((pool["efficiency"] - pool["speedup"] / 2).abs() < 1e-12).all()
+    # 3 to 5 samples in each of 2 replicates (the run's design).
+    assert pool["repeats"].between(2 * 3, 2 * 5).all() and pool["verified"].all()
+    identity = ["workload", "kernel", "series", "size", "tasks", "workers"]
+    medians = timings[timings["status"] == "ok"].groupby(identity)["seconds"].median()
+    measured = summary[summary["status"] != "error"].set_index(identity)
+    assert measured["median_seconds"].to_numpy() == pytest.approx(
+        medians.loc[measured.index].to_numpy())
+
+
+def test_failed_backend_is_kept_as_an_error_row(aggregates):
+    summary = pd.read_csv(aggregates["summary"])
+    failed = summary[summary["series"] == "ipyparallel"]
+    assert list(failed["status"]) == ["error"]
+    assert "engines died" in failed["error"].iloc[0]
+
+
+def test_crossover_found_between_the_right_sizes_with_its_interval(aggregates):
+    """In the small run Ray is slower than Pool at 1 MB and faster at 3 MB (and than the
+    Pool of one task per dispatch at 1 MB, slower at 0.1 MB)."""
+    crossover = pd.read_csv(aggregates["crossover"])
+    warm = crossover[crossover["time_basis"] == "warm"].set_index("baseline")
+    assert set(warm.index) == {"pool", "pool-c1"}  # one curve each
+    for baseline, (below, above) in {"pool": SIZES[1:], "pool-c1": SIZES[:2]}.items():
+        row = warm.loc[baseline]
+        assert row["crossover_status"] == "found"
+        assert (row["size_below"], row["size_above"]) == (below, above)
+        assert below < row["crossover_size"] < above
+        # The interval brackets the estimate and stays within the measured sizes.
+        assert SIZES[0] * (1 - 1e-9) <= row["crossover_ci_low"] <= row["crossover_size"]
+        assert row["crossover_size"] <= row["crossover_ci_high"] <= SIZES[-1] * (1 + 1e-9)
+    # Ray's start-up (seconds) dwarfs Pool's at every size: no cold crossover in range.
+    cold = crossover[crossover["time_basis"] == "cold"]
+    assert set(cold["crossover_status"]) == {"none in range"}
+
+
+def test_a_challenger_that_failed_everywhere_keeps_its_row(aggregates):
+    timings = pd.read_csv(aggregates["timings"])
+    ray = timings["series"] == "ray"
+    timings.loc[ray, "status"], timings.loc[ray, "seconds"] = "error", math.nan
+    table = crossovers(timings, [["ray", "pool"]])
+    assert len(table) == 2  # one per time basis
+    assert set(table["crossover_status"]) == {"too few sizes"}
+
+
+def test_machines_lists_the_one_machine(job_csvs, aggregates):
+    machines = pd.read_csv(aggregates["machines"])
+    assert len(machines) == 1 and machines["jobs"].iloc[0] == len(job_csvs)
+
+
+def _two_repeats(**columns) -> pd.DataFrame:
+    return pd.DataFrame({
+        "workload": "w", "kernel": "k", "series": "pool", "size": 1, "tasks": 1, "workers": 2,
+        "repeat": [0, 1], "seconds": [1.0, 1.001], "status": "ok", "error": "",
+        "verified": True, "size_unit": "u", "startup_seconds": 0.1, "first_map_seconds": 1.0,
+        "teardown_seconds": 0.1, "chunksize": 1, "ci_target": 0.05, **columns,
+    })
+
+
+def test_summary_marks_partial_jobs():
+    summary = summarise(_two_repeats(seconds=[1.0, math.nan], status=["ok", "error"],
+                                     error=["", "boom"], verified=[True, False]))
+    assert summary["status"].tolist() == ["partial"]
+    assert summary["repeats"].tolist() == [1] and summary["error"].tolist() == ["boom"]
+
+
+def test_an_unsupported_combination_is_summarised_as_such():
+    rows = _two_repeats(status=["unsupported", "unsupported"], seconds=[math.nan, math.nan],
+                        error=["no way", "no way"], verified=[False, False])
+    assert summarise(rows)["status"].tolist() == ["unsupported"]
+
+
+def test_fewer_repeats_than_asked_are_noisy():
+    """Two quiet repeats are not noisy; the same two, when five were asked for, are."""
+    assert summarise(_two_repeats(min_repeats=2))["noisy"].tolist() == [False]
+    assert summarise(_two_repeats(min_repeats=5))["noisy"].tolist() == [True]
+
+
+def test_a_wrong_warmup_result_unverifies_the_combination():
+    assert summarise(_two_repeats(warmups_verified=True))["verified"].tolist() == [True]
+    assert summarise(_two_repeats(warmups_verified=False))["verified"].tolist() == [False]
+
+
+def _replicated(loaded: list[bool], means: list[float]) -> pd.DataFrame:
+    """One combination in len(means) replicates (jobs) of five repeats each."""
+    jobs = []
+    for replicate, (mean, is_loaded) in enumerate(zip(means, loaded)):
+        job = _two_repeats(replicate=replicate, loaded=is_loaded, background_cpu_fraction=0.0,
+                           job_start_unix=100.0 * replicate, job_end_unix=100.0 * replicate + 3,
+                           sample_seconds=mean, min_repeats=2, hostname="h", cpu_model="c",
+                           logical_cpus=2, available_cores=2, timestamp_utc="t")
+        jobs.append(job.assign(seconds=mean * pd.Series([1.0, 1.001])))
+    return pd.concat(jobs, ignore_index=True)
+
+
+def test_replicates_widen_the_interval_to_the_jobs_disagreement():
+    summary = summarise(_replicated([False] * 4, [1.0, 1.2, 1.1, 0.9]))
+    row = summary.iloc[0]
+    assert row["replicates"] == 4 and row["repeats"] == 8
+    assert row["ci_low"] < 1.0 and row["ci_high"] > 1.1  # within a job, ±0.05 % only
+    assert row["between_replicate_cv"] > 0.05 > row["within_replicate_cv"]
+    assert row["noisy"]
+
+
+def test_loaded_replicates_are_flagged_or_left_out_but_never_lost():
+    timings = _replicated([False, True, False], [1.0, 5.0, 1.0])
+    kept = summarise(timings).iloc[0]
+    assert kept["loaded"] and kept["loaded_replicates"] == 1 and kept["replicates"] == 3
+    left_out = summarise(timings, exclude_loaded=True).iloc[0]
+    assert not left_out["loaded"] and left_out["excluded_replicates"] == 1
+    assert left_out["replicates"] == 2 and left_out["ci_high"] < 1.01
+    everything_loaded = summarise(_replicated([True, True], [1.0, 1.0]), exclude_loaded=True)
+    assert everything_loaded["status"].tolist() == ["excluded (loaded)"]
+
+
+def test_aggregate_writes_the_recommended_design_and_prints_it(tmp_path, capsys):
+    jobs = []
+    for replicate, rows in _replicated([False] * 3, [1.0, 1.1, 0.95]).groupby("replicate"):
+        jobs.append(tmp_path / f"rep{replicate}.csv")  # one job, one file
+        write_csv_atomically(rows, jobs[-1])
+    aggregate(jobs, *(tmp_path / f"{name}.csv"
+                      for name in ("timings", "summary", "crossover", "machines")))
+    design = pd.read_csv(tmp_path / "design.csv")
+    assert design["scope"].tolist() == ["combination", "sweep"]
+    assert (design["recommended_replicates"] >= 2).all()
+    assert "replicates:" in capsys.readouterr().err
+
+
+def test_noisy_means_the_precision_asked_for_was_missed_not_spread_samples():
+    spread_out = 1 + 0.15 * np.random.default_rng(8).standard_normal(400)  # CV 15 %
+    many = _two_repeats().iloc[[0] * 400].assign(seconds=spread_out, repeat=range(400))
+    row = summarise(many).iloc[0]
+    assert row["cv"] > 0.1 and row["ci_relative_half_width"] < 0.05 and not row["noisy"]
+    assert summarise(many.iloc[:4])["noisy"].tolist() == [True]
+
+
+def test_result_files_are_readable_by_others_as_any_file(tmp_path):
+    target = tmp_path / "rows.csv"
+    write_csv_atomically(pd.DataFrame({"a": [1]}), target)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+@pytest.fixture
+def one_valid_job(job_csvs, tmp_path) -> Path:
+    job = SMALL_RUN / "exp_sinh/numpy/pool/size1000_tasks4_workers2_rep0.csv"
+    return Path(shutil.copy(job, tmp_path / "good.csv"))
+
+
+def _corrupt(path: Path, how: str) -> None:
+    text = path.read_text()
+    lines = text.splitlines(keepends=True)
+    if how == "cut mid-row":
+        path.write_text(text[: len(text) - len(lines[-1]) // 2])
+    elif how == "a row lost":
+        path.write_text("".join(lines[:2] + lines[3:]))
+    elif how == "another job's row":
+        path.write_text(text + lines[-1].replace("exp_sinh", "shared_array", 1))
+    elif how == "not a number":
+        header = lines[0].split(",")
+        cells = lines[1].split(",")
+        cells[header.index("seconds")] = "fast"
+        path.write_text(lines[0] + ",".join(cells) + "".join(lines[2:]))
+    elif how == "a column missing":
+        frame = pd.read_csv(path).drop(columns="status")
+        frame.to_csv(path, index=False)
+    elif how == "empty":
+        path.write_text("")
+
+
+@pytest.mark.parametrize(("how", "said"), [
+    ("cut mid-row", "a row cut short"),
+    ("a row lost", "not 0.."),
+    ("another job's row", "more than one job"),
+    ("not a number", "column seconds: not numbers"),
+    ("a column missing", "missing columns ['status']"),
+    ("empty", "not a readable CSV"),
+])
+def test_a_corrupt_job_csv_stops_aggregation_naming_the_file(one_valid_job, job_csvs, tmp_path,
+                                                             how, said):
+    bad = tmp_path / "raw/exp_sinh/numpy/pool/size1000_tasks4_workers2_rep7.csv"
+    bad.parent.mkdir(parents=True)
+    shutil.copy(one_valid_job, bad)
+    _corrupt(bad, how)
+    outputs = [tmp_path / f"{name}.csv" for name in ("timings", "summary", "crossover",
+                                                      "machines")]
+    with pytest.raises(InvalidJobCsv) as error:
+        aggregate([*job_csvs, bad], *outputs)
+    assert str(bad) in str(error.value) and said in str(error.value), str(error.value)
+    # --skip-invalid: the others are aggregated, the bad one listed, never silently.
+    aggregate([*job_csvs, bad], *outputs, skip_invalid=True)
+    summary = pd.read_csv(outputs[1])
+    listed = summary[summary["status"] == "invalid file"]
+    assert len(listed) == 1 and str(bad) in listed["error"].iloc[0]
+    assert listed[["workload", "series", "size"]].iloc[0].tolist() == ["exp_sinh", "pool", 1000]
+    assert (summary["status"] != "invalid file").sum() == len(pd.read_csv(aggregates_of(
+        job_csvs, tmp_path / "clean")))
+
+
+def aggregates_of(job_csvs, folder: Path) -> Path:
+    folder.mkdir()
+    aggregate(job_csvs, *(folder / f"{name}.csv"
+                          for name in ("timings", "summary", "crossover", "machines")))
+    return folder / "summary.csv"
+
+
+def test_the_workflows_aggregation_by_workload_is_aggregation_at_once(tmp_path):
+    """The workflow aggregates each workload in a job of its own, then combines them;
+    `parbench aggregate` does all at once: the global tables must be the same bytes
+    (replicate gaps, machines, crossover order and the sweep's design row cross
+    workloads)."""
+    raw = sorted((REPO / "docs/data/regimes/raw").rglob("*.csv"))
+    workloads = list(dict.fromkeys(path.relative_to(REPO / "docs/data/regimes/raw").parts[0]
+                                   for path in raw))
+    assert len(workloads) > 1
+    at_once = tmp_path / "at_once"
+    at_once.mkdir()
+    outputs = {table: at_once / f"{table}.csv" for table in aggregation.GLOBAL_TABLES}
+    aggregation.aggregate(raw, outputs["timings"], outputs["summary"], outputs["crossover"],
+                        outputs["machines"], design_csv=outputs["design"])
+    pairs = pd.read_csv(outputs["crossover"])[["challenger", "baseline"]].drop_duplicates()
+    per_workload = []
+    for workload in workloads:
+        files = {table: tmp_path / workload / f"{table}.csv"
+                 for table in aggregation.WORKLOAD_TABLES}
+        aggregation.aggregate_workload([path for path in raw if f"/raw/{workload}/" in str(path)],
+                                     files, pairs.to_numpy().tolist())
+        per_workload.append(files)
+    combined = {table: tmp_path / f"combined_{table}.csv" for table in aggregation.GLOBAL_TABLES}
+    aggregation.combine_files(per_workload, combined, pairs.to_numpy().tolist())
+    for table in aggregation.GLOBAL_TABLES:
+        assert combined[table].read_bytes() == outputs[table].read_bytes(), table

@@ -1,0 +1,176 @@
+"""Figures, drawn from the aggregates of a small real run (tests/data/small_run) and
+from summaries built to show one property each."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from parbench.figures import panels, workers
+from parbench.figures.draw import draw_scope, figure_of, stems_under
+from parbench.figures.registry import FIGURES, OVERVIEW, TARGET, WORKLOAD
+from parbench.migrations import read_table
+from tests.conftest import REPO
+
+# Panels each figure draws for exp_sinh in the small run (two task counts, one kernel).
+PANELS = {"scaling": 2, "speedup": 2, "workers": 2, "winner": 2, "overhead": 3, "article": 1}
+
+
+def test_every_registered_figure_has_its_module_caption_and_panel_count():
+    for name, figure in FIGURES.items():
+        assert importlib.util.find_spec(figure.module), name
+        assert (REPO / f"workflow/report/{name}.rst").is_file(), name
+        assert figure.scope in (WORKLOAD, OVERVIEW, TARGET), name
+    assert set(PANELS) == {name for name, figure in FIGURES.items() if figure.scope != TARGET}
+
+
+@pytest.mark.parametrize("name", sorted(PANELS))
+def test_each_figure_has_its_panels_and_is_written(aggregates, tmp_path, name):
+    summary, crossover = read_table(aggregates["summary"]), read_table(aggregates["crossover"])
+    figure = figure_of(name, summary, crossover, "exp_sinh", width=5)
+    drawn = [ax for ax in figure.axes if ax.has_data() or ax.texts]
+    assert len(drawn) == PANELS[name]
+    assert math.isclose(figure.get_figwidth(), 5)
+    png, pdf = panels.save(figure, tmp_path / name)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    data = pdf.read_bytes()
+    assert data[:5] == b"%PDF-"
+    # Fonts are embedded as TrueType (Type 42: a TrueType program, /FontFile2), never Type 3.
+    assert b"/FontFile2" in data and b"/Type3" not in data
+
+
+def test_failed_and_noisy_points_are_drawn(aggregates):
+    summary, crossover = read_table(aggregates["summary"]), read_table(aggregates["crossover"])
+
+    def hollow_sizes(frame):
+        figure = figure_of("scaling", frame, crossover, "exp_sinh", width=5)
+        collections = [c for ax in figure.axes for c in ax.collections]
+        hollow = [c for c in collections
+                  if len(c.get_facecolors()) and (c.get_facecolors()[0][:3] == 1).all()]
+        return figure, sorted(x for c in hollow for x, _ in c.get_offsets())
+
+    summary["noisy"] = False
+    assert hollow_sizes(summary)[1] == []  # quiet points are filled
+    summary.loc[summary["series"] == "pool", "noisy"] = True
+    figure, hollow = hollow_sizes(summary)
+    pool = summary[(summary["series"] == "pool") & (summary["workload"] == "exp_sinh")]
+    assert hollow == sorted(pool["size"]), "exactly the noisy points are hollow"
+    collections = [c for ax in figure.axes for c in ax.collections]
+    crosses = [c for c in collections if c.get_label() == "failed"]
+    assert crosses, "the failed ipyparallel job should be drawn"
+    plt.close(figure)
+
+
+@pytest.mark.parametrize("name", ["winner", "workers", "overhead", "article"])
+def test_figures_without_points_for_failures_name_them(aggregates, name):
+    """The fixture's ipyparallel job failed: figures that cannot draw it say so."""
+    summary, crossover = read_table(aggregates["summary"]), read_table(aggregates["crossover"])
+    figure = figure_of(name, summary, crossover, "exp_sinh", width=5)
+    assert "failed, not drawn: ipyparallel ×1" in figure.get_suptitle() + " ".join(
+        ax.get_title() for ax in figure.axes)
+
+
+def test_workers_figure_shows_the_problem_swept_over_workers():
+    """A design may sweep workers on one problem and sizes at one worker count only
+    (config/16cpu/): the figure must take the swept problem, not the largest size."""
+    rows = [("serial", size, 1) for size in (10, 1000)]
+    rows += [("pool", 10, workers) for workers in (1, 2, 4)] + [("pool", 1000, 4)]
+    summary = pd.DataFrame(
+        [{"workload": "w", "kernel": "k", "series": backend, "size": size, "tasks": 8,
+          "workers": workers, "size_unit": "u", "status": "ok", "speedup": workers / 2,
+          "speedup_ci_low": workers / 2, "speedup_ci_high": workers / 2,
+          "efficiency": 0.5, "efficiency_ci_low": 0.5, "efficiency_ci_high": 0.5}
+         for backend, size, workers in rows])
+    assert workers.swept_problem(summary) == (10, 8)
+    figure = figure_of("workers", summary, summary.iloc[:0], "w", width=5)
+    # One errorbar series per panel (speedup, efficiency), labelled with its backend.
+    pool_series = [container.lines[0] for ax in figure.axes for container in ax.containers
+                   if container.get_label() == "pool"]
+    assert [list(line.get_xdata()) for line in pool_series] == [[1, 2, 4]] * 2
+    plt.close(figure)
+
+
+def test_crossover_line_is_drawn_at_the_crossover(aggregates):
+    summary, crossover = read_table(aggregates["summary"]), read_table(aggregates["crossover"])
+    figure = figure_of("scaling", summary, crossover, "shared_array", width=5)
+    drawn = sorted(line.get_xdata()[0] for ax in figure.axes for line in ax.get_lines()
+                   if line.get_linestyle() == ":")
+    warm = crossover[crossover["time_basis"] == "warm"]
+    assert drawn == pytest.approx(sorted(warm["crossover_size"]))
+
+
+def test_an_unsupported_combination_is_summarised_and_drawn(aggregates):
+    summary = read_table(aggregates["summary"])
+    pool = summary[(summary["series"] == "pool") & (summary["workload"] == "exp_sinh")
+                   & (summary["size"] == 1_000) & (summary["tasks"] == 4)].index[0]
+    summary.loc[pool, ["status", "median_seconds"]] = ["unsupported", math.nan]
+    crossover = pd.read_csv(aggregates["crossover"])
+    figure = figure_of("scaling", summary, crossover, "exp_sinh", width=5)
+    labels = {c.get_label() for ax in figure.axes for c in ax.collections}
+    assert "unsupported" in labels
+    plt.close(figure)
+    figure = figure_of("winner", summary, crossover, "exp_sinh", width=5)
+    assert "unsupported, not drawn: pool ×1" in figure.get_suptitle()
+    plt.close(figure)
+
+
+def test_a_workload_with_kernel_levels_gets_a_size_by_level_map_with_boundaries():
+    """image_filter's kernels are compute levels: one map of size × level, and the line
+    where Ray overtakes Pool drawn through each level's crossover."""
+    rows = []
+    for kernel, level in (("passes1", 1.0), ("passes16", 16.0)):
+        for size in (1_000, 10_000, 100_000):
+            for backend, seconds in (("serial", 1.0), ("pool", size / 1e4), ("ray", 2.0)):
+                rows.append({"workload": "image_filter", "kernel": kernel, "series": backend,
+                             "engine": backend, "variant": "", "size": size, "tasks": 8,
+                             "workers": 1 if backend == "serial" else 2, "status": "ok",
+                             "median_seconds": seconds, "ci_low": seconds * 0.99,
+                             "ci_high": seconds * 1.01, "size_unit": "bytes",
+                             "kernel_level": level})
+    summary = pd.DataFrame(rows)
+    crossover = pd.DataFrame([{"workload": "image_filter", "kernel": kernel, "tasks": 8,
+                               "workers": 2, "challenger": "ray", "baseline": "pool",
+                               "time_basis": "warm", "crossover_status": "found",
+                               "crossover_size": 20_000.0} for kernel in ("passes1", "passes16")])
+    figure = figure_of("winner", summary, crossover, "image_filter", width=5)
+    drawn = [ax for ax in figure.axes if ax.has_data()]
+    assert len(drawn) == 2  # every backend; parallel only
+    assert [label.get_text() for label in drawn[0].get_yticklabels()] == ["1", "16"]
+    boundary = [line for line in drawn[1].get_lines() if line.get_linestyle() == "-"]
+    assert len(boundary) == 1
+    # 20 kB lies between the 10 kB and 100 kB cells (centres at 1.5 and 2.5).
+    assert all(1.5 < x < 2.5 for x in boundary[0].get_xdata())
+    plt.close(figure)
+
+
+@pytest.mark.parametrize("case", ["no serial baseline", "nothing succeeded",
+                                  "only the serial loop"])
+def test_figures_draw_whatever_there_is(aggregates, tmp_path, case):
+    summary, crossover = read_table(aggregates["summary"]), read_table(aggregates["crossover"])
+    if case == "no serial baseline":
+        summary = summary[summary["series"] != "serial"].assign(speedup=np.nan)
+    elif case == "only the serial loop":
+        summary = summary[summary["series"] == "serial"]
+    else:
+        summary = summary.assign(status="error", median_seconds=np.nan, speedup=np.nan,
+                                 repeats=0)
+    for scope in (WORKLOAD, OVERVIEW):
+        for path in draw_scope(scope, summary, crossover.iloc[:0],
+                               stems_under(tmp_path, scope, "exp_sinh"), "exp_sinh", width=5):
+            assert path.stat().st_size > 0, path
+    speedup = figure_of("speedup", summary, crossover, "exp_sinh", width=5)
+    said = [text.get_text() for ax in speedup.axes for text in ax.texts]
+    expected = {"no serial baseline": "the design runs no `serial` series",
+                "nothing succeeded": "the serial loop failed",
+                "only the serial loop": "the design runs only the serial loop"}[case]
+    assert any(expected in text for text in said), said
+    scaling = figure_of("scaling", summary, crossover.iloc[:0], "exp_sinh", width=5)
+    drawn = [text.get_text() for ax in scaling.axes for text in ax.texts]
+    assert (case == "nothing succeeded") == any("no successful run" in text for text in drawn)
+
+

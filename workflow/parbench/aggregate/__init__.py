@@ -1,0 +1,118 @@
+"""Per-job CSVs -> timings.csv, summary.csv, crossover.csv, machines.csv, design.csv
+(columns: parbench.columns; schemas: results/README.md).
+
+A combination is measured in one or more replicates (jobs); every median,
+speedup and crossover interval is a two-level bootstrap over replicates and the
+repeats within them (parbench.stats). The workflow aggregates each workload in a
+job of its own, then combines them; `aggregate` does the same in one process.
+
+  read        per-job CSVs checked (validate) and brought to today's format
+  summary     per combination, with its speedup (speedup)
+  crossovers  where one series overtakes another (parbench.crossover)
+  design      how many replicates and samples a rerun needs
+  tables      one workload's tables; every workload's combined
+
+This layer reads only the per-job files; plotting reads only what it writes.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from parbench import columns
+from parbench.aggregate.crossovers import crossovers
+from parbench.aggregate.design import design_message, recommended_design
+from parbench.aggregate.read import collect_timings, read_table
+from parbench.aggregate.summary import summarise
+from parbench.aggregate.tables import (
+    combine,
+    invalid_file_rows,
+    machines,
+    tables_of_workloads,
+    workload_tables,
+)
+from parbench.crossover import DEFAULT_PAIRS
+from parbench.tables import write_csv_atomically
+
+# The tables each workload gets (results/aggregates/<workload>/), and the global
+# ones the concatenation step writes (results/).
+WORKLOAD_TABLES = tuple(columns.WORKLOAD_FILES)
+GLOBAL_TABLES = tuple(columns.GLOBAL_FILES)
+
+
+def aggregate_workload(job_csvs: Iterable[str | Path], outputs: Mapping[str, str | Path],
+                       pairs: Sequence[Sequence[str]], exclude_loaded: bool = False,
+                       skip_invalid: bool = False) -> None:
+    """One workload's per-job CSVs -> its tables (`outputs`: WORKLOAD_TABLES -> path).
+    The workflow runs this once per workload, so that new jobs of one workload
+    re-aggregate (and re-plot) that workload alone."""
+    invalid: list[tuple[str, str]] | None = [] if skip_invalid else None
+    timings = collect_timings(job_csvs, invalid)
+    for name, table in workload_tables(timings, pairs, exclude_loaded, invalid or []).items():
+        write_csv_atomically(table, outputs[name])
+
+
+def combine_files(per_workload: Sequence[Mapping[str, str | Path]],
+                  outputs: Mapping[str, str | Path], pairs: Sequence[Sequence[str]],
+                  exclude_loaded: bool = False) -> None:
+    """Every workload's tables (files) -> the global tables (`outputs`: GLOBAL_TABLES)."""
+    tables = [{name: read_table(path) for name, path in files.items()}
+              for files in per_workload]
+    write_global(combine(tables, pairs), outputs, exclude_loaded)
+
+
+def write_global(tables: Mapping[str, pd.DataFrame], outputs: Mapping[str, str | Path],
+                 exclude_loaded: bool) -> None:
+    for name in GLOBAL_TABLES:
+        write_csv_atomically(tables[name], outputs[name])
+    summary = tables["summary"]
+    loaded = int(summary["loaded"].fillna(False).astype(bool).sum())
+    if loaded:
+        print(f"warning: {loaded} of {len(summary)} combinations have replicates measured on a "
+              "loaded machine" + (" (left out of the statistics)" if exclude_loaded else
+                                  " (`--exclude-loaded` leaves them out)"), file=sys.stderr)
+    print(design_message(tables["design"]), file=sys.stderr)
+
+
+def aggregate(
+    job_csvs: Iterable[str | Path],
+    timings_csv: str | Path,
+    summary_csv: str | Path,
+    crossover_csv: str | Path,
+    machines_csv: str | Path,
+    pairs: Sequence[Sequence[str]] | None = None,
+    design_csv: str | Path | None = None,
+    exclude_loaded: bool = False,
+    skip_invalid: bool = False,
+) -> None:
+    """All per-job CSVs at once (`parbench aggregate`): workload by workload, then
+    combined, exactly as the workflow does it in separate jobs. `pairs`: the
+    [challenger, baseline] pairs for crossover.csv; None: the default pairs whose two
+    series are in the rows. `design_csv`: where the recommended replicates and
+    repeats go (default: next to summary.csv). `exclude_loaded`: statistics without
+    the jobs measured on a loaded machine (timings.csv keeps them). `skip_invalid`:
+    leave out per-job CSVs that break their schema, listing them in the log and as
+    `invalid file` rows of summary.csv, instead of stopping."""
+    invalid: list[tuple[str, str]] | None = [] if skip_invalid else None
+    timings = collect_timings(job_csvs, invalid)
+    if pairs is None:
+        present = set(timings["series"])
+        pairs = [pair for pair in DEFAULT_PAIRS if set(pair) <= present]
+    tables = tables_of_workloads(timings, pairs, exclude_loaded)
+    if invalid:  # listed once, after every workload's rows
+        tables[-1]["summary"] = pd.concat(
+            [tables[-1]["summary"], invalid_file_rows(invalid, tables[-1]["summary"].columns)],
+            ignore_index=True)
+    outputs = {"timings": timings_csv, "summary": summary_csv, "crossover": crossover_csv,
+               "machines": machines_csv,
+               "design": design_csv or Path(summary_csv).with_name("design.csv")}
+    write_global(combine(tables, pairs), outputs, exclude_loaded)
+
+
+__all__ = ["GLOBAL_TABLES", "WORKLOAD_TABLES", "aggregate", "aggregate_workload",
+           "collect_timings", "combine", "combine_files", "crossovers", "machines",
+           "read_table", "recommended_design", "summarise", "workload_tables"]

@@ -1,0 +1,131 @@
+"""The tables of one workload, and every workload's combined into the global ones
+(what crosses workloads: the sweep-wide job order, machines, the sweep's design row)."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from parbench import columns, identity
+from parbench.aggregate.crossovers import CROSSOVER_COLUMNS, crossovers
+from parbench.aggregate.design import combination_designs, with_sweep_design
+from parbench.aggregate.summary import public_summary, replicate_gap_column, summary_with_samples
+from parbench.machine import available_cores
+
+IDENTITY, JOB = list(identity.COMBINATION), list(identity.JOB)
+# What identifies a machine and software set: the provenance columns machines.csv
+# carries (parbench.columns), and every package version the rows record.
+MACHINE_COLUMNS = [name for name in columns.names(columns.MACHINES)
+                   if columns.BY_NAME[name].group in ("provenance", "settings")]
+
+
+def machines(timings: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct machine and software set, with how many jobs it ran and when."""
+    versions = [column for column in timings.columns if column.endswith("_version")
+                and column not in columns.BY_NAME]
+    present = [column for column in MACHINE_COLUMNS if column in timings] + versions
+    jobs = timings.drop_duplicates(JOB)
+    table = (
+        jobs.groupby(present, dropna=False)
+        .agg(jobs=("workload", "size"), first_utc=("timestamp_utc", "min"),
+             last_utc=("timestamp_utc", "max"))
+        .reset_index()
+        .assign(format_version=columns.FORMAT_VERSION)
+    )
+    return table[columns.ordered(list(table.columns), columns.MACHINES)]
+
+def workload_tables(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
+                    exclude_loaded: bool = False,
+                    invalid: Sequence[tuple[str, str]] = ()) -> dict[str, pd.DataFrame]:
+    """One workload's rows -> its timings, summary, crossover and design tables."""
+    full_summary = summary_with_samples(timings, exclude_loaded)
+    summary = public_summary(full_summary, timings)
+    if invalid:
+        summary = pd.concat([summary, invalid_file_rows(invalid, summary.columns)],
+                            ignore_index=True)
+    return {"timings": timings, "summary": summary,
+            "crossover": crossovers(timings, pairs, exclude_loaded),
+            "design": combination_designs(full_summary)}
+
+
+# Each workload's rows, for the forked processes of tables_of_workloads (a fork
+# inherits them: nothing is pickled on the way there).
+_ROWS_OF_WORKLOAD: dict[str, pd.DataFrame] = {}
+
+
+def _forked_workload_tables(workload: str, pairs: Sequence[Sequence[str]],
+                            exclude_loaded: bool) -> dict[str, pd.DataFrame]:
+    tables = workload_tables(_ROWS_OF_WORKLOAD[workload], pairs, exclude_loaded)
+    del tables["timings"]  # the parent has them
+    return tables
+
+
+def tables_of_workloads(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
+                        exclude_loaded: bool = False) -> list[dict[str, pd.DataFrame]]:
+    """workload_tables of every workload in `timings` (in order of appearance), on as
+    many cores as there are workloads and cores: workloads are independent, as the
+    workflow's per-workload jobs are."""
+    global _ROWS_OF_WORKLOAD
+    rows = {name: part.reset_index(drop=True)
+            for name, part in timings.groupby("workload", sort=False)}
+    processes = min(len(rows), available_cores())
+    if processes < 2:
+        return [workload_tables(part, pairs, exclude_loaded) for part in rows.values()]
+    _ROWS_OF_WORKLOAD = rows
+    try:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            found = pool.starmap(_forked_workload_tables,
+                                 [(name, pairs, exclude_loaded) for name in rows], chunksize=1)
+    finally:
+        _ROWS_OF_WORKLOAD = {}
+    return [{"timings": part, **tables} for part, tables in zip(rows.values(), found)]
+
+
+def combine(tables: Sequence[Mapping[str, pd.DataFrame]],
+            pairs: Sequence[Sequence[str]]) -> dict[str, pd.DataFrame]:
+    """Every workload's tables -> the global ones, as aggregating all rows at once
+    would give them: what crosses workloads (the sweep-wide job order, machines, the
+    sweep's design row) is computed here."""
+    timings = pd.concat([table["timings"] for table in tables], ignore_index=True)
+    timings = timings[columns.ordered(list(timings.columns), columns.JOB)]
+    timings = timings.sort_values(JOB + ["repeat"]).reset_index(drop=True)
+    summary = pd.concat([table["summary"] for table in tables], ignore_index=True)
+    invalid = summary["status"] == "invalid file"
+    summary = public_summary(summary[~invalid], timings)
+    # Replicates' distance in jobs counts every workload's jobs in between.
+    summary["replicate_min_gap_jobs"] = replicate_gap_column(summary, timings)
+    summary = pd.concat([summary, invalid_rows(tables)],
+                        ignore_index=True).reindex(columns=summary.columns)
+    crossover = pd.concat([table["crossover"] for table in tables], ignore_index=True)
+    pair_order = {tuple(pair): position for position, pair in enumerate(pairs)}
+    crossover = crossover.assign(
+        _pair=[pair_order.get(pair, len(pair_order))
+               for pair in zip(crossover["challenger"], crossover["baseline"])])
+    crossover = (crossover.sort_values(["_pair", "workload"], kind="mergesort")
+                 .drop(columns="_pair").reset_index(drop=True))
+    designs = pd.concat([table["design"] for table in tables], ignore_index=True)
+    designs = designs.sort_values(IDENTITY, kind="mergesort").reset_index(drop=True)
+    return {"timings": timings, "summary": summary,
+            "crossover": crossover.reindex(columns=CROSSOVER_COLUMNS),
+            "machines": machines(timings), "design": with_sweep_design(designs)}
+
+
+def invalid_rows(tables: Sequence[Mapping[str, pd.DataFrame]]) -> pd.DataFrame:
+    """The `invalid file` rows of every workload's summary, in workload order."""
+    frames = [table["summary"][table["summary"]["status"] == "invalid file"]
+              for table in tables]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def invalid_file_rows(invalid: Sequence[tuple[str, str]], names: pd.Index) -> pd.DataFrame:
+    """One `invalid file` row per per-job CSV left out, its identity read from its path."""
+    rows = []
+    for path, problem in invalid:
+        job = identity.parse_job_csv(path)
+        rows.append({**(dataclasses.asdict(job) if job else {}), "status": "invalid file",
+                     "repeats": 0, "verified": False, "error": problem,
+                     "format_version": columns.FORMAT_VERSION})
+    return pd.DataFrame(rows).reindex(columns=names)

@@ -1,0 +1,226 @@
+"""Checking a per-job CSV against its documented schema (results/README.md) before
+aggregation trusts it: a file cut mid-row, edited by hand or written by something
+else must be named, never averaged in.
+
+Thousands of files are read in bulk (`read_job_csvs`): the files that share a
+header are parsed as one text, checked column by column, and only a file found
+wanting is read alone, for the message that names what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from parbench import columns, migrations
+from parbench.identity import COMBINATION
+
+# What every per-job CSV has, and which of it must be numbers (parbench.columns;
+# provenance is checked by aggregation's machine table, not here).
+REQUIRED = columns.required()
+INTEGER = [name for name in REQUIRED if columns.BY_NAME[name].kind == columns.INTEGER]
+NUMBER = [name for name in REQUIRED if columns.BY_NAME[name].kind == columns.NUMBER]
+STATUSES = {"ok", "error", "unsupported"}
+BOOLEAN = {"True", "False", "true", "false", "1", "0", "1.0", "0.0"}
+
+
+class InvalidJobCsv(ValueError):
+    """A per-job CSV that does not follow the schema; the message names the file."""
+
+
+def read_job_csv(path: str | Path) -> pd.DataFrame:
+    """The rows of one per-job CSV, or InvalidJobCsv saying what is wrong with it."""
+    # Read once; parsed as text to check it, then typed for aggregation.
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        rows = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        rows = migrations.renamed(rows, str(path))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+            migrations.UnknownFormat) as problem:
+        raise InvalidJobCsv(f"{path}: not a readable CSV ({problem})".strip()) from None
+    problems = _ragged_lines(text) + job_csv_problems(rows)
+    if problems:
+        raise InvalidJobCsv(f"{path}: " + "; ".join(problems))
+    return typed(text, str(path))
+
+
+def _ragged_lines(text: str) -> list[str]:
+    """Rows whose number of cells is not the header's (a row cut short)."""
+    header, *records = list(csv.reader(io.StringIO(text)))
+    short = [(line, len(record)) for line, record in enumerate(records, start=2)
+             if len(record) != len(header)]
+    return [f"line {line}: {cells} cells, the header has {len(header)} (a row cut short?)"
+            for line, cells in short[:3]]
+
+
+def typed(text: str, source: str) -> pd.DataFrame:
+    """Checked per-job rows as aggregation reads them: typed, in today's format."""
+    return migrations.upgrade(pd.read_csv(io.StringIO(text), dtype={"error": str,
+                                                                    "variant": str}), source)
+
+
+def job_csv_problems(rows: pd.DataFrame) -> list[str]:
+    """What is wrong with one per-job CSV's rows, read as text (empty: nothing)."""
+    missing = [column for column in REQUIRED if column not in rows]
+    if missing:
+        return [f"missing columns {missing}"]
+    if rows.empty:
+        return ["no rows"]
+    problems = []
+    identity = rows[list(COMBINATION) + (["replicate"] if "replicate" in rows else [])]
+    if len(identity.drop_duplicates()) > 1:
+        problems.append("rows of more than one job (identity columns differ)")
+    for column in INTEGER:
+        bad = [value for value in rows[column] if not _is_integer(value)]
+        if bad:
+            problems.append(f"column {column}: not whole numbers: {bad[:3]}")
+    for column in NUMBER:
+        bad = [value for value in rows[column] if value != "" and not _is_number(value)]
+        if bad:
+            problems.append(f"column {column}: not numbers: {bad[:3]}")
+    statuses = set(rows["status"]) - STATUSES
+    if statuses:
+        problems.append(f"column status: unknown values {sorted(statuses)}")
+    bad_flags = set(rows["verified"]) - BOOLEAN
+    if bad_flags:
+        problems.append(f"column verified: not True/False: {sorted(bad_flags)}")
+    ok = rows[rows["status"] == "ok"]
+    empty = [int(index) + 2 for index, value in ok["seconds"].items()
+             if not _is_number(value) or not math.isfinite(float(value))
+             or float(value) <= 0]
+    if empty:
+        problems.append(f"line(s) {empty[:5]}: status ok without a positive time "
+                        "(a row cut short?)")
+    if not problems:
+        repeats = sorted(int(float(value)) for value in rows["repeat"])
+        if repeats != list(range(len(rows))):
+            problems.append(f"repeats {repeats[:10]} are not 0..{len(rows) - 1}, one row each "
+                            "(rows lost or repeated?)")
+    return problems
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _is_integer(text: str) -> bool:
+    return _is_number(text) and math.isfinite(float(text)) and float(text).is_integer()
+
+
+def read_job_csvs(paths: Iterable[str | Path],
+                  invalid: list[tuple[str, str]] | None = None) -> list[pd.DataFrame]:
+    """The rows of many per-job CSVs: one typed frame per distinct header, in the order
+    the headers first appear (so concatenating them orders columns as concatenating
+    the files one by one would). A bad file raises InvalidJobCsv naming it; with
+    `invalid` (a list), it is left out and listed there as (path, problem)."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as problem:
+            _reject(path, f"{path}: not a readable CSV ({problem})", invalid)
+            continue
+        header, _, body = text.partition("\n")
+        if body and not body.endswith("\n"):
+            body += "\n"
+        groups.setdefault(header, []).append((str(path), body))
+    frames = []
+    for header, files in groups.items():
+        frame = _read_group(header, files, invalid)
+        if frame is not None:
+            frames.append(frame)
+    return frames
+
+
+def _read_group(header: str, files: list[tuple[str, str]],
+                invalid: list[tuple[str, str]] | None) -> pd.DataFrame | None:
+    """Files of one header: parsed as one text, checked in bulk; a file that fails a
+    check is read alone for its message and left out (or raises)."""
+    text = header + "\n" + "".join(body for _, body in files)
+    source = files[0][0] if len(files) == 1 else f"{len(files)} files like {files[0][0]}"
+    try:
+        rows = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        rows = migrations.renamed(rows, source)
+        records = [list(csv.reader(io.StringIO(body))) for _, body in files]
+        counts = [len(file_records) for file_records in records]
+        if sum(counts) != len(rows):
+            raise pd.errors.ParserError("records and rows disagree")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, migrations.UnknownFormat):
+        return _read_one_by_one(files, invalid)  # a malformed file: find it
+    owner = np.repeat(np.arange(len(files)), counts)
+    # A row with fewer cells than the header (cut short) is read with empty cells.
+    width = len(rows.columns)
+    ragged = {index for index, file_records in enumerate(records)
+              if any(len(record) != width for record in file_records)}
+    suspect = (set(np.flatnonzero(np.array(counts) == 0)) | set(_suspect_files(rows, owner))
+               | ragged)
+    if suspect:
+        for index in sorted(suspect):
+            path = files[index][0]
+            try:
+                read_job_csv(path)  # it may pass alone (a check here is coarser)
+                suspect.discard(index)
+            except InvalidJobCsv as problem:
+                _reject(path, str(problem), invalid)
+        if suspect:
+            keep = ~np.isin(owner, sorted(suspect))
+            kept_text = header + "\n" + "".join(
+                body for index, (_, body) in enumerate(files) if index not in suspect)
+            if not keep.any():
+                return None
+            return typed(kept_text, source)
+    return typed(text, source)
+
+
+def _suspect_files(rows: pd.DataFrame, owner: np.ndarray) -> np.ndarray:
+    """Indices of files whose rows may break the schema (a superset: each is then
+    checked alone by `job_csv_problems`)."""
+    if any(column not in rows for column in REQUIRED):
+        return np.unique(owner)
+    bad = np.zeros(len(rows), dtype=bool)
+    for column in INTEGER:
+        numbers = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
+        bad |= ~np.isfinite(numbers) | (numbers != np.floor(numbers))
+    for column in NUMBER:
+        numbers = pd.to_numeric(rows[column], errors="coerce")
+        bad |= (numbers.isna() & (rows[column] != "")).to_numpy()
+    bad |= ~rows["status"].isin(STATUSES).to_numpy()
+    bad |= ~rows["verified"].isin(BOOLEAN).to_numpy()
+    seconds = pd.to_numeric(rows["seconds"], errors="coerce").to_numpy(dtype=float)
+    ok = (rows["status"] == "ok").to_numpy()
+    bad |= ok & ~(np.isfinite(seconds) & (seconds > 0))
+    frame = rows.assign(_file=owner)
+    identity = list(COMBINATION) + (["replicate"] if "replicate" in rows else [])
+    mixed = frame.groupby("_file")[identity].nunique().gt(1).any(axis=1)
+    repeats = pd.to_numeric(frame["repeat"], errors="coerce")
+    in_order = repeats.to_numpy() == frame.groupby("_file").cumcount().to_numpy()
+    disorder = pd.Series(~in_order).groupby(owner).any()
+    return np.unique(np.concatenate([owner[bad], mixed[mixed].index.to_numpy(),
+                                     disorder[disorder].index.to_numpy()]))
+
+
+def _read_one_by_one(files: list[tuple[str, str]],
+                     invalid: list[tuple[str, str]] | None) -> pd.DataFrame | None:
+    frames = []
+    for path, _ in files:
+        try:
+            frames.append(read_job_csv(path))
+        except InvalidJobCsv as problem:
+            _reject(path, str(problem), invalid)
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _reject(path: str | Path, problem: str, invalid: list[tuple[str, str]] | None) -> None:
+    if invalid is None:
+        raise InvalidJobCsv(problem)
+    invalid.append((str(path), problem))

@@ -1,0 +1,101 @@
+"""The columns only the aggregates have: a combination's statistics (summary.csv),
+a crossover's, a design's and a machine's."""
+
+from __future__ import annotations
+
+from parbench.columns.table import (
+    CROSSOVER,
+    DESIGN,
+    FLAG,
+    INTEGER,
+    MACHINES,
+    NUMBER,
+    SUMMARY,
+    TEXT,
+    Column,
+    S,
+)
+
+SD = (SUMMARY, DESIGN)
+COMBINATION_STATISTICS = tuple(
+    Column(name, kind, unit, meaning, tables, "statistics")
+    for name, kind, unit, meaning, *given in (
+        ("repeats", INTEGER, "", "ok samples of every replicate"),
+        ("failed", INTEGER, "", "error rows"),
+        ("replicates", INTEGER, "", "replicates (jobs) with ok samples", *SD),
+        ("median_seconds", NUMBER, S, "median of the ok samples of every replicate: the "
+         "steady-state map"),
+        ("ci_low", NUMBER, S, "95 % CI of that median, low end: a two-level percentile "
+         "bootstrap (replicates with replacement, then samples within each)"),
+        ("ci_high", NUMBER, S, "its high end"),
+        ("min_seconds", NUMBER, S, "fastest sample"),
+        ("max_seconds", NUMBER, S, "slowest sample"),
+        ("iqr_seconds", NUMBER, S, "interquartile range of the samples"),
+        ("cv", NUMBER, "", "std / mean of every sample, between-replicate differences "
+         "included"),
+        ("ci_relative_half_width", NUMBER, "", "`(ci_high − ci_low) / 2 / median_seconds`"),
+        ("noisy", FLAG, "", "the CI missed `ci_target`, or fewer ok samples than "
+         "`min_repeats` per replicate"),
+        ("loaded_replicates", INTEGER, "", "replicates measured on a loaded machine"),
+        ("excluded_replicates", INTEGER, "", "of them, left out (`exclude_loaded`)"),
+        ("between_replicate_cv", NUMBER, "", "std of log(time) between replicates (a "
+         "random-effects ANOVA; empty with one replicate)", *SD),
+        ("within_replicate_cv", NUMBER, "", "std of log(time) within replicates", *SD),
+        ("replicate_min_gap_jobs", NUMBER, "", "the fewest other jobs that ran between two "
+         "replicates of this combination"),
+        ("speedup", NUMBER, "×", "the serial loop's median ÷ this one, on the same problem "
+         "and target"),
+        ("speedup_ci_low", NUMBER, "×", "its 95 % CI, from independently resampled medians"),
+        ("speedup_ci_high", NUMBER, "×", "its high end"),
+        ("efficiency", NUMBER, "", "speedup ÷ workers"),
+        ("efficiency_ci_low", NUMBER, "", "with the speedup's interval"),
+        ("efficiency_ci_high", NUMBER, "", "its high end"),
+        ("warm_seconds", NUMBER, S, "= `median_seconds`, beside the cold time"),
+    ) for tables in [tuple(given) or (SUMMARY,)])
+
+CROSSOVER_COLUMNS = tuple(
+    Column(name, kind, unit, meaning, (CROSSOVER,), "crossover")
+    for name, kind, unit, meaning in (
+        ("challenger", TEXT, "", "the series that may overtake"),
+        ("baseline", TEXT, "", "the series it is compared with"),
+        ("time_basis", TEXT, "", "`warm`: the timed samples; `cold`: start-up + first map"),
+        ("crossover_status", TEXT, "", "`found`, `not significant`, `no clear winner`, `none "
+         "in range`, `<challenger> faster throughout` or `too few sizes` (below)"),
+        ("crossover_size", NUMBER, "", "where the challenger's median drops below the "
+         "baseline's and stays below, interpolated between `size_below` and `size_above` on "
+         "log-log axes"),
+        ("crossover_ci_low", NUMBER, "", "95 % bootstrap interval of it, low end (a bound at "
+         "the grid's end means at or beyond the range)"),
+        ("crossover_ci_high", NUMBER, "", "its high end"),
+        ("found_fraction", NUMBER, "", "share of resamples with a crossing inside the range"),
+        ("size_below", NUMBER, "", "the grid point below the crossing"),
+        ("size_above", NUMBER, "", "the grid point above it"),
+        ("sizes_compared", INTEGER, "", "sizes where both series succeeded"),
+    ))
+
+DESIGN_COLUMNS = tuple(
+    Column(name, kind, unit, meaning, (DESIGN,), "design")
+    for name, kind, unit, meaning in (
+        ("scope", TEXT, "", "`combination`, or `sweep` for the last row"),
+        ("repeats_per_replicate", NUMBER, "", "samples per replicate this run measured"),
+        ("replicate_cost_seconds", NUMBER, S, "what one more replicate costs besides its "
+         "samples (median over replicates)"),
+        ("repeat_cost_seconds", NUMBER, S, "one sample's time (median)"),
+        ("recommended_replicates", INTEGER, "", "Kalibera & Jones' cheapest design: "
+         "replicates"),
+        ("recommended_repeats", INTEGER, "", "… and samples per replicate"),
+        ("recommended_seconds", NUMBER, S, "its measuring time"),
+        ("reaching_target", NUMBER, "", "`sweep` row: the share of combinations its design "
+         "brings within `ci_target`"),
+        ("between_replicate_log_variance", NUMBER, "", "workload tables only: the variance "
+         "component the sweep's row is computed from"),
+        ("within_replicate_log_variance", NUMBER, "", "workload tables only: likewise"),
+    ))
+
+MACHINE_COLUMNS = tuple(
+    Column(name, kind, unit, meaning, (MACHINES,), "machines")
+    for name, kind, unit, meaning in (
+        ("jobs", INTEGER, "", "how many jobs ran with this machine and software"),
+        ("first_utc", TEXT, "", "the first of them"),
+        ("last_utc", TEXT, "", "the last"),
+    ))

@@ -1,0 +1,59 @@
+"""The aggregates -> every figure of a scope, as the registry lists them: the rules'
+and `parbench plot`'s one way in. Reads summary.csv and crossover.csv, nothing else."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from parbench.backends import LOCAL
+from parbench.figures import panels
+from parbench.figures.registry import FIGURES, TARGET, Figure, of_scope
+from parbench.figures.style import DEFAULT_WIDTH
+from parbench.migrations import read_table
+
+
+def figure_of(figure: Figure | str, summary: pd.DataFrame, crossover: pd.DataFrame,
+              workload: str | None = None, target: str = LOCAL,
+              width: float = DEFAULT_WIDTH):
+    """One registered figure, drawn from the rows of one target (figures never mix a
+    cluster's times, connect rather than start-up, with the local machine's)."""
+    figure = FIGURES[figure] if isinstance(figure, str) else figure
+    module = importlib.import_module(figure.module)
+    rows = panels.target_rows(summary, target)
+    if figure.scope == TARGET:
+        return module.draw(rows, crossover, workload, width, target=target)
+    return module.draw(rows, crossover, workload, width)
+
+
+def draw_scope(scope: str, summary: pd.DataFrame, crossover: pd.DataFrame,
+               stems: Mapping[str, str | Path], workload: str | None = None,
+               target: str = LOCAL, width: float = DEFAULT_WIDTH) -> list[Path]:
+    """Every figure of `scope`, each saved as PNG and PDF at its stem (`stems`: name ->
+    path without extension)."""
+    written = []
+    for figure in of_scope(scope):
+        written += panels.save(figure_of(figure, summary, crossover, workload, target, width),
+                               stems[figure.name])
+    return written
+
+
+def plot_files(scope: str, summary_csv: str | Path, crossover_csv: str | Path | None,
+               stems: Mapping[str, str | Path], workload: str | None = None,
+               target: str = LOCAL, width: float = DEFAULT_WIDTH) -> list[Path]:
+    """`draw_scope` from the aggregate files (the plotting rules)."""
+    summary = read_table(summary_csv)
+    crossover = read_table(crossover_csv) if crossover_csv else pd.DataFrame(
+        columns=["workload", "challenger", "baseline", "time_basis"])
+    return draw_scope(scope, summary, crossover, stems, workload, target, width)
+
+
+def stems_under(folder: Path, scope: str, workload: str | None = None,
+                target: str | None = None) -> dict[str, Path]:
+    """Where `parbench plot` puts a scope's figures under `folder` (as the workflow does
+    under results/figures)."""
+    return {figure.name: folder / figure.stem.format(workload=workload, target=target)
+            for figure in of_scope(scope)}

@@ -1,0 +1,223 @@
+"""What the figures share: grids of panels, lines with their intervals and marks,
+crossover labels, log axes, legends, and saving as PNG and PDF."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on the machines this runs on
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from parbench.backends import LOCAL, target_of  # noqa: E402
+from parbench.crossover import FOUND, NOT_SIGNIFICANT  # noqa: E402
+from parbench.figures.style import (  # noqa: E402
+    FAILURE_COLOR,
+    LOADED_COLOR,
+    NOT_MEASURED,
+    format_size,
+    ordered_series,
+    series_label,
+)
+
+
+def grid(rows: int, columns: int, width: float, aspect: float = 0.75):
+    panel_width = width / max(1, columns)
+    return plt.subplots(
+        rows, columns, figsize=(width, panel_width * aspect * rows + 0.9), squeeze=False,
+        constrained_layout=True,
+    )
+
+
+def message_figure(width: float, message: str, title: str):
+    """A figure that says what it cannot draw, instead of failing the sweep."""
+    figure, axes = grid(1, 1, width, aspect=0.3)
+    axes[0][0].set_axis_off()
+    axes[0][0].text(0.5, 0.5, message, ha="center", va="center", color=FAILURE_COLOR,
+                    transform=axes[0][0].transAxes)
+    figure.suptitle(title)
+    return figure
+
+
+def lines(ax, cell: pd.DataFrame, value: str, styles, several_workers: bool,
+           band: tuple[str, str] | None = None) -> None:
+    """One line per backend (and worker count): CI band, hollow noisy points, failures."""
+    for backend in ordered_series(cell):
+        for workers, line in cell[cell["series"] == backend].groupby("workers"):
+            line = line.sort_values("size")
+            good = line[~line["status"].isin(list(NOT_MEASURED))]
+            style = "-" if workers == cell["workers"].max() or backend == "serial" else "--"
+            colour, marker = styles[0][backend], styles[1][backend]
+            ax.plot(good["size"], good[value], color=colour, linestyle=style,
+                    label=series_label(backend, workers, several_workers))
+            if band is not None and len(good):
+                ax.fill_between(good["size"], good[band[0]], good[band[1]], color=colour,
+                                alpha=0.2, linewidth=0)
+            for noisy, points in good.groupby("noisy"):
+                ax.scatter(points["size"], points[value], marker=marker, s=22, zorder=3,
+                           edgecolors=colour, linewidths=1.2,
+                           facecolors="white" if noisy else colour)
+            loaded = good[good["loaded"].astype(bool)] if "loaded" in good else good.iloc[:0]
+            if len(loaded):  # ringed: someone else kept the machine busy meanwhile
+                ax.scatter(loaded["size"], loaded[value], marker="o", s=90, zorder=4,
+                           facecolors="none", edgecolors=LOADED_COLOR, linewidths=1.0)
+            for status, (marker, mark_colour, label) in NOT_MEASURED.items():
+                missing = line[line["status"] == status]
+                if len(missing):  # along the panel's top: drawn, never silently dropped
+                    ax.scatter(missing["size"], np.full(len(missing), 0.97), marker=marker,
+                               color=mark_colour, transform=ax.get_xaxis_transform(),
+                               zorder=5, label=label)
+
+
+# Statuses a figure cannot draw as points: how it marks them, and what it calls them.
+def failure_note(data: pd.DataFrame) -> str:
+    """A title line naming the combinations a figure cannot draw as points."""
+    notes = []
+    for status, (_, _, label) in NOT_MEASURED.items():
+        rows = data[data["status"] == status]
+        if not rows.empty:
+            counts = ", ".join(f"{backend} ×{count}"
+                               for backend, count in rows.groupby("series").size().items())
+            notes.append(f"{label}, not drawn: {counts}")
+    return f"\n{'; '.join(notes)} (see `error` in summary.csv)" if notes else ""
+
+
+def drawable(data: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rows a figure can draw (measured ones), and the note naming the others."""
+    return data[~data["status"].isin(list(NOT_MEASURED))], failure_note(data)
+
+
+def at_top_workers(data: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Parallel backends at their largest worker count, plus the serial loop."""
+    top = data[data["series"] != "serial"]["workers"].max()
+    return data[(data["workers"] == top) | (data["series"] == "serial")], top
+
+
+def interval_label(row: pd.Series, unit: str, sizes: tuple[float, float]) -> str:
+    """'[low, high]', saying '≤ smallest' / '≥ largest' where the interval reaches the
+    grid's end (resamples without a crossing in range are counted at the ends)."""
+    smallest, largest = sizes
+    low = (f"≤ {format_size(smallest, unit)}" if row["crossover_ci_low"] <= smallest * 1.000001
+           else format_size(row["crossover_ci_low"], unit))
+    high = (f"≥ {format_size(largest, unit)}" if row["crossover_ci_high"] >= largest * 0.999999
+            else format_size(row["crossover_ci_high"], unit))
+    found_in = (f"; in {row['found_fraction']:.0%} of resamples"
+                if row["found_fraction"] < 0.95 else "")
+    return f"[{low}, {high}{found_in}]"
+
+
+def mark_crossover(ax, crossovers: pd.DataFrame, unit: str,
+                    sizes: tuple[float, float]) -> None:
+    """A dotted line at each crossover, a grey span for its 95 % interval, and a label."""
+    labels = []
+    for _, row in crossovers.iterrows():
+        pair = f"{row['challenger']} vs {row['baseline']}"
+        if row["crossover_status"] == FOUND:
+            ax.axvspan(row["crossover_ci_low"], row["crossover_ci_high"], color="0.5",
+                       alpha=0.15, linewidth=0)
+            ax.axvline(row["crossover_size"], color="0.25", linestyle=":", linewidth=1)
+            labels.append(f"{row['challenger']} < {row['baseline']} above "
+                          f"{format_size(row['crossover_size'], unit)}\n"
+                          f"  95 % CI {interval_label(row, unit, sizes)}")
+        elif row["crossover_status"] == NOT_SIGNIFICANT:
+            # No line: the medians cross, but the lead above is within the noise.
+            labels.append(f"{pair}: medians cross at {format_size(row['crossover_size'], unit)}"
+                          "\n  but the lead above is not significant")
+        else:
+            labels.append(f"{pair}: {row['crossover_status']}")
+    if labels:
+        ax.text(0.02, 0.97, "\n".join(labels), transform=ax.transAxes, va="top", fontsize=6,
+                color="0.2", bbox={"facecolor": "white", "alpha": 0.7, "linewidth": 0})
+
+
+def legend(figure, axes, extra: list | None = None) -> None:
+    handles: dict[str, object] = {}
+    for ax in np.ravel(axes):
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    for handle in extra or []:
+        handles.setdefault(handle.get_label(), handle)
+    if handles:
+        figure.legend(list(handles.values()), list(handles), loc="outside lower center",
+                      ncols=min(len(handles), 5), frameon=False)
+
+
+def noisy_handle():
+    return plt.Line2D([], [], marker="o", linestyle="", markerfacecolor="white",
+                      markeredgecolor="0.3", label="hollow: CI wider than the target")
+
+
+def loaded_handle():
+    return plt.Line2D([], [], marker="o", linestyle="", markersize=9, markerfacecolor="none",
+                      markeredgecolor=LOADED_COLOR, label="ringed: loaded machine")
+
+
+def save(figure, output_stem: str | Path) -> list[Path]:
+    output_stem = Path(output_stem)
+    output_stem.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix in (".png", ".pdf"):
+        path = output_stem.with_suffix(suffix)
+        figure.savefig(path, dpi=200)
+        written.append(path)
+    plt.close(figure)
+    return written
+
+
+def log_axes(ax, unit: str, ylabel: str, sizes: pd.Series | None = None,
+              values: pd.Series | None = None, nothing: str = "") -> None:
+    """Log axes for a panel; where `values` has nothing to draw, the panel says
+    `nothing` instead (a log axis with no positive data cannot be drawn at all)."""
+    positive = sizes[sizes > 0] if sizes is not None else pd.Series(dtype=float)
+    if sizes is not None and (sizes <= 0).any() and len(positive):
+        # A size of 0 (imbalanced: equal tasks) has no place on a log axis: linear up
+        # to the smallest positive size, logarithmic above.
+        ax.set_xscale("symlog", linthresh=float(positive.min()))
+    else:
+        ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"size ({unit})")
+    ax.set_ylabel(ylabel)
+    drawable = values[np.isfinite(values) & (values > 0)] if values is not None else None
+    if drawable is not None and drawable.empty:
+        if len(positive):
+            ax.set_xlim(float(positive.min()) / 2, float(positive.max()) * 2)
+        ax.set_ylim(0.1, 10)
+        ax.text(0.5, 0.3, nothing or "nothing to draw", transform=ax.transAxes,
+                ha="center", va="center", color=FAILURE_COLOR, wrap=True)
+
+
+def size_figure(data: pd.DataFrame, width: float, draw: Callable, title: str):
+    """A panel per kernel x task count of one workload's rows, each drawn by
+    `draw(ax, cell, kernel, tasks)`."""
+    kernels, tasks = sorted(data["kernel"].unique()), sorted(data["tasks"].unique())
+    figure, axes = grid(len(kernels), len(tasks), width)
+    for row, kernel in enumerate(kernels):
+        for column, task_count in enumerate(tasks):
+            cell = data[(data["kernel"] == kernel) & (data["tasks"] == task_count)]
+            ax = axes[row][column]
+            if cell.empty:  # a task count measured with another kernel only
+                ax.set_axis_off()
+                continue
+            draw(ax, cell, kernel, task_count)
+            ax.set_title(f"{kernel} kernel, {task_count} tasks")
+            ax.grid(True, which="major", alpha=0.3)
+    loaded = "loaded" in data and bool(data["loaded"].astype(bool).any())
+    legend(figure, axes, [noisy_handle()] + ([loaded_handle()] if loaded else []))
+    figure.suptitle(title)
+    return figure
+
+
+def target_rows(summary: pd.DataFrame, target: str = LOCAL) -> pd.DataFrame:
+    """The series measured on one target: figures never mix a cluster's times
+    (connect, not start-up; other hosts) with the local machine's."""
+    return summary[summary["series"].map(target_of) == target]
+
+
+def local_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    return target_rows(summary, LOCAL)
+

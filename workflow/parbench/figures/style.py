@@ -1,0 +1,115 @@
+"""How every figure looks: fonts, one colour and one marker per series (its
+backend's; a variant shaded), sizes in their units, and the marks of what a figure
+cannot draw as a point."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on the machines this runs on
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
+
+from parbench.backends import BACKENDS  # noqa: E402
+
+FAILURE_COLOR = "#d62728"
+LOADED_COLOR = "0.1"
+DEFAULT_WIDTH = 7.0
+
+matplotlib.rcParams.update({
+    "pdf.fonttype": 42,  # publishers reject Type 3 fonts
+    "ps.fonttype": 42,
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+})
+
+
+def series_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per series of `frame`: its name, engine and variant (older summaries
+    without these columns name only their backend)."""
+    columns = [column for column in ("series", "engine", "variant") if column in frame]
+    table = frame[columns].drop_duplicates("series").copy()
+    if "engine" not in table:
+        table["engine"] = table["series"]
+    table["variant"] = ([("" if pd.isna(label) else str(label)) for label in table["variant"]]
+                        if "variant" in table else "")
+    return table
+
+
+def ordered_series(frame: pd.DataFrame) -> list[str]:
+    """Series in registry order (each backend, then its variants); unknown ones last."""
+    order = list(BACKENDS)
+    table = series_table(frame)
+    rank = table.apply(lambda row: (order.index(row["engine"]) if row["engine"] in order
+                                    else len(order), row["engine"], row["variant"]), axis=1)
+    return list(table.assign(rank=rank).sort_values("rank")["series"])
+
+
+# A variant's colour is its backend's, shaded: darker, darker still, then lighter.
+VARIANT_SHADES = (-0.4, -0.7, 0.4, 0.7)
+
+
+def shaded(colour: str, variant_index: int) -> tuple[float, float, float]:
+    if variant_index == 0:
+        return to_rgb(colour)
+    shade = VARIANT_SHADES[(variant_index - 1) % len(VARIANT_SHADES)]
+    target = 0.0 if shade < 0 else 1.0
+    return tuple(channel + abs(shade) * (target - channel) for channel in to_rgb(colour))
+
+
+def palette(frame: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
+    """One colour per series: its backend's (the class says which); a variant's is
+    shade of it. Backends the registry does not know get the colour-blind palette's rest."""
+    table = series_table(frame)
+    spare = iter(sns.color_palette("colorblind", 10)[::-1])
+    colours: dict[str, tuple[float, float, float]] = {}
+    for engine, series in table.groupby("engine", sort=False):
+        base = BACKENDS[engine].colour if engine in BACKENDS else next(spare, (0.3, 0.3, 0.3))
+        for index, (_, row) in enumerate(series.sort_values("variant").iterrows()):
+            colours[row["series"]] = shaded(base, index if row["variant"] else 0)
+    return colours
+
+
+VARIANT_MARKERS = ("*", "h", "8", "<", ">")
+
+
+def markers(frame: pd.DataFrame) -> dict[str, str]:
+    """One marker per series: its backend's; each variant its own from VARIANT_MARKERS."""
+    table = series_table(frame)
+    found = {}
+    for engine, series in table.groupby("engine", sort=False):
+        variants = sorted(label for label in series["variant"] if label)
+        for _, row in series.iterrows():
+            if row["variant"]:
+                found[row["series"]] = VARIANT_MARKERS[variants.index(row["variant"])
+                                                        % len(VARIANT_MARKERS)]
+            else:
+                found[row["series"]] = BACKENDS[engine].marker if engine in BACKENDS else "o"
+    return found
+
+
+def series_label(series: str, workers: int, several_workers: bool) -> str:
+    if series == "serial" or not several_workers:
+        return series
+    return f"{series} ×{workers}"
+
+
+def format_size(size: float, unit: str) -> str:
+    if "bytes" in unit:
+        for factor, name in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+            if size >= factor:
+                return f"{size / factor:.3g} {name}"
+        return f"{size:.3g} B"
+    return f"{size:.2g}"
+
+
+NOT_MEASURED = {"error": ("x", FAILURE_COLOR, "failed"),
+                "unsupported": ("_", "0.35", "unsupported"),
+                "excluded (loaded)": ("v", "0.35", "left out: loaded machine"),
+                "invalid file": ("x", "0.35", "left out: invalid CSV")}
+LOADED_COLOR = "0.1"

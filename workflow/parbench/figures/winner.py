@@ -1,0 +1,148 @@
+"""The fastest series per cell, shaded by its margin; crossovers as boundaries."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from parbench.crossover import FOUND
+from parbench.figures import panels
+from parbench.figures.style import DEFAULT_WIDTH, format_size, ordered_series, palette
+
+
+def _winner_panel(ax, cell: pd.DataFrame, colours, unit: str, rows: str = "tasks",
+                  row_label: str = "tasks") -> None:
+    """A map of the fastest series per (size, `rows`) cell, shaded by its margin."""
+    sizes, levels = sorted(cell["size"].unique()), sorted(cell[rows].unique())
+    for y, level in enumerate(levels):
+        for x, size in enumerate(sizes):
+            ranked = cell[(cell["size"] == size) & (cell[rows] == level)]
+            ranked = ranked.sort_values("median_seconds")
+            if ranked.empty:
+                continue
+            best = ranked.iloc[0]
+            runner_up = ranked.iloc[1] if len(ranked) > 1 else None
+            margin = runner_up["median_seconds"] / best["median_seconds"] if runner_up is not None \
+                else np.inf
+            clear = runner_up is None or best["ci_high"] < runner_up["ci_low"]
+            # Shade: a margin of 2x or more is full colour, a near-tie is pale.
+            alpha = 0.25 + 0.75 * min(1.0, np.log2(max(margin, 1.0))) if clear else 0.15
+            ax.add_patch(plt.Rectangle((x, y), 1, 1, color=colours[best["series"]],
+                                       alpha=alpha, linewidth=0))
+            if not clear:
+                ax.add_patch(plt.Rectangle((x, y), 1, 1, fill=False, hatch="///",
+                                           edgecolor="0.5", linewidth=0))
+            label = f"{best['series']}\n×{margin:.2g}" if clear else "no clear\nwinner"
+            ax.text(x + 0.5, y + 0.5, label, ha="center", va="center", fontsize=6)
+    ax.set_xlim(0, len(sizes))
+    ax.set_ylim(0, len(levels))
+    ax.set_xticks(np.arange(len(sizes)) + 0.5, [format_size(s, unit) for s in sizes])
+    ax.set_yticks(np.arange(len(levels)) + 0.5, [f"{level:g}" for level in levels])
+    ax.set_xlabel(f"size ({unit})")
+    ax.set_ylabel(row_label)
+
+
+def _cell_position(size: float, sizes: list[float]) -> float:
+    """Where `size` falls on a map whose cells are the grid's sizes (log-interpolated)."""
+    if size <= sizes[0]:
+        return 0.5
+    for index in range(len(sizes) - 1):
+        low, high = sizes[index], sizes[index + 1]
+        if size <= high:
+            return index + 0.5 + np.log(size / low) / np.log(high / low)
+    return len(sizes) - 0.5
+
+
+BOUNDARY_STYLES = ("-", "--", ":", "-.")
+BEYOND_MARKERS = (">", "s", "^", "x")
+
+
+def _boundaries(ax, cell: pd.DataFrame, crossover: pd.DataFrame, kernel_of_level: dict) -> list:
+    """On a size × compute map, where each compared challenger overtakes its baseline:
+    a line through the crossover of every compute level (found ones only), with
+    a mark beside the map's right edge where it is not found in range."""
+    sizes = sorted(cell["size"].unique())
+    handles = []
+    pairs = crossover[["challenger", "baseline"]].drop_duplicates().itertuples(index=False)
+    for pair_index, (style, (challenger, baseline)) in enumerate(zip(BOUNDARY_STYLES, pairs)):
+        xs, ys, beyond = [], [], []
+        for y, level in enumerate(sorted(kernel_of_level)):
+            found = crossover[(crossover["kernel"] == kernel_of_level[level])
+                              & (crossover["challenger"] == challenger)
+                              & (crossover["baseline"] == baseline)
+                              & (crossover["crossover_status"] == FOUND)]
+            if found.empty:
+                beyond.append(y + 0.5)
+                continue
+            xs.append(_cell_position(found["crossover_size"].iloc[0], sizes))
+            ys.append(y + 0.5)
+        marker = BEYOND_MARKERS[pair_index % len(BEYOND_MARKERS)]
+        handles.append(Line2D([], [], color="0.1", linestyle=style, marker=marker, markersize=4,
+                              label=f"{challenger} overtakes {baseline}"))
+        if xs:
+            ax.plot(xs, ys, color="0.1", linestyle=style, marker="o", markersize=3)
+        if beyond:  # side by side inside the right edge, one column per pair
+            ax.scatter([len(sizes) - 0.1 - 0.14 * pair_index] * len(beyond), beyond,
+                       marker=BEYOND_MARKERS[pair_index % len(BEYOND_MARKERS)], s=16,
+                       color="0.1", zorder=4)
+    return handles
+
+
+def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None, workload: str,
+         width: float = DEFAULT_WIDTH):
+    """For each cell the fastest backend, shaded by its margin over the runner-up.
+
+    Two maps: among every backend (the serial loop included), and among the parallel
+    ones only (the Ray-vs-Pool question). Cells are size × task count, one pair of maps
+    per kernel; for a workload whose kernels are levels of one quantity (image_filter:
+    compute per byte), size × that level, with the compared pairs' crossovers drawn
+    as boundaries.
+    """
+    data, note = panels.drawable(summary[summary["workload"] == workload])
+    if data.empty:  # every combination failed or is unsupported: say so, draw nothing
+        return panels.message_figure(width, "no successful run: no winner to show",
+                               f"{workload}: fastest backend per cell{note}")
+    data, top = panels.at_top_workers(data)
+    colours = palette(data)
+    unit = data["size_unit"].iloc[0]
+    levels = data["kernel_level"] if "kernel_level" in data else pd.Series(dtype=float)
+    boundary_handles: list = []
+    if len(levels) and levels.notna().all() and data["kernel"].nunique() > 1:
+        tasks = data["tasks"].max()
+        cell = data[data["tasks"] == tasks]
+        kernel_of_level = dict(zip(cell["kernel_level"], cell["kernel"]))
+        figure, axes = panels.grid(2, 1, width, aspect=0.1 + 0.1 * len(kernel_of_level))
+        row_label = "compute level (kernel)"
+        _winner_panel(axes[0][0], cell, colours, unit, "kernel_level", row_label)
+        axes[0][0].set_title(f"every backend ({top} workers, {tasks} tasks)")
+        _winner_panel(axes[1][0], cell[cell["series"] != "serial"], colours, unit,
+                      "kernel_level", row_label)
+        axes[1][0].set_title("parallel backends only; lines: where the challenger overtakes "
+                             "(a mark at the right edge: not in range)")
+        if crossover is not None:
+            warm = crossover[(crossover["workload"] == workload) & (crossover["tasks"] == tasks)
+                             & (crossover["workers"] == top)
+                             & (crossover["time_basis"] == "warm")]
+            boundary_handles = _boundaries(axes[1][0], cell, warm, kernel_of_level)
+    else:
+        kernels = sorted(data["kernel"].unique())
+        figure, axes = panels.grid(2 * len(kernels), 1, width, aspect=0.25)
+        for row, kernel in enumerate(kernels):
+            cell = data[data["kernel"] == kernel]
+            _winner_panel(axes[2 * row][0], cell, colours, unit)
+            axes[2 * row][0].set_title(f"{kernel} kernel, every backend ({top} workers)")
+            _winner_panel(axes[2 * row + 1][0], cell[cell["series"] != "serial"], colours,
+                          unit)
+            axes[2 * row + 1][0].set_title(f"{kernel} kernel, parallel backends only")
+    legend = [Patch(color=colours[b], label=b) for b in ordered_series(data)]
+    legend.append(Patch(facecolor="white", edgecolor="0.5", hatch="///",
+                        label="no clear winner (95 % CIs overlap)"))
+    figure.legend(handles=legend + boundary_handles, loc="outside lower center",
+                  ncols=min(len(legend) + len(boundary_handles), 4), frameon=False)
+    figure.suptitle(f"{workload}: fastest backend per cell (×: margin over the runner-up)"
+                    f"{note}")
+    return figure
+

@@ -1,0 +1,261 @@
+"""One combination on one started backend: its inputs, its timed maps, its
+per-worker state and its stop (parbench.measure.rows makes its rows).
+
+The backend starts (timed), runs `warmups` untimed maps (the first timed as the
+cold map), chooses how many consecutive maps make one timed sample (k, so that a
+sample lasts at least `min_sample_seconds`), takes timed samples until the 95 % CI
+of their median is within `ci_target` (between `min_repeats` and `max_repeats`,
+within `job_budget_seconds`), then `calibration_repeats` maps of empty tasks (the
+per-task dispatch cost), and stops (timed), on errors and SIGTERM too. Every map's
+results are checked against the workload's serial reference, and a stateful
+workload's per-worker states after the maps. A failure becomes the row's `error`;
+a backend with no idiomatic way to run the combination an `unsupported` row.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import psutil
+
+from parbench import machine, resources, stats
+from parbench.identity import Job
+from parbench.measure.verify import max_relative_error
+from parbench.probes import empty_task
+from parbench.settings import JobSettings
+
+# A timed sample of maps of a few microseconds still ends.
+MAX_MAPS_PER_SAMPLE = 10_000
+
+
+def stop_reason(seconds: Sequence[float], elapsed_seconds: float,
+                settings: JobSettings, last_sample_seconds: float | None = None) -> str | None:
+    """Why the timed samples should stop now, or None to go on. `seconds` are the
+    per-map times; `last_sample_seconds` how long the last sample (k maps) took."""
+    count = len(seconds)
+    if count >= settings.max_repeats:
+        return "max_repeats"
+    if count >= settings.min_repeats and (
+        stats.spread(seconds).relative_half_width <= settings.ci_target
+    ):
+        return "ci_target"
+    # Another sample would probably end past the budget.
+    last = seconds[-1] if last_sample_seconds is None else last_sample_seconds
+    if count >= 1 and elapsed_seconds + last > settings.job_budget_seconds:
+        return "budget"
+    return None
+
+
+class Unsupported(Exception):
+    """The backend has no idiomatic way to run this combination: a row says so."""
+
+
+class JobRun:
+    """One combination on one started backend: its inputs, its timed maps, its
+    per-worker state and its stop. Every failure ends as the row's `error`."""
+
+    def __init__(self, job: Job, settings: JobSettings, workload: Any,
+                 backend: Any) -> None:
+        self.job, self.settings = job, settings
+        self.workload, self.backend = workload, backend
+        self.repeats: list[dict[str, Any]] = []
+        self.startup_seconds = self.first_map_seconds = math.nan
+        self.overhead_per_task_seconds = self.teardown_seconds = math.nan
+        self.stop_reason, self.error, self.status = "", "", "ok"
+        self.maps_per_sample = 1
+        self.background_cpu_fraction_during = math.nan
+        self.warmups_verified = True
+        self.state_verified: bool | None = None
+        self.maps_run = 0
+        self.leftovers: list[str] = []
+        self.cluster: dict[str, Any] = {}
+        self.job_pid = os.getpid()
+        # Processes that exist before the backend starts are not its own: the job
+        # itself, its memory sampler and, in a test, whatever else runs there.
+        self.not_workers = [process.pid for process in resources.tree_processes(self.job_pid)]
+
+    def run(self) -> None:
+        try:
+            self._prepare_inputs()
+            self._start()
+            self._repeat_until_stopped()
+            self._check_worker_states()
+            self.overhead_per_task_seconds = dispatch_overhead(
+                self.backend, self.job.tasks, self.settings.calibration_repeats)
+        except Unsupported as reason:
+            self.status, self.error = "unsupported", str(reason)
+        except Exception as failure:  # any failure becomes data, not a crash
+            self.status = "error"
+            self.error = f"{type(failure).__name__}: {failure}".strip()
+            traceback.print_exc(file=sys.stderr)
+        finally:
+            self._stop()
+
+    def _prepare_inputs(self) -> None:
+        """Inputs and the serial reference, after checking they fit in memory."""
+        workload, job = self.workload, self.job
+        needed = workload.bytes_needed(job.size, job.tasks,
+                                       self.backend.workers)
+        available = psutil.virtual_memory().available
+        if needed > available:
+            raise MemoryError(f"size {job.size} needs about {needed / 1e9:.3g} GB; "
+                              f"{available / 1e9:.3g} GB available (nothing was allocated)")
+        in_shared_memory = self.backend.shared_memory_bytes(
+            workload.shared_input_bytes(job.size))
+        shm_free = machine.shm_free_bytes()
+        if in_shared_memory and shm_free is not None and in_shared_memory > shm_free:
+            raise MemoryError(f"the shared input of {in_shared_memory / 1e9:.3g} GB does not "
+                              f"fit in /dev/shm ({shm_free / 1e9:.3g} GB free), where "
+                              f"{self.backend.name} keeps it (nothing was allocated)")
+        workload.prepare(job.kernel, job.size, job.tasks)
+        if workload.stateful(job.kernel) and not self.backend.supports_worker_states:
+            raise Unsupported(f"{self.backend.name} has no way to reach every worker after "
+                              "a map, so per-worker state cannot be gathered")
+        self.shared_input = workload.shared_input(job.size)
+        self.task = workload.task(job.kernel, job.size)
+        self.expected = [workload.expected(index, job.size, self.shared_input)
+                         for index in range(job.tasks)]
+        self.setup = workload.worker_setup(job.kernel, job.size)
+
+    def _start(self) -> None:
+        began = time.perf_counter()
+        self.backend.start(self.setup)
+        self.startup_seconds = time.perf_counter() - began
+        self.cluster = self.backend.cluster_resources()
+
+    def timed_sample(self, maps: int = 1) -> dict[str, Any]:
+        """`maps` consecutive maps under one timer; times are per map. Every map's
+        results are checked after the timer stops."""
+        backend, job_pid, not_workers = self.backend, self.job_pid, self.not_workers
+        workers_before = resources.cpu_snapshot(job_pid, exclude=not_workers)
+        # The job's own CPU is read at the timer's edges, so the snapshots'
+        # cost is not billed to the maps.
+        driver_before = time.process_time()
+        began = time.perf_counter()
+        results = [backend.map(self.task, self.job.tasks, self.shared_input)
+                   for _ in range(maps)]
+        sample_seconds = time.perf_counter() - began
+        driver_cpu = time.process_time() - driver_before
+        self.maps_run += maps
+        cpu = driver_cpu + resources.cpu_seconds_between(
+            workers_before, resources.cpu_snapshot(job_pid, exclude=not_workers))
+        error_size = max(max_relative_error(result, self.expected) for result in results)
+        if backend.on_cluster:  # the workers' CPU is on other hosts: not measured
+            cpu = math.nan
+        return {
+            "seconds": sample_seconds / maps, "maps_per_sample": maps,
+            "sample_seconds": sample_seconds, "cpu_seconds": cpu / maps,
+            "cpu_utilization": cpu / (sample_seconds * backend.workers),
+            "max_relative_error": error_size, "verified": error_size <= self.workload.rtol,
+        }
+
+    def _choose_maps_per_sample(self, warm_map_seconds: float) -> int:
+        """Maps per timed sample, so that one lasts at least `min_sample_seconds`
+        (as pyperf and asv calibrate their loops), with about 20 % to spare. The trial
+        samples are warm-ups. `warm_map_seconds`: a warm map's time, if one was
+        timed (the cold first map says nothing: Ray's takes seconds)."""
+        target = self.settings.min_sample_seconds
+        if target <= 0 or warm_map_seconds >= 2 * target:
+            return 1
+        maps, fastest_map = 1, math.inf
+        while True:
+            trial = self.timed_sample(maps)
+            self.warmups_verified = self.warmups_verified and trial["verified"]
+            # Maps speed up as a backend warms: size k on the fastest one seen so far,
+            # with 20 % to spare, so that later samples still last the target.
+            fastest_map = min(fastest_map, max(trial["seconds"], 1e-9))
+            if trial["sample_seconds"] >= target or maps >= MAX_MAPS_PER_SAMPLE:
+                spare = math.ceil(1.2 * target / fastest_map)
+                return min(MAX_MAPS_PER_SAMPLE, max(maps, spare))
+            # Aim 20 % past the target, so the next trial usually is the last.
+            wanted = math.ceil(maps * 1.2 * target / max(trial["sample_seconds"], 1e-9))
+            maps = min(MAX_MAPS_PER_SAMPLE, max(maps + 1, wanted))
+
+    def _repeat_until_stopped(self) -> None:
+        settings = self.settings
+        measuring_since = time.perf_counter()
+        warm_map_seconds = math.nan
+        for warmup in range(max(1, settings.warmups)):
+            # With `warmups: 0` the first map is still timed alone, as the cold one.
+            result = self.timed_sample()
+            self.warmups_verified = self.warmups_verified and result["verified"]
+            if warmup == 0:
+                self.first_map_seconds = result["seconds"]
+            else:
+                warm_map_seconds = result["seconds"]
+        self.maps_per_sample = self._choose_maps_per_sample(warm_map_seconds)
+        # Who else used the machine while the samples were taken: everything busy
+        # on it minus what this job's process tree used.
+        machine_before = resources.machine_busy_seconds()
+        tree_before = resources.tree_cpu_seconds(self.job_pid)
+        sampling_since = time.perf_counter()
+        while self.stop_reason == "":
+            sample = self.timed_sample(self.maps_per_sample)
+            self.repeats.append({"repeat": len(self.repeats), **sample})
+            self.stop_reason = stop_reason(
+                [repeat["seconds"] for repeat in self.repeats],
+                time.perf_counter() - measuring_since, settings,
+                sample["sample_seconds"]) or ""
+        # On a cluster the workers are not in this job's process tree: where they share
+        # this host, their work would read as someone else's. Unknown, not loaded.
+        if not self.backend.on_cluster:
+            self.background_cpu_fraction_during = resources.background_fraction(
+                resources.machine_busy_seconds() - machine_before,
+                resources.tree_cpu_seconds(self.job_pid) - tree_before,
+                time.perf_counter() - sampling_since)
+
+    def _check_worker_states(self) -> None:
+        """A stateful workload's per-worker states, gathered and checked (not timed)."""
+        job = self.job
+        if self.workload.stateful(job.kernel):
+            self.state_verified = self.workload.states_agree(
+                self.backend.worker_states(), self.maps_run, job.tasks,
+                job.size)
+
+    def _stop(self) -> None:
+        # Everything the backend started, listed before it is asked to stop.
+        started = [process for process in resources.tree_processes(
+                       self.job_pid, exclude=self.not_workers)
+                   if not resources.is_helper(process, self.backend.helper_processes)]
+        began = time.perf_counter()
+        try:
+            self.backend.stop()
+        except Exception as failure:
+            self.error = self.error or f"stop failed: {type(failure).__name__}: {failure}"
+            self.status = "error" if self.status == "ok" else self.status
+            traceback.print_exc(file=sys.stderr)
+        # Teardown lasts until the machine is free again: some backends return
+        # from stop() before their processes exit (ipyparallel's engine nannies
+        # take seconds). Whatever outlives a grace period is killed and reported.
+        self.leftovers = resources.stop_leftovers(started)
+        self.teardown_seconds = time.perf_counter() - began
+        if self.leftovers:
+            print(f"warning: stopped {len(self.leftovers)} process(es) the backend left "
+                  f"behind: {self.leftovers}", file=sys.stderr)
+
+    def repeat_rows(self) -> list[dict[str, Any]]:
+        """One row per timed repeat, then one for the failure, if any."""
+        rows = list(self.repeats)
+        if self.status != "ok":
+            rows.append({"repeat": len(rows), "seconds": math.nan, "verified": False,
+                         "status": self.status, "error": self.error[:500]})
+        return rows
+
+
+def dispatch_overhead(backend: Any, tasks: int, calibration_repeats: int) -> float:
+    """Median time of a map of `tasks` empty tasks, per task: the harness's dispatch cost."""
+    if calibration_repeats < 1:
+        return math.nan
+    timings = []
+    for _ in range(calibration_repeats):
+        began = time.perf_counter()
+        backend.map(empty_task, tasks, None)
+        timings.append(time.perf_counter() - began)
+    return statistics.median(timings) / tasks

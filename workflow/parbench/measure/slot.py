@@ -1,0 +1,76 @@
+"""A timing job's entry point: one job at a time on a machine (a lock), whatever
+a killed job left stopped first, the job guarded, its rows written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from parbench import guard
+from parbench.backends import Series
+from parbench.identity import Job
+from parbench.measure.rows import measure_rows
+from parbench.settings import JobSettings
+from parbench.tables import write_rows_atomically
+
+# Timing jobs hold this lock, so two never overlap on one machine, whatever
+# --cores or profile the sweep runs with (and across concurrent sweeps).
+TIMING_LOCK = Path(tempfile.gettempdir()) / f"parbench-timing-{os.getuid()}.lock"
+
+
+@contextlib.contextmanager
+def exclusive_timing_slot(lock_path: Path = TIMING_LOCK) -> Iterator[None]:
+    # A POSIX record lock (lockf), not flock: it belongs to this process alone.
+    # An flock is shared with every forked child (Pool workers), so a job killed
+    # outright left its orphaned workers holding the slot, and every later job waited.
+    with open(lock_path, "a") as lock:
+        if not try_lock(lock):
+            print(f"waiting for the timing slot ({lock_path})", file=sys.stderr, flush=True)
+            fcntl.lockf(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.lockf(lock, fcntl.LOCK_UN)
+
+
+def try_lock(lock: Any) -> bool:
+    """Take the timing slot's lock on the open file `lock` if it is free."""
+    try:
+        fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:  # EACCES or EAGAIN: someone holds it
+        return False
+
+
+def stop_on_sigterm(signum: int, frame: Any) -> None:
+    # Snakemake stops jobs with SIGTERM; raising runs the `finally` that stops
+    # the backend, so no Ray/ipcluster/Pool is left behind. (Pool workers reset
+    # SIGTERM to its default: see backends/pool.py; Ray's own handler is
+    # replaced by this one: see backends/ray_tasks.py.)
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_job(job: Job, settings: JobSettings, series: Series, output: str | Path,
+            workload_plugin: str | None = None, timing_lock: str | Path | None = None,
+            config_hash: str = "") -> None:
+    """Entry point of one Snakemake timing job. `timing_lock`: the file whose lock
+    keeps timing jobs apart (None: TIMING_LOCK, this machine's); jobs on several
+    nodes need one on a filesystem they share."""
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    print(f"parbench job {os.getpid()}: {job}", file=sys.stderr, flush=True)
+    with exclusive_timing_slot(Path(timing_lock) if timing_lock else TIMING_LOCK):
+        # Whatever a killed job and its guard left must not run beside this one.
+        orphans = guard.stop_orphans()
+        if orphans:
+            print(f"warning: stopped {len(orphans)} process(es) that an earlier, killed job "
+                  f"left running: {orphans}", file=sys.stderr)
+        with guard.guarded_job():
+            rows = measure_rows(job, settings, series, workload_plugin, config_hash)
+    write_rows_atomically([{**row, "orphans_stopped": len(orphans)} for row in rows], output)
