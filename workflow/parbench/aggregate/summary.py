@@ -101,6 +101,9 @@ def _with_spread(summary: dict, medians: np.ndarray, ci_target: float) -> dict:
                    ci_high=spread.ci_high, iqr_seconds=spread.iqr, cv=spread.cv,
                    ci_relative_half_width=spread.relative_half_width,
                    warm_seconds=spread.median)
+    values = np.concatenate(summary["_samples"]) if summary["_samples"] else np.array([])
+    summary["mad_seconds"] = (float(np.median(np.abs(values - spread.median))) if values.size
+                              else np.nan)
     ci_target = ci_target if pd.notna(ci_target) else np.inf
     summary["noisy"] = bool(summary["ci_relative_half_width"] > ci_target
                             or summary.pop("_too_few"))

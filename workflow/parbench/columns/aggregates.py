@@ -31,6 +31,8 @@ COMBINATION_STATISTICS = tuple(
         ("min_seconds", NUMBER, S, "fastest sample"),
         ("max_seconds", NUMBER, S, "slowest sample"),
         ("iqr_seconds", NUMBER, S, "interquartile range of the samples"),
+        ("mad_seconds", NUMBER, S, "median absolute deviation of the samples from their "
+         "median (pyperf's spread beside a median)"),
         ("cv", NUMBER, "", "std / mean of every sample, between-replicate differences "
          "included"),
         ("ci_relative_half_width", NUMBER, "", "`(ci_high − ci_low) / 2 / median_seconds`"),
