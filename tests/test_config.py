@@ -180,6 +180,29 @@ def test_run_order_spreads_the_replicates_of_each_combination(combinations):
     assert sorted(priorities, key=priorities.get, reverse=True) == list(map(sweep.job_csv, order))
 
 
+def test_compared_series_run_side_by_side_in_alternating_order():
+    """Ray and the Pools it is compared with, at one size and replicate, run back to back
+    (their difference then carries no drift between them); the order flips from one
+    replicate to the next; the other series run apart."""
+    config = validated({"workloads": {"shared_array": {"sizes": [10_000, 100_000, 1_000_000]}},
+                        "backends": ["serial", "pool", "pool-c1", "ray", "threads"],
+                        "replicates": 4})
+    pairs = [["ray", "pool"], ["ray", "pool-c1"]]
+    order = sweep.run_order(sweep.combinations(config), seed=3, pairs=pairs)
+    assert len(order) == 3 * 5 * 4
+    compared = ("ray", "pool", "pool-c1")
+    for size in (10_000, 100_000, 1_000_000):
+        for replicate in range(4):
+            places = [position for position, job in enumerate(order)
+                      if job.size == size and job.replicate == replicate
+                      and job.series in compared]
+            assert places == list(range(places[0], places[0] + 3)), (size, replicate)
+            series = [order[place].series for place in places]
+            assert series == (list(compared) if replicate % 2 == 0 else list(compared)[::-1])
+    groups = sweep.compared_groups(pairs + [["dask", "threads"]])
+    assert groups["ray"] == groups["pool"] == groups["pool-c1"] != groups["dask"]
+
+
 def test_a_workload_can_run_a_subset_of_the_series():
     config = validated({"workloads": {"exp_sinh": {"sizes": [10], "kernels": ["numpy"]},
                                       "shared_array": {"sizes": [1000],

@@ -1,4 +1,4 @@
-"""Crossover detection on synthetic curves whose answer is known."""
+"""Crossover detection, interpolated and fitted, on synthetic curves whose answer is known."""
 
 import math
 
@@ -10,11 +10,17 @@ from parbench.crossover import (
     NO_CLEAR_WINNER,
     NONE_IN_RANGE,
     NOT_SIGNIFICANT,
+    POOR_FIT,
+    TOO_FEW_REPLICATES,
     TOO_FEW_SIZES,
+    UNBOUNDED,
     crossover_with_confidence,
+    fieller_interval,
     find_crossover,
+    fit_crossover,
     resampled_crossovers,
 )
+from parbench.refine import REFINE_REPLICATES
 
 SIZES = [1e4, 1e5, 1e6, 1e7]
 
@@ -134,3 +140,88 @@ def test_every_resample_crossing_is_the_one_find_crossover_gives():
                     else sizes[-1] if alone.status == NONE_IN_RANGE else sizes[0])
         assert size == expected
     assert {FOUND, NONE_IN_RANGE} <= statuses and len(statuses) >= 3
+
+
+# --- the fitted crossover -------------------------------------------------------------
+
+def _replicated_curves(rng, replicates: int, sizes, between: float = 0.10,
+                       drift: float = 0.10, within: float = 0.05, curvature: float = 0.0):
+    """Pool 3 ms + 20 ms/MB·n (+ curvature·n⁴), Ray 25 ms + 4 ms/MB·n, n in MB: they cross
+    at 1.375 MB without curvature. Each job's median carries a job effect (`between`)
+    and its samples' noise (`within`); the pair at one size and replicate ran side by
+    side, sharing the machine's drift."""
+    def pool(n):
+        return 0.003 + 0.020 * n + curvature * n**4
+
+    def ray(n):
+        return 0.025 + 0.004 * n
+
+    challenger, baseline = {}, {}
+    for size in sizes:
+        challenger[size], baseline[size] = {}, {}
+        for replicate in range(replicates):
+            shared = math.exp(rng.normal(0, drift))
+            for side, curve in ((challenger, ray), (baseline, pool)):
+                job = curve(size) * shared * math.exp(rng.normal(0, between))
+                side[size][replicate] = float(np.median(job * rng.lognormal(0, within, 5)))
+    return challenger, baseline
+
+
+TRUTH = 0.022 / 0.016
+NEAR = [TRUTH * factor for factor in (0.5, 0.7, 1.0, 1.4, 2.0)]
+
+
+def test_the_fit_recovers_a_known_crossover_from_noisy_replicates():
+    challenger, baseline = _replicated_curves(np.random.default_rng(21), 5, NEAR)
+    fitted = fit_crossover(challenger, baseline, around=1.2, max_residual=0.1)
+    assert fitted.status == FOUND and fitted.replicates == 5 and fitted.sizes == 5
+    assert fitted.ci_low <= TRUTH <= fitted.ci_high
+    assert abs(fitted.size / TRUTH - 1) < 0.1 and fitted.relative_half_width < 0.3
+    assert fitted.residual_baseline < 0.1 and fitted.residual_challenger < 0.1
+
+
+def test_a_curved_baseline_is_a_poor_fit_without_a_number():
+    challenger, baseline = _replicated_curves(np.random.default_rng(22), 5, NEAR, between=0.01,
+                                              drift=0.01, within=0.01, curvature=0.005)
+    fitted = fit_crossover(challenger, baseline, around=TRUTH, max_residual=0.05)
+    assert fitted.status == POOR_FIT and math.isnan(fitted.size)
+    assert fitted.residual_baseline > 0.05
+
+
+def test_the_fit_needs_three_sizes_near_the_crossing_and_two_replicates():
+    challenger, baseline = _replicated_curves(np.random.default_rng(23), 5, [0.1, 1.0, 3.0])
+    # 0.1 MB is more than 2.5x from the estimate: two sizes left, no line to check.
+    assert fit_crossover(challenger, baseline, 1.4, 0.1).status == TOO_FEW_SIZES
+    one = {size: {0: values[0]} for size, values in challenger.items()}
+    other = {size: {0: values[0]} for size, values in baseline.items()}
+    assert fit_crossover(one, other, 1.4, 1.0, window=100).status == TOO_FEW_REPLICATES
+
+
+def test_fieller_gives_the_known_interval_and_refuses_an_unclear_slope():
+    # a + b·n with a = -1, b = 1 (root 1), no covariance between them.
+    covariance = np.diag([0.01, 0.01])
+    low, high = fieller_interval(-1.0, 1.0, covariance, t=2.0)
+    # (b·n + a)² = t²(V_aa + n²·V_bb): 0.96 n² - 2n + 0.96 = 0.
+    expected = sorted(np.roots([0.96, -2.0, 0.96]))
+    assert (low, high) == pytest.approx(expected)
+    assert low < 1.0 < high
+    assert all(math.isnan(bound) for bound in fieller_interval(-1.0, 0.1, covariance, t=2.0))
+
+
+@pytest.mark.parametrize("replicates", [REFINE_REPLICATES])
+def test_the_fitted_interval_covers_the_truth_95_times_in_100(replicates):
+    """With the variance between jobs (10 %) larger than within them (5 %), and the
+    replicate count refinement measures near a crossing: 95 % of the 95 % intervals
+    contain the true crossover (an unbounded one contains it too)."""
+    rng = np.random.default_rng(24)
+    runs, covered, bounded = 1000, 0, 0
+    for _ in range(runs):
+        challenger, baseline = _replicated_curves(rng, replicates, NEAR)
+        fitted = fit_crossover(challenger, baseline, around=TRUTH, max_residual=1.0)
+        if fitted.status == UNBOUNDED:
+            covered += 1
+            continue
+        bounded += 1
+        covered += fitted.ci_low <= TRUTH <= fitted.ci_high
+    assert abs(covered / runs - 0.95) <= 0.025
+    assert bounded / runs > 0.95  # bounded, and so a number, nearly always

@@ -18,12 +18,42 @@ from tests.conftest import REPO, run_snakemake
 README = (REPO / "README.md").read_text()
 
 
-@pytest.mark.parametrize("document", ["README.md", "config/README.md", "results/README.md"])
+DOCUMENTS = ["README.md", "config/README.md", "results/README.md",
+             *sorted(str(path.relative_to(REPO)) for path in (REPO / "docs").rglob("*.md"))]
+
+
+@pytest.mark.parametrize("document", [name for name in DOCUMENTS
+                                      if describe.BLOCK.search((REPO / name).read_text())])
 def test_generated_tables_are_current(document):
     text = (REPO / document).read_text()
     assert describe.BLOCK.search(text), f"{document} has no generated table"
     assert describe.refreshed(text) == text, (
         f"{document} is stale: run `parbench describe --write {document}`")
+
+
+# A measured quantity: a number with a unit of time or size, a speed-up or a share.
+MEASURED = re.compile(r"(?<![\w.`-])\d[\d.,]*\s?(?:ns|µs|ms|s|kB|MB|GB|×)(?![\w`])")
+
+
+def hand_typed_numbers(text: str) -> list[str]:
+    """Measured-looking numbers outside generated blocks and code."""
+    text = describe.BLOCK.sub("", text)
+    text = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
+    return MEASURED.findall(text)
+
+
+@pytest.mark.parametrize("document", ["README.md", *[name for name in DOCUMENTS
+                                                     if name.startswith("docs/")]])
+def test_no_result_number_is_typed_by_hand(document):
+    """Every measured number of the README and docs/ is generated from the committed
+    runs (`make docs`), where the freshness test above holds it to the data."""
+    assert hand_typed_numbers((REPO / document).read_text()) == []
+
+
+def test_the_check_sees_a_number_typed_by_hand():
+    assert hand_typed_numbers("Ray overtakes Pool above 1.99 MB, 3.2× faster.") == [
+        "1.99 MB", "3.2×"]
+    assert hand_typed_numbers("<!-- parbench describe: headline -->\n1.99 MB\n<!-- end -->") == []
 
 
 def test_every_series_is_in_the_readme_tables():

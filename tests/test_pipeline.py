@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import re
 import shutil
@@ -24,9 +25,10 @@ pytestmark = [pytest.mark.engine, pytest.mark.snakemake]
 
 # exp_sinh under every registered series but ipyparallel, whose 13 s a job would be a
 # fifth of this run (its jobs are tested in processes of their own: test_measure.py,
-# test_failures.py); shared_array under the serial loop and two Pools (a crossover to
-# compute without Ray's seconds of start-up, which exp_sinh has).
-SHARED_ARRAY_SERIES = ["serial", "pool", "pool-c1"]
+# test_failures.py); shared_array under the serial loop and two Pools, which cross
+# between its two sizes (the shared-memory Pool pays a copy per map that the naive one
+# saves on small arrays): a crossover without Ray's seconds of start-up.
+SHARED_ARRAY_SERIES = ["serial", "pool", "pool-shm"]
 SERIES = [name for name in default_series() if name != "ipyparallel"]
 TINY = {
     "workloads": {
@@ -41,7 +43,7 @@ TINY = {
     "max_repeats": 3,
     "warmups": 1,
     "min_sample_seconds": 0.05,
-    "compare": [["ray", "pool"], ["pool-c1", "pool"]],
+    "compare": [["pool-shm", "pool"], ["ray", "pool"]],
 }
 COMBINATIONS = len(SERIES) + 2 * len(SHARED_ARRAY_SERIES)
 EXPECTED_JOBS = TINY["replicates"] * COMBINATIONS
@@ -154,7 +156,8 @@ def test_rerun_redoes_only_what_is_missing(finished_run):
     assert result.returncode == 0, result.stderr[-2000:]
     # One exp_sinh job: that workload alone is aggregated and drawn again.
     assert planned_jobs(result) == {"measure": 1, "aggregate_workload": 1, "aggregate": 1,
-                                    "plot_workload": 1, "plot_overview": 1, "all": 1}
+                                    "plot_workload": 1, "plot_overview": 1, "findings": 1,
+                                    "all": 1}
     planned = re.findall(r"output: (results/aggregates/\S+?)/", result.stdout + result.stderr)
     assert set(planned) == {"results/aggregates/exp_sinh"}
 
@@ -164,7 +167,8 @@ def test_plots_rebuild_without_timing(finished_run):
     result = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", "tiny.yaml",
                            "--forcerun", "plot_workload", "plot_overview")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert planned_jobs(result) == {"plot_workload": 2, "plot_overview": 1, "all": 1}
+    assert planned_jobs(result) == {"plot_workload": 2, "plot_overview": 1, "findings": 1,
+                                    "all": 1}
 
 
 def test_a_figure_setting_retimes_nothing(finished_run):
@@ -173,7 +177,8 @@ def test_a_figure_setting_retimes_nothing(finished_run):
     result = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", "tiny.yaml",
                            "--config", "figure_width_inches=3.5")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert planned_jobs(result) == {"plot_workload": 2, "plot_overview": 1, "all": 1}
+    assert planned_jobs(result) == {"plot_workload": 2, "plot_overview": 1, "findings": 1,
+                                    "all": 1}
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
@@ -202,7 +207,8 @@ def test_changing_one_backends_option_retimes_that_series_alone(finished_run):
     assert result.returncode == 0, result.stderr[-2000:]
     assert planned_jobs(result) == {"measure": 3 * TINY["replicates"],
                                     "aggregate_workload": 2, "aggregate": 1,
-                                    "plot_workload": 2, "plot_overview": 1, "all": 1}
+                                    "plot_workload": 2, "plot_overview": 1, "findings": 1,
+                                    "all": 1}
     planned = re.findall(r"output: (results/raw/\S+\.csv)", result.stdout + result.stderr)
     assert planned and {path.split("/")[4] for path in planned} == {"pool"}
 
@@ -233,7 +239,7 @@ def test_parbench_aggregate_rebuilds_with_other_pairs(finished_run, tmp_path):
         workdir / "results" / "timings.csv"))
 
 
-def test_report_is_self_contained_and_renders(finished_run, tmp_path):
+def test_report_is_self_contained_and_leads_with_the_findings(finished_run, tmp_path):
     workdir, _ = finished_run
     result = run_snakemake(workdir, "--configfile", "tiny.yaml", "--report",
                            "results/report.html")
@@ -242,7 +248,6 @@ def test_report_is_self_contained_and_renders(finished_run, tmp_path):
     # Every figure is embedded (no links to files beside the page).
     for figure in ("scaling_exp_sinh", "winner_shared_array", "overhead", "article"):
         assert figure in page
-    # Embedded as data URIs: 10 PNG payloads (base64 of the PNG signature), none empty.
     payloads = re.findall(r"data:image/png;[^\"]*?base64,([A-Za-z0-9+/=]*)", page)
     assert len(payloads) >= 2 * 4 + 2
     assert all(payload.startswith("iVBORw0KGgo") and len(payload) > 1000 for payload in payloads)
@@ -250,15 +255,32 @@ def test_report_is_self_contained_and_renders(finished_run, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("headless Chromium is not installed (.ci/run installs it)")
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1600",
+             "--virtual-time-budget=10000"]
+    uri = (workdir / "results/report.html").as_uri()
+    # The first page the browser renders, as its DOM after the report's scripts ran.
+    dom = subprocess.run([*flags, "--dump-dom", uri], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    findings = (workdir / "results/findings.md").read_text()
+    headline = findings.split("\n\n")[1]
+    crossover = pd.read_csv(workdir / "results/crossover.csv")
+    row = crossover[(crossover["challenger"] == "pool-shm")
+                    & (crossover["time_basis"] == "warm")].iloc[0]
+    assert row["crossover_status"] == "found", row
+    number = re.search(r"\*\*([0-9.]+ (?:kB|MB))\*\*", headline).group(1)
+    text = re.sub(r"<[^>]+>", " ", dom)
+    assert "What this run found" in text and number in text, text[:3000]
+    assert "Fixed costs behind it" in text and "How it was measured" in text
+    # The headline's figure is embedded on that page and is a real image.
+    images = re.findall(r'<img[^>]+src="data:image/png;base64,([A-Za-z0-9+/=]+)"', dom)
+    assert images and base64.b64decode(images[0])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(base64.b64decode(images[0])) > 10_000
     screenshot = tmp_path / "report.png"
-    subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-         "--window-size=1280,900", "--virtual-time-budget=10000",
-         f"--screenshot={screenshot}", (workdir / "results/report.html").as_uri()],
-        capture_output=True, timeout=120, check=True,
-    )
+    subprocess.run([*flags, f"--screenshot={screenshot}", uri], capture_output=True,
+                   timeout=120, check=True)
     image = plt.imread(screenshot)
     assert image.shape[0] > 100 and image.std() > 0.02, "the report rendered blank"
 

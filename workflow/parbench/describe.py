@@ -92,6 +92,61 @@ def config_key_meanings() -> dict[str, str]:
             for key, spec in properties.items()}
 
 
+def _schema_type(spec: dict) -> str:
+    kinds = spec.get("type", "")
+    kinds = "/".join(kinds) if isinstance(kinds, list) else kinds
+    if "oneOf" in spec.get("items", {}):
+        return "list"
+    return kinds or "—"
+
+
+def _default(spec: dict, required: bool) -> str:
+    if "default" not in spec:
+        return "required" if required else "—"
+    default = spec["default"]
+    text = yaml_text(default)
+    return f"`{text}`"
+
+
+def yaml_text(value: object) -> str:
+    """A default as YAML writes it inline (`null`, `false`, `[local]`)."""
+    import yaml
+
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix(
+        "\n...").strip()
+
+
+def config_table() -> str:
+    """Every config key: its type, default and meaning, from the schema (the one place
+    they are written)."""
+    import yaml
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
+
+    def add(key: str, spec: dict, required: bool) -> None:
+        meaning = " ".join(spec.get("description", "").split())
+        lines.append(f"| `{key}` | {_schema_type(spec)} | {_cell(_default(spec, required))} | "
+                     f"{_cell(meaning)} |")
+
+    for key, spec in schema["properties"].items():
+        spec = spec if "$ref" not in spec else schema["definitions"][spec["$ref"].split("/")[-1]]
+        add(key, spec, key in schema.get("required", []))
+        nested = spec.get("properties") or spec.get("additionalProperties", {})
+        inner_required = (nested.get("required", []) if not spec.get("properties")
+                          else spec.get("required", []))
+        nested = nested.get("properties", {}) if "properties" in nested and \
+            not spec.get("properties") else nested
+        prefix = f"{key}.<name>." if not spec.get("properties") else f"{key}."
+        for name, inner in (nested.items() if isinstance(nested, dict) else []):
+            if isinstance(inner, dict) and ("description" in inner or "$ref" in inner):
+                if "$ref" in inner:
+                    inner = {**schema["definitions"][inner["$ref"].split("/")[-1]], **{
+                        k: v for k, v in inner.items() if k != "$ref"}}
+                add(prefix + name, inner, name in inner_required)
+    return "\n".join(lines)
+
+
 def columns_table(table: str) -> str:
     """The columns of one table, in order, as parbench.columns declares them."""
     lines = ["| column | kind | unit | meaning |", "|---|---|---|---|"]
@@ -136,7 +191,7 @@ def figures_table() -> str:
 
 TABLES: dict[str, Callable[[], str]] = {
     "backends": backends_table, "series": series_table, "options": options_table,
-    "workloads": workloads_table, "figures": figures_table,
+    "workloads": workloads_table, "figures": figures_table, "config": config_table,
     "plugin-columns": plugin_columns_table,
     **{f"columns-{table}": (lambda table=table: columns_table(table))
        for table in columns.TABLES},
@@ -144,9 +199,22 @@ TABLES: dict[str, Callable[[], str]] = {
 BLOCK = re.compile(r"(<!-- parbench describe: ([\w-]+) -->\n)(.*?)(<!-- end -->)", re.DOTALL)
 
 
+def table(name: str) -> str:
+    """A generated block's text: a table of the registries, or findings of a committed
+    run (parbench.findings.pages)."""
+    if name in TABLES:
+        return TABLES[name]()
+    from parbench.findings.pages import block
+
+    found = block(name)
+    if found is None:
+        raise KeyError(f"no generated block named {name!r}")
+    return found
+
+
 def refreshed(text: str) -> str:
     """`text` with every generated block replaced by the current table."""
-    return BLOCK.sub(lambda match: match.group(1) + TABLES[match.group(2)]() + "\n"
+    return BLOCK.sub(lambda match: match.group(1) + table(match.group(2)) + "\n"
                      + match.group(4), text)
 
 

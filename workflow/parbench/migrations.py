@@ -56,12 +56,26 @@ def _series_columns(rows: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
+def _interpolated_crossovers(table: pd.DataFrame) -> pd.DataFrame:
+    """A crossover table before fits: every row's crossover was the interpolated one."""
+    if "crossover_status" not in table or "method" in table:
+        return table
+    return table.assign(
+        method="interpolated", interpolated_status=table["crossover_status"],
+        interpolated_size=table["crossover_size"],
+        interpolated_ci_low=table["crossover_ci_low"],
+        interpolated_ci_high=table["crossover_ci_high"])
+
+
 # Format 2 names the series column `series` (format 1: `backend`), and prefixes a
 # workload's own columns (`task_iterations` -> `workload_task_iterations`).
 FORMAT_1_TO_2 = Step({"backend": "series", "task_iterations": "workload_task_iterations"},
                      _series_columns)
+# Format 3's crossover_size is the fitted crossover where `method` is `fit`; format 2
+# had only the interpolated one (and jobs no `planned_round`: all were the grid's).
+FORMAT_2_TO_3 = Step({}, _interpolated_crossovers)
 # STEPS[n - 1] reads format n as format n + 1.
-STEPS: tuple[Step, ...] = (FORMAT_1_TO_2,)
+STEPS: tuple[Step, ...] = (FORMAT_1_TO_2, FORMAT_2_TO_3)
 if len(STEPS) != FORMAT_VERSION - 1:
     raise RuntimeError("a format without its migration step (parbench.migrations.STEPS)")
 

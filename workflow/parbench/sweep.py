@@ -5,10 +5,11 @@ Snakemake calls this at parse time; it is plain Python so tests can use it too.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -70,43 +71,87 @@ def series_on_targets(subset: list[str] | None,
     return [name for name in config_series if name.partition("@")[0] in subset]
 
 
-def run_order(jobs: list[Job], seed: int) -> list[Job]:
+def compared_groups(pairs: Sequence[Sequence[str]]) -> dict[str, int]:
+    """{series: group}: series linked by compared pairs (directly or through another
+    series, as Ray with each Pool) share a group; in the order the pairs name them."""
+    parent: dict[str, str] = {}
+
+    def root(name: str) -> str:
+        parent.setdefault(name, name)
+        while parent[name] != name:
+            name = parent[name]
+        return name
+
+    for challenger, baseline in pairs:
+        parent[root(baseline)] = root(challenger)
+    roots: dict[str, int] = {}
+    return {name: roots.setdefault(root(name), len(roots)) for name in parent}
+
+
+def blocks(jobs: Sequence[Job], pairs: Sequence[Sequence[str]]) -> list[list[Job]]:
+    """The jobs that run back to back: the jobs of compared series at one size and
+    replicate of one curve (Ray beside each Pool it is compared with), alternating their
+    order from one replicate to the next (ABBA: a drift that is linear in time cancels
+    over two replicates); every other job alone. In the order the jobs came."""
+    group = compared_groups(pairs)
+    together: dict[tuple, list[Job]] = {}
+    for job in jobs:
+        key = ((job.workload, job.kernel, job.size, job.tasks, job.replicate, group[job.series])
+               if job.series in group else (job,))
+        together.setdefault(key, []).append(job)
+    order = {name: position for position, name in enumerate(group)}
+    found = []
+    for members in together.values():
+        members = sorted(members, key=lambda job: order.get(job.series, -1))
+        found.append(members[::-1] if members[0].replicate % 2 else members)
+    return found
+
+
+def run_order(jobs: list[Job], seed: int,
+              pairs: Sequence[Sequence[str]] = ()) -> list[Job]:
     """The order the sweep runs its jobs in: replicate by replicate, so the replicates
     of one combination are a whole round apart, not back to back; shuffled (seeded)
-    within each round, so time drift does not line up with size or backend. Each
-    round reshuffles each half of the previous round's order within itself: two
-    replicates of a combination are at least half a round apart, and their
-    neighbours differ from one replicate to the next."""
-    rounds: dict[int, list[Job]] = {}
-    for job in jobs:
-        rounds.setdefault(job.replicate, []).append(job)
+    within each round, so time drift does not line up with size or backend, in blocks
+    that keep compared series side by side (`blocks`). Each round reshuffles each half
+    of the previous round's order within itself: two replicates of a combination are
+    at least half a round apart, and their neighbours differ from one replicate to the
+    next."""
+    rounds: dict[int, list[list[Job]]] = {}
+    for block in blocks(jobs, pairs):
+        rounds.setdefault(block[0].replicate, []).append(block)
+
+    def key(block: list[Job]) -> tuple:  # a block's place, whatever its replicate
+        return tuple(sorted(dataclasses.astuple(job.combination) for job in block))
+
     shuffler = random.Random(seed)
     order: list[Job] = []
-    previous: list[Job] = []
+    previous: list[list[Job]] = []
     for replicate in sorted(rounds):
-        identity = {replace(job, replicate=0): job for job in rounds[replicate]}
+        by_key = {key(block): block for block in rounds[replicate]}
         if previous:
             middle = len(previous) // 2
-            halves = [[replace(job, replicate=0) for job in part]
+            halves = [[key(block) for block in part]
                       for part in (previous[:middle], previous[middle:])]
-            known = {job for half in halves for job in half}
-            halves[1] += [job for job in identity if job not in known]
+            known = {one for half in halves for one in half}
+            halves[1] += [one for one in by_key if one not in known]
         else:
-            halves = [list(identity)]
+            halves = [list(by_key)]
         this_round = []
         for half in halves:
-            half = [job for job in half if job in identity]
+            half = [one for one in half if one in by_key]
             shuffler.shuffle(half)
-            this_round += [identity[job] for job in half]
-        order += this_round
+            this_round += [by_key[one] for one in half]
+        order += [job for block in this_round for job in block]
         previous = this_round
     return order
 
 
-def job_priorities(jobs: list[Job], seed: int) -> dict[str, int]:
-    """{per-job CSV: Snakemake priority}: higher runs first, in `run_order`."""
-    order = run_order(jobs, seed)
-    return {job_csv(job): len(order) - position for position, job in enumerate(order)}
+def job_priorities(jobs: list[Job], seed: int, pairs: Sequence[Sequence[str]] = (),
+                   above: int = 0) -> dict[str, int]:
+    """{per-job CSV: Snakemake priority}: higher runs first, in `run_order`; all of them
+    above `above`."""
+    order = run_order(jobs, seed, pairs)
+    return {job_csv(job): above + len(order) - position for position, job in enumerate(order)}
 
 
 def measurement_settings(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -208,3 +253,18 @@ def check_consistency(config: Mapping[str, Any]) -> None:
         if len({target_of(name) for name in pair}) > 1:
             raise ValueError(f"config key compare: {pair} compares series on different "
                              "targets; a crossover compares series on one machine or cluster")
+    check_refinement(config, config_series)
+
+
+def check_refinement(config: Mapping[str, Any], config_series: Mapping[str, Series]) -> None:
+    """`refine` names compared pairs and workloads of the sweep."""
+    refine = config.get("refine") or {}
+    compared = [list(pair) for pair in comparisons(config, config_series)]
+    for pair in refine.get("pairs") or []:
+        if list(pair) not in compared:
+            raise ValueError(f"config key refine.pairs: {list(pair)} is not a compared pair "
+                             f"of the sweep (`compare`: {compared})")
+    unknown = [name for name in refine.get("workloads") or [] if name not in config["workloads"]]
+    if unknown:
+        raise ValueError(f"config key refine.workloads: {unknown} are not workloads of the "
+                         f"sweep ({list(config['workloads'])})")

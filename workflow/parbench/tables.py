@@ -33,6 +33,10 @@ def write_csv_atomically(rows: pd.DataFrame, output: str | Path) -> None:
     _write_atomically(lambda stream: rows.to_csv(stream, index=False), output)
 
 
+def write_text_atomically(text: str, output: str | Path) -> None:
+    _write_atomically(lambda stream: stream.write(text), output)
+
+
 def write_rows_atomically(rows: Sequence[Mapping[str, Any]], output: str | Path) -> None:
     """`rows` (dicts; columns in order of first appearance) as pandas would write
     `pd.DataFrame(rows)`, atomically as `write_csv_atomically`."""

@@ -53,3 +53,24 @@ rule aggregate:
         exclude_loaded=config["exclude_loaded"],
     script:
         "../scripts/aggregate.py"
+
+
+# What the run found, in words, from the global tables (parbench.findings): the report's
+# front page includes its reST twin.
+rule findings:
+    input:
+        summary="results/summary.csv",
+        crossover="results/crossover.csv",
+        machines="results/machines.csv",
+        figures=expand("results/figures/scaling_{workload}.png", workload=WORKLOAD_NAMES),
+    output:
+        markdown="results/findings.md",
+        rst="results/findings.rst",
+    log:
+        "results/logs/findings.log",
+    conda:
+        "../../envs/parbench.yaml"
+    params:
+        workloads=WORKLOAD_NAMES,
+    script:
+        "../scripts/findings.py"

@@ -18,7 +18,7 @@ os.environ.update(
     )
 )
 
-from parbench import columns, sweep  # noqa: E402
+from parbench import columns, refine, sweep  # noqa: E402
 from parbench.figures.registry import FIGURES  # noqa: E402 - no matplotlib
 from parbench.identity import Job, wildcard_patterns  # noqa: E402
 
@@ -43,8 +43,11 @@ except ValueError as problem:
 SERIES = sweep.series(config)
 COMBINATIONS = sweep.combinations(config, SERIES)
 COMPARE = sweep.comparisons(config, SERIES)
-# Replicates of one combination run a round apart, in a seeded shuffle.
-PRIORITIES = sweep.job_priorities(COMBINATIONS, config["run_order_seed"])
+# Replicates of one combination run a round apart, in a seeded shuffle; compared series
+# side by side. Planned jobs (refinement) come after every grid job that is ready.
+PRIORITIES = sweep.job_priorities(
+    COMBINATIONS, config["run_order_seed"], COMPARE, above=refine.GRID_PRIORITY_FLOOR
+)
 # Timing jobs run one at a time in any case (each takes a machine-wide lock). Telling
 # the scheduler so, also without the profile, makes it start them one by one in the
 # run order above, instead of several that then race for the lock in any order.
@@ -61,6 +64,7 @@ wildcard_constraints:
     series="|".join(map(re.escape, SERIES)),
     kernel="[A-Za-z0-9_]+",
     target="|".join(map(re.escape, CLUSTER_TARGETS)) or "no-cluster-target",
+    round=r"\d+",
 
 
 # Every per-job CSV, and each workload's, listed once (an input function runs per job).
@@ -74,8 +78,52 @@ def job_csvs():
     return JOB_CSVS
 
 
+REFINEMENT = refine.Refinement.from_config(config["refine"])
+REFINED_WORKLOADS = refine.refined_workloads(
+    REFINEMENT,
+    {
+        name: {job.series for job in COMBINATIONS if job.workload == name}
+        for name in WORKLOAD_NAMES
+    },
+)
+
+
+def planned_before(round_number):
+    """The jobs refinement rounds 1 .. round_number - 1 planned. Each round is a
+    checkpoint: its plan must exist before the jobs after it are known, and a round
+    that plans nothing ends the refinement."""
+    found = []
+    for earlier in range(1, round_number):
+        plan = refine.read_plan(checkpoints.refine.get(round=earlier).output[0])
+        if not plan:
+            break
+        found += plan
+    return found
+
+
+def refine_inputs(wildcards):
+    """What round `round` plans from: the refined workloads' jobs so far."""
+    grid = [path for name in REFINED_WORKLOADS for path in JOB_CSVS_OF_WORKLOAD[name]]
+    return grid + [sweep.job_csv(job) for job in planned_before(int(wildcards.round))]
+
+
 def job_csvs_of(wildcards):
-    return JOB_CSVS_OF_WORKLOAD[wildcards.workload]
+    """A workload's jobs: its grid, and what refinement planned for it."""
+    grid = JOB_CSVS_OF_WORKLOAD[wildcards.workload]
+    if wildcards.workload not in REFINED_WORKLOADS:
+        return grid
+    planned = planned_before(REFINEMENT.rounds + 1)
+    return grid + [
+        sweep.job_csv(job) for job in planned if job.workload == wildcards.workload
+    ]
+
+
+def planned_round_of(wildcards):
+    """0 for a grid job; for a planned one, the round that planned it."""
+    job = Job.from_wildcards(wildcards)
+    if sweep.job_csv(job) in PRIORITIES:
+        return 0
+    return refine.planned_rounds().get(job, (0, 0))[0]
 
 
 WORKLOAD_TABLES = list(columns.WORKLOAD_FILES)
@@ -116,13 +164,16 @@ def get_final_output():
     return (
         job_csvs()
         + [f"results/{table}.csv" for table in GLOBAL_TABLES]
+        + ["results/findings.md", "results/findings.rst"]
         + figure_files()
     )
 
 
 def job_priority(wildcards):
-    """Snakemake runs the highest first: the sweep's run order (sweep.run_order)."""
-    return PRIORITIES.get(sweep.job_csv(Job.from_wildcards(wildcards)), 0)
+    """Snakemake runs the highest first: the sweep's run order (sweep.run_order), then
+    the planned jobs in their plans' order."""
+    job = Job.from_wildcards(wildcards)
+    return PRIORITIES.get(sweep.job_csv(job)) or refine.priority(job, refine.planned_rounds())
 
 
 def job_threads(wildcards):

@@ -20,5 +20,6 @@ rule measure:
         series=series_of,
         workload_plugin=workload_plugin_of,
         timing_lock=config["timing_lock"],
+        planned_round=planned_round_of,
     script:
         "../scripts/measure.py"

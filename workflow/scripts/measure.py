@@ -17,4 +17,5 @@ if __name__ == "__main__":
             workload_plugin=snakemake.params.workload_plugin or None,
             timing_lock=snakemake.params.timing_lock,
             config_hash=config_hash(snakemake.config),
+            planned_round=snakemake.params.planned_round,
         )

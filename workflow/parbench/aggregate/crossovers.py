@@ -10,9 +10,20 @@ import pandas as pd
 
 from parbench import columns
 from parbench.aggregate.read import without_loaded
-from parbench.crossover import crossover_with_confidence
+from parbench.crossover import (
+    FOUND,
+    TOO_FEW_REPLICATES,
+    TOO_FEW_SIZES,
+    CrossoverEstimate,
+    FittedCrossover,
+    crossover_with_confidence,
+    fit_crossover,
+)
 
 CROSSOVER_COLUMNS = columns.names(columns.CROSSOVER)
+# The fit's residual limit where the rows do not say their `ci_target`.
+DEFAULT_MAX_RESIDUAL = 0.10
+FIT, INTERPOLATED = "fit", "interpolated"
 
 
 def _samples(rows: pd.DataFrame, problem: dict, basis: str) -> dict[int, list[np.ndarray]]:
@@ -46,6 +57,50 @@ def _samples(rows: pd.DataFrame, problem: dict, basis: str) -> dict[int, list[np
             for one_size in np.unique(job_sizes)}
 
 
+def _job_values(rows: pd.DataFrame, problem: dict,
+                basis: str) -> dict[int, dict[int, float]]:
+    """{size: {replicate: value}} of one series on one curve, a value per job: the
+    median of its samples (`warm`), or its start-up and first map (`cold`)."""
+    if not rows["single_process"].all():
+        rows = rows[rows["workers"] == problem["workers"]]
+    if basis == "warm":
+        values = rows.groupby(["size", "replicate"])["seconds"].median()
+    else:
+        jobs = rows.drop_duplicates(["size", "replicate"]).set_index(["size", "replicate"])
+        values = jobs["startup_seconds"] + jobs["first_map_seconds"]
+    found: dict[int, dict[int, float]] = {}
+    for (size, replicate), value in values.items():
+        found.setdefault(int(size), {})[int(replicate)] = float(value)
+    return found
+
+
+def headline(interpolated: CrossoverEstimate, fitted: FittedCrossover) -> dict:
+    """crossover.csv's columns for one pair on one curve: the fit is the headline
+    wherever it could be tried (enough sizes near the crossing, two replicates or
+    more), poor or not; the interpolated estimate otherwise, and always beside it."""
+    tried = fitted.status not in (TOO_FEW_SIZES, TOO_FEW_REPLICATES)
+    chosen = fitted if tried else interpolated
+    relative = (chosen.ci_high - chosen.ci_low) / 2 / chosen.size if chosen.status == FOUND \
+        else np.nan
+    return {
+        "method": FIT if tried else INTERPOLATED, "crossover_status": chosen.status,
+        "crossover_size": chosen.size if chosen.status == FOUND or not tried else np.nan,
+        "crossover_ci_low": chosen.ci_low, "crossover_ci_high": chosen.ci_high,
+        "crossover_relative_half_width": relative,
+        "interpolated_status": interpolated.status, "interpolated_size": interpolated.size,
+        "interpolated_ci_low": interpolated.ci_low,
+        "interpolated_ci_high": interpolated.ci_high,
+        "found_fraction": interpolated.found_fraction,
+        "medians_cross": interpolated.medians_cross,
+        "size_below": interpolated.size_below, "size_above": interpolated.size_above,
+        "fit_status": fitted.status, "fit_size": fitted.size,
+        "fit_replicates": fitted.replicates, "fit_sizes": fitted.sizes,
+        "fit_size_low": fitted.size_low, "fit_size_high": fitted.size_high,
+        "fit_residual_challenger": fitted.residual_challenger,
+        "fit_residual_baseline": fitted.residual_baseline,
+    }
+
+
 def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
                exclude_loaded: bool = False) -> pd.DataFrame:
     """For each (workload, kernel, tasks, workers), pair and time basis: where challenger
@@ -53,8 +108,9 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
     ok = timings[timings["status"] == "ok"]
     if exclude_loaded:
         ok = without_loaded(ok)
-    ok = ok[["series", "workload", "kernel", "tasks", "workers", "size", "replicate",
-             "seconds", "single_process", "startup_seconds", "first_map_seconds"]]
+    ok = ok.assign(ci_target=ok.get("ci_target", np.nan))[
+        ["series", "workload", "kernel", "tasks", "workers", "size", "replicate", "seconds",
+         "single_process", "startup_seconds", "first_map_seconds", "ci_target"]]
     single_process = timings.groupby("series")["single_process"].all().to_dict()
     # Grouped once: masking the whole table per problem made this quadratic.
     by_series = dict(list(ok.groupby(["series", "workload", "kernel", "tasks"], sort=False)))
@@ -73,22 +129,47 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
         problems = timings[timings["series"] == side][
             [*columns.CURVE, "size_unit"]].drop_duplicates()
         for problem in problems.to_dict("records"):
+            challenger_rows = series_rows(challenger, problem)
+            baseline_rows = series_rows(baseline, problem)
+            # A straight line fits when it is within the noise asked for.
+            target = pd.concat([challenger_rows, baseline_rows])["ci_target"].median()
+            max_residual = target if pd.notna(target) else DEFAULT_MAX_RESIDUAL
             for basis in ("warm", "cold"):
-                challenger_samples = _samples(series_rows(challenger, problem), problem, basis)
-                baseline_samples = _samples(series_rows(baseline, problem), problem, basis)
+                challenger_samples = _samples(challenger_rows, problem, basis)
+                baseline_samples = _samples(baseline_rows, problem, basis)
                 sizes = sorted(set(challenger_samples) & set(baseline_samples))
-                estimate = crossover_with_confidence(
+                interpolated = crossover_with_confidence(
                     sizes, [challenger_samples[size] for size in sizes],
                     [baseline_samples[size] for size in sizes], challenger=challenger,
                 )
-                rows.append({
-                    **problem, "challenger": challenger, "baseline": baseline,
-                    "time_basis": basis, "crossover_status": estimate.status,
-                    "crossover_size": estimate.size, "crossover_ci_low": estimate.ci_low,
-                    "crossover_ci_high": estimate.ci_high,
-                    "found_fraction": estimate.found_fraction,
-                    "size_below": estimate.size_below, "size_above": estimate.size_above,
-                    "sizes_compared": len(sizes),
-                })
+                fitted = fit_crossover(_job_values(challenger_rows, problem, basis),
+                                       _job_values(baseline_rows, problem, basis),
+                                       interpolated.medians_cross, max_residual)
+                rows.append({**problem, "challenger": challenger, "baseline": baseline,
+                             "time_basis": basis, "sizes_compared": len(sizes),
+                             **headline(interpolated, fitted)})
     return pd.DataFrame(rows, columns=CROSSOVER_COLUMNS).assign(
         format_version=columns.FORMAT_VERSION)
+
+
+def refinement_history(timings: pd.DataFrame, pairs: Sequence[Sequence[str]]) -> list[str]:
+    """Each refinement round's warm estimate of every compared pair that refinement
+    measured more of: what the rows up to that round give (the aggregate log)."""
+    if "planned_round" not in timings or not (timings["planned_round"].fillna(0) > 0).any():
+        return []
+    refined = timings.loc[timings["planned_round"].fillna(0) > 0, "series"].unique()
+    pairs = [pair for pair in pairs if set(pair) <= set(refined)]
+    lines = []
+    for last in range(int(timings["planned_round"].max()) + 1):
+        rows = timings[(timings["planned_round"].fillna(0) <= last)
+                       & (timings["status"] == "ok")]
+        table = crossovers(rows, pairs)
+        for _, row in table[table["time_basis"] == "warm"].iterrows():
+            found = row["crossover_status"] == FOUND
+            lines.append(
+                f"refinement: with the jobs of rounds 0..{last}, {row['workload']} "
+                f"{row['kernel']} ({row['tasks']} tasks, {row['workers']} workers) "
+                f"{row['challenger']} vs {row['baseline']}: {row['method']} "
+                + (f"{row['crossover_size']:.4g} [{row['crossover_ci_low']:.4g}, "
+                   f"{row['crossover_ci_high']:.4g}]" if found else row["crossover_status"]))
+    return lines

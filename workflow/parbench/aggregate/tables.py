@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import sys
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from parbench import columns, identity
-from parbench.aggregate.crossovers import CROSSOVER_COLUMNS, crossovers
+from parbench.aggregate.crossovers import CROSSOVER_COLUMNS, crossovers, refinement_history
 from parbench.aggregate.design import combination_designs, with_sweep_design
 from parbench.aggregate.summary import public_summary, replicate_gap_column, summary_with_samples
 from parbench.machine import available_cores
@@ -46,6 +47,8 @@ def workload_tables(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
     if invalid:
         summary = pd.concat([summary, invalid_file_rows(invalid, summary.columns)],
                             ignore_index=True)
+    for line in refinement_history(timings, pairs):
+        print(line, file=sys.stderr)
     return {"timings": timings, "summary": summary,
             "crossover": crossovers(timings, pairs, exclude_loaded),
             "design": combination_designs(full_summary)}

@@ -61,18 +61,43 @@ CROSSOVER_COLUMNS = tuple(
         ("challenger", TEXT, "", "the series that may overtake"),
         ("baseline", TEXT, "", "the series it is compared with"),
         ("time_basis", TEXT, "", "`warm`: the timed samples; `cold`: start-up + first map"),
-        ("crossover_status", TEXT, "", "`found`, `not significant`, `no clear winner`, `none "
-         "in range`, `<challenger> faster throughout` or `too few sizes` (below)"),
-        ("crossover_size", NUMBER, "", "where the challenger's median drops below the "
-         "baseline's and stays below, interpolated between `size_below` and `size_above` on "
-         "log-log axes"),
-        ("crossover_ci_low", NUMBER, "", "95 % bootstrap interval of it, low end (a bound at "
-         "the grid's end means at or beyond the range)"),
+        ("method", TEXT, "", "what gave `crossover_status`, `crossover_size` and its "
+         "interval: `fit` (straight lines through the paired differences of every replicate "
+         "near the crossing, Fieller's interval over replicates) wherever at least 3 sizes "
+         "near the crossing and 2 replicates allow it; `interpolated` otherwise"),
+        ("crossover_status", TEXT, "", "`found`, or why there is no number (below)"),
+        ("crossover_size", NUMBER, "", "where the challenger becomes and stays faster, by "
+         "`method` (empty where the fit is poor or its interval unbounded)"),
+        ("crossover_ci_low", NUMBER, "", "its 95 % interval, low end"),
         ("crossover_ci_high", NUMBER, "", "its high end"),
-        ("found_fraction", NUMBER, "", "share of resamples with a crossing inside the range"),
-        ("size_below", NUMBER, "", "the grid point below the crossing"),
+        ("crossover_relative_half_width", NUMBER, "", "`(ci_high − ci_low) / 2 / size` of a "
+         "found crossover"),
+        ("interpolated_status", TEXT, "", "the interpolated estimate's status: between the "
+         "two grid points where the medians cross, on log-log axes"),
+        ("interpolated_size", NUMBER, "", "its size"),
+        ("interpolated_ci_low", NUMBER, "", "its two-level bootstrap 95 % interval, low end "
+         "(a bound at the grid's end means at or beyond the range)"),
+        ("interpolated_ci_high", NUMBER, "", "its high end"),
+        ("found_fraction", NUMBER, "", "share of the bootstrap's resamples with a crossing "
+         "inside the range"),
+        ("medians_cross", NUMBER, "", "where the two series' medians cross, however noisy "
+         "(what a fit and refinement measure around)"),
+        ("size_below", NUMBER, "", "the grid point below the medians' crossing"),
         ("size_above", NUMBER, "", "the grid point above it"),
         ("sizes_compared", INTEGER, "", "sizes where both series succeeded"),
+        ("fit_status", TEXT, "", "the fit's own status (`too few sizes` or `too few "
+         "replicates` where it was not tried)"),
+        ("fit_size", NUMBER, "", "the fitted crossing, also where it is not the headline"),
+        ("fit_replicates", INTEGER, "", "replicates whose paired line the fit rests on"),
+        ("fit_sizes", INTEGER, "", "sizes fitted: those within 2.5× of the interpolated "
+         "estimate (fewer than 3: no fit is tried), less an end size while a straight "
+         "line misses (down to 3)"),
+        ("fit_size_low", NUMBER, "", "the smallest of them"),
+        ("fit_size_high", NUMBER, "", "the largest"),
+        ("fit_residual_challenger", NUMBER, "", "relative residual standard error of the "
+         "challenger's straight line through its medians there (above the curve's "
+         "`ci_target`: `poor fit`)"),
+        ("fit_residual_baseline", NUMBER, "", "the same for the baseline"),
     ))
 
 DESIGN_COLUMNS = tuple(

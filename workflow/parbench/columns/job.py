@@ -145,6 +145,9 @@ JOB_TIMES = (
            summary_meaning="a replicate still in the statistics was `loaded`"),
     Column("attempts", INTEGER, "", "1, or more when a loaded job was measured again; the "
            "rows are the last attempt's", (JOB,), "job"),
+    Column("planned_round", INTEGER, "", "0 for a job of the design's grid; N for one that "
+           "refinement round N planned (results/refine/roundN.json says why)", JS, "job",
+           MEDIAN),
     Column("orphans_stopped", INTEGER, "", "processes an earlier, killed job left running, "
            "stopped before this job measured (0 normally)", (JOB,), "job"),
     Column("job_start_unix", NUMBER, S, "when the job's measurement started (Unix time)",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 # The format of every table this version writes. Raise it when a column is renamed
 # or changes meaning, and add the step that reads the old one (parbench.migrations).
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 # The tables: the per-job CSV (`timings.csv` is every job's rows), and the aggregates.
 JOB, SUMMARY, CROSSOVER, DESIGN, MACHINES = "job", "summary", "crossover", "design", "machines"

@@ -98,8 +98,12 @@ def at_top_workers(data: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 
 def interval_label(row: pd.Series, unit: str, sizes: tuple[float, float]) -> str:
-    """'[low, high]', saying '≤ smallest' / '≥ largest' where the interval reaches the
-    grid's end (resamples without a crossing in range are counted at the ends)."""
+    """'[low, high]', saying '≤ smallest' / '≥ largest' where an interpolated interval
+    reaches the grid's end (resamples without a crossing in range count at the ends)."""
+    if row.get("method") == "fit":
+        return (f"[{format_size(row['crossover_ci_low'], unit)}, "
+                f"{format_size(row['crossover_ci_high'], unit)}; fit over "
+                f"{row['fit_replicates']:.0f} replicates]")
     smallest, largest = sizes
     low = (f"≤ {format_size(smallest, unit)}" if row["crossover_ci_low"] <= smallest * 1.000001
            else format_size(row["crossover_ci_low"], unit))
@@ -127,6 +131,10 @@ def mark_crossover(ax, crossovers: pd.DataFrame, unit: str,
             # No line: the medians cross, but the lead above is within the noise.
             labels.append(f"{pair}: medians cross at {format_size(row['crossover_size'], unit)}"
                           "\n  but the lead above is not significant")
+        elif row.get("method") == "fit" and pd.notna(row.get("interpolated_size")):
+            # The fit says why it gives no number; the grid's interpolation is beside it.
+            labels.append(f"{pair}: {row['crossover_status']} (interpolated: "
+                          f"{format_size(row['interpolated_size'], unit)})")
         else:
             labels.append(f"{pair}: {row['crossover_status']}")
     if labels:
@@ -164,6 +172,8 @@ def save(figure, output_stem: str | Path) -> list[Path]:
         path = output_stem.with_suffix(suffix)
         figure.savefig(path, dpi=200)
         written.append(path)
+        # The layout is the same in both files: computed once, for the first.
+        figure.set_layout_engine("none")
     plt.close(figure)
     return written
 

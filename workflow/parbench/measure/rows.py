@@ -33,14 +33,14 @@ def measure(job: Job, settings: JobSettings, series: Series | None = None,
 
 
 def measure_rows(job: Job, settings: JobSettings, series: Series | None = None,
-                 workload_plugin: str | None = None,
-                 config_hash: str = "") -> list[dict[str, Any]]:
+                 workload_plugin: str | None = None, config_hash: str = "",
+                 planned_round: int = 0) -> list[dict[str, Any]]:
     """Run one combination and return its rows (one per timed sample, or a failure row).
 
     `series` gives the backend's options (default: the series named by `job.series`,
     with its declared options); `workload_plugin` an import path (`module:Class`) for a
     workload that is not registered; `config_hash` the design's (default: the
-    settings').
+    settings'); `planned_round` the refinement round that planned the job (0: the grid).
     """
     job_start_unix = time.time()
     limit_threads(settings.blas_threads)
@@ -111,6 +111,7 @@ def measure_rows(job: Job, settings: JobSettings, series: Series | None = None,
         "background_cpu_fraction_during": run.background_cpu_fraction_during,
         "loaded": loaded,
         "attempts": attempt,
+        "planned_round": planned_round,
         **machine.provenance(settings.blas_threads),
         "config_hash": config_hash or machine.config_hash(dataclasses.asdict(settings)),
         # Wall-clock span of the job, to show timing jobs never overlapped (and in

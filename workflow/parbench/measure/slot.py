@@ -59,7 +59,7 @@ def stop_on_sigterm(signum: int, frame: Any) -> None:
 
 def run_job(job: Job, settings: JobSettings, series: Series, output: str | Path,
             workload_plugin: str | None = None, timing_lock: str | Path | None = None,
-            config_hash: str = "") -> None:
+            config_hash: str = "", planned_round: int = 0) -> None:
     """Entry point of one Snakemake timing job. `timing_lock`: the file whose lock
     keeps timing jobs apart (None: TIMING_LOCK, this machine's); jobs on several
     nodes need one on a filesystem they share."""
@@ -72,5 +72,6 @@ def run_job(job: Job, settings: JobSettings, series: Series, output: str | Path,
             print(f"warning: stopped {len(orphans)} process(es) that an earlier, killed job "
                   f"left running: {orphans}", file=sys.stderr)
         with guard.guarded_job():
-            rows = measure_rows(job, settings, series, workload_plugin, config_hash)
+            rows = measure_rows(job, settings, series, workload_plugin, config_hash,
+                                planned_round)
     write_rows_atomically([{**row, "orphans_stopped": len(orphans)} for row in rows], output)

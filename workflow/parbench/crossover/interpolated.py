@@ -118,6 +118,8 @@ class CrossoverEstimate(Crossover):
     ci_low: float = math.nan
     ci_high: float = math.nan
     found_fraction: float = math.nan  # share of bootstrap resamples with a crossover in range
+    # Where the medians cross, significant or not: where a fit or more jobs should look.
+    medians_cross: float = math.nan
 
 
 Interval = tuple[float, float]
@@ -169,7 +171,7 @@ def crossover_with_confidence(
     intervals = [(stats.percentile_interval(c), stats.percentile_interval(b))
                  for c, b in zip(challenger_medians, baseline_medians)]
     if all(_intervals_overlap(c, b) for c, b in intervals):
-        return CrossoverEstimate(NO_CLEAR_WINNER, found_fraction=0.0)
+        return CrossoverEstimate(NO_CLEAR_WINNER, found_fraction=0.0, medians_cross=point.size)
     resample_sizes = resampled_crossovers(sizes, np.array(challenger_medians),
                                           np.array(baseline_medians))
     found_fraction = sum(sizes[0] < size < sizes[-1] for size in resample_sizes) / resamples
@@ -183,5 +185,5 @@ def crossover_with_confidence(
     return CrossoverEstimate(
         FOUND if significant else NOT_SIGNIFICANT, point.size, point.size_below,
         point.size_above, ci_low=math.exp(low), ci_high=math.exp(high),
-        found_fraction=found_fraction,
+        found_fraction=found_fraction, medians_cross=point.size,
     )

@@ -1,0 +1,38 @@
+"""Where one series overtakes another, two ways.
+
+  interpolated  between the two grid points where the medians cross, with a two-level
+                bootstrap interval (what every earlier run reported)
+  fitted        a straight line through the paired differences of every replicate at
+                every size near the crossing, with Fieller's interval over replicates:
+                the headline wherever enough sizes and replicates allow it
+"""
+
+from parbench.crossover.fitted import (
+    FITTED_STATUSES,
+    POOR_FIT,
+    TOO_FEW_REPLICATES,
+    UNBOUNDED,
+    FittedCrossover,
+    fieller_interval,
+    fit_crossover,
+)
+from parbench.crossover.interpolated import (
+    DEFAULT_PAIRS,
+    FASTER_THROUGHOUT,
+    FOUND,
+    NO_CLEAR_WINNER,
+    NONE_IN_RANGE,
+    NOT_SIGNIFICANT,
+    TOO_FEW_SIZES,
+    Crossover,
+    CrossoverEstimate,
+    crossover_with_confidence,
+    find_crossover,
+    resampled_crossovers,
+)
+
+__all__ = ["DEFAULT_PAIRS", "FASTER_THROUGHOUT", "FITTED_STATUSES", "FOUND", "NONE_IN_RANGE",
+           "NOT_SIGNIFICANT", "NO_CLEAR_WINNER", "POOR_FIT", "TOO_FEW_REPLICATES",
+           "TOO_FEW_SIZES", "UNBOUNDED", "Crossover", "CrossoverEstimate", "FittedCrossover",
+           "crossover_with_confidence", "fieller_interval", "find_crossover",
+           "fit_crossover", "resampled_crossovers"]

@@ -1,0 +1,171 @@
+"""The findings' sections, each from the aggregates alone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from parbench.findings import words
+from parbench.findings.document import Block, Figure, Heading, Paragraph, Table
+
+WARM = "warm"
+
+
+def _local(summary: pd.DataFrame) -> pd.DataFrame:
+    if "target" not in summary:
+        return summary
+    return summary[summary["target"].fillna("local") == "local"]
+
+
+def headline_row(crossover: pd.DataFrame) -> pd.Series | None:
+    """The crossover a reader asks about first: the first compared pair's warm one on
+    shared data (else on the first workload that has it), found if any is."""
+    warm = crossover[crossover["time_basis"] == WARM]
+    if warm.empty:
+        return None
+    first_pair = warm.iloc[0][["challenger", "baseline"]].tolist()
+    pair = warm[(warm["challenger"] == first_pair[0]) & (warm["baseline"] == first_pair[1])]
+    preferred = pair[pair["workload"] == "shared_array"]
+    rows = preferred if not preferred.empty else pair
+    found = rows[rows["crossover_status"] == "found"]
+    return (found if not found.empty else rows).iloc[0]
+
+
+def headline(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
+    row = headline_row(crossover)
+    if row is None:
+        return [Paragraph("This run compared no pair of series (config `compare`): it has "
+                          "timings and figures, but no crossover to state.")]
+    where = (f"on `{row['workload']}` ({row['kernel']} kernel, {row['tasks']:.0f} tasks, "
+             f"{row['workers']:.0f} workers; size: {row['size_unit']})")
+    text = f"**The answer, {where}:** " + words.crossover(row)
+    return [Paragraph(text), *fixed_costs(summary, row)]
+
+
+def regimes(crossover: pd.DataFrame) -> list[Block]:
+    """Every compared pair's warm crossover, workload by workload: the per-regime answer."""
+    warm = crossover[crossover["time_basis"] == WARM]
+    if warm.empty:
+        return []
+    table = Table(["workload", "kernel", "tasks", "workers", "challenger", "baseline",
+                   "crossover [95 % CI]"])
+    for _, row in warm.iterrows():
+        table.rows.append([f"`{row['workload']}`", str(row["kernel"]), f"{row['tasks']:.0f}",
+                           f"{row['workers']:.0f}", f"`{row['challenger']}`",
+                           f"`{row['baseline']}`", words.crossover_cell(row)])
+    return [Heading("Where one series overtakes another, regime by regime"),
+            Paragraph("Warm times (start-up excluded); sizes in each workload's unit."), table]
+
+
+def fixed_costs(summary: pd.DataFrame, row: pd.Series) -> list[Block]:
+    """What explains a crossover: the two series' start-up and dispatch per task."""
+    rows = summary[(summary["workload"] == row["workload"])
+                   & summary["series"].isin([row["challenger"], row["baseline"]])]
+    if rows.empty:
+        return []
+    costs = rows.groupby("series")[["startup_seconds", "overhead_per_task_seconds"]].median()
+    parts = [f"`{series}` starts in {words.seconds(values['startup_seconds'])} and "
+             f"dispatches an empty task in {words.seconds(values['overhead_per_task_seconds'])}"
+             for series, values in costs.iterrows()]
+    return [Paragraph("Fixed costs behind it (medians over this workload's jobs): "
+                      + "; ".join(parts) + ".")]
+
+
+def _fastest(rows: pd.DataFrame, column: str) -> str:
+    measured = rows[rows["status"].isin(["ok", "partial"]) & rows[column].notna()]
+    if measured.empty:
+        return "—"
+    best = measured.loc[measured[column].idxmin()]
+    return f"`{best['series']}` {words.seconds(best[column])}"
+
+
+def workload_section(workload: str, summary: pd.DataFrame,
+                     crossover: pd.DataFrame) -> list[Block]:
+    rows = summary[summary["workload"] == workload]
+    unit = rows["size_unit"].dropna().iloc[0] if rows["size_unit"].notna().any() else ""
+    blocks: list[Block] = [Heading(f"`{workload}`", 3)]
+    table = Table(["size", "tasks", "fastest warm", "fastest cold", "series measured"])
+    for (size, tasks), cell in rows.groupby(["size", "tasks"]):
+        sizes = sorted(rows.loc[rows["tasks"] == tasks, "size"].unique())
+        if size not in (sizes[0], sizes[-1]):
+            continue  # each end of the range
+        table.rows.append([words.size(size, unit), f"{tasks:.0f}",
+                           _fastest(cell, "median_seconds"), _fastest(cell, "cold_seconds"),
+                           str(cell["series"].nunique())])
+    blocks.append(Paragraph(f"Size: {unit}. Warm: the steady-state map; cold: start-up and "
+                            "the first map, what a one-shot script pays."))
+    blocks.append(table)
+    pairs = crossover[(crossover["workload"] == workload) & (crossover["time_basis"] == WARM)]
+    for _, pair in pairs.iterrows():
+        curve = (f"{pair['kernel']} kernel, {pair['tasks']:.0f} tasks, "
+                 f"{pair['workers']:.0f} workers")
+        blocks.append(Paragraph(f"{curve}: " + words.crossover(pair)))
+    return blocks
+
+
+def undecided(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
+    """What the run could not decide, counted."""
+    measured = summary[summary["status"].isin(["ok", "partial"])]
+    noisy = int(measured["noisy"].fillna(False).astype(bool).sum())
+    loaded = int(summary["loaded"].fillna(False).astype(bool).sum())
+    failed = summary[~summary["status"].isin(["ok", "partial", "unsupported"])]
+    warm = crossover[crossover["time_basis"] == WARM]
+    open_pairs = warm[~warm["crossover_status"].isin(["found", "none in range"])
+                      & ~warm["crossover_status"].str.endswith("faster throughout")]
+    items = [f"{noisy} of {len(measured)} combinations have a median whose 95 % CI is wider "
+             "than the `ci_target` they were measured for (hollow points in the figures)."]
+    if loaded:
+        items.append(f"{loaded} combinations have replicates measured on a loaded machine.")
+    if not failed.empty:
+        items.append(f"{len(failed)} combinations failed or were left out: "
+                     + ", ".join(sorted(set(failed['status']))) + " (`error` in summary.csv).")
+    unsupported = int((summary["status"] == "unsupported").sum())
+    if unsupported:
+        items.append(f"{unsupported} combinations have no idiomatic way to run "
+                     "(`unsupported`).")
+    for _, row in open_pairs.iterrows():
+        items.append(f"`{row['workload']}`, {row['tasks']:.0f} tasks: "
+                     + words.crossover(row))
+    return [Heading("What this run could not decide"),
+            *[Paragraph(f"- {item}") for item in items]]
+
+
+def machine_section(machines: pd.DataFrame) -> list[Block]:
+    if machines.empty:
+        return []
+    row = machines.iloc[0]
+    versions = [f"{column.removesuffix('_version')} {row[column]}"
+                for column in machines.columns if column.endswith("_version")
+                and column not in ("python_version", "format_version") and pd.notna(row[column])
+                and row[column] != "not installed"]
+    memory = row.get("memory_bytes")
+    text = (f"{row.get('cpu_model', '?')}, {row.get('logical_cpus', 0):.0f} logical CPUs, "
+            f"{row.get('available_cores', 0):.0f} available to the jobs"
+            + (f", {memory / 2**30:.0f} GiB" if pd.notna(memory) else "")
+            + f"; {row.get('os', '?')}; Python {row.get('python_version', '?')}"
+            + f" (GIL {'on' if row.get('gil_enabled', True) else 'off'})"
+            + f"; {', '.join(versions)}; commit {str(row.get('git_commit', '?'))[:10]}"
+            + f"; jobs from {row.get('first_utc', '?')} to {row.get('last_utc', '?')}.")
+    blocks: list[Block] = [Heading("The machine"), Paragraph(text)]
+    if len(machines) > 1:
+        blocks.append(Paragraph(f"The jobs ran on {len(machines)} machine and software sets "
+                                "(machines.csv): the figures mix them."))
+    return blocks
+
+
+def findings(summary: pd.DataFrame, crossover: pd.DataFrame, machines: pd.DataFrame,
+             figures: Mapping[str, str] | None = None) -> list[Block]:
+    """The whole page; `figures`: each workload's scaling figure, the headline's shown."""
+    summary = _local(summary)
+    blocks: list[Block] = [Heading("What this run found", 1), *headline(summary, crossover)]
+    row = headline_row(crossover)
+    if row is not None and figures and row["workload"] in figures:
+        blocks.append(Figure(figures[row["workload"]],
+                             f"{row['workload']}: time per map against size",
+                             link=f"figures/{Path(figures[row['workload']]).name}"))
+    blocks += [*regimes(crossover), Heading("Workload by workload")]
+    for workload in summary["workload"].dropna().unique():
+        blocks += workload_section(workload, summary, crossover)
+    return blocks + undecided(summary, crossover) + machine_section(machines)

@@ -1,0 +1,87 @@
+"""Refinement: after the grid, more jobs where they narrow the answer.
+
+A Snakemake checkpoint per round (`rule refine`) reads the per-job CSVs of the
+refined workloads so far, estimates each refined pair's crossover, and plans the jobs
+that narrow it: new sizes around the estimate (its factors), and replicates topped up
+at every size near it, until the fitted interval's relative half-width is within
+`target`, or `rounds` or `max_jobs` are spent. A plan is a JSON file
+(results/refine/round<N>.json): the jobs, each round's estimates and why. This module
+is light (the workflow reads plans at parse time); the planner is `refine.planner`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from parbench.identity import Job
+
+PLAN = "results/refine/round{round}.json"
+PLAN_LOG = "results/logs/refine/round{round}.log"
+# Planned jobs run after every grid job that is ready (their priorities are below).
+GRID_PRIORITY_FLOOR = 1_000_000
+
+
+@dataclass(frozen=True)
+class Refinement:
+    """The config's `refine` block (meanings and bounds: the schema, whose defaults a
+    test holds equal to these)."""
+
+    pairs: list[list[str]] = field(default_factory=list)
+    workloads: list[str] | None = None
+    target: float = 0.2
+    rounds: int = 2
+    max_jobs: int = 40
+    factors: list[float] = field(default_factory=lambda: [0.8, 1.25])
+    replicates: int = 4
+
+    @classmethod
+    def from_config(cls, block: Mapping[str, Any] | None) -> Refinement:
+        return cls(**(block or {}))
+
+    def refines(self, workload: str) -> bool:
+        return bool(self.pairs) and (self.workloads is None or workload in self.workloads)
+
+
+REFINE_REPLICATES = Refinement.replicates
+
+
+def refined_workloads(refinement: Refinement, runs: Mapping[str, Iterable[str]]) -> list[str]:
+    """The workloads whose jobs a refinement reads: those it refines where both series
+    of one of its pairs run (`runs`: workload -> its series)."""
+    return [workload for workload, series in runs.items() if refinement.refines(workload)
+            and any(set(pair) <= set(series) for pair in refinement.pairs)]
+
+
+def write_plan(path: str | Path, round_number: int, jobs: Sequence[Job],
+               estimates: Sequence[Mapping[str, Any]]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"round": round_number, "estimates": list(estimates),
+                                "jobs": [dataclasses.asdict(job) for job in jobs]},
+                               indent=1, default=str) + "\n")
+
+
+def read_plan(path: str | Path) -> list[Job]:
+    """The jobs a plan file lists, in the order they are to run."""
+    return [Job(**job) for job in json.loads(Path(path).read_text())["jobs"]]
+
+
+def planned_rounds(folder: str | Path = "results/refine") -> dict[Job, tuple[int, int]]:
+    """{job: (round, place in its round's order)} of every plan written so far."""
+    found: dict[Job, tuple[int, int]] = {}
+    for path in sorted(Path(folder).glob("round*.json")):
+        round_number = int(json.loads(path.read_text())["round"])
+        for place, job in enumerate(read_plan(path)):
+            found.setdefault(job, (round_number, place))
+    return found
+
+
+def priority(job: Job, planned: Mapping[Job, tuple[int, int]]) -> int:
+    """A planned job's Snakemake priority: below every grid job's, in its plan's order."""
+    round_number, place = planned.get(job, (0, 0))
+    return max(1, GRID_PRIORITY_FLOOR - 10_000 * round_number - place)

@@ -1,0 +1,19 @@
+# Refinement: after the grid, a checkpoint per round reads the refined workloads' jobs
+# so far and plans new ones where they narrow a crossover (config `refine`; the planner:
+# parbench.refine.planner). The rounds' jobs join their workload's aggregation.
+
+
+checkpoint refine:
+    input:
+        refine_inputs,
+    output:
+        refine.PLAN,
+    log:
+        refine.PLAN_LOG,
+    conda:
+        "../../envs/parbench.yaml"
+    params:
+        refine=config["refine"],
+        seed=config["run_order_seed"],
+    script:
+        "../scripts/refine.py"
