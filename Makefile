@@ -50,7 +50,7 @@ figures: $(BIN)/snakemake
 # The tables of backends, options, series and workloads in the docs, generated
 # from the registries (a test fails while they are stale).
 docs: $(BIN)/snakemake
-	$(BIN)/parbench describe --write README.md config/README.md results/README.md
+	$(BIN)/parbench describe --write README.md config/README.md results/README.md docs/*.md
 
 clean-results:
 	find results -mindepth 1 ! -name .gitkeep ! -name README.md -exec rm -rf {} +

@@ -14,7 +14,7 @@ from parbench.figures.registry import OVERVIEW, WORKLOAD, of_scope
 from tests.conftest import PARBENCH, REPO
 
 RUNS = sorted(path.parent for path in (REPO / "docs/data").glob("*/raw"))
-TABLES = ("summary", "crossover", "machines", "design")
+TABLES = ("summary", "crossover", "machines", "design", "model", "predictions")
 
 
 def test_the_readme_runs_are_committed():

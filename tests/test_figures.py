@@ -18,7 +18,8 @@ from parbench.migrations import read_table
 from tests.conftest import REPO
 
 # Panels each figure draws for exp_sinh in the small run (two task counts, one kernel).
-PANELS = {"scaling": 2, "speedup": 2, "workers": 2, "winner": 2, "overhead": 3, "article": 1}
+PANELS = {"scaling": 2, "speedup": 2, "workers": 2, "winner": 2, "overhead": 3, "article": 1,
+          "model": 1}
 
 
 def test_every_registered_figure_has_its_module_caption_and_panel_count():

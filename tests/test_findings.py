@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from docutils.core import publish_parts
+from matplotlib import pyplot
 
 from parbench.findings import write_findings
 from parbench.findings.words import size
@@ -16,9 +17,16 @@ from parbench.migrations import read_table
 @pytest.fixture(scope="module")
 def written(aggregates, tmp_path_factory) -> tuple[str, str]:
     folder = tmp_path_factory.mktemp("findings")
+    # The headline's figure, embedded in the reST as the report shows it (a real PNG:
+    # its base64 is far longer than a line docutils accepts, unless wrapped).
+    figure = folder / "scaling_shared_array.png"
+    pyplot.figure(figsize=(6, 4))
+    pyplot.plot(range(100), [value ** 0.5 for value in range(100)])
+    pyplot.savefig(figure, dpi=100)
+    pyplot.close("all")
     text = write_findings(aggregates["summary"], aggregates["crossover"],
                           aggregates["machines"], folder / "findings.md",
-                          folder / "findings.rst")
+                          folder / "findings.rst", {"shared_array": figure})
     assert (folder / "findings.md").read_text() == text
     return text, (folder / "findings.rst").read_text()
 
@@ -56,6 +64,10 @@ def test_the_report_twin_is_valid_restructured_text(written):
     html = publish_parts(rst, writer_name="html",
                          settings_overrides={"halt_level": 2, "report_level": 5})["html_body"]
     assert "What this run found" in html and "<table" in html
+    # reST cannot nest code in bold: the headline's series names show without backquotes.
+    assert "<strong>The answer, on shared_array" in html and "``" not in html
+    assert '<img alt="shared_array: time per map against size" src="data:image/png;base64,' \
+        in html
 
 
 def test_a_run_without_compared_pairs_says_so(aggregates, tmp_path: Path):

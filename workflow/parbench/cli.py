@@ -10,6 +10,9 @@
     parbench describe       the backends, their options and the workloads, as tables
                             (--write README.md config/README.md: refresh the docs)
     parbench walltime       where the sweep's wall time went (samples, start-up, overheads)
+    parbench predict --configfile my.yaml
+                            a design's times and crossovers from the cost model
+                            (RESULTS/model.csv), without running it (--csv FILE)
 
 (The Snakemake workflow runs the same functions; this is for quick redraws,
 e.g. `parbench plot --width 3.5` for a single-column version.)
@@ -57,6 +60,16 @@ def main(argv: list[str] | None = None) -> None:
                                      "options and workloads")
     describing.add_argument("--write", nargs="+", type=Path, metavar="FILE",
                             help="refresh the generated blocks of these files instead")
+    predicting = commands.add_parser(
+        "predict", help="a design's predicted times and crossovers, from the cost model "
+        "(RESULTS/model.csv), without running it")
+    predicting.add_argument("--configfile", type=Path, required=True,
+                            help="the design (as for snakemake --configfile)")
+    predicting.add_argument("--model", type=Path, default=None,
+                            help="the model's parameters (default: RESULTS/model.csv)")
+    predicting.add_argument("--csv", type=Path, default=None,
+                            help="also write each combination's prediction here, with the "
+                                 "columns of predictions.csv (the measured ones empty)")
     walltime_parser = commands.add_parser(
         "walltime", help="where the sweep's wall time went (RESULTS/timings.csv and "
         "Snakemake's job records)")
@@ -72,6 +85,9 @@ def main(argv: list[str] | None = None) -> None:
                   design_csv=results / "design.csv", exclude_loaded=arguments.exclude_loaded,
                   skip_invalid=arguments.skip_invalid)
         print(f"wrote the aggregates under {results}")
+    elif arguments.command == "predict":
+        print(predict_design(arguments.configfile, arguments.model or results / "model.csv",
+                             arguments.csv))
     elif arguments.command == "walltime":
         print(walltime.report(results, arguments.metadata))
     elif arguments.command == "describe":
@@ -90,11 +106,32 @@ def main(argv: list[str] | None = None) -> None:
         plot(results, arguments.figures or results / "figures", arguments.width)
 
 
+def predict_design(design: Path, model_csv: Path, csv: Path | None) -> str:
+    """A design's predictions from a model.csv, as a text table (`--csv`: a file too)."""
+    from parbench.model import model_from_table
+    from parbench.model.design import design_config, predicted_design, prediction_rows
+    from parbench.tables import write_csv_atomically
+
+    model = model_from_table(read_table(model_csv))
+    times, crossings = predicted_design(design_config(design), model)
+    if csv is not None:
+        write_csv_atomically(prediction_rows(times), csv)
+    machine = model.machine
+    lines = [f"predicted from {model_csv} (fitted on {machine.get('cpu_model', '?')}, "
+             f"{model.cores} cores); warm and cold seconds of one map:",
+             times.to_string(index=False, float_format=lambda value: f"{value:.4g}")]
+    if not crossings.empty:
+        lines += ["", "predicted crossovers (size in each workload's unit; empty: none in "
+                  "a quarter to four times the design's sizes):",
+                  crossings.to_string(index=False, float_format=lambda value: f"{value:.4g}")]
+    return "\n".join(lines)
+
+
 def plot(results: Path, figures: Path, width: float | None) -> None:
     """Every registered figure of the aggregates under `results`, into `figures`."""
     # Here, not at the top: matplotlib and seaborn cost the other commands 0.3 s.
     from parbench.figures.draw import draw_scope, stems_under
-    from parbench.figures.registry import OVERVIEW, TARGET, WORKLOAD
+    from parbench.figures.registry import OVERVIEW, TARGET, WORKLOAD, tables_read
     from parbench.figures.style import DEFAULT_WIDTH
 
     width = width or DEFAULT_WIDTH
@@ -104,7 +141,10 @@ def plot(results: Path, figures: Path, width: float | None) -> None:
     for workload in sorted(local["workload"].dropna().unique()):
         draw_scope(WORKLOAD, summary, crossover, stems_under(figures, WORKLOAD, workload),
                    workload, width=width)
-    draw_scope(OVERVIEW, summary, crossover, stems_under(figures, OVERVIEW), width=width)
+    others = {name: read_table(results / f"{name}.csv") for name in tables_read(OVERVIEW)
+              if (results / f"{name}.csv").is_file()}
+    draw_scope(OVERVIEW, summary, crossover, stems_under(figures, OVERVIEW), width=width,
+               tables=others)
     for target in sorted(set(summary["target"].dropna()) - {LOCAL}):
         for workload in sorted(summary.loc[summary["target"] == target, "workload"].unique()):
             draw_scope(TARGET, summary, crossover,

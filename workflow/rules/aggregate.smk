@@ -62,7 +62,10 @@ rule findings:
         summary="results/summary.csv",
         crossover="results/crossover.csv",
         machines="results/machines.csv",
-        figures=expand("results/figures/scaling_{workload}.png", workload=WORKLOAD_NAMES),
+        model="results/model.csv",
+        figures=expand(
+            "results/figures/scaling_{workload}.png", workload=WORKLOAD_NAMES
+        ),
     output:
         markdown="results/findings.md",
         rst="results/findings.rst",

@@ -19,7 +19,7 @@ os.environ.update(
 )
 
 from parbench import columns, refine, sweep  # noqa: E402
-from parbench.figures.registry import FIGURES  # noqa: E402 - no matplotlib
+from parbench.figures.registry import FIGURES, tables_read  # noqa: E402 - no matplotlib
 from parbench.identity import Job, wildcard_patterns  # noqa: E402
 
 # A --configfile is a whole experiment design: it replaces config/config.yaml
@@ -173,7 +173,9 @@ def job_priority(wildcards):
     """Snakemake runs the highest first: the sweep's run order (sweep.run_order), then
     the planned jobs in their plans' order."""
     job = Job.from_wildcards(wildcards)
-    return PRIORITIES.get(sweep.job_csv(job)) or refine.priority(job, refine.planned_rounds())
+    return PRIORITIES.get(sweep.job_csv(job)) or refine.priority(
+        job, refine.planned_rounds()
+    )
 
 
 def job_threads(wildcards):

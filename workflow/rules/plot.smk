@@ -16,6 +16,7 @@ rule plot_workload:
         "../../envs/parbench.yaml"
     params:
         scope="workload",
+        tables=tables_read("workload"),
         width=config["figure_width_inches"],
     script:
         "../scripts/plot.py"
@@ -23,6 +24,7 @@ rule plot_workload:
 
 rule plot_overview:
     input:
+        **{table: f"results/{table}.csv" for table in tables_read("overview")},
         summary="results/summary.csv",
     output:
         **figure_outputs("overview"),
@@ -32,6 +34,7 @@ rule plot_overview:
         "../../envs/parbench.yaml"
     params:
         scope="overview",
+        tables=tables_read("overview"),
         width=config["figure_width_inches"],
     script:
         "../scripts/plot.py"
@@ -50,6 +53,7 @@ rule plot_target:
         "../../envs/parbench.yaml"
     params:
         scope="target",
+        tables=tables_read("target"),
         width=config["figure_width_inches"],
     script:
         "../scripts/plot.py"

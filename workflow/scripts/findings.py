@@ -12,4 +12,5 @@ if __name__ == "__main__":
             snakemake.output.markdown,
             snakemake.output.rst,
             figures=dict(zip(snakemake.params.workloads, snakemake.input.figures)),
+            model_csv=snakemake.input.model,
         )

@@ -15,4 +15,5 @@ if __name__ == "__main__":
             workload=snakemake.wildcards.get("workload"),
             target=snakemake.wildcards.get("target", "local"),
             width=snakemake.params.width,
+            tables={name: snakemake.input[name] for name in snakemake.params.tables},
         )

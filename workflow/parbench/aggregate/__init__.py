@@ -109,7 +109,9 @@ def aggregate(
             ignore_index=True)
     outputs = {"timings": timings_csv, "summary": summary_csv, "crossover": crossover_csv,
                "machines": machines_csv,
-               "design": design_csv or Path(summary_csv).with_name("design.csv")}
+               "design": design_csv or Path(summary_csv).with_name("design.csv"),
+               "model": Path(summary_csv).with_name("model.csv"),
+               "predictions": Path(summary_csv).with_name("predictions.csv")}
     write_global(combine(tables, pairs), outputs, exclude_loaded)
 
 

@@ -8,6 +8,7 @@ import multiprocessing
 import sys
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from parbench import columns, identity
@@ -15,6 +16,14 @@ from parbench.aggregate.crossovers import CROSSOVER_COLUMNS, crossovers, refinem
 from parbench.aggregate.design import combination_designs, with_sweep_design
 from parbench.aggregate.summary import public_summary, replicate_gap_column, summary_with_samples
 from parbench.machine import available_cores
+from parbench.model import (
+    FIT_WORKLOADS,
+    Model,
+    fit_model,
+    model_table,
+    predicted_crossovers,
+    predictions,
+)
 
 IDENTITY, JOB = list(identity.COMBINATION), list(identity.JOB)
 # What identifies a machine and software set: the provenance columns machines.csv
@@ -111,9 +120,23 @@ def combine(tables: Sequence[Mapping[str, pd.DataFrame]],
                  .drop(columns="_pair").reset_index(drop=True))
     designs = pd.concat([table["design"] for table in tables], ignore_index=True)
     designs = designs.sort_values(IDENTITY, kind="mergesort").reset_index(drop=True)
+    machine_table = machines(timings)
+    model, predicted = cost_model(summary, crossover, machine_table)
+    crossover["predicted_crossover_size"] = predicted
     return {"timings": timings, "summary": summary,
             "crossover": crossover.reindex(columns=CROSSOVER_COLUMNS),
-            "machines": machines(timings), "design": with_sweep_design(designs)}
+            "machines": machine_table, "design": with_sweep_design(designs),
+            "model": model_table(model), "predictions": predictions(summary, model)}
+
+
+def cost_model(summary: pd.DataFrame, crossover: pd.DataFrame,
+               machine_table: pd.DataFrame) -> tuple[Model, np.ndarray]:
+    """The cost model of the sweep (parbench.model), fitted on its first machine's
+    cores, and the crossover it predicts for each row of `crossover`."""
+    first = machine_table.iloc[0].to_dict() if len(machine_table) else {}
+    cores = int(first.get("available_cores") or 1)
+    model = fit_model(summary, FIT_WORKLOADS, cores, first)
+    return model, predicted_crossovers(crossover, summary, model)
 
 
 def invalid_rows(tables: Sequence[Mapping[str, pd.DataFrame]]) -> pd.DataFrame:

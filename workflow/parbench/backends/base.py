@@ -123,6 +123,19 @@ class Backend(ABC):
         """Tasks sent per dispatch, recorded in the job's rows (None: not chunked)."""
         return None
 
+    # For the cost model (parbench.model), how the series spreads work and ships data:
+    # `dynamic`: a free worker takes the next chunk of `chunksize` tasks (one task where
+    # not chunked); `static`: the tasks are split evenly before the map starts.
+    scheduling: ClassVar[str] = "dynamic"
+    # Tasks run as Python threads of one process: a kernel that holds the GIL runs them
+    # one at a time.
+    shares_the_gil: ClassVar[bool] = False
+
+    def shared_input_copies(self, tasks: int, nbytes: int) -> int:
+        """How many times one map ships a shared input of `nbytes` to the workers
+        (what `shared_input_travels` says, as a count): 0 where tasks read it in place."""
+        return 0
+
     def recorded(self, tasks: int) -> dict[str, Any]:
         """What this backend actually used, for every row of its job: `chunksize`, and
         any of its own `columns`."""

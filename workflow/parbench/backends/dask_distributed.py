@@ -144,6 +144,9 @@ class DaskBackend(Backend):
         wait(futures, timeout=self.limits.map_timeout_seconds)
         return self._client.gather(futures)
 
+    def shared_input_copies(self, tasks: int, nbytes: int) -> int:
+        return self.workers  # scattered to every worker (broadcast)
+
     def stop(self) -> None:
         client, cluster = getattr(self, "_client", None), getattr(self, "_cluster", None)
         self._client = self._cluster = None

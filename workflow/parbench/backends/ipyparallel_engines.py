@@ -144,5 +144,10 @@ class IpyparallelBackend(Backend):
             if cluster is not None:
                 cluster.stop_cluster_sync()
 
+    scheduling = "static"  # DirectView.map splits the tasks evenly, up front
+
+    def shared_input_copies(self, tasks: int, nbytes: int) -> int:
+        return self.workers  # pushed to every engine
+
     def chunksize(self, tasks: int) -> int:
         return -(-tasks // max(1, self.workers))  # DirectView.map splits evenly

@@ -85,6 +85,13 @@ class JoblibBackend(Backend):
         self._batch_size = getattr(self._parallel._backend, "_effective_batch_size", None)
         return results
 
+    def shared_input_copies(self, tasks: int, nbytes: int) -> int:
+        """Memory-mapped once per call above `max_nbytes`; below, pickled per batch."""
+        limit = self.options.max_nbytes
+        if limit is not None and nbytes > _bytes(limit):
+            return 1
+        return -(-tasks // (self.chunksize(tasks) or 1))
+
     def chunksize(self, tasks: int) -> int | None:
         if self.options.batch_size != "auto":
             return int(self.options.batch_size)
@@ -101,3 +108,12 @@ class JoblibBackend(Backend):
         if executor is not None:
             executor.shutdown(wait=True, kill_workers=True)
         worker_state.clear()
+
+
+def _bytes(size: str) -> int:
+    """joblib's size strings (`1M`, `500K`, a plain number) in bytes."""
+    factors = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    text = str(size).strip().upper()
+    if text and text[-1] in factors:
+        return int(float(text[:-1]) * factors[text[-1]])
+    return int(float(text))

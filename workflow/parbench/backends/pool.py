@@ -127,6 +127,11 @@ class PoolBackend(Backend):
         return {**super().recorded(tasks),
                 "start_method": resolved_start_method(self.options.start_method)}
 
+    def shared_input_copies(self, tasks: int, nbytes: int) -> int:
+        if self.options.shared_input == "shared_memory":
+            return 1  # copied into shared memory once per map
+        return -(-tasks // self.chunksize(tasks))  # pickled into every chunk
+
     def shared_memory_bytes(self, shared_input_bytes: int) -> int:
         return shared_input_bytes if self.options.shared_input == "shared_memory" else 0
 

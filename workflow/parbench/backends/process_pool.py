@@ -49,6 +49,9 @@ class ProcessPoolBackend(Backend):
     def chunksize(self, tasks: int) -> int:
         return self.options.chunksize
 
+    def shared_input_copies(self, tasks: int, nbytes: int) -> int:
+        return -(-tasks // self.chunksize(tasks))  # pickled into every chunk
+
     def recorded(self, tasks: int) -> dict[str, Any]:
         return {**super().recorded(tasks),
                 "start_method": resolved_start_method(self.options.start_method)}

@@ -161,6 +161,9 @@ class RayBackend(Backend):
                      for node in nodes]),
                 "nodes_used": len(set(bundles.values()))}
 
+    def shared_input_copies(self, tasks: int, nbytes: int) -> int:
+        return 1  # one put; tasks read it zero-copy
+
     def shared_memory_bytes(self, shared_input_bytes: int) -> int:
         if self.on_cluster:
             return 0  # the object store is on the cluster's nodes, not here

@@ -31,6 +31,7 @@ class ThreadsBackend(Backend):
     colour = "#949494"
     marker = "X"
     in_job_process = True
+    shares_the_gil = True
     supports_worker_states = True
 
     def start(self, worker_setup=None) -> None:

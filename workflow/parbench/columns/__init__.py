@@ -23,6 +23,7 @@ from parbench.columns.aggregates import (
     CROSSOVER_COLUMNS,
     DESIGN_COLUMNS,
     MACHINE_COLUMNS,
+    MODEL_COLUMNS,
 )
 from parbench.columns.job import (  # noqa: F401 - CURVE: what a crossover is per
     CURVE,
@@ -46,7 +47,9 @@ from parbench.columns.table import (  # noqa: F401 - the vocabulary, for the dec
     JOB,
     MACHINES,
     MEDIAN,
+    MODEL,
     NUMBER,
+    PREDICTIONS,
     SUMMARY,
     TABLES,
     TEXT,
@@ -56,7 +59,8 @@ from parbench.columns.table import (  # noqa: F401 - the vocabulary, for the dec
 
 COLUMNS: tuple[Column, ...] = (
     IDENTITY + (VERSION,) + SERIES + OUTCOME + COMBINATION_STATISTICS + JOB_TIMES + SETTINGS
-    + SAMPLE + PROVENANCE + CROSSOVER_COLUMNS + DESIGN_COLUMNS + MACHINE_COLUMNS)
+    + SAMPLE + PROVENANCE + CROSSOVER_COLUMNS + DESIGN_COLUMNS + MACHINE_COLUMNS
+    + MODEL_COLUMNS)
 BY_NAME = {column.name: column for column in COLUMNS}
 if len(BY_NAME) != len(COLUMNS):
     raise RuntimeError("a column is declared twice: "

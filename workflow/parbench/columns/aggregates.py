@@ -9,7 +9,9 @@ from parbench.columns.table import (
     FLAG,
     INTEGER,
     MACHINES,
+    MODEL,
     NUMBER,
+    PREDICTIONS,
     SUMMARY,
     TEXT,
     Column,
@@ -26,8 +28,10 @@ COMBINATION_STATISTICS = tuple(
         ("median_seconds", NUMBER, S, "median of the ok samples of every replicate: the "
          "steady-state map"),
         ("ci_low", NUMBER, S, "95 % CI of that median, low end: a two-level percentile "
-         "bootstrap (replicates with replacement, then samples within each)"),
-        ("ci_high", NUMBER, S, "its high end"),
+         "bootstrap (replicates with replacement, then samples within each); in model.csv "
+         "a fitted parameter's, from resampling the rows it was fitted on",
+         SUMMARY, MODEL),
+        ("ci_high", NUMBER, S, "its high end", SUMMARY, MODEL),
         ("min_seconds", NUMBER, S, "fastest sample"),
         ("max_seconds", NUMBER, S, "slowest sample"),
         ("iqr_seconds", NUMBER, S, "interquartile range of the samples"),
@@ -98,6 +102,9 @@ CROSSOVER_COLUMNS = tuple(
          "challenger's straight line through its medians there (above the curve's "
          "`ci_target`: `poor fit`)"),
         ("fit_residual_baseline", NUMBER, "", "the same for the baseline"),
+        ("predicted_crossover_size", NUMBER, "", "where the cost model (model.csv) puts "
+         "the crossover, from the series' fitted costs (empty: not in a quarter to four "
+         "times the measured sizes)"),
     ))
 
 DESIGN_COLUMNS = tuple(
@@ -125,4 +132,22 @@ MACHINE_COLUMNS = tuple(
         ("jobs", INTEGER, "", "how many jobs ran with this machine and software"),
         ("first_utc", TEXT, "", "the first of them"),
         ("last_utc", TEXT, "", "the last"),
+    ))
+
+MODEL_COLUMNS = tuple(
+    Column(name, kind, unit, meaning, tables, "model")
+    for name, kind, unit, meaning, tables in (
+        ("parameter", TEXT, "", "`per_map_seconds` (fitted), `per_byte_seconds` (fitted: "
+         "per byte of shared input shipped), `compute_factor` (fitted: the serial work's "
+         "slowdown in the series' workers; 1/it is the efficiency), `dispatch_seconds` and "
+         "`startup_seconds` (the series' measured medians); for `serial`, per workload and "
+         "kernel, `serial_task_seconds` and `serial_task_seconds_per_size`", (MODEL,)),
+        ("value", NUMBER, "", "its value, in `unit`", (MODEL,)),
+        ("unit", TEXT, "", "the value's unit", (MODEL,)),
+        ("measured_seconds", NUMBER, S, "the combination's warm median (summary.csv)",
+         (PREDICTIONS,)),
+        ("predicted_seconds", NUMBER, S, "the model's warm time of one map", (PREDICTIONS,)),
+        ("relative_error", NUMBER, "", "predicted ÷ measured − 1", (PREDICTIONS,)),
+        ("held_out", FLAG, "", "the combination's workload was not among those the model "
+         "was fitted on", (PREDICTIONS,)),
     ))

@@ -19,7 +19,9 @@ from parbench.columns.table import (
     JOB,
     MACHINES,
     MEDIAN,
+    MODEL,
     NUMBER,
+    PREDICTIONS,
     SUMMARY,
     TABLES,
     TEXT,
@@ -31,7 +33,8 @@ from parbench.columns.table import (
 # Which identity columns key each table (a crossover is per curve: every size).
 CURVE = ("workload", "kernel", "tasks", "workers")
 KEYS = {JOB: identity.JOB, SUMMARY: identity.COMBINATION, DESIGN: identity.COMBINATION,
-        CROSSOVER: CURVE}
+        CROSSOVER: CURVE, PREDICTIONS: identity.COMBINATION,
+        MODEL: ("workload", "kernel", "series")}
 IDENTITY = tuple(
     Column(one.name, kind_of(one.type), "", one.metadata["meaning"],
            tuple(table for table, key in KEYS.items() if one.name in key), "identity",
@@ -180,18 +183,19 @@ SAMPLE = (
 # What identifies a machine and software set (machines.csv), and the rest of a
 # job's provenance (the per-job rows only).
 JM = (JOB, MACHINES)
+JMM = (JOB, MACHINES, MODEL)  # what identifies the machine a model was fitted on
 PROVENANCE = tuple(
     Column(name, kind, unit, meaning, tables, "provenance")
     for name, kind, unit, meaning, tables in (
-        ("hostname", TEXT, "", "the machine", JM),
-        ("cpu_model", TEXT, "", "as /proc/cpuinfo names it", JM),
+        ("hostname", TEXT, "", "the machine", JMM),
+        ("cpu_model", TEXT, "", "as /proc/cpuinfo names it", JMM),
         ("logical_cpus", INTEGER, "", "`os.cpu_count()`", JM),
         ("physical_cores", INTEGER, "", "as psutil counts them", JM),
         ("affinity_cores", INTEGER, "", "CPUs in the job's affinity mask", (JOB,)),
         ("cgroup_cpu_quota", NUMBER, "", "CPUs the cgroup quota allows (empty: unlimited)",
          (JOB,)),
         ("available_cores", INTEGER, "", "affinity ∩ cgroup quota: what `workers: auto` is",
-         JM),
+         JMM),
         ("memory_bytes", INTEGER, BYTES, "the machine's memory", JM),
         ("shm_bytes", INTEGER, BYTES, "size of /dev/shm (Ray's object store)", JM),
         ("os", TEXT, "", "system and kernel release", JM),

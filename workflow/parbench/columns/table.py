@@ -12,11 +12,13 @@ FORMAT_VERSION = 3
 
 # The tables: the per-job CSV (`timings.csv` is every job's rows), and the aggregates.
 JOB, SUMMARY, CROSSOVER, DESIGN, MACHINES = "job", "summary", "crossover", "design", "machines"
-TABLES = (JOB, SUMMARY, CROSSOVER, DESIGN, MACHINES)
+MODEL, PREDICTIONS = "model", "predictions"  # the cost model's (parbench.model)
+TABLES = (JOB, SUMMARY, CROSSOVER, DESIGN, MACHINES, MODEL, PREDICTIONS)
 # The aggregate files and the table each holds: every workload's
 # (results/aggregates/<workload>/<file>.csv), then the global ones (results/<file>.csv).
 WORKLOAD_FILES = {"timings": JOB, "summary": SUMMARY, "crossover": CROSSOVER, "design": DESIGN}
-GLOBAL_FILES = {**WORKLOAD_FILES, "machines": MACHINES}
+GLOBAL_FILES = {**WORKLOAD_FILES, "machines": MACHINES, "model": MODEL,
+                "predictions": PREDICTIONS}
 TEXT, INTEGER, NUMBER, FLAG = "text", "integer", "number", "flag"
 # How a per-job value reaches summary.csv: the median over the replicates, or the
 # first replicate's (a value every replicate shares).

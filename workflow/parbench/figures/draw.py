@@ -18,37 +18,42 @@ from parbench.migrations import read_table
 
 def figure_of(figure: Figure | str, summary: pd.DataFrame, crossover: pd.DataFrame,
               workload: str | None = None, target: str = LOCAL,
-              width: float = DEFAULT_WIDTH):
+              width: float = DEFAULT_WIDTH, tables: Mapping[str, pd.DataFrame] | None = None):
     """One registered figure, drawn from the rows of one target (figures never mix a
-    cluster's times, connect rather than start-up, with the local machine's)."""
+    cluster's times, connect rather than start-up, with the local machine's);
+    `tables`: the other tables figures read (`Figure.reads`)."""
     figure = FIGURES[figure] if isinstance(figure, str) else figure
     module = importlib.import_module(figure.module)
     rows = panels.target_rows(summary, target)
+    extra = {name: (tables or {}).get(name) for name in figure.reads}
     if figure.scope == TARGET:
-        return module.draw(rows, crossover, workload, width, target=target)
-    return module.draw(rows, crossover, workload, width)
+        return module.draw(rows, crossover, workload, width, target=target, **extra)
+    return module.draw(rows, crossover, workload, width, **extra)
 
 
 def draw_scope(scope: str, summary: pd.DataFrame, crossover: pd.DataFrame,
                stems: Mapping[str, str | Path], workload: str | None = None,
-               target: str = LOCAL, width: float = DEFAULT_WIDTH) -> list[Path]:
+               target: str = LOCAL, width: float = DEFAULT_WIDTH,
+               tables: Mapping[str, pd.DataFrame] | None = None) -> list[Path]:
     """Every figure of `scope`, each saved as PNG and PDF at its stem (`stems`: name ->
     path without extension)."""
     written = []
     for figure in of_scope(scope):
-        written += panels.save(figure_of(figure, summary, crossover, workload, target, width),
-                               stems[figure.name])
+        written += panels.save(figure_of(figure, summary, crossover, workload, target, width,
+                                         tables), stems[figure.name])
     return written
 
 
 def plot_files(scope: str, summary_csv: str | Path, crossover_csv: str | Path | None,
                stems: Mapping[str, str | Path], workload: str | None = None,
-               target: str = LOCAL, width: float = DEFAULT_WIDTH) -> list[Path]:
+               target: str = LOCAL, width: float = DEFAULT_WIDTH,
+               tables: Mapping[str, str | Path] | None = None) -> list[Path]:
     """`draw_scope` from the aggregate files (the plotting rules)."""
     summary = read_table(summary_csv)
     crossover = read_table(crossover_csv) if crossover_csv else pd.DataFrame(
         columns=["workload", "challenger", "baseline", "time_basis"])
-    return draw_scope(scope, summary, crossover, stems, workload, target, width)
+    others = {name: read_table(path) for name, path in (tables or {}).items()}
+    return draw_scope(scope, summary, crossover, stems, workload, target, width, others)
 
 
 def stems_under(folder: Path, scope: str, workload: str | None = None,

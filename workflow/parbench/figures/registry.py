@@ -19,6 +19,8 @@ class Figure:
     category: str  # the report's section
     summary: str  # what it shows, in a line (docs, `parbench plot --list`)
     labels: dict[str, str] = field(default_factory=dict)  # the report's labels
+    # Tables it reads besides summary.csv and crossover.csv (given to `draw` by name).
+    reads: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:
@@ -55,6 +57,9 @@ FIGURES: dict[str, Figure] = {figure.name: figure for figure in (
            "start-up, dispatch per task and teardown per series: the fixed costs"),
     Figure("article", OVERVIEW, "5. The article, re-measured",
            "the article's table with intervals: warm and cold time per series"),
+    Figure("model", OVERVIEW, "4. Overheads",
+           "the cost model: predicted against measured warm time, held-out combinations "
+           "marked", reads=("predictions",)),
     Figure("target_scaling", TARGET, "6. Clusters",
            "a cluster target's scaling figure: its series alone",
            {"workload": "{workload}", "target": "{target}"}),
@@ -63,3 +68,8 @@ FIGURES: dict[str, Figure] = {figure.name: figure for figure in (
 
 def of_scope(scope: str) -> list[Figure]:
     return [figure for figure in FIGURES.values() if figure.scope == scope]
+
+
+def tables_read(scope: str) -> list[str]:
+    """The tables a scope's figures read besides summary.csv and crossover.csv."""
+    return sorted({table for figure in of_scope(scope) for table in figure.reads})

@@ -23,12 +23,15 @@ from parbench.tables import write_text_atomically
 def write_findings(summary_csv: str | Path, crossover_csv: str | Path,
                    machines_csv: str | Path, markdown_path: str | Path,
                    rst_path: str | Path | None = None,
-                   figures: Mapping[str, str | Path] | None = None) -> str:
+                   figures: Mapping[str, str | Path] | None = None,
+                   model_csv: str | Path | None = None) -> str:
     """The findings of one run's aggregates, as Markdown (and reST for the report, the
-    headline's figure embedded); `figures`: each workload's scaling figure (PNG)."""
+    headline's figure embedded); `figures`: each workload's scaling figure (PNG);
+    `model_csv`: the cost model's parameters, for the line of why."""
+    model = read_table(model_csv) if model_csv and Path(model_csv).is_file() else None
     blocks = findings(read_table(summary_csv), read_table(crossover_csv),
                       read_table(machines_csv),
-                      {name: str(path) for name, path in (figures or {}).items()})
+                      {name: str(path) for name, path in (figures or {}).items()}, model)
     text = markdown(blocks)
     write_text_atomically(text, markdown_path)
     if rst_path is not None:

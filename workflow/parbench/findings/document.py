@@ -61,7 +61,10 @@ UNDERLINES = {1: "=", 2: "-", 3: "~"}
 
 
 def restructured(text: str) -> str:
-    """Markdown inline code as reST's (double backquotes); bold is the same."""
+    """Markdown inline code as reST's (double backquotes); bold is the same, but reST
+    cannot nest markup, so code inside bold loses its backquotes (else they show)."""
+    text = re.sub(r"\*\*(.+?)\*\*", lambda bold: "**" + bold.group(1).replace("`", "") + "**",
+                  text)
     return re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", text)
 
 
@@ -75,7 +78,10 @@ def rst(blocks: Sequence[Block]) -> str:
             lines += [restructured(block.text), ""]
         elif isinstance(block, Figure):
             data = base64.b64encode(Path(block.path).read_bytes()).decode()
-            lines += [f".. image:: data:image/png;base64,{data}", "   :width: 100%",
+            # Docutils refuses lines over 10,000 characters; an image's URI may be
+            # wrapped (its whitespace is dropped).
+            wrapped = [f"   {data[start:start + 76]}" for start in range(0, len(data), 76)]
+            lines += [".. image:: data:image/png;base64,", *wrapped, "   :width: 100%",
                       f"   :alt: {block.caption}", ""]
         else:
             lines += [".. list-table::", "   :header-rows: 1", ""]

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from parbench.findings.document import Heading, Paragraph, markdown
+import pandas as pd
+
+from parbench.findings import words
+from parbench.findings.document import Heading, Paragraph, Table, markdown
 from parbench.findings.sections import findings, headline_row
 from parbench.findings.words import crossover
 from parbench.migrations import read_table
@@ -25,9 +28,14 @@ def _tables(run: str):
             read_table(folder / "machines.csv"))
 
 
+def _model(run: str):
+    path = DATA / run / "model.csv"
+    return read_table(path) if path.is_file() else None
+
+
 def run_findings(run: str) -> str:
     """docs/data/<run>'s findings, one heading level down (the page has its own title)."""
-    blocks = findings(*_tables(run))
+    blocks = findings(*_tables(run), model=_model(run))
     shifted = [Heading(block.text, min(block.level + 1, 3)) if isinstance(block, Heading)
                else block for block in blocks]
     return markdown(shifted).rstrip()
@@ -52,10 +60,54 @@ def headline() -> str:
                      Paragraph(caption)]).rstrip()
 
 
+def model_page(run: str) -> str:
+    """docs/data/<run>'s cost model: every series' fitted and measured costs with their
+    intervals, and how well it predicts the workloads it was not fitted on."""
+    model = _model(run)
+    if model is None:
+        return f"`docs/data/{run}` has no model.csv."
+    table = Table(["series", "per map", "per byte shipped (ns)", "compute factor",
+                   "dispatch per task", "start-up"])
+    for series, rows in model[model["workload"].fillna("") == ""].groupby("series",
+                                                                          sort=False):
+        values = rows.set_index("parameter")
+
+        def cell(name: str, scale: float = 1.0, seconds: bool = False) -> str:
+            value = values.loc[name, "value"] * scale
+            text = words.seconds(value) if seconds else f"{value:.3g}"
+            low, high = values.loc[name, "ci_low"], values.loc[name, "ci_high"]
+            if pd.notna(low):
+                bounds = ((words.seconds(low * scale), words.seconds(high * scale)) if seconds
+                          else (f"{low * scale:.3g}", f"{high * scale:.3g}"))
+                text += f" [{bounds[0]}, {bounds[1]}]"
+            return text
+
+        table.rows.append([f"`{series}`", cell("per_map_seconds", seconds=True),
+                           cell("per_byte_seconds", 1e9), cell("compute_factor"),
+                           cell("dispatch_seconds", seconds=True),
+                           cell("startup_seconds", seconds=True)])
+    blocks = [table]
+    predictions = DATA / run / "predictions.csv"
+    if predictions.is_file():
+        rows = read_table(predictions)
+        held = rows[rows["held_out"].astype(bool) & (rows["series"] != "serial")
+                    & rows["predicted_seconds"].notna()]
+        if not held.empty:
+            errors = held["relative_error"].abs()
+            worst = held.loc[errors.idxmax()]
+            blocks.append(Paragraph(
+                f"Held out ({', '.join(sorted(held['workload'].unique()))}): "
+                f"{len(held)} combinations, median |error| {errors.median():.0%}, worst "
+                f"{errors.max():.0%} (`{worst['workload']}`, `{worst['series']}`)."))
+    return markdown(blocks).rstrip()
+
+
 def block(name: str) -> str | None:
     """A generated block of this module, by name (None: not one of them)."""
     if name == "headline":
         return headline()
     if name.startswith("findings-"):
         return run_findings(name.removeprefix("findings-"))
+    if name.startswith("model-"):
+        return model_page(name.removeprefix("model-"))
     return None

@@ -20,20 +20,44 @@ def _local(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def headline_row(crossover: pd.DataFrame) -> pd.Series | None:
-    """The crossover a reader asks about first: the first compared pair's warm one on
-    shared data (else on the first workload that has it), found if any is."""
+    """The crossover a reader asks about first: the first compared pair's warm one,
+    found on shared data, else found on any workload, else on shared data, else the
+    first."""
     warm = crossover[crossover["time_basis"] == WARM]
     if warm.empty:
         return None
     first_pair = warm.iloc[0][["challenger", "baseline"]].tolist()
     pair = warm[(warm["challenger"] == first_pair[0]) & (warm["baseline"] == first_pair[1])]
-    preferred = pair[pair["workload"] == "shared_array"]
-    rows = preferred if not preferred.empty else pair
-    found = rows[rows["crossover_status"] == "found"]
-    return (found if not found.empty else rows).iloc[0]
+    shared = pair["workload"] == "shared_array"
+    found = pair["crossover_status"] == "found"
+    for rows in (pair[shared & found], pair[found], pair[shared], pair):
+        if not rows.empty:
+            return rows.iloc[0]
+    return None
 
 
-def headline(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
+def why(row: pd.Series, model: pd.DataFrame | None) -> list[Block]:
+    """The cost model's line on a crossover: where it puts it, and the costs behind."""
+    if model is None or model.empty or pd.isna(row.get("predicted_crossover_size")):
+        return []
+    costs = model[model["series"].isin([row["challenger"], row["baseline"]])
+                  & (model["parameter"].isin(["per_byte_seconds", "per_map_seconds"]))]
+    parts = []
+    for series, values in costs.groupby("series"):
+        value = values.set_index("parameter")["value"]
+        parts.append(f"`{series}` {value.get('per_byte_seconds', float('nan')) * 1e9:.3g} "
+                     f"ns a byte shipped, {words.seconds(value.get('per_map_seconds', 0))} "
+                     "a map")
+    return [Paragraph(
+        f"Why, by the cost model (`model.csv`, fitted on this run's data, compute and "
+        f"dispatch workloads): it puts this crossover at "
+        f"{words.size(row['predicted_crossover_size'], row['size_unit'])}; "
+        + "; ".join(parts) + ", each byte counted once per copy a map makes (Pool: one "
+        "per chunk of tasks; Ray: one put).")]
+
+
+def headline(summary: pd.DataFrame, crossover: pd.DataFrame,
+             model: pd.DataFrame | None = None) -> list[Block]:
     row = headline_row(crossover)
     if row is None:
         return [Paragraph("This run compared no pair of series (config `compare`): it has "
@@ -41,7 +65,7 @@ def headline(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
     where = (f"on `{row['workload']}` ({row['kernel']} kernel, {row['tasks']:.0f} tasks, "
              f"{row['workers']:.0f} workers; size: {row['size_unit']})")
     text = f"**The answer, {where}:** " + words.crossover(row)
-    return [Paragraph(text), *fixed_costs(summary, row)]
+    return [Paragraph(text), *fixed_costs(summary, row), *why(row, model)]
 
 
 def regimes(crossover: pd.DataFrame) -> list[Block]:
@@ -156,10 +180,13 @@ def machine_section(machines: pd.DataFrame) -> list[Block]:
 
 
 def findings(summary: pd.DataFrame, crossover: pd.DataFrame, machines: pd.DataFrame,
-             figures: Mapping[str, str] | None = None) -> list[Block]:
-    """The whole page; `figures`: each workload's scaling figure, the headline's shown."""
+             figures: Mapping[str, str] | None = None,
+             model: pd.DataFrame | None = None) -> list[Block]:
+    """The whole page; `figures`: each workload's scaling figure, the headline's shown;
+    `model`: model.csv, for the line of why."""
     summary = _local(summary)
-    blocks: list[Block] = [Heading("What this run found", 1), *headline(summary, crossover)]
+    blocks: list[Block] = [Heading("What this run found", 1),
+                           *headline(summary, crossover, model)]
     row = headline_row(crossover)
     if row is not None and figures and row["workload"] in figures:
         blocks.append(Figure(figures[row["workload"]],

@@ -26,6 +26,8 @@ def size(value: float, unit: str) -> str:
             if value >= factor:
                 return f"{value / factor:.3g} {name}"
         return f"{value:.3g} B"
+    if 1e3 <= abs(value) < 1e7:  # three significant digits, without an exponent
+        return f"{float(f'{value:.3g}'):,.0f}"
     return f"{value:.3g}".replace("e+0", "e").replace("e+", "e")
 
 

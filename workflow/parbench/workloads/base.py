@@ -76,6 +76,15 @@ class Workload(ABC):
         it its idiomatic way before start-up ends), or None."""
         return None
 
+    def holds_gil(self, kernel: str) -> bool:
+        """Whether a task runs Python bytecode throughout (threads then take turns); a
+        NumPy kernel releases the GIL in its loops."""
+        return kernel == "python"
+
+    def task_weights(self, kernel: str, size: int, tasks: int) -> list[float]:
+        """Each task's share of the work, for the cost model's schedule (equal here)."""
+        return [1.0] * tasks
+
     def stateful(self, kernel: str) -> bool:
         """True when tasks accumulate into the per-worker state, which the driver
         gathers from every worker after the maps and checks with `states_agree`."""

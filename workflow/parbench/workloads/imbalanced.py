@@ -45,6 +45,9 @@ class Imbalanced(Workload):
     def prepare(self, kernel: str, size: int, tasks: int) -> None:
         self._iterations = tuple(iterations_for(us) for us in task_microseconds(size, tasks))
 
+    def task_weights(self, kernel: str, size: int, tasks: int) -> list[float]:
+        return list(task_microseconds(size, tasks))
+
     def task(self, kernel: str, size: int) -> Task:
         return functools.partial(spin_by_index, self._iterations)
 

@@ -1,0 +1,77 @@
+"""`parbench predict`: a design that never ran, answered from a model.csv in a second:
+each combination's predicted time and each compared pair's predicted crossover."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from parbench import columns, sweep
+from parbench.model.fit import Model
+from parbench.model.tables import predict
+from parbench.model.terms import Problem, crossing
+
+SCHEMA = Path(__file__).resolve().parents[2] / "schemas/config.schema.yaml"
+
+
+def design_config(path: str | Path) -> dict[str, Any]:
+    """A design file with the schema's defaults filled in, checked as the workflow
+    checks it (names, options, kernels)."""
+    config = yaml.safe_load(Path(path).read_text()) or {}
+    if "workloads" not in config:
+        raise ValueError("config key workloads: a design needs its workloads")
+    if SCHEMA.is_file():
+        for key, spec in yaml.safe_load(SCHEMA.read_text())["properties"].items():
+            if "default" in spec:
+                config.setdefault(key, spec["default"])
+    sweep.check_consistency(config)
+    return config
+
+
+def predicted_design(config: dict[str, Any], model: Model) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(every combination's predicted warm and cold time, every compared pair's
+    predicted crossover per curve) of a design."""
+    jobs = [job for job in sweep.combinations(config) if job.replicate == 0]
+    rows = []
+    for job in jobs:
+        problem = Problem(job.workload, job.kernel, job.series, float(job.size), job.tasks,
+                          job.workers)
+        rows.append({"workload": job.workload, "kernel": job.kernel, "series": job.series,
+                     "size": job.size, "tasks": job.tasks, "workers": job.workers,
+                     "measured_seconds": math.nan,
+                     "predicted_seconds": predict(model, problem),
+                     "cold_seconds": predict(model, problem, basis="cold")})
+    times = pd.DataFrame(rows)
+    crossings = []
+    for challenger, baseline in sweep.comparisons(config):
+        curves = times[times["series"] == challenger][
+            ["workload", "kernel", "tasks", "workers"]].drop_duplicates()
+        for curve in curves.to_dict("records"):
+            sizes = times.loc[(times["workload"] == curve["workload"])
+                              & (times["kernel"] == curve["kernel"]), "size"]
+            sizes = sizes[sizes > 0]
+            if sizes.empty:
+                continue
+            grid = np.geomspace(sizes.min() / 4, sizes.max() * 4, 64)
+            for basis in ("warm", "cold"):
+                sides = [[predict(model, Problem(curve["workload"], curve["kernel"], name,
+                                                 float(size), int(curve["tasks"]),
+                                                 1 if name == "serial" else
+                                                 int(curve["workers"])), basis=basis)
+                          for size in grid] for name in (challenger, baseline)]
+                crossings.append({**curve, "challenger": challenger, "baseline": baseline,
+                                  "time_basis": basis,
+                                  "predicted_crossover_size": crossing(grid, *sides)})
+    return times, pd.DataFrame(crossings)
+
+
+def prediction_rows(times: pd.DataFrame) -> pd.DataFrame:
+    """`predict --csv`: the columns of predictions.csv, the measured ones empty."""
+    return times.assign(relative_error=math.nan, held_out=True,
+                        format_version=columns.FORMAT_VERSION)[
+        columns.names(columns.PREDICTIONS)]

@@ -1,0 +1,124 @@
+"""The model's tables: its parameters (model.csv), its prediction of every measured
+combination beside the measurement (predictions.csv), and the crossover it predicts for
+every compared pair (crossover.csv's `predicted_crossover_size`)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from parbench import columns
+from parbench.model.fit import FITTED, Model, SeriesModel, problem_of, serial_task_seconds
+from parbench.model.terms import Problem, crossing, terms
+
+# The workloads the model is fitted on; it predicts the others (held out): data, compute
+# and dispatch teach it the costs, and balance, set-up and data-with-compute test them.
+FIT_WORKLOADS = ("shared_array", "exp_sinh", "tiny_tasks")
+UNITS = {"per_map_seconds": "s", "per_byte_seconds": "s/byte", "compute_factor": "×",
+         "dispatch_seconds": "s", "startup_seconds": "s",
+         "serial_task_seconds": "s", "serial_task_seconds_per_size": "s/size unit"}
+MACHINE = ("hostname", "cpu_model", "available_cores")
+
+
+def predict(model: Model, problem: Problem, task_seconds: float | None = None,
+            basis: str = "warm") -> float:
+    """The model's time of one map (`cold`: with the start-up); nan for a series it
+    has no parameters of."""
+    if task_seconds is None:
+        task_seconds = model.task_seconds(problem.workload, problem.kernel, problem.size)
+    term = terms(problem, task_seconds, model.cores)
+    if problem.series == "serial":
+        return term.compute_seconds
+    fitted = model.series.get(problem.series)
+    if fitted is None or not math.isfinite(task_seconds):
+        return math.nan
+    seconds = fitted.seconds(term)
+    return seconds + fitted.values["startup_seconds"] if basis == "cold" else seconds
+
+
+def predictions(summary: pd.DataFrame, model: Model,
+                fit_workloads: tuple[str, ...] = FIT_WORKLOADS) -> pd.DataFrame:
+    """Every measured local combination: measured and predicted warm time."""
+    ok = summary[(summary["status"] == "ok") & summary["median_seconds"].notna()]
+    if "target" in ok:
+        ok = ok[ok["target"].fillna("local") == "local"]
+    measured = serial_task_seconds(ok)
+    rows = []
+    for _, row in ok.iterrows():
+        problem = problem_of(row)
+        task = measured.get((problem.workload, problem.kernel, problem.size, problem.tasks))
+        predicted = predict(model, problem, task)
+        rows.append({**{name: row[name] for name in ("workload", "kernel", "series", "size",
+                                                       "tasks", "workers")},
+                     "measured_seconds": row["median_seconds"],
+                     "predicted_seconds": predicted,
+                     "relative_error": predicted / row["median_seconds"] - 1,
+                     "held_out": row["workload"] not in fit_workloads})
+    return pd.DataFrame(rows, columns=columns.names(columns.PREDICTIONS)).assign(
+        format_version=columns.FORMAT_VERSION)
+
+
+def predicted_crossovers(crossover: pd.DataFrame, summary: pd.DataFrame,
+                         model: Model) -> np.ndarray:
+    """Per crossover row, where the model puts it: its times of both series on a grid
+    from a quarter of the smallest size measured to four times the largest."""
+    found = []
+    for _, row in crossover.iterrows():
+        sizes = summary.loc[(summary["workload"] == row["workload"])
+                            & (summary["kernel"] == row["kernel"])
+                            & (summary["tasks"] == row["tasks"]), "size"]
+        sizes = sizes[sizes > 0]
+        if sizes.empty:
+            found.append(math.nan)
+            continue
+        grid = np.geomspace(sizes.min() / 4, sizes.max() * 4, 64)
+        times = {}
+        for side in ("challenger", "baseline"):
+            times[side] = [predict(model, Problem(row["workload"], row["kernel"], row[side],
+                                                  float(size), int(row["tasks"]),
+                                                  int(row["workers"])),
+                                   basis=row["time_basis"]) for size in grid]
+        found.append(crossing(grid, times["challenger"], times["baseline"]))
+    return np.array(found, dtype=float)
+
+
+def model_table(model: Model) -> pd.DataFrame:
+    """model.csv: one row per parameter, with its interval, unit and the machine."""
+    machine = {name: model.machine.get(name, np.nan) for name in MACHINE}
+    machine["available_cores"] = model.cores
+    rows = []
+    for name, fitted in model.series.items():
+        for parameter, value in fitted.values.items():
+            low, high = fitted.intervals.get(parameter, (np.nan, np.nan))
+            rows.append({"series": name, "workload": "", "kernel": "",
+                         "parameter": parameter, "value": value, "ci_low": low,
+                         "ci_high": high, "unit": UNITS[parameter], **machine})
+    for (workload, kernel), (intercept, slope) in model.compute.items():
+        for parameter, value in (("serial_task_seconds", intercept),
+                                 ("serial_task_seconds_per_size", slope)):
+            rows.append({"series": "serial", "workload": workload, "kernel": kernel,
+                         "parameter": parameter, "value": value, "ci_low": np.nan,
+                         "ci_high": np.nan, "unit": UNITS[parameter], **machine})
+    return pd.DataFrame(rows, columns=columns.names(columns.MODEL)).assign(
+        format_version=columns.FORMAT_VERSION)
+
+
+def model_from_table(table: pd.DataFrame) -> Model:
+    """The model a model.csv describes (`parbench predict`)."""
+    series: dict[str, SeriesModel] = {}
+    compute: dict[tuple[str, str], list[float]] = {}
+    for _, row in table.iterrows():
+        if row["parameter"].startswith("serial_task"):
+            pair = compute.setdefault((row["workload"], row["kernel"]), [0.0, 0.0])
+            pair[row["parameter"].endswith("_per_size")] = float(row["value"])
+            continue
+        fitted = series.setdefault(row["series"], SeriesModel(row["series"], {}, {}))
+        fitted.values[row["parameter"]] = float(row["value"])
+        if row["parameter"] in FITTED and pd.notna(row["ci_low"]):
+            fitted.intervals[row["parameter"]] = (float(row["ci_low"]), float(row["ci_high"]))
+    cores = int(table["available_cores"].dropna().iloc[0]) if len(table) else 1
+    machine = table.iloc[0][list(MACHINE)].to_dict() if len(table) else {}
+    return Model(series, {key: tuple(value) for key, value in compute.items()}, cores,
+                 machine)

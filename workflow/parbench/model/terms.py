@@ -1,0 +1,120 @@
+"""The terms of the cost model for one series on one problem: what its classes
+declare (copies of the shared input per map, how tasks are handed out, whether threads
+take turns on the GIL), and the schedule of the tasks' compute over the workers."""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from parbench.backends import get_backend, resolve_series
+from parbench.workloads import workload_class
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One combination, as the model sees it."""
+
+    workload: str
+    kernel: str
+    series: str
+    size: float
+    tasks: int
+    workers: int
+
+
+class _Unregistered:
+    """What the model assumes of a workload it cannot load (a plug-in named by path in
+    its design): no shared input, equal tasks, a `python` kernel holds the GIL."""
+
+    def shared_input_bytes(self, size: int) -> int:
+        return 0
+
+    def task_weights(self, kernel: str, size: int, tasks: int) -> list[float]:
+        return [1.0] * tasks
+
+    def holds_gil(self, kernel: str) -> bool:
+        return kernel == "python"
+
+
+@lru_cache(maxsize=256)
+def _workload(name: str):
+    try:
+        return workload_class(name)()
+    except ValueError:
+        return _Unregistered()
+
+
+@lru_cache(maxsize=4096)
+def _backend(series: str, workers: int):
+    """The series' backend, not started (its declarations); a series of the user's own
+    options the registry does not know is taken with its backend's defaults."""
+    try:
+        return get_backend(resolve_series(series), workers)
+    except ValueError:
+        return get_backend(resolve_series(series.partition("-")[0]), workers)
+
+
+def makespan(durations: Sequence[float], workers: int, chunk: int, scheduling: str) -> float:
+    """When the last task ends: `dynamic`, each free worker takes the next `chunk`
+    tasks in order; `static`, each worker its even, contiguous share, fixed up front."""
+    workers = max(1, workers)
+    if scheduling == "static":
+        share = -(-len(durations) // workers)
+        return max(sum(durations[start:start + share])
+                   for start in range(0, len(durations), share))
+    chunks = [sum(durations[start:start + chunk])
+              for start in range(0, len(durations), max(1, chunk))]
+    free = [0.0] * workers
+    for seconds in chunks:
+        heapq.heappush(free, heapq.heappop(free) + seconds)
+    return max(free)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What multiplies each fitted parameter in the model's time of one map."""
+
+    tasks: int  # × dispatch per task (measured)
+    shipped_bytes: float  # × seconds per byte
+    compute_seconds: float  # × 1 / efficiency: the tasks' serial work, scheduled
+
+
+def terms(problem: Problem, task_seconds: float, cores: int) -> Terms:
+    """The terms for `problem`, where one task takes `task_seconds` in the serial loop
+    (on average: the workload's weights share it out)."""
+    backend = _backend(problem.series, problem.workers)
+    backend_class = type(backend)
+    workload = _workload(problem.workload)
+    nbytes = workload.shared_input_bytes(int(problem.size))
+    weights = workload.task_weights(problem.kernel, int(problem.size), problem.tasks)
+    mean = sum(weights) / len(weights)
+    durations = [task_seconds * weight / mean for weight in weights]
+    if backend_class.single_process:
+        return Terms(problem.tasks, 0.0, sum(durations))
+    parallel = min(problem.workers, cores)
+    if backend_class.shares_the_gil and workload.holds_gil(problem.kernel):
+        parallel = 1  # threads take turns on the GIL
+    chunk = backend.chunksize(problem.tasks) or 1
+    return Terms(problem.tasks, float(backend.shared_input_copies(problem.tasks, nbytes)
+                                      * nbytes),
+                 makespan(durations, parallel, int(chunk), backend_class.scheduling))
+
+
+def crossing(sizes: Sequence[float], challenger: Sequence[float],
+             baseline: Sequence[float]) -> float:
+    """The size above which the challenger's predicted time stays below the
+    baseline's (log-interpolated between the grid points; nan: none in the range)."""
+    points = [(size, c, b) for size, c, b in zip(sizes, challenger, baseline)
+              if c > 0 and b > 0]
+    slower = [index for index, (_, c, b) in enumerate(points) if c >= b]
+    if not points or not slower or slower[-1] == len(points) - 1:
+        return math.nan
+    below, above = points[slower[-1]], points[slower[-1] + 1]
+    ratio_below = math.log(below[1] / below[2])
+    ratio_above = math.log(above[1] / above[2])
+    fraction = ratio_below / (ratio_below - ratio_above)
+    return math.exp(math.log(below[0]) + fraction * (math.log(above[0]) - math.log(below[0])))
