@@ -105,8 +105,16 @@ def backend_is_mapping(job: psutil.Process, backend: type) -> bool:
     if backend.in_job_process:
         return job.num_threads() > 2  # the main thread, and the backend's
     workers = [child for child in job.children(recursive=True)
-               if "parbench.resources" not in " ".join(child.cmdline())]  # the memory sampler
+               if "parbench.resources" not in command_line(child)]  # the memory sampler
     return len(workers) >= 2
+
+
+def command_line(process: psutil.Process) -> str:
+    """Its command line; empty for a process that has just ended (a zombie's is gone)."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
 
 
 def start_job_and_wait_for_its_map(series_name: str, output: Path,

@@ -137,7 +137,11 @@ def test_the_checkpoint_plans_from_a_real_run_and_a_dry_run_shows_the_jobs(tmp_p
     Ray and Pool at the estimate, and a dry run then lists those jobs. (Running them,
     their rows and a rerun that redoes nothing: tests/test_pipeline.py.)"""
     workdir = copy_workflow(tmp_path)
-    shutil.copytree(SMALL_RUN / "shared_array", workdir / "results/raw/shared_array")
+    # Copied as new files: with their checkout's times, a fresh clone's CSVs can be older
+    # than the scripts checked out after them, and Snakemake would re-measure them all
+    # ("code has changed").
+    shutil.copytree(SMALL_RUN / "shared_array", workdir / "results/raw/shared_array",
+                    copy_function=shutil.copy)
     (workdir / "refined.yaml").write_text(yaml.safe_dump(REFINED_DESIGN))
     design = ["--configfile", "refined.yaml"]
     planned = run_snakemake(workdir, "--cores", "2", "--until", "refine", *design, timeout=300)
