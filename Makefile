@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 CORES ?= 8
 SNAKEMAKE_ARGS ?=
 
-.PHONY: run test test-quick test-shuffled bench lint report figures docs clean-results
+.PHONY: run test test-quick test-shuffled bench lint report figures docs clean-results \
+	freethreaded run-freethreaded
 
 # The environment is rebuilt only when the pins change.
 $(BIN)/snakemake: pyproject.toml envs/constraints.txt
@@ -27,6 +28,17 @@ test-quick: $(BIN)/snakemake
 # The whole suite in a random order (pytest-randomly; the seed is printed).
 test-shuffled: $(BIN)/snakemake
 	$(BIN)/python -m pytest -p randomly $(PYTEST_ARGS)
+
+# A free-threaded CPython 3.13 built from Debian trixie's source package into
+# .interpreters/ (about 2 to 3 minutes on 2 cores, once; docs/free-threading.md).
+freethreaded: $(BIN)/snakemake
+	bash workflow/scripts/build_interpreter.sh .interpreters/python3.13-free-threaded \
+	  free-threaded envs/constraints.txt
+
+# Threads without the GIL beside Pool and Ray (builds its interpreters as needed).
+run-freethreaded: $(BIN)/snakemake
+	$(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default \
+	  --configfile config/freethreaded.yaml $(SNAKEMAKE_ARGS)
 
 bench: $(BIN)/snakemake
 	$(BIN)/python -m benchmarks

@@ -12,6 +12,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/interpreters.smk"
 include: "workflow/rules/measure.smk"
 include: "workflow/rules/refine.smk"
 include: "workflow/rules/aggregate.smk"

@@ -8,6 +8,9 @@ per-job CSVs: dry run, aggregation, plotting, and what one new CSV re-runs).
    tasks = 4 x workers, vs the serial backend. Target: speedup / workers >= 0.9.
 3. Dispatch overhead: the harness's Ray per-task overhead (a map of 1,000 empty
    tasks) vs `ray microbenchmark`'s "single client tasks async". Target: <= 1.5x.
+4. Threads without the GIL: `threads-ft` through the harness vs a bare
+   ThreadPoolExecutor.map on the same free-threaded CPython (benchmarks/freethreaded.py;
+   skipped until `make freethreaded` has built it). Target: ratio <= 1.05.
 
 Each check runs in rounds; a round measures one side, then the other, so drift
 in the machine's speed hits both, and the two sides of a round form a pair.
@@ -31,6 +34,7 @@ undecided. The bounds, chosen so that the whole run takes at most about
   harness overhead         10         100       75 s     ~2 s
   parallel efficiency      10          60       75 s     ~4 s
   Ray dispatch              4           8      200 s     ~35 s
+  free-threaded threads     6          30       90 s     ~5 s
 
 The minimum rounds keep a bootstrap of very few rounds (whose interval is too
 narrow) from deciding. Looking after every round is a sequential test: near
@@ -353,6 +357,20 @@ def dispatch_overhead_check() -> dict:
                outcome, *outcome.medians())
 
 
+def free_threaded_threads_check() -> dict | None:
+    from benchmarks import freethreaded
+
+    reason = freethreaded.skipped_reason()
+    if reason:
+        print(f"free-threaded threads: skipped: {reason}", file=sys.stderr)
+        return None
+    outcome = run_rounds("free-threaded threads", lambda: freethreaded.one_round(
+        SAMPLES_PER_SIDE), 1.05, "below",
+        RoundLimits(min_rounds=6, max_rounds=30, budget_seconds=90))
+    return row("threads on free-threaded CPython (threads-ft / bare ThreadPoolExecutor.map)",
+               "<= 1.05", outcome, *outcome.medians())
+
+
 def row(check: str, target: str, outcome: Outcome, measured: float, reference: float) -> dict:
     return {"check": check, "measured": measured, "reference": reference,
             "ratio": outcome.ratio, "ratio_ci_low": outcome.ratio_ci_low,
@@ -363,7 +381,9 @@ def row(check: str, target: str, outcome: Outcome, measured: float, reference: f
 
 def main() -> None:
     limit_threads(1)
-    checks = [harness_overhead(), parallel_efficiency(), dispatch_overhead_check()]
+    checks = [harness_overhead(), parallel_efficiency(), dispatch_overhead_check(),
+              free_threaded_threads_check()]
+    checks = [check for check in checks if check is not None]
     table = pd.DataFrame(checks)
     for column, value in machine.provenance(1).items():
         table[column] = value

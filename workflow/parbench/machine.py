@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 from importlib import metadata
 from pathlib import Path
 
@@ -44,6 +45,11 @@ def gil_enabled() -> bool:
     """False only on a free-threaded CPython running without its GIL (3.13t and later)."""
     is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
     return True if is_gil_enabled is None else bool(is_gil_enabled())
+
+
+def free_threaded_build() -> bool:
+    """True on a CPython built with `--disable-gil` (whether or not its GIL is off now)."""
+    return sysconfig.get_config_var("Py_GIL_DISABLED") == 1
 
 
 def cgroup_cpu_limit() -> float | None:
@@ -182,6 +188,8 @@ def provenance(blas_threads: int) -> dict[str, object]:
         "shm_bytes": shm_bytes(),
         "os": f"{platform.system()} {platform.release()}",
         "python_version": platform.python_version(),
+        "python_free_threaded_build": free_threaded_build(),
+        # Read after the tasks ran: an extension module may have turned it back on.
         "gil_enabled": gil_enabled(),
         "default_start_method": default_start_method(),
         "blas_threads": blas_threads,

@@ -18,6 +18,7 @@ from parbench.columns import FORMAT_VERSION
 
 VERSION_COLUMN = "format_version"
 LOCAL = "local"
+PROJECT = "project"  # parbench.interpreters.PROJECT, without importing the registries
 
 
 class UnknownFormat(ValueError):
@@ -67,6 +68,16 @@ def _interpolated_crossovers(table: pd.DataFrame) -> pd.DataFrame:
         interpolated_ci_high=table["crossover_ci_high"])
 
 
+def _interpreter_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """Before interpreters every series ran on the project's, a build with the GIL."""
+    if "series" in table and "interpreter" not in table and "target" in table:
+        table.insert(table.columns.get_loc("target") + 1, "interpreter", PROJECT)
+    if "python_version" in table and "python_free_threaded_build" not in table:
+        table.insert(table.columns.get_loc("python_version") + 1,
+                     "python_free_threaded_build", False)
+    return table
+
+
 # Format 2 names the series column `series` (format 1: `backend`), and prefixes a
 # workload's own columns (`task_iterations` -> `workload_task_iterations`).
 FORMAT_1_TO_2 = Step({"backend": "series", "task_iterations": "workload_task_iterations"},
@@ -74,8 +85,10 @@ FORMAT_1_TO_2 = Step({"backend": "series", "task_iterations": "workload_task_ite
 # Format 3's crossover_size is the fitted crossover where `method` is `fit`; format 2
 # had only the interpolated one (and jobs no `planned_round`: all were the grid's).
 FORMAT_2_TO_3 = Step({}, _interpolated_crossovers)
+# Format 4 says which interpreter ran a series (`interpreter`, and the build).
+FORMAT_3_TO_4 = Step({}, _interpreter_columns)
 # STEPS[n - 1] reads format n as format n + 1.
-STEPS: tuple[Step, ...] = (FORMAT_1_TO_2, FORMAT_2_TO_3)
+STEPS: tuple[Step, ...] = (FORMAT_1_TO_2, FORMAT_2_TO_3, FORMAT_3_TO_4)
 if len(STEPS) != FORMAT_VERSION - 1:
     raise RuntimeError("a format without its migration step (parbench.migrations.STEPS)")
 

@@ -33,7 +33,7 @@ def series(config: Mapping[str, Any]) -> dict[str, Series]:
     """The config's series by name (every registered one when `backends` is not given),
     on each of its `targets`."""
     return series_from_config(config.get("backends"), config.get("clusters"),
-                              config.get("targets"))
+                              config.get("targets"), config.get("interpreters"))
 
 
 def combinations(config: Mapping[str, Any],

@@ -18,7 +18,7 @@ os.environ.update(
     )
 )
 
-from parbench import columns, refine, sweep  # noqa: E402
+from parbench import columns, interpreters, refine, sweep  # noqa: E402
 from parbench.figures.registry import FIGURES, tables_read  # noqa: E402 - no matplotlib
 from parbench.identity import Job, wildcard_patterns  # noqa: E402
 
@@ -190,6 +190,14 @@ def series_of(wildcards):
     """A job's series and its options: its own only, so that changing one backend's
     option re-times that backend's jobs and nothing else."""
     return sweep.series_params(SERIES[wildcards.series])
+
+
+def interpreter_of(wildcards):
+    """A job on an interpreter this workflow builds waits for the build
+    (rule build_interpreter); one given by path needs nothing."""
+    one = SERIES[wildcards.series]
+    built = interpreters.build_of(one.interpreter_path)
+    return [one.interpreter_path] if built else []
 
 
 def workload_plugin_of(wildcards):

@@ -5,6 +5,8 @@
 
 
 rule measure:
+    input:
+        interpreter_of,
     output:
         sweep.RAW_CSV,
     log:

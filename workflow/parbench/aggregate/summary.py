@@ -24,16 +24,22 @@ ROW_COLUMNS = ["replicate", "repeat", "status", "seconds", "verified", "warmups_
 def job_values(timings: pd.DataFrame) -> pd.DataFrame:
     """Per combination (rows in IDENTITY order), each per-job column summary.csv carries
     (parbench.columns: `to_summary`; a family's members, a plug-in's own): the median
-    over its jobs, or its first job's value."""
+    over its jobs, its first job's value, or whether any job's is true."""
     jobs = timings.drop_duplicates(JOB)
     grouped = jobs.groupby(IDENTITY, sort=True)
     first = jobs.drop_duplicates(IDENTITY).set_index(IDENTITY)
     index = grouped.size().index
-    medians = columns.to_summary(columns.MEDIAN)
+    medians, anys = columns.to_summary(columns.MEDIAN), columns.to_summary(columns.ANY)
     values = {}
-    for column in medians + columns.to_summary(columns.FIRST) + family_columns(timings):
+    for column in (medians + columns.to_summary(columns.FIRST) + anys
+                   + family_columns(timings)):
         if column not in jobs:
             values[column] = np.full(len(index), np.nan)
+            continue
+        if column in anys:
+            flags = jobs[column].map({True: True, "True": True}).fillna(False).astype(bool)
+            values[column] = flags.groupby([jobs[name] for name in IDENTITY],
+                                           sort=True).any().reindex(index).to_numpy()
             continue
         values[column] = (grouped[column].median() if column in medians
                           else first[column].reindex(index)).to_numpy()

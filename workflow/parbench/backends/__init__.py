@@ -28,6 +28,8 @@ from parbench.backends.process_pool import ProcessPoolBackend
 from parbench.backends.ray_tasks import RayBackend
 from parbench.backends.serial import SerialBackend
 from parbench.backends.threads import ThreadsBackend
+from parbench.interpreters import PROJECT, Interpreter, check_series
+from parbench.interpreters import from_config as interpreters_from_config
 
 BACKENDS: dict[str, type[Backend]] = {
     cls.name: cls for cls in (
@@ -58,6 +60,9 @@ class Series:
     variant: str  # "" for the backend's defaults
     options: dict[str, Any]  # every option, defaults filled in
     target: str = LOCAL  # `local`, or the cluster (config `clusters`) it connects to
+    # The interpreter its jobs run on (config `interpreters`; parbench.interpreters).
+    interpreter: str = PROJECT
+    interpreter_path: str = ""  # its python ("": the one running the job)
 
 
 def target_of(series_name: str) -> str:
@@ -80,7 +85,15 @@ def resolve_series(name: str, overrides: Mapping[str, Any] | None = None,
                          f"{default_series()}, or `<backend>-<label>` with options")
     engine, label = match.group(1), match.group(2) or ""
     backend = BACKENDS[engine]
-    if label and label not in backend.variants and not overrides:
+    overrides = dict(overrides or {})
+    # Where the series runs is not an option of its backend (series_from_config
+    # checks the interpreter and places the series there).
+    interpreter = str(overrides.pop("interpreter", None) or PROJECT)
+    if interpreter != PROJECT and not label:
+        raise ValueError(f"config key {key}.{name}.interpreter: a series on another "
+                         f"interpreter needs a name of its own (`{engine}` is the project's):"
+                         f" e.g. `{engine}-{interpreter}: {{interpreter: {interpreter}}}`")
+    if label and label not in backend.variants and not overrides and interpreter == PROJECT:
         raise ValueError(
             f"config key {key}.{name}: backend {engine!r} declares no variant {label!r} "
             f"(declared: {list(backend.variants) or 'none'}); give this series its options, "
@@ -96,7 +109,23 @@ def resolve_series(name: str, overrides: Mapping[str, Any] | None = None,
             f"`clusters` (e.g. `clusters: {{lab: {{engine: {engine}, {connecting[0]}: ...}}}}`)"
             f" and the sweep runs there when `targets` names it")
     options = make_options(backend, values, f"{key}.{name}")
-    return Series(str(name), engine, label, dataclasses.asdict(options))
+    return Series(str(name), engine, label, dataclasses.asdict(options),
+                  interpreter=interpreter)
+
+
+def series_on_interpreter(series: Series, interpreters: Mapping[str, Interpreter],
+                          key: str) -> Series:
+    """`series` with the path of the interpreter it names, once that interpreter is
+    known to run it (parbench.interpreters.check_series)."""
+    if series.interpreter == PROJECT:
+        return series
+    if series.interpreter not in interpreters:
+        raise ValueError(f"config key {key}.interpreter: {series.interpreter!r} is not in "
+                         f"`interpreters` ({sorted(interpreters) or 'none given'})")
+    interpreter = interpreters[series.interpreter]
+    check_series(series.name, BACKENDS[series.engine].packages, interpreter,
+                 f"{key}.interpreter")
+    return dataclasses.replace(series, interpreter_path=interpreter.path)
 
 
 def series_on_cluster(series: Series, target: str, cluster: Mapping[str, Any]) -> Series:
@@ -119,17 +148,21 @@ def series_on_cluster(series: Series, target: str, cluster: Mapping[str, Any]) -
 
 def series_from_config(backends: list[str] | Mapping[str, Any] | None,
                        clusters: Mapping[str, Mapping[str, Any]] | None = None,
-                       targets: list[str] | None = None) -> dict[str, Series]:
+                       targets: list[str] | None = None,
+                       interpreters: Mapping[str, Any] | None = None) -> dict[str, Series]:
     """The config's `backends` (a list of series names, a mapping of names to options,
     or nothing: every registered backend and declared variant) on each of its
-    `targets` (default: `local`): on a cluster, the series of the cluster's engine."""
+    `targets` (default: `local`): on a cluster, the series of the cluster's engine.
+    A series may name one of `interpreters` to run on (locally)."""
     if backends is None:
         wanted: dict[str, Any] = dict.fromkeys(default_series())
     elif isinstance(backends, Mapping):
         wanted = dict(backends)
     else:
         wanted = dict.fromkeys(backends)
-    configured = {str(name): resolve_series(name, overrides)
+    known_interpreters = interpreters_from_config(interpreters)
+    configured = {str(name): series_on_interpreter(resolve_series(name, overrides),
+                                                   known_interpreters, f"backends.{name}")
                   for name, overrides in wanted.items()}
     clusters = clusters or {}
     for name, cluster in clusters.items():
@@ -151,7 +184,9 @@ def series_from_config(backends: list[str] | Mapping[str, Any] | None,
             raise ValueError(f"config key targets: {target!r} is neither `local` nor a "
                              f"cluster in `clusters` ({sorted(clusters) or 'none given'})")
         engine = clusters[target]["engine"]
-        mine = [one for one in configured.values() if one.engine == engine]
+        # A cluster's workers run on the cluster's own interpreter.
+        mine = [one for one in configured.values()
+                if one.engine == engine and one.interpreter == PROJECT]
         if not mine:
             raise ValueError(f"config key targets: the cluster {target!r} runs {engine}, "
                              f"but `backends` has no {engine} series")
@@ -170,4 +205,5 @@ def get_backend(series: Series | str, workers: int, limits: Limits | None = None
 
 
 __all__ = ["BACKENDS", "LOCAL", "Backend", "Limits", "Series", "default_series",
-           "get_backend", "resolve_series", "series_on_cluster", "series_from_config", "target_of"]
+           "get_backend", "resolve_series", "series_on_cluster", "series_on_interpreter",
+           "series_from_config", "target_of"]

@@ -37,6 +37,7 @@ from parbench.columns.job import (  # noqa: F401 - CURVE: what a crossover is pe
     VERSION,
 )
 from parbench.columns.table import (  # noqa: F401 - the vocabulary, for the declarers
+    ANY,
     CROSSOVER,
     DESIGN,
     FIRST,
@@ -75,7 +76,7 @@ def names(table: str, *, families: bool = False) -> list[str]:
 
 
 def to_summary(how: str) -> list[str]:
-    """Job columns summary.csv takes from the jobs, `how` (MEDIAN or FIRST)."""
+    """Job columns summary.csv takes from the jobs, `how` (MEDIAN, FIRST or ANY)."""
     return [column.name for column in COLUMNS if column.to_summary == how and not column.family]
 
 

@@ -9,6 +9,7 @@ import dataclasses
 
 from parbench import identity, settings
 from parbench.columns.table import (
+    ANY,
     BYTES,
     CROSSOVER,
     DESIGN,
@@ -61,6 +62,9 @@ SERIES = (
     Column("target", TEXT, "", "where the job's workers ran: `local` (started and stopped by "
            "the job) or an existing cluster of the config's `clusters` (the series is then "
            "`<series>@<cluster>`)", JS, "series", FIRST),
+    Column("interpreter", TEXT, "", "the interpreter the job ran on: `project` (the one "
+           "that runs the workflow) or a name from the config's `interpreters` (the series "
+           "names it: `threads-ft`)", (JOB, SUMMARY, MACHINES), "series", FIRST),
     Column("single_process", FLAG, "", "the series ignores `workers` (the serial loop)", JS,
            "series", FIRST),
     Column("option_<name>", TEXT, "", "each of the series' options as the job ran with it "
@@ -200,8 +204,11 @@ PROVENANCE = tuple(
         ("shm_bytes", INTEGER, BYTES, "size of /dev/shm (Ray's object store)", JM),
         ("os", TEXT, "", "system and kernel release", JM),
         ("python_version", TEXT, "", "the interpreter that ran the job", JM),
-        ("gil_enabled", FLAG, "", "False only on a free-threaded CPython running without "
-         "its GIL", JM),
+        ("python_free_threaded_build", FLAG, "", "the interpreter was built free-threaded "
+         "(`Py_GIL_DISABLED`, 3.13t and later)", JM),
+        ("gil_enabled", FLAG, "", "whether the GIL was on after the tasks ran: False only on "
+         "a free-threaded build whose GIL stayed off (an extension module without "
+         "free-threading support turns it back on)", JM),
         ("blas_library", TEXT, "", "NumPy's BLAS, as threadpoolctl reports it", JM),
         ("default_start_method", TEXT, "", "the interpreter's multiprocessing default", JM),
         ("git_commit", TEXT, "", "the project's commit", JM),
@@ -213,3 +220,8 @@ PROVENANCE = tuple(
          "snakemake, psutil, threadpoolctl), then every registered backend's and "
          "workload's `packages`", JM),
     ))
+# A series is flagged, not dropped, when any replicate ran with the GIL back on.
+PROVENANCE = tuple(
+    dataclasses.replace(one, tables=(*one.tables, SUMMARY), to_summary=ANY,
+                        summary_meaning="any replicate ran with the GIL on")
+    if one.name == "gil_enabled" else one for one in PROVENANCE)

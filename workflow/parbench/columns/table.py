@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 # The format of every table this version writes. Raise it when a column is renamed
 # or changes meaning, and add the step that reads the old one (parbench.migrations).
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 # The tables: the per-job CSV (`timings.csv` is every job's rows), and the aggregates.
 JOB, SUMMARY, CROSSOVER, DESIGN, MACHINES = "job", "summary", "crossover", "design", "machines"
@@ -20,9 +20,10 @@ WORKLOAD_FILES = {"timings": JOB, "summary": SUMMARY, "crossover": CROSSOVER, "d
 GLOBAL_FILES = {**WORKLOAD_FILES, "machines": MACHINES, "model": MODEL,
                 "predictions": PREDICTIONS}
 TEXT, INTEGER, NUMBER, FLAG = "text", "integer", "number", "flag"
-# How a per-job value reaches summary.csv: the median over the replicates, or the
-# first replicate's (a value every replicate shares).
-MEDIAN, FIRST = "median", "first"
+# How a per-job value reaches summary.csv: the median over the replicates, the
+# first replicate's (a value every replicate shares), or whether any replicate's is
+# true (a flag one replicate raising is enough).
+MEDIAN, FIRST, ANY = "median", "first", "any"
 # Units.
 S, BYTES = "s", "bytes"
 
@@ -35,7 +36,7 @@ class Column:
     meaning: str
     tables: tuple[str, ...] = (JOB,)
     group: str = "measurement"  # where the docs list it
-    to_summary: str = ""  # MEDIAN or FIRST: a job column summary.csv carries too
+    to_summary: str = ""  # MEDIAN, FIRST or ANY: a job column summary.csv carries too
     required: bool = False  # a per-job CSV without it is invalid
     summary_meaning: str = ""  # where summary.csv's value means more than the job's
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from parbench.findings import words
 from parbench.findings.document import Heading, Paragraph, Table, markdown
-from parbench.findings.sections import findings, headline_row
+from parbench.findings.sections import findings, headline_row, interpreter_sentence
 from parbench.findings.words import crossover
 from parbench.migrations import read_table
 
@@ -20,6 +20,9 @@ DATA = REPO / "docs/data"
 # The run the README leads with: the reference (dense, slow, the method of today),
 # else the first committed one.
 HEADLINE_RUNS = ("reference", "2cpu")
+# The run of threads on a free-threaded CPython beside Pool and Ray (its sentence
+# follows the headline's figure).
+FREE_THREADING_RUN = "freethreaded"
 
 
 def _tables(run: str):
@@ -56,8 +59,15 @@ def headline() -> str:
                f"workers, run `{run}` (`docs/data/{run}`: {machine['cpu_model']}, "
                f"{machine['available_cores']:.0f} cores, {str(machine['first_utc'])[:10]}): "
                + crossover(row) + "*")
-    return markdown([Paragraph(f"![Where Ray overtakes Pool]({figure})"),
-                     Paragraph(caption)]).rstrip()
+    blocks = [Paragraph(f"![Where Ray overtakes Pool]({figure})"), Paragraph(caption)]
+    if (DATA / FREE_THREADING_RUN / "summary.csv").is_file():
+        summary, _, machines = _tables(FREE_THREADING_RUN)
+        sentence = interpreter_sentence(summary, machines)
+        if sentence:
+            blocks.append(Paragraph(
+                f"**Without the GIL.** {sentence} Run `{FREE_THREADING_RUN}` "
+                f"([docs/free-threading.md](docs/free-threading.md))."))
+    return markdown(blocks).rstrip()
 
 
 def model_page(run: str) -> str:

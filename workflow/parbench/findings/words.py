@@ -83,3 +83,9 @@ def crossover_cell(row: pd.Series) -> str:
         return (f"{size(row['crossover_size'], unit)} [{size(row['crossover_ci_low'], unit)}, "
                 f"{size(row['crossover_ci_high'], unit)}] ({row['method']})")
     return row["crossover_status"]
+
+
+def listed(names: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

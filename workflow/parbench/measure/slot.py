@@ -4,6 +4,7 @@ a killed job left stopped first, the job guarded, its rows written atomically.""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import os
 import signal
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from parbench import guard
+from parbench import guard, interpreters
 from parbench.backends import Series
 from parbench.identity import Job
 from parbench.measure.rows import measure_rows
@@ -63,6 +64,18 @@ def run_job(job: Job, settings: JobSettings, series: Series, output: str | Path,
     """Entry point of one Snakemake timing job. `timing_lock`: the file whose lock
     keeps timing jobs apart (None: TIMING_LOCK, this machine's); jobs on several
     nodes need one on a filesystem they share."""
+    if not interpreters.running_here(series.interpreter):
+        # The whole job, lock and guard included, runs on the series' interpreter.
+        command, environment = interpreters.reexec_command(
+            {"name": series.interpreter, "path": series.interpreter_path},
+            {"job": dataclasses.asdict(job), "settings": dataclasses.asdict(settings),
+             "series": dataclasses.asdict(series), "output": str(output),
+             "workload_plugin": workload_plugin,
+             "timing_lock": str(timing_lock) if timing_lock else None,
+             "config_hash": config_hash, "planned_round": planned_round})
+        print(f"parbench job {os.getpid()}: on interpreter {series.interpreter} "
+              f"({series.interpreter_path})", file=sys.stderr, flush=True)
+        os.execve(command[0], command, environment)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     print(f"parbench job {os.getpid()}: {job}", file=sys.stderr, flush=True)
     with exclusive_timing_slot(Path(timing_lock) if timing_lock else TIMING_LOCK):
