@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from parbench.aggregate import aggregate
+from parbench.aggregate import aggregate, run_pairs
 from parbench.figures.registry import OVERVIEW, WORKLOAD, of_scope
 from tests.conftest import PARBENCH, REPO
 
@@ -25,7 +25,8 @@ def test_the_readme_runs_are_committed():
 def reaggregated(request, tmp_path_factory) -> tuple[Path, Path]:
     run, out = request.param, tmp_path_factory.mktemp(request.param.name)
     aggregate(sorted((run / "raw").rglob("*.csv")), out / "timings.csv", out / "summary.csv",
-              out / "crossover.csv", out / "machines.csv", design_csv=out / "design.csv")
+              out / "crossover.csv", out / "machines.csv", pairs=run_pairs(run),
+              design_csv=out / "design.csv")
     return run, out
 
 

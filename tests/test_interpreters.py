@@ -5,6 +5,7 @@ sweep whose threads run without the GIL and a killed job that leaves nothing."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -167,6 +168,14 @@ def test_a_tiny_sweep_runs_threads_without_the_gil(workflow_copy: Path, free_thr
     held = summary.loc["serial", "median_seconds"] / summary.loc["threads", "median_seconds"]
     assert free > 1.25 * held, (free, held)
     assert (workflow_copy / "results/figures/interpreters.png").stat().st_size > 0
+    # The machines table keeps the interpreters apart, and the findings name the build.
+    machines = pd.read_csv(workflow_copy / "results/machines.csv").set_index("interpreter")
+    assert set(machines.index) == {interpreters.PROJECT, "ft"}
+    assert machines.loc["ft", "python_free_threaded_build"]
+    assert not machines.loc[interpreters.PROJECT, "python_free_threaded_build"]
+    findings = (workflow_copy / "results/findings.md").read_text()
+    assert re.search(r"Threads on CPython 3\.13\.\d+ free-threaded \(`threads-ft`, interpreter "
+                     r"`ft`\)", findings), findings
 
 
 @pytest.mark.engine

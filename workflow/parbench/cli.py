@@ -1,7 +1,8 @@
 """`parbench` command: rebuild aggregates or figures from files, without re-timing.
 
     parbench aggregate      per-job CSVs under results/raw -> the aggregates
-                            (--compare ipyparallel pool: another pair, repeatable;
+                            (--compare ipyparallel pool: another pair, repeatable; else
+                            the `compare` of the run's config.yaml, if it has one;
                             --exclude-loaded: without jobs measured on a loaded machine;
                             --skip-invalid: leave out, and list, broken per-job CSVs)
     parbench plot           aggregates -> every figure under results/figures
@@ -24,7 +25,7 @@ import argparse
 from pathlib import Path
 
 from parbench import describe, walltime
-from parbench.aggregate import aggregate
+from parbench.aggregate import aggregate, run_pairs
 from parbench.backends import LOCAL
 from parbench.migrations import read_table
 
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     if arguments.command == "aggregate":
         aggregate(sorted((results / "raw").rglob("*.csv")), results / "timings.csv",
                   results / "summary.csv", results / "crossover.csv", results / "machines.csv",
-                  **({"pairs": arguments.compare} if arguments.compare else {}),
+                  pairs=arguments.compare or run_pairs(results),
                   design_csv=results / "design.csv", exclude_loaded=arguments.exclude_loaded,
                   skip_invalid=arguments.skip_invalid)
         print(f"wrote the aggregates under {results}")

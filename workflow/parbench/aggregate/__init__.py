@@ -115,6 +115,24 @@ def aggregate(
     write_global(combine(tables, pairs), outputs, exclude_loaded)
 
 
-__all__ = ["GLOBAL_TABLES", "WORKLOAD_TABLES", "aggregate", "aggregate_workload",
+# A committed run's design, beside its raw/ (docs/data/<run>/config.yaml): the
+# compared pairs its aggregates were made with.
+RUN_DESIGN = "config.yaml"
+
+
+def run_pairs(results: str | Path) -> list[list[str]] | None:
+    """The `compare` pairs of the design a run folder carries (RUN_DESIGN), or None
+    (the default pairs) where it carries none."""
+    import yaml
+
+    design = Path(results) / RUN_DESIGN
+    if not design.is_file():
+        return None
+    pairs = (yaml.safe_load(design.read_text()) or {}).get("compare")
+    return [list(pair) for pair in pairs] if pairs else None
+
+
+__all__ = ["GLOBAL_TABLES", "RUN_DESIGN", "WORKLOAD_TABLES", "aggregate", "aggregate_workload",
+           "run_pairs",
            "collect_timings", "combine", "combine_files", "crossovers", "machines",
            "read_table", "recommended_design", "summarise", "workload_tables"]

@@ -26,10 +26,11 @@ from parbench.model import (
 )
 
 IDENTITY, JOB = list(identity.COMBINATION), list(identity.JOB)
-# What identifies a machine and software set: the provenance columns machines.csv
-# carries (parbench.columns), and every package version the rows record.
+# What identifies a machine and software set: the job columns machines.csv carries
+# (parbench.columns: provenance, settings, and the interpreter a series ran on), and
+# every package version the rows record.
 MACHINE_COLUMNS = [name for name in columns.names(columns.MACHINES)
-                   if columns.BY_NAME[name].group in ("provenance", "settings")]
+                   if columns.BY_NAME[name].group in ("provenance", "settings", "series")]
 
 
 def machines(timings: pd.DataFrame) -> pd.DataFrame:

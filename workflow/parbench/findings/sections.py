@@ -203,7 +203,7 @@ def interpreter_sentence(summary: pd.DataFrame, machines: pd.DataFrame,
     if rows.empty:
         return None
     interpreter = str(_interpreter(rows).iloc[0])
-    described = interpreter_description(machines, interpreter)
+    described = interpreter_description(machines, interpreter, named=False)
     clauses = []
     for baseline in baselines:
         found = verdicts(summary, challenger, baseline)
@@ -218,12 +218,14 @@ def interpreter_sentence(summary: pd.DataFrame, machines: pd.DataFrame,
         clauses.append(", ".join(parts))
     if not clauses:
         return None
-    return (f"Threads on {described} (`{challenger}`) " + "; they ".join(clauses)
+    return (f"Threads on {described} (`{challenger}`, interpreter `{interpreter}`) "
+            + "; they ".join(clauses)
             + " (warm times, 95 % intervals apart).")
 
 
-def interpreter_description(machines: pd.DataFrame, interpreter: str) -> str:
-    """`ft` as the machines table knows it: its version and build."""
+def interpreter_description(machines: pd.DataFrame, interpreter: str,
+                            named: bool = True) -> str:
+    """`ft` as the machines table knows it: its version and build (and its name)."""
     rows = machines[machines.get("interpreter", pd.Series(PROJECT, machines.index))
                     .fillna(PROJECT) == interpreter] if len(machines) else machines
     if rows.empty:
@@ -231,7 +233,7 @@ def interpreter_description(machines: pd.DataFrame, interpreter: str) -> str:
     row = rows.iloc[0]
     build = ("free-threaded" if bool(row.get("python_free_threaded_build", False))
              else "with the GIL")
-    return f"CPython {row['python_version']} {build} (`{interpreter}`)"
+    return f"CPython {row['python_version']} {build}" + (f" (`{interpreter}`)" if named else "")
 
 
 def interpreters_section(summary: pd.DataFrame, machines: pd.DataFrame) -> list[Block]:
@@ -263,7 +265,13 @@ def interpreters_section(summary: pd.DataFrame, machines: pd.DataFrame) -> list[
 def machine_section(machines: pd.DataFrame) -> list[Block]:
     if machines.empty:
         return []
-    row = machines.iloc[0]
+    # The project's interpreter's set that ran the most jobs; the run's whole span.
+    on = machines.get("interpreter", pd.Series(PROJECT, machines.index)).fillna(PROJECT)
+    own = machines[on == PROJECT] if (on == PROJECT).any() else machines
+    row = own.sort_values("jobs", ascending=False).iloc[0] if "jobs" in own else own.iloc[0]
+    row = row.copy()
+    if "first_utc" in machines:
+        row["first_utc"], row["last_utc"] = machines["first_utc"].min(), machines["last_utc"].max()
     versions = [f"{column.removesuffix('_version')} {row[column]}"
                 for column in machines.columns if column.endswith("_version")
                 and column not in ("python_version", "format_version") and pd.notna(row[column])
