@@ -11,7 +11,8 @@ import pandas as pd
 
 from parbench.findings import words
 from parbench.findings.document import Heading, Paragraph, Table, markdown
-from parbench.findings.sections import findings, headline_row, interpreter_sentence
+from parbench.findings.interpreters import interpreter_sentence
+from parbench.findings.sections import findings, headline_row
 from parbench.findings.words import crossover
 from parbench.migrations import read_table
 

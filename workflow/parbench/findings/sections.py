@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from parbench.findings import words
 from parbench.findings.document import Block, Figure, Heading, Paragraph, Table
+from parbench.findings.interpreters import PROJECT, interpreter_description, interpreters_section
 
 WARM = "warm"
 
@@ -154,112 +155,6 @@ def undecided(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
                      + words.crossover(row))
     return [Heading("What this run could not decide"),
             *[Paragraph(f"- {item}") for item in items]]
-
-
-PROJECT = "project"  # parbench.interpreters.PROJECT
-
-
-def _interpreter(summary: pd.DataFrame) -> pd.Series:
-    return summary.get("interpreter", pd.Series(PROJECT, summary.index)).fillna(PROJECT)
-
-
-def verdicts(summary: pd.DataFrame, challenger: str, baseline: str) -> dict[str, str]:
-    """Per workload (and kernel), whether `challenger` wins, loses or ties against
-    `baseline` over the sizes both ran (warm; the largest worker count; a win is a
-    95 % CI wholly below the other's): `wins`, `loses`, `ties`, or `mixed`."""
-    found = {}
-    ok = summary[(summary["status"] == "ok") & summary["median_seconds"].notna()]
-    for (workload, kernel), rows in ok.groupby(["workload", "kernel"], sort=False):
-        rows = rows[rows["workers"] == rows["workers"].max()] if (
-            rows["series"] == challenger).any() else rows
-        mine = rows[rows["series"] == challenger].set_index(["size", "tasks"])
-        theirs = ok[(ok["workload"] == workload) & (ok["kernel"] == kernel)
-                    & (ok["series"] == baseline)]
-        theirs = theirs[theirs["workers"] == theirs["workers"].max()].set_index(
-            ["size", "tasks"])
-        both = mine.index.intersection(theirs.index)
-        if both.empty:
-            continue
-        outcomes = set()
-        for key in both:
-            if mine.loc[key, "ci_high"] < theirs.loc[key, "ci_low"]:
-                outcomes.add("wins")
-            elif mine.loc[key, "ci_low"] > theirs.loc[key, "ci_high"]:
-                outcomes.add("loses")
-            else:
-                outcomes.add("ties")
-        name = f"`{workload}`" + (f" ({kernel})" if ok.loc[ok["workload"] == workload,
-                                                          "kernel"].nunique() > 1 else "")
-        found[name] = outcomes.pop() if len(outcomes) == 1 else "mixed"
-    return found
-
-
-def interpreter_sentence(summary: pd.DataFrame, machines: pd.DataFrame,
-                         challenger: str = "threads-ft",
-                         baselines: Sequence[str] = ("pool", "ray")) -> str | None:
-    """One sentence: where `challenger` (threads on another interpreter) wins and where
-    it loses against each baseline, naming the interpreter; None without it."""
-    rows = summary[summary["series"] == challenger]
-    if rows.empty:
-        return None
-    interpreter = str(_interpreter(rows).iloc[0])
-    described = interpreter_description(machines, interpreter, named=False)
-    clauses = []
-    for baseline in baselines:
-        found = verdicts(summary, challenger, baseline)
-        if not found:
-            continue
-        parts = []
-        for outcome, label in (("wins", "beat"), ("loses", "lose to"), ("ties", "tie with"),
-                               ("mixed", "beat or lose to, by size,")):
-            names = [name for name, verdict in found.items() if verdict == outcome]
-            if names:
-                parts.append(f"{label} `{baseline}` on {words.listed(names)}")
-        clauses.append(", ".join(parts))
-    if not clauses:
-        return None
-    return (f"Threads on {described} (`{challenger}`, interpreter `{interpreter}`) "
-            + "; they ".join(clauses)
-            + " (warm times, 95 % intervals apart).")
-
-
-def interpreter_description(machines: pd.DataFrame, interpreter: str,
-                            named: bool = True) -> str:
-    """`ft` as the machines table knows it: its version and build (and its name)."""
-    rows = machines[machines.get("interpreter", pd.Series(PROJECT, machines.index))
-                    .fillna(PROJECT) == interpreter] if len(machines) else machines
-    if rows.empty:
-        return f"interpreter `{interpreter}`"
-    row = rows.iloc[0]
-    build = ("free-threaded" if bool(row.get("python_free_threaded_build", False))
-             else "with the GIL")
-    return f"CPython {row['python_version']} {build}" + (f" (`{interpreter}`)" if named else "")
-
-
-def interpreters_section(summary: pd.DataFrame, machines: pd.DataFrame) -> list[Block]:
-    """Series on other interpreters: who wins where, and whether a GIL came back on."""
-    elsewhere = summary[_interpreter(summary) != PROJECT]
-    if elsewhere.empty:
-        return []
-    blocks: list[Block] = [Heading("Other interpreters")]
-    for challenger in sorted(elsewhere.loc[elsewhere["engine"] == "threads", "series"]
-                             .unique()):
-        sentence = interpreter_sentence(summary, machines, challenger)
-        if sentence:
-            blocks.append(Paragraph(sentence))
-    back_on = elsewhere[elsewhere.get("gil_enabled", pd.Series(False, elsewhere.index))
-                        .fillna(False).astype(bool)]
-    free_builds = machines[machines.get("python_free_threaded_build",
-                                        pd.Series(False, machines.index)).fillna(False)
-                           .astype(bool)]
-    back_on = back_on[back_on["interpreter"].isin(free_builds.get("interpreter", []))]
-    if len(back_on):
-        blocks.append(Paragraph(
-            "On a free-threaded build the GIL came back on in "
-            + words.listed(sorted(f"`{name}`" for name in back_on["series"].unique()))
-            + " (`gil_enabled`: an extension module without free-threading support); "
-            "they are flagged, not dropped."))
-    return blocks
 
 
 def machine_section(machines: pd.DataFrame) -> list[Block]:
