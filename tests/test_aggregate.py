@@ -267,3 +267,32 @@ def test_the_workflows_aggregation_by_workload_is_aggregation_at_once(tmp_path):
     aggregation.combine_files(per_workload, combined, pairs.to_numpy().tolist())
     for table in aggregation.GLOBAL_TABLES:
         assert combined[table].read_bytes() == outputs[table].read_bytes(), table
+
+
+# A fork of a process whose worker dies must not hang the aggregation: run in a fresh,
+# single-threaded interpreter (the CLI's case), each forked worker ending at once.
+WORKER_DIES = """
+import os, sys
+from pathlib import Path
+from parbench.aggregate import collect_timings, tables
+def die(*arguments):
+    os._exit(1)
+tables._forked_workload_tables = die
+timings = collect_timings(sorted(Path(sys.argv[1]).rglob("*.csv")))
+found = tables.tables_of_workloads(timings, [["ray", "pool"]])
+print(sorted(len(table["summary"]) for table in found))
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="forks only with 2 cores or more")
+def test_a_forked_worker_that_dies_falls_back_to_one_workload_at_a_time():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", WORKER_DIES, str(SMALL_RUN)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    timings = aggregation.collect_timings(sorted(SMALL_RUN.rglob("*.csv")))
+    expected = sorted(len(aggregation.summarise(part)) for _, part in
+                      timings.groupby("workload"))
+    assert result.stdout.strip() == str(expected)

@@ -6,7 +6,11 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import sys
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -85,13 +89,20 @@ def tables_of_workloads(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
     rows = {name: part.reset_index(drop=True)
             for name, part in timings.groupby("workload", sort=False)}
     processes = min(len(rows), available_cores())
-    if processes < 2:
+    # Forking is safe from a single-threaded process only (another thread may hold a
+    # lock the child needs): a process that has run engines computes one at a time.
+    if processes < 2 or threading.active_count() > 1:
         return [workload_tables(part, pairs, exclude_loaded) for part in rows.values()]
     _ROWS_OF_WORKLOAD = rows
     try:
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
-            found = pool.starmap(_forked_workload_tables,
-                                 [(name, pairs, exclude_loaded) for name in rows], chunksize=1)
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")
+                                 ) as pool:
+            found = list(pool.map(_forked_workload_tables, rows, repeat(pairs),
+                                  repeat(exclude_loaded)))
+    except BrokenProcessPool:
+        # A worker ended before it answered (killed; or an at-fork hook of a library
+        # ended it): the same tables, one workload at a time, rather than a hang.
+        return [workload_tables(part, pairs, exclude_loaded) for part in rows.values()]
     finally:
         _ROWS_OF_WORKLOAD = {}
     return [{"timings": part, **tables} for part, tables in zip(rows.values(), found)]
