@@ -18,8 +18,9 @@ from parbench.migrations import read_table
 from tests.conftest import REPO
 
 # Panels each figure draws for exp_sinh in the small run (two task counts, one kernel).
+# Panels drawn from the small run (no series on another interpreter: one message).
 PANELS = {"scaling": 2, "speedup": 2, "workers": 2, "winner": 2, "overhead": 3, "article": 1,
-          "model": 1}
+          "model": 1, "interpreters": 1}
 
 
 def test_every_registered_figure_has_its_module_caption_and_panel_count():
@@ -43,6 +44,16 @@ def test_each_figure_has_its_panels_and_is_written(aggregates, tmp_path, name):
     assert data[:5] == b"%PDF-"
     # Fonts are embedded as TrueType (Type 42: a TrueType program, /FontFile2), never Type 3.
     assert b"/FontFile2" in data and b"/Type3" not in data
+
+
+def test_the_interpreters_figure_draws_two_panels_a_workload_from_the_committed_run():
+    run = REPO / "docs/data/freethreaded"
+    summary, crossover = read_table(run / "summary.csv"), read_table(run / "crossover.csv")
+    figure = figure_of("interpreters", summary, crossover, None, width=7)
+    drawn = [ax for ax in figure.axes if ax.has_data()]
+    assert len(drawn) == 2 * summary["workload"].nunique()
+    # Each panel has the free-threaded interpreter's line.
+    assert all(any("ft" in line.get_label() for line in ax.get_lines()) for ax in drawn)
 
 
 def test_failed_and_noisy_points_are_drawn(aggregates):

@@ -32,7 +32,8 @@ def ratio_lines(rows: pd.DataFrame, engine: str, over: str) -> dict[tuple[str, s
     found = {}
     top = rows.groupby(["workload"])["workers"].transform("max")
     serial = rows[rows["engine"] == "serial"]
-    timed = rows[(rows["engine"] == engine) & (rows["workers"] == top)]
+    # The largest worker count (the serial loop has one worker whatever it is).
+    timed = rows[(rows["engine"] == engine) & ((rows["workers"] == top) | (engine == "serial"))]
     for (interpreter, kernel), cells in timed.groupby(["interpreter", "kernel"]):
         reference_interpreter = PROJECT if over == "serial-project" else interpreter
         reference = serial[(serial["interpreter"] == reference_interpreter)
@@ -59,7 +60,9 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str | None = 
     for row, name in enumerate(workloads):
         data = rows[rows["workload"] == name]
         unit = data["size_unit"].iloc[0]
-        cost = ratio_lines(data[data["interpreter"] != PROJECT], "serial", "serial-project")
+        # The project's own serial loop is the reference: only the others get a line.
+        cost = {key: line for key, line in ratio_lines(data, "serial", "serial-project").items()
+                if key[0] != PROJECT}
         scaling = ratio_lines(data, "threads", "serial-own")
         for ax, lines, label in (
                 (axes[row][0], cost, "serial loop / project's serial loop"),
