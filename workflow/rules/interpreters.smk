@@ -12,6 +12,8 @@ rule build_interpreter:
     wildcard_constraints:
         build="|".join(interpreters.BUILDS),
     priority: 1_000_000_000
+    conda:
+        "../../envs/parbench.yaml"
     resources:
         timing_slot=1,
     params:

@@ -98,7 +98,9 @@ def interpreters_section(summary: pd.DataFrame, machines: pd.DataFrame) -> list[
     blocks: list[Block] = [Heading("Other interpreters")]
     for challenger in sorted(elsewhere.loc[elsewhere["engine"] == "threads", "series"]
                              .unique()):
-        sentence = interpreter_sentence(summary, machines, challenger)
+        # Against the processes, and against threads on the project's interpreter.
+        sentence = interpreter_sentence(summary, machines, challenger,
+                                        ("pool", "ray", "threads"))
         if sentence:
             blocks.append(Paragraph(sentence))
     back_on = elsewhere[elsewhere.get("gil_enabled", pd.Series(False, elsewhere.index))
