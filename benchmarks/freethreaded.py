@@ -53,7 +53,8 @@ run_job(Job(**job), JobSettings(**settings), Series(**series), sys.argv[4])
 
 
 def python() -> Path:
-    return Path(interpreters.built_python(BUILD)).resolve()
+    # absolute, not resolved: the venv's python is a link to the bare interpreter
+    return Path(interpreters.built_python(BUILD)).absolute()
 
 
 def skipped_reason() -> str | None:

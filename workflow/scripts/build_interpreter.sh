@@ -89,6 +89,8 @@ configure_began=$(now)
 ./configure --quiet --prefix="$dest/python" --disable-test-modules $gil_flag \
   >"$dest/configure.log" 2>&1
 configured=$(now)
+# Not a sub-make of whatever make started this (`make test`): its flags would apply.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 make -j"$(nproc)" >"$dest/make.log" 2>&1
 made=$(now)
 make install >"$dest/install.log" 2>&1
