@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from parbench.columns import FORMAT_VERSION
+from parbench.interpreters import PROJECT
 
 VERSION_COLUMN = "format_version"
 LOCAL = "local"
-PROJECT = "project"  # parbench.interpreters.PROJECT, without importing the registries
 
 
 class UnknownFormat(ValueError):

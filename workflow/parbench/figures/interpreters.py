@@ -14,8 +14,7 @@ import pandas as pd
 
 from parbench.figures import panels
 from parbench.figures.style import DEFAULT_WIDTH
-
-PROJECT = "project"  # parbench.interpreters.PROJECT
+from parbench.interpreters import PROJECT
 
 
 def interpreter_rows(summary: pd.DataFrame) -> pd.DataFrame:

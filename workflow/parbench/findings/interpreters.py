@@ -9,12 +9,12 @@ import pandas as pd
 
 from parbench.findings import words
 from parbench.findings.document import Block, Heading, Paragraph
+from parbench.interpreters import PROJECT
 
-PROJECT = "project"  # parbench.interpreters.PROJECT
 
-
-def _interpreter(summary: pd.DataFrame) -> pd.Series:
-    return summary.get("interpreter", pd.Series(PROJECT, summary.index)).fillna(PROJECT)
+def interpreter_of(table: pd.DataFrame) -> pd.Series:
+    """Each row's interpreter (`project` where a table predates the column)."""
+    return table.get("interpreter", pd.Series(PROJECT, table.index)).fillna(PROJECT)
 
 
 def verdicts(summary: pd.DataFrame, challenger: str, baseline: str) -> dict[str, str]:
@@ -56,7 +56,7 @@ def interpreter_sentence(summary: pd.DataFrame, machines: pd.DataFrame,
     rows = summary[summary["series"] == challenger]
     if rows.empty:
         return None
-    interpreter = str(_interpreter(rows).iloc[0])
+    interpreter = str(interpreter_of(rows).iloc[0])
     described = interpreter_description(machines, interpreter, named=False)
     clauses = []
     for baseline in baselines:
@@ -80,8 +80,7 @@ def interpreter_sentence(summary: pd.DataFrame, machines: pd.DataFrame,
 def interpreter_description(machines: pd.DataFrame, interpreter: str,
                             named: bool = True) -> str:
     """`ft` as the machines table knows it: its version and build (and its name)."""
-    rows = machines[machines.get("interpreter", pd.Series(PROJECT, machines.index))
-                    .fillna(PROJECT) == interpreter] if len(machines) else machines
+    rows = machines[interpreter_of(machines) == interpreter]
     if rows.empty:
         return f"interpreter `{interpreter}`"
     row = rows.iloc[0]
@@ -92,7 +91,7 @@ def interpreter_description(machines: pd.DataFrame, interpreter: str,
 
 def interpreters_section(summary: pd.DataFrame, machines: pd.DataFrame) -> list[Block]:
     """Series on other interpreters: who wins where, and whether a GIL came back on."""
-    elsewhere = summary[_interpreter(summary) != PROJECT]
+    elsewhere = summary[interpreter_of(summary) != PROJECT]
     if elsewhere.empty:
         return []
     blocks: list[Block] = [Heading("Other interpreters")]

@@ -9,7 +9,12 @@ import pandas as pd
 
 from parbench.findings import words
 from parbench.findings.document import Block, Figure, Heading, Paragraph, Table
-from parbench.findings.interpreters import PROJECT, interpreter_description, interpreters_section
+from parbench.findings.interpreters import (
+    PROJECT,
+    interpreter_description,
+    interpreter_of,
+    interpreters_section,
+)
 
 WARM = "warm"
 
@@ -161,7 +166,7 @@ def machine_section(machines: pd.DataFrame) -> list[Block]:
     if machines.empty:
         return []
     # The project's interpreter's set that ran the most jobs; the run's whole span.
-    on = machines.get("interpreter", pd.Series(PROJECT, machines.index)).fillna(PROJECT)
+    on = interpreter_of(machines)
     own = machines[on == PROJECT] if (on == PROJECT).any() else machines
     row = own.sort_values("jobs", ascending=False).iloc[0] if "jobs" in own else own.iloc[0]
     row = row.copy()
@@ -180,8 +185,7 @@ def machine_section(machines: pd.DataFrame) -> list[Block]:
             + f"; {', '.join(versions)}; commit {str(row.get('git_commit', '?'))[:10]}"
             + f"; jobs from {row.get('first_utc', '?')} to {row.get('last_utc', '?')}.")
     blocks: list[Block] = [Heading("The machine"), Paragraph(text)]
-    elsewhere = machines[machines.get("interpreter", pd.Series(PROJECT, machines.index))
-                         .fillna(PROJECT) != PROJECT]
+    elsewhere = machines[on != PROJECT]
     if len(elsewhere) and machines["hostname"].nunique() == 1:
         described = [f"{interpreter_description(machines, name)} with numpy "
                      f"{row.get('numpy_version', '?')}"
