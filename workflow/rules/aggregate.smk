@@ -15,6 +15,8 @@ rule aggregate_workload:
         "results/logs/aggregate/{workload}.log",
     conda:
         "../../envs/parbench.yaml"
+    resources:
+        machine_share=1,
     params:
         pairs=COMPARE,
         exclude_loaded=config["exclude_loaded"],
@@ -48,6 +50,8 @@ rule aggregate:
         "results/logs/aggregate.log",
     conda:
         "../../envs/parbench.yaml"
+    resources:
+        machine_share=1,
     params:
         pairs=COMPARE,
         exclude_loaded=config["exclude_loaded"],
@@ -73,6 +77,8 @@ rule findings:
         "results/logs/findings.log",
     conda:
         "../../envs/parbench.yaml"
+    resources:
+        machine_share=1,
     params:
         workloads=WORKLOAD_NAMES,
     script:

@@ -53,6 +53,12 @@ PRIORITIES = sweep.job_priorities(
 # run order above, instead of several that then race for the lock in any order.
 if "timing_slot" not in workflow.global_resources:
     workflow.register_resource("timing_slot", 1)
+# Analysis jobs (aggregating, planning, drawing) may share the machine with each other
+# but never with a timing job, which would wait for them to be quiet or be `loaded`:
+# a timing job takes every share of the machine, an analysis job one.
+if "machine_share" not in workflow.global_resources:
+    workflow.register_resource("machine_share", 8)
+WHOLE_MACHINE = workflow.global_resources["machine_share"].value
 WORKLOAD_NAMES = list(config["workloads"])
 # The clusters the sweep runs on (each gets figures of its own).
 CLUSTER_TARGETS = [target for target in config["targets"] if target != "local"]

@@ -16,6 +16,7 @@ rule build_interpreter:
         "../../envs/parbench.yaml"
     resources:
         timing_slot=1,
+        machine_share=WHOLE_MACHINE,
     params:
         timing_lock=config["timing_lock"],
     script:

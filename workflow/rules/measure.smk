@@ -1,7 +1,8 @@
 # One timing job per combination of workload, kernel, series, size, tasks, workers and
 # replicate (parbench.identity: its fields are the wildcards of sweep.RAW_CSV).
 # Jobs never overlap: each holds a machine-wide lock while it measures, and the
-# `timing_slot` resource lets a profile say the same to Snakemake's scheduler.
+# `timing_slot` resource lets a profile say the same to Snakemake's scheduler; it takes
+# the whole `machine_share` too, so that no analysis job runs beside it (common.smk).
 
 
 rule measure:
@@ -17,6 +18,7 @@ rule measure:
     threads: job_threads
     resources:
         timing_slot=1,
+        machine_share=WHOLE_MACHINE,
     params:
         settings=sweep.measurement_settings(config),
         series=series_of,

@@ -14,6 +14,8 @@ rule plot_workload:
         "results/logs/plot/{workload}.log",
     conda:
         "../../envs/parbench.yaml"
+    resources:
+        machine_share=1,
     params:
         scope="workload",
         tables=tables_read("workload"),
@@ -32,6 +34,8 @@ rule plot_overview:
         "results/logs/plot/overview.log",
     conda:
         "../../envs/parbench.yaml"
+    resources:
+        machine_share=1,
     params:
         scope="overview",
         tables=tables_read("overview"),
@@ -51,6 +55,8 @@ rule plot_target:
         "results/logs/plot/{target}/{workload}.log",
     conda:
         "../../envs/parbench.yaml"
+    resources:
+        machine_share=1,
     params:
         scope="target",
         tables=tables_read("target"),

@@ -12,6 +12,8 @@ checkpoint refine:
         refine.PLAN_LOG,
     conda:
         "../../envs/parbench.yaml"
+    resources:
+        machine_share=1,
     params:
         refine=config["refine"],
         seed=config["run_order_seed"],
