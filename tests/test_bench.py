@@ -197,3 +197,20 @@ def test_the_scale_benchmarks_synthetic_jobs_follow_the_schema_and_aggregate(tmp
     assert (summary["status"] == "ok").all() and summary["verified"].all()
     assert len(summary) * scale.REPLICATES == jobs
     assert set(summary["series"]) == set(series)
+    # Each job keeps its own number of repeats, as real jobs do.
+    repeats = pd.read_csv(out / "timings.csv").groupby(
+        ["workload", "kernel", "series", "size", "tasks", "workers", "replicate"]).size()
+    assert repeats.between(*scale.REPEATS).all() and repeats.nunique() > 1
+
+    # Mixed shapes: 2 to 5 replicates a combination, and aggregation takes them.
+    mixed = scale.design(100, series, scale.MIXED_REPLICATES[1])
+    (tmp_path / "mixed").mkdir()
+    scale.write_synthetic_jobs(tmp_path / "mixed", mixed, template)
+    kept = scale.leave_out_replicates(tmp_path / "mixed", mixed)
+    written = sorted((tmp_path / "mixed/results/raw").rglob("*.csv"))
+    assert kept == len(written)
+    aggregate(written, out / "timings.csv", out / "summary.csv", out / "crossover.csv",
+              out / "machines.csv")
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["replicates"].between(*scale.MIXED_REPLICATES).all()
+    assert summary["replicates"].nunique() == 4 and summary["median_seconds"].notna().all()
