@@ -192,10 +192,17 @@ def job_threads(wildcards):
     return int(wildcards.workers)
 
 
-def series_of(wildcards):
-    """A job's series and its options: its own only, so that changing one backend's
-    option re-times that backend's jobs and nothing else."""
-    return sweep.series_params(SERIES[wildcards.series])
+def job_params(wildcards):
+    """What a timing job is told besides its wildcards, in one function (Snakemake
+    inspects every function of every job: one, not three, at 10,000 jobs): its series
+    and options, its own only, so that changing one backend's option re-times that
+    backend's jobs and nothing else; its workload's plug-in; the refinement round that
+    planned it."""
+    return {
+        "series": sweep.series_params(SERIES[wildcards.series]),
+        "workload_plugin": config["workloads"][wildcards.workload].get("plugin", ""),
+        "planned_round": planned_round_of(wildcards),
+    }
 
 
 def interpreter_of(wildcards):
@@ -204,7 +211,3 @@ def interpreter_of(wildcards):
     one = SERIES[wildcards.series]
     built = interpreters.build_of(one.interpreter_path)
     return [one.interpreter_path] if built else []
-
-
-def workload_plugin_of(wildcards):
-    return config["workloads"][wildcards.workload].get("plugin", "")

@@ -21,9 +21,7 @@ rule measure:
         machine_share=WHOLE_MACHINE,
     params:
         settings=sweep.measurement_settings(config),
-        series=series_of,
-        workload_plugin=workload_plugin_of,
         timing_lock=config["timing_lock"],
-        planned_round=planned_round_of,
+        job=job_params,
     script:
         "../scripts/measure.py"

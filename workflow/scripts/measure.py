@@ -12,10 +12,10 @@ if __name__ == "__main__":
         run_job(
             Job.from_wildcards(snakemake.wildcards),
             JobSettings(**snakemake.params.settings),
-            Series(**snakemake.params.series),
+            Series(**snakemake.params.job["series"]),
             snakemake.output[0],
-            workload_plugin=snakemake.params.workload_plugin or None,
+            workload_plugin=snakemake.params.job["workload_plugin"] or None,
             timing_lock=snakemake.params.timing_lock,
             config_hash=config_hash(snakemake.config),
-            planned_round=snakemake.params.planned_round,
+            planned_round=snakemake.params.job["planned_round"],
         )

@@ -32,7 +32,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 from parbench.crossover.interpolated import FOUND, NONE_IN_RANGE, TOO_FEW_SIZES
 
@@ -136,6 +135,10 @@ def fit_crossover(challenger: JobValues, baseline: JobValues, around: float,
         return FittedCrossover(POOR_FIT, replicates=len(lines), **extent, **residuals)
     intercept, slope = lines.mean(axis=0)
     covariance = np.cov(lines, rowvar=False, ddof=1) / len(lines)
+    # scipy here, not at the top: the workflow imports this package when it parses
+    # (sweep -> crossover), and scipy.stats takes a second and a half to import.
+    from scipy import stats as scipy_stats
+
     t = float(scipy_stats.t.ppf(0.5 + confidence / 2, len(lines) - 1))
     found = {"replicates": len(lines), **extent, **residuals}
     if slope <= 0:  # the challenger does not gain on the baseline as the size grows
