@@ -45,32 +45,48 @@ def message_figure(width: float, message: str, title: str):
 
 def lines(ax, cell: pd.DataFrame, value: str, styles, several_workers: bool,
            band: tuple[str, str] | None = None) -> None:
-    """One line per backend (and worker count): CI band, hollow noisy points, failures."""
-    for backend in ordered_series(cell):
-        for workers, line in cell[cell["series"] == backend].groupby("workers"):
-            line = line.sort_values("size")
-            good = line[~line["status"].isin(list(NOT_MEASURED))]
-            style = "-" if workers == cell["workers"].max() or backend == "serial" else "--"
-            colour, marker = styles[0][backend], styles[1][backend]
-            ax.plot(good["size"], good[value], color=colour, linestyle=style,
-                    label=series_label(backend, workers, several_workers))
-            if band is not None and len(good):
-                ax.fill_between(good["size"], good[band[0]], good[band[1]], color=colour,
-                                alpha=0.2, linewidth=0)
-            for noisy, points in good.groupby("noisy"):
-                ax.scatter(points["size"], points[value], marker=marker, s=22, zorder=3,
+    """One line per backend (and worker count): CI band, hollow noisy points, failures.
+    The cell's columns are read once as arrays and each line is an index into them:
+    a 10,000-job sweep draws thousands of lines, and pandas per line cost seconds."""
+    cell = cell.sort_values("size", kind="mergesort")
+    size, values = cell["size"].to_numpy(), cell[value].to_numpy()
+    bands = (cell[band[0]].to_numpy(), cell[band[1]].to_numpy()) if band else None
+    status = cell["status"].to_numpy()
+    measured = ~np.isin(status, list(NOT_MEASURED))
+    # As pandas would group them: a point whose `noisy` is unknown is not drawn.
+    noisy_known = cell["noisy"].notna().to_numpy()
+    noisy = cell["noisy"].fillna(False).to_numpy(dtype=bool)
+    loaded = (cell["loaded"].astype(bool).to_numpy() if "loaded" in cell
+              else np.zeros(len(cell), dtype=bool))
+    top_workers = cell["workers"].max()
+    rank = {backend: position for position, backend in enumerate(ordered_series(cell))}
+    groups = cell.groupby(["series", "workers"], sort=False).indices
+    for (backend, workers), rows in sorted(groups.items(),
+                                           key=lambda item: (rank[item[0][0]], item[0][1])):
+        good = rows[measured[rows]]
+        style = "-" if workers == top_workers or backend == "serial" else "--"
+        colour, marker = styles[0][backend], styles[1][backend]
+        ax.plot(size[good], values[good], color=colour, linestyle=style,
+                label=series_label(backend, workers, several_workers))
+        if bands is not None and len(good):
+            ax.fill_between(size[good], bands[0][good], bands[1][good], color=colour,
+                            alpha=0.2, linewidth=0)
+        for hollow in (False, True):
+            points = good[(noisy[good] == hollow) & noisy_known[good]]
+            if len(points):
+                ax.scatter(size[points], values[points], marker=marker, s=22, zorder=3,
                            edgecolors=colour, linewidths=1.2,
-                           facecolors="white" if noisy else colour)
-            loaded = good[good["loaded"].astype(bool)] if "loaded" in good else good.iloc[:0]
-            if len(loaded):  # ringed: someone else kept the machine busy meanwhile
-                ax.scatter(loaded["size"], loaded[value], marker="o", s=90, zorder=4,
-                           facecolors="none", edgecolors=LOADED_COLOR, linewidths=1.0)
-            for status, (marker, mark_colour, label) in NOT_MEASURED.items():
-                missing = line[line["status"] == status]
-                if len(missing):  # along the panel's top: drawn, never silently dropped
-                    ax.scatter(missing["size"], np.full(len(missing), 0.97), marker=marker,
-                               color=mark_colour, transform=ax.get_xaxis_transform(),
-                               zorder=5, label=label)
+                           facecolors="white" if hollow else colour)
+        ringed = good[loaded[good]]
+        if len(ringed):  # ringed: someone else kept the machine busy meanwhile
+            ax.scatter(size[ringed], values[ringed], marker="o", s=90, zorder=4,
+                       facecolors="none", edgecolors=LOADED_COLOR, linewidths=1.0)
+        for one_status, (status_marker, mark_colour, label) in NOT_MEASURED.items():
+            missing = rows[status[rows] == one_status]
+            if len(missing):  # along the panel's top: drawn, never silently dropped
+                ax.scatter(size[missing], np.full(len(missing), 0.97), marker=status_marker,
+                           color=mark_colour, transform=ax.get_xaxis_transform(),
+                           zorder=5, label=label)
 
 
 # Statuses a figure cannot draw as points: how it marks them, and what it calls them.
