@@ -186,3 +186,20 @@ def test_figures_draw_whatever_there_is(aggregates, tmp_path, case):
     assert (case == "nothing succeeded") == any("no successful run" in text for text in drawn)
 
 
+
+
+def test_each_series_has_its_backends_colour_and_an_unknown_backend_a_spare_one():
+    """Registered backends' colours come from their classes; seaborn's colour-blind
+    palette (imported only then) colours a backend the registry does not know."""
+    import seaborn as sns
+    from matplotlib.colors import to_rgb
+
+    from parbench.backends import BACKENDS
+    from parbench.figures.style import palette
+
+    frame = pd.DataFrame({"series": ["pool", "pool-shm", "mine"],
+                          "engine": ["pool", "pool", "mine"], "variant": ["", "shm", ""]})
+    colours = palette(frame)
+    assert colours["pool"] == to_rgb(BACKENDS["pool"].colour)
+    assert colours["pool-shm"] != colours["pool"]  # a variant: its backend's, shaded
+    assert colours["mine"] == tuple(sns.color_palette("colorblind", 10)[-1])

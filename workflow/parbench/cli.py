@@ -130,7 +130,7 @@ def predict_design(design: Path, model_csv: Path, csv: Path | None) -> str:
 
 def plot(results: Path, figures: Path, width: float | None) -> None:
     """Every registered figure of the aggregates under `results`, into `figures`."""
-    # Here, not at the top: matplotlib and seaborn cost the other commands 0.3 s.
+    # Here, not at the top: matplotlib costs the other commands about a second.
     from parbench.figures.draw import draw_scope, stems_under
     from parbench.figures.registry import OVERVIEW, TARGET, WORKLOAD, tables_read
     from parbench.figures.style import DEFAULT_WIDTH

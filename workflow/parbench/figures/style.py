@@ -8,7 +8,6 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on the machines this runs on
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
 from parbench.backends import BACKENDS  # noqa: E402
@@ -66,13 +65,27 @@ def palette(frame: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
     """One colour per series: its backend's (the class says which); a variant's is
     shade of it. Backends the registry does not know get the colour-blind palette's rest."""
     table = series_table(frame)
-    spare = iter(sns.color_palette("colorblind", 10)[::-1])
+    spare = None
     colours: dict[str, tuple[float, float, float]] = {}
     for engine, series in table.groupby("engine", sort=False):
-        base = BACKENDS[engine].colour if engine in BACKENDS else next(spare, (0.3, 0.3, 0.3))
+        if engine in BACKENDS:
+            base = BACKENDS[engine].colour
+        else:
+            if spare is None:
+                spare = spare_colours()
+            base = next(spare, (0.3, 0.3, 0.3))
         for index, (_, row) in enumerate(series.sort_values("variant").iterrows()):
             colours[row["series"]] = shaded(base, index if row["variant"] else 0)
     return colours
+
+
+def spare_colours():
+    """Seaborn's colour-blind palette, from its end. Imported here, when a backend the
+    registry does not know needs a colour: seaborn (with scipy.stats) takes about 2 s
+    to import, which every plotting job would pay for nothing."""
+    import seaborn as sns
+
+    return iter(sns.color_palette("colorblind", 10)[::-1])
 
 
 VARIANT_MARKERS = ("*", "h", "8", "<", ">")
