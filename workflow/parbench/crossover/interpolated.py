@@ -134,6 +134,25 @@ def _clearly_faster(challenger: Interval, baseline: Interval) -> bool:
     return challenger[1] < baseline[0]
 
 
+# Bootstrap medians already drawn, by their samples' bytes and seed: a series compared
+# with several others (Ray with each Pool), and each refinement round's estimate in the
+# aggregate log, draw the same ones again. At most this many are kept (16 kB each).
+_DRAWN: dict[tuple, np.ndarray] = {}
+_DRAWN_AT_MOST = 4_096
+
+
+def _bootstrap_medians(groups: list[np.ndarray], resamples: int, seed: int) -> np.ndarray:
+    """stats.bootstrap_medians of replicates (stats.as_replicates), drawn once."""
+    key = (resamples, seed, tuple(group.tobytes() for group in groups))
+    found = _DRAWN.get(key)
+    if found is None:
+        if len(_DRAWN) >= _DRAWN_AT_MOST:
+            _DRAWN.clear()
+        found = _DRAWN[key] = stats.bootstrap_medians(groups, resamples, seed)
+        found.flags.writeable = False  # shared by every caller
+    return found
+
+
 def crossover_with_confidence(
     sizes: Sequence[float],
     challenger_samples: Sequence[stats.Samples],
@@ -163,9 +182,9 @@ def crossover_with_confidence(
                            [stats.pooled_median(s) for s in baseline_samples], challenger)
     if point.status == TOO_FEW_SIZES:
         return CrossoverEstimate(point.status)
-    challenger_medians = [stats.bootstrap_medians(s, resamples, stats.SEED + 2 * i)
+    challenger_medians = [_bootstrap_medians(s, resamples, stats.SEED + 2 * i)
                           for i, s in enumerate(challenger_samples)]
-    baseline_medians = [stats.bootstrap_medians(s, resamples, stats.SEED + 2 * i + 1)
+    baseline_medians = [_bootstrap_medians(s, resamples, stats.SEED + 2 * i + 1)
                         for i, s in enumerate(baseline_samples)]
     # The 95 % interval of each median, per size: (challenger's, baseline's).
     intervals = [(stats.percentile_interval(c), stats.percentile_interval(b))
