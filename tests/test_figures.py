@@ -186,8 +186,6 @@ def test_figures_draw_whatever_there_is(aggregates, tmp_path, case):
     assert (case == "nothing succeeded") == any("no successful run" in text for text in drawn)
 
 
-
-
 def test_each_series_has_its_backends_colour_and_an_unknown_backend_a_spare_one():
     """Registered backends' colours come from their classes; seaborn's colour-blind
     palette (imported only then) colours a backend the registry does not know."""

@@ -208,3 +208,12 @@ def reexec_command(interpreter: Mapping[str, Any] | Interpreter,
     command = [os.path.abspath(interpreter["path"]), "-m", "parbench.measure.elsewhere",
                json.dumps(dict(arguments))]
     return command, environment
+
+
+def interpreter_column(table: Any) -> Any:
+    """Each row's interpreter of a pandas table: `project` where the table predates
+    the column (or leaves a cell empty). pandas is imported here only: this module is
+    read when the workflow parses."""
+    import pandas as pd
+
+    return table.get("interpreter", pd.Series(PROJECT, table.index)).fillna(PROJECT)

@@ -14,14 +14,12 @@ import pandas as pd
 
 from parbench.figures import panels
 from parbench.figures.style import DEFAULT_WIDTH
-from parbench.interpreters import PROJECT
+from parbench.interpreters import PROJECT, interpreter_column
 
 
 def interpreter_rows(summary: pd.DataFrame) -> pd.DataFrame:
     rows = summary[(summary["status"] == "ok") & summary["median_seconds"].notna()]
-    if "interpreter" not in rows:
-        rows = rows.assign(interpreter=PROJECT)
-    return rows.assign(interpreter=rows["interpreter"].fillna(PROJECT))
+    return rows.assign(interpreter=interpreter_column(rows))
 
 
 def ratio_lines(rows: pd.DataFrame, engine: str, over: str) -> dict[tuple[str, str], pd.Series]:

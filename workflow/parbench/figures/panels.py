@@ -53,9 +53,9 @@ def lines(ax, cell: pd.DataFrame, value: str, styles, several_workers: bool,
     bands = (cell[band[0]].to_numpy(), cell[band[1]].to_numpy()) if band else None
     status = cell["status"].to_numpy()
     measured = ~np.isin(status, list(NOT_MEASURED))
-    # As pandas would group them: a point whose `noisy` is unknown is not drawn.
-    noisy_known = cell["noisy"].notna().to_numpy()
-    noisy = cell["noisy"].fillna(False).to_numpy(dtype=bool)
+    # As pandas would group them: a point whose `noisy` is unknown (NaN, equal to
+    # neither True nor False) is not drawn.
+    noisy = cell["noisy"].to_numpy()
     loaded = (cell["loaded"].astype(bool).to_numpy() if "loaded" in cell
               else np.zeros(len(cell), dtype=bool))
     top_workers = cell["workers"].max()
@@ -72,7 +72,7 @@ def lines(ax, cell: pd.DataFrame, value: str, styles, several_workers: bool,
             ax.fill_between(size[good], bands[0][good], bands[1][good], color=colour,
                             alpha=0.2, linewidth=0)
         for hollow in (False, True):
-            points = good[(noisy[good] == hollow) & noisy_known[good]]
+            points = good[noisy[good] == hollow]
             if len(points):
                 ax.scatter(size[points], values[points], marker=marker, s=22, zorder=3,
                            edgecolors=colour, linewidths=1.2,

@@ -9,12 +9,7 @@ import pandas as pd
 
 from parbench.findings import words
 from parbench.findings.document import Block, Heading, Paragraph
-from parbench.interpreters import PROJECT
-
-
-def interpreter_of(table: pd.DataFrame) -> pd.Series:
-    """Each row's interpreter (`project` where a table predates the column)."""
-    return table.get("interpreter", pd.Series(PROJECT, table.index)).fillna(PROJECT)
+from parbench.interpreters import PROJECT, interpreter_column
 
 
 def verdicts(summary: pd.DataFrame, challenger: str, baseline: str) -> dict[str, str]:
@@ -56,7 +51,7 @@ def interpreter_sentence(summary: pd.DataFrame, machines: pd.DataFrame,
     rows = summary[summary["series"] == challenger]
     if rows.empty:
         return None
-    interpreter = str(interpreter_of(rows).iloc[0])
+    interpreter = str(interpreter_column(rows).iloc[0])
     described = interpreter_description(machines, interpreter, named=False)
     clauses = []
     for baseline in baselines:
@@ -80,7 +75,7 @@ def interpreter_sentence(summary: pd.DataFrame, machines: pd.DataFrame,
 def interpreter_description(machines: pd.DataFrame, interpreter: str,
                             named: bool = True) -> str:
     """`ft` as the machines table knows it: its version and build (and its name)."""
-    rows = machines[interpreter_of(machines) == interpreter]
+    rows = machines[interpreter_column(machines) == interpreter]
     if rows.empty:
         return f"interpreter `{interpreter}`"
     row = rows.iloc[0]
@@ -91,7 +86,7 @@ def interpreter_description(machines: pd.DataFrame, interpreter: str,
 
 def interpreters_section(summary: pd.DataFrame, machines: pd.DataFrame) -> list[Block]:
     """Series on other interpreters: who wins where, and whether a GIL came back on."""
-    elsewhere = summary[interpreter_of(summary) != PROJECT]
+    elsewhere = summary[interpreter_column(summary) != PROJECT]
     if elsewhere.empty:
         return []
     blocks: list[Block] = [Heading("Other interpreters")]

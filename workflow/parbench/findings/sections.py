@@ -9,12 +9,8 @@ import pandas as pd
 
 from parbench.findings import words
 from parbench.findings.document import Block, Figure, Heading, Paragraph, Table
-from parbench.findings.interpreters import (
-    PROJECT,
-    interpreter_description,
-    interpreter_of,
-    interpreters_section,
-)
+from parbench.findings.interpreters import interpreter_description, interpreters_section
+from parbench.interpreters import PROJECT, interpreter_column
 
 WARM = "warm"
 
@@ -166,7 +162,7 @@ def machine_section(machines: pd.DataFrame) -> list[Block]:
     if machines.empty:
         return []
     # The project's interpreter's set that ran the most jobs; the run's whole span.
-    on = interpreter_of(machines)
+    on = interpreter_column(machines)
     own = machines[on == PROJECT] if (on == PROJECT).any() else machines
     row = own.sort_values("jobs", ascending=False).iloc[0] if "jobs" in own else own.iloc[0]
     row = row.copy()
