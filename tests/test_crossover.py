@@ -86,6 +86,22 @@ def test_known_crossover_lies_inside_its_interval():
     assert estimate.found_fraction > 0.9
 
 
+def test_medians_drawn_once_for_several_pairs_give_each_pair_its_own_estimate():
+    """One challenger against two baselines, its bootstrap medians shared through
+    `drawn`: each estimate is what the pair gets alone, and the challenger's medians
+    were drawn once (one entry per size and side, not two for the challenger)."""
+    rng = np.random.default_rng(8)
+    sizes = [1e4, 1e5, 1e6, 1e7]
+    ray = [_noisy(10**5.5 * 1e-6, rng) for _ in sizes]
+    baselines = [[_noisy(size * 1e-6, rng) for size in sizes],
+                 [_noisy(size * 2e-6, rng) for size in sizes]]
+    drawn: dict = {}
+    for baseline in baselines:
+        shared = crossover_with_confidence(sizes, ray, baseline, drawn=drawn)
+        assert shared == crossover_with_confidence(sizes, ray, baseline)
+    assert len(drawn) == len(sizes) * (1 + len(baselines))
+
+
 def test_identical_curves_have_no_clear_winner():
     rng = np.random.default_rng(6)
     sizes = [1e4, 1e5, 1e6]

@@ -121,6 +121,7 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
                               problem["tasks"]), nothing)
 
     rows = []
+    drawn: dict = {}  # bootstrap medians, drawn once for every pair a series is in
     for challenger, baseline in pairs:
         # The problems come from whichever side runs on several workers.
         side = challenger if not single_process.get(challenger, False) else baseline
@@ -141,6 +142,7 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
                 interpolated = crossover_with_confidence(
                     sizes, [challenger_samples[size] for size in sizes],
                     [baseline_samples[size] for size in sizes], challenger=challenger,
+                    drawn=drawn,
                 )
                 fitted = fit_crossover(_job_values(challenger_rows, problem, basis),
                                        _job_values(baseline_rows, problem, basis),

@@ -134,23 +134,17 @@ def _clearly_faster(challenger: Interval, baseline: Interval) -> bool:
     return challenger[1] < baseline[0]
 
 
-# Bootstrap medians already drawn, by their samples' bytes and seed: a series compared
-# with several others (Ray with each Pool), and each refinement round's estimate in the
-# aggregate log, draw the same ones again. At most this many are kept (16 kB each).
-_DRAWN: dict[tuple, np.ndarray] = {}
-_DRAWN_AT_MOST = 4_096
-
-
-def _bootstrap_medians(groups: list[np.ndarray], resamples: int, seed: int) -> np.ndarray:
-    """stats.bootstrap_medians of replicates (stats.as_replicates), drawn once."""
+def _bootstrap_medians(groups: list[np.ndarray], resamples: int, seed: int,
+                       drawn: dict | None) -> np.ndarray:
+    """stats.bootstrap_medians of replicates (stats.as_replicates); with `drawn`, once
+    per samples and seed: a series compared with several others (Ray with each Pool)
+    would draw the same medians again."""
+    if drawn is None:
+        return stats.bootstrap_medians(groups, resamples, seed)
     key = (resamples, seed, tuple(group.tobytes() for group in groups))
-    found = _DRAWN.get(key)
-    if found is None:
-        if len(_DRAWN) >= _DRAWN_AT_MOST:
-            _DRAWN.clear()
-        found = _DRAWN[key] = stats.bootstrap_medians(groups, resamples, seed)
-        found.flags.writeable = False  # shared by every caller
-    return found
+    if key not in drawn:
+        drawn[key] = stats.bootstrap_medians(groups, resamples, seed)
+    return drawn[key]
 
 
 def crossover_with_confidence(
@@ -159,6 +153,7 @@ def crossover_with_confidence(
     baseline_samples: Sequence[stats.Samples],
     challenger: str = "ray",
     resamples: int = RESAMPLES,
+    drawn: dict | None = None,
 ) -> CrossoverEstimate:
     """The crossover of the medians, with a bootstrap 95 % interval.
 
@@ -172,7 +167,8 @@ def crossover_with_confidence(
     95 % intervals overlap at every size, there is no clear winner anywhere and
     no number is given. When the medians cross but the challenger is not clearly
     faster (intervals apart) at any size above the crossing, the crossing and its
-    interval are given with the status "not significant".
+    interval are given with the status "not significant". `drawn`: bootstrap medians
+    already drawn by earlier calls, shared by the calls given the same dict.
     """
     order = np.argsort(np.asarray(sizes, dtype=float))
     sizes = [float(sizes[i]) for i in order]
@@ -182,9 +178,9 @@ def crossover_with_confidence(
                            [stats.pooled_median(s) for s in baseline_samples], challenger)
     if point.status == TOO_FEW_SIZES:
         return CrossoverEstimate(point.status)
-    challenger_medians = [_bootstrap_medians(s, resamples, stats.SEED + 2 * i)
+    challenger_medians = [_bootstrap_medians(s, resamples, stats.SEED + 2 * i, drawn)
                           for i, s in enumerate(challenger_samples)]
-    baseline_medians = [_bootstrap_medians(s, resamples, stats.SEED + 2 * i + 1)
+    baseline_medians = [_bootstrap_medians(s, resamples, stats.SEED + 2 * i + 1, drawn)
                         for i, s in enumerate(baseline_samples)]
     # The 95 % interval of each median, per size: (challenger's, baseline's).
     intervals = [(stats.percentile_interval(c), stats.percentile_interval(b))
