@@ -211,3 +211,14 @@ def interpreter_of(wildcards):
     one = SERIES[wildcards.series]
     built = interpreters.build_of(one.interpreter_path)
     return [one.interpreter_path] if built else []
+
+
+# Snakemake's job rate limiter (--max-jobs-per-timespan, default 100/1s) schedules a
+# new pass of the scheduler a second after every pass, and each such pass schedules the
+# next: every finished job adds one more pass a second over all ready jobs. On 2 cores a
+# 1,000-job sweep's scheduler grew to half a core within 80 jobs, which the timing jobs
+# measured as someone else's load. Run locally, jobs start one at a time on a job's end;
+# there is nothing to limit. A cluster executor keeps its limiter (its queue needs it).
+onstart:
+    if workflow.local_exec and getattr(workflow, "scheduler", None) is not None:
+        workflow.scheduler.job_rate_limiter = None
