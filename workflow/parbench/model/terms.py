@@ -83,6 +83,9 @@ class Terms:
     compute_seconds: float  # × 1 / efficiency: the tasks' serial work, scheduled
 
 
+# The predicted crossovers ask for the same series at the same sizes once per pair it is
+# in and per time basis: the schedule of its tasks is worked out once.
+@lru_cache(maxsize=65_536)
 def terms(problem: Problem, task_seconds: float, cores: int) -> Terms:
     """The terms for `problem`, where one task takes `task_seconds` in the serial loop
     (on average: the workload's weights share it out)."""
