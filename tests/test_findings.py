@@ -10,8 +10,10 @@ from docutils.core import publish_parts
 from matplotlib import pyplot
 
 from parbench.findings import write_findings
-from parbench.findings.words import size
+from parbench.findings.sections import regime_table
+from parbench.findings.words import crossover_cell, size
 from parbench.migrations import read_table
+from parbench.workloads import WORKLOADS
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +78,49 @@ def test_a_run_without_compared_pairs_says_so(aggregates, tmp_path: Path):
     text = write_findings(aggregates["summary"], tmp_path / "crossover.csv",
                           aggregates["machines"], tmp_path / "findings.md")
     assert "compared no pair of series" in text
+
+
+def test_the_regime_table_has_each_curve_and_each_pairs_crossover(aggregates):
+    summary, crossover = read_table(aggregates["summary"]), read_table(aggregates["crossover"])
+    table = regime_table(summary, crossover)
+    warm = crossover[crossover["time_basis"] == "warm"]
+    pairs = list(dict.fromkeys(zip(warm["challenger"], warm["baseline"])))
+    curves = warm[["workload", "kernel", "tasks", "workers"]].drop_duplicates()
+    assert len(table.rows) == len(curves) and len(table.header) == 5 + len(pairs)
+    for cells, (_, curve) in zip(table.rows, curves.iterrows()):
+        assert cells[1] == f"`{curve['workload']}`" and cells[2] == str(curve["kernel"])
+        assert cells[0] == WORKLOADS[curve["workload"]].regime
+        for (challenger, baseline), cell in zip(pairs, cells[4:-1]):
+            row = warm[(warm["workload"] == curve["workload"])
+                       & (warm["kernel"] == curve["kernel"])
+                       & (warm["challenger"] == challenger) & (warm["baseline"] == baseline)]
+            both_ran = {challenger, baseline} <= set(
+                summary.loc[(summary["workload"] == curve["workload"])
+                            & (summary["kernel"] == curve["kernel"])
+                            & summary["status"].isin(["ok", "partial"]), "series"])
+            assert cell == (crossover_cell(row.iloc[0]) if len(row) and both_ran else "—")
+        measured = summary[(summary["workload"] == curve["workload"])
+                           & (summary["kernel"] == curve["kernel"])
+                           & (summary["tasks"] == curve["tasks"])
+                           & (summary["status"] == "ok")]
+        largest = measured[measured["size"] == measured["size"].max()]
+        fastest = largest.loc[largest["median_seconds"].idxmin(), "series"]
+        assert cells[-1].startswith(f"`{fastest}` ")
+
+
+def test_the_fastest_series_names_the_ones_it_cannot_be_told_from(aggregates):
+    summary = read_table(aggregates["summary"])
+    crossover = read_table(aggregates["crossover"])
+    rows = summary[(summary["workload"] == "shared_array") & (summary["status"] == "ok")]
+    largest = rows[rows["size"] == rows["size"].max()].sort_values("median_seconds")
+    best, runner_up = largest.index[0], largest.index[1]
+    apart, overlapping = summary.copy(), summary.copy()
+    apart.loc[largest.index[1:], "ci_low"] = largest.loc[best, "ci_high"] * 2
+    overlapping.loc[runner_up, "ci_low"] = 0.0
+
+    def fastest_cell(table_summary):
+        table = regime_table(table_summary, crossover)
+        return next(cells[-1] for cells in table.rows if cells[1] == "`shared_array`")
+
+    assert "tied" not in fastest_cell(apart)
+    assert f"tied with `{summary.loc[runner_up, 'series']}`" in fastest_cell(overlapping)

@@ -68,6 +68,7 @@ def test_every_workload_describes_itself(name):
     workload = WORKLOADS[name]
     assert workload.name == name and workload.kernels and workload.size_unit
     assert workload.summary, "the README's workload table needs a summary"
+    assert workload.regime, "the README's regime table names each workload's regime"
 
 
 def test_python_and_numpy_kernels_agree():

@@ -70,11 +70,11 @@ def options_table() -> str:
 
 
 def workloads_table() -> str:
-    lines = ["| workload | `size` means | kernels |", "|---|---|---|"]
+    lines = ["| workload | regime | `size` means | kernels |", "|---|---|---|---|"]
     for workload in WORKLOADS.values():
         kernels = ", ".join(f"`{kernel}`" for kernel in workload.kernels)
-        lines.append(f"| `{workload.name}` | {_cell(workload.summary or workload.size_unit)} | "
-                     f"{kernels} |")
+        lines.append(f"| `{workload.name}` | {workload.regime} | "
+                     f"{_cell(workload.summary or workload.size_unit)} | {kernels} |")
     return "\n".join(lines)
 
 

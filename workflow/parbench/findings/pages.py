@@ -12,7 +12,7 @@ import pandas as pd
 from parbench.findings import words
 from parbench.findings.document import Heading, Paragraph, Table, markdown
 from parbench.findings.interpreters import interpreter_sentence
-from parbench.findings.sections import findings, headline_row
+from parbench.findings.sections import findings, headline_row, regime_table
 from parbench.findings.words import crossover
 from parbench.migrations import read_table
 
@@ -24,6 +24,8 @@ HEADLINE_RUNS = ("reference", "2cpu")
 # The run of threads on a free-threaded CPython beside Pool and Ray (its sentence
 # follows the headline's figure).
 FREE_THREADING_RUN = "freethreaded"
+# The run of a size grid per regime (config/regimes.yaml): the README's regime table.
+REGIMES_RUN = "regimes"
 
 
 def _tables(run: str):
@@ -69,6 +71,32 @@ def headline() -> str:
                 f"**Without the GIL.** {sentence} Run `{FREE_THREADING_RUN}` "
                 f"([docs/free-threading.md](docs/free-threading.md))."))
     return markdown(blocks).rstrip()
+
+
+def regimes_page(run: str = REGIMES_RUN) -> str:
+    """The README's answer regime by regime: the regimes run's crossovers and fastest
+    series, with the machine and the replicates they rest on."""
+    summary, crossover, machines = _tables(run)
+    table = regime_table(summary, crossover)
+    if table is None:
+        return f"`docs/data/{run}` compared no pair of series."
+    machine = machines.iloc[0]
+    measured = summary[summary["status"].isin(["ok", "partial"])]
+    replicates = measured["replicates"].min(), measured["replicates"].max()
+    replicate_words = (f"{replicates[0]:.0f}" if replicates[0] == replicates[1]
+                       else f"{replicates[0]:.0f} to {replicates[1]:.0f}")
+    caption = (f"Run `{run}` (`docs/data/{run}`, [its findings](docs/findings-{run}.md): "
+               f"{machine['cpu_model']}, {machine['available_cores']:.0f} cores, "
+               f"{str(machine['first_utc'])[:10]}; {measured['series'].nunique()} series, "
+               f"{replicate_words} replicates a combination). A size is a crossover with "
+               "its 95 % interval, fitted where the lines through the sizes near the "
+               "crossing meet, or interpolated between two sizes; otherwise: *none in "
+               "range*, no crossing in the sizes measured; *not significant*, the medians "
+               "cross but the lead above is within the noise; *no clear winner*, the two "
+               "cannot be told apart at any size; *unbounded interval*, *poor fit* or "
+               "*too few sizes*, they cross but the replicates or sizes cannot place where "
+               "([method](docs/method.md)); —: the pair did not run on that curve.")
+    return markdown([table, Paragraph(caption)]).rstrip()
 
 
 def model_page(run: str) -> str:
@@ -117,6 +145,8 @@ def block(name: str) -> str | None:
     """A generated block of this module, by name (None: not one of them)."""
     if name == "headline":
         return headline()
+    if name == "regimes":
+        return regimes_page()
     if name.startswith("findings-"):
         return run_findings(name.removeprefix("findings-"))
     if name.startswith("model-"):

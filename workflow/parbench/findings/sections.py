@@ -70,19 +70,71 @@ def headline(summary: pd.DataFrame, crossover: pd.DataFrame,
     return [Paragraph(text), *fixed_costs(summary, row), *why(row, model)]
 
 
-def regimes(crossover: pd.DataFrame) -> list[Block]:
-    """Every compared pair's warm crossover, workload by workload: the per-regime answer."""
+def _regime(workload: str) -> str:
+    from parbench.workloads import WORKLOADS  # the registry declares each one's regime
+
+    return getattr(WORKLOADS.get(workload), "regime", "")
+
+
+def _fastest_at_largest(summary: pd.DataFrame) -> str:
+    """The fastest series' warm time at a curve's largest size, and the series its
+    95 % interval overlaps (a tie: the data cannot order them)."""
+    measured = summary[summary["status"].isin(["ok", "partial"])
+                       & summary["median_seconds"].notna()]
+    if measured.empty:
+        return "—"
+    at_largest = measured[measured["size"] == measured["size"].max()]
+    best = at_largest.loc[at_largest["median_seconds"].idxmin()]
+    tied = at_largest[(at_largest["series"] != best["series"])
+                      & (at_largest["ci_low"] <= best["ci_high"])]["series"]
+    text = (f"`{best['series']}` {words.seconds(best['median_seconds'])} at "
+            f"{words.size(best['size'], str(best['size_unit']))}")
+    if len(tied):
+        text += " (tied with " + words.listed([f"`{series}`" for series in tied]) + ")"
+    return text
+
+
+def regime_table(summary: pd.DataFrame, crossover: pd.DataFrame) -> Table | None:
+    """One row per curve (workload, kernel, tasks, workers): its regime, each compared
+    pair's warm crossover, and the fastest series at the largest size."""
     warm = crossover[crossover["time_basis"] == WARM]
     if warm.empty:
+        return None
+    pairs = list(dict.fromkeys(zip(warm["challenger"], warm["baseline"])))
+    table = Table(["regime", "workload", "kernel", "tasks × workers",
+                   *[f"`{challenger}` overtakes `{baseline}` [95 % CI]"
+                     for challenger, baseline in pairs],
+                   "fastest warm at the largest size"])
+    curve = ["workload", "kernel", "tasks", "workers"]
+    for key, rows in warm.groupby(curve, sort=False):
+        workload, kernel, tasks, workers = key
+        # The serial loop (one worker) is on every curve's worker count.
+        measured = summary[(summary["workload"] == workload) & (summary["kernel"] == kernel)
+                           & (summary["tasks"] == tasks)
+                           & ((summary["workers"] == workers)
+                              | summary["single_process"].isin([True, "True"]))]
+        ran = set(measured.loc[measured["status"].isin(["ok", "partial"]), "series"])
+        # A pair one of whose series did not run on this curve has nothing to say.
+        by_pair = {(row["challenger"], row["baseline"]): words.crossover_cell(row)
+                   for _, row in rows.iterrows()
+                   if {row["challenger"], row["baseline"]} <= ran}
+        table.rows.append([_regime(workload), f"`{workload}`", str(kernel),
+                           f"{tasks:.0f} × {workers:.0f}",
+                           *[by_pair.get(pair, "—") for pair in pairs],
+                           _fastest_at_largest(measured)])
+    return table
+
+
+def regimes(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
+    """Every compared pair's warm crossover, curve by curve: the per-regime answer."""
+    table = regime_table(summary, crossover)
+    if table is None:
         return []
-    table = Table(["workload", "kernel", "tasks", "workers", "challenger", "baseline",
-                   "crossover [95 % CI]"])
-    for _, row in warm.iterrows():
-        table.rows.append([f"`{row['workload']}`", str(row["kernel"]), f"{row['tasks']:.0f}",
-                           f"{row['workers']:.0f}", f"`{row['challenger']}`",
-                           f"`{row['baseline']}`", words.crossover_cell(row)])
     return [Heading("Where one series overtakes another, regime by regime"),
-            Paragraph("Warm times (start-up excluded); sizes in each workload's unit."), table]
+            Paragraph("Warm times (start-up excluded); sizes in each workload's unit; "
+                      "(fit): where the lines fitted near the crossing meet, "
+                      "(interpolated): between two grid sizes; tied: 95 % intervals "
+                      "overlap."), table]
 
 
 def fixed_costs(summary: pd.DataFrame, row: pd.Series) -> list[Block]:
@@ -207,7 +259,7 @@ def findings(summary: pd.DataFrame, crossover: pd.DataFrame, machines: pd.DataFr
         blocks.append(Figure(figures[row["workload"]],
                              f"{row['workload']}: time per map against size",
                              link=f"figures/{Path(figures[row['workload']]).name}"))
-    blocks += [*regimes(crossover), *interpreters_section(summary, machines),
+    blocks += [*regimes(summary, crossover), *interpreters_section(summary, machines),
                Heading("Workload by workload")]
     for workload in summary["workload"].dropna().unique():
         blocks += workload_section(workload, summary, crossover)

@@ -22,6 +22,8 @@ class Workload(ABC):
     kernels: ClassVar[tuple[str, ...]]
     size_unit: ClassVar[str]
     summary: ClassVar[str] = ""  # what `size` means and what a task does (docs tables)
+    # The regime it stands for in the README's table (compute, data, dispatch, ...).
+    regime: ClassVar[str] = ""
     # Packages whose versions go into every row (besides numpy and the backends').
     packages: ClassVar[tuple[str, ...]] = ()
     # A size whose tasks take milliseconds: contract tests run every backend on it.

@@ -47,6 +47,7 @@ class ExpSinh(Workload):
     size_unit = "iterations per task"
     summary = ("iterations of `exp(x)·sinh(x)` per task (the article's kernel; it used 10⁷); "
                "`python`: the list comprehension, `numpy`: vectorised")
+    regime = "compute"
     smoke_size = 2_000
     # The python kernel's reference is exact; the numpy kernel's pairwise sum of
     # `size` equal floats drifts from size * value by about log2(size) * eps. Tight

@@ -52,6 +52,7 @@ class ImageFilter(Workload):
     size_unit = "bytes of shared image"
     summary = ("bytes of one shared float32 image; each task applies its own 3×3 filter "
                "`passesN` times and returns the result down-sampled 4×4")
+    regime = "data and compute"
     kernel_axis = "3×3 filter passes per task"
     kernel_levels = {kernel: float(passes) for kernel, passes in PASSES.items()}
     smoke_size = 40_000

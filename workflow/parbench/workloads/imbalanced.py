@@ -36,6 +36,7 @@ class Imbalanced(Workload):
     size_unit = "tail weight (σ×10 of log-normal task times)"
     summary = ("tail weight: σ×10 of log-normal task durations, total work constant "
                "(0: equal tasks)")
+    regime = "load balance"
     smoke_size = 10
     min_size = 0
 

@@ -24,6 +24,7 @@ class SharedArray(Workload):
     kernels = ("numpy",)
     size_unit = "bytes of shared input"
     summary = "bytes of one read-only float64 array that every task sums"
+    regime = "data"
     smoke_size = 200_000
 
     def shared_input(self, size: int) -> np.ndarray:

@@ -21,6 +21,7 @@ class TinyTasks(Workload):
     size_unit = "µs per task (reference machine)"
     summary = ("µs of work per task (a Python loop sized on the reference machine), for "
                "thousands of tasks: dispatch-bound")
+    regime = "dispatch"
     smoke_size = 20
 
     def task(self, kernel: str, size: int) -> Task:

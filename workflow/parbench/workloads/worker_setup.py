@@ -82,6 +82,7 @@ class WorkerSetup(Workload):
     size_unit = "bytes of per-worker model"
     summary = ("bytes of a model each worker builds (`per_task`: in every task, the naive way; "
                "`per_worker`: once, the backend's way; `stateful`: and tasks accumulate into it)")
+    regime = "per-worker set-up and state"
     smoke_size = 80_000
 
     def __init__(self) -> None:
