@@ -87,7 +87,7 @@ def test_the_settings_defaults_are_the_schemas():
 
 
 def test_a_format_1_file_is_read_in_todays_format():
-    old = next((REPO / "docs/data/regimes/raw").rglob("*.csv"))
+    old = next((REPO / "docs/data/2cpu/raw").rglob("*.csv"))  # measured in format 1
     assert "backend" in pd.read_csv(old).columns  # as it was written
     rows = read_job_csv(old)
     assert "series" in rows and "backend" not in rows
