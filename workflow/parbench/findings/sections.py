@@ -79,15 +79,14 @@ def _regime(workload: str) -> str:
 def _fastest_at_largest(summary: pd.DataFrame) -> str:
     """The fastest series' warm time at a curve's largest size, and the series its
     95 % interval overlaps (a tie: the data cannot order them)."""
-    measured = summary[summary["status"].isin(["ok", "partial"])
-                       & summary["median_seconds"].notna()]
+    measured = _measured(summary, "median_seconds")
     if measured.empty:
         return "—"
     at_largest = measured[measured["size"] == measured["size"].max()]
     best = at_largest.loc[at_largest["median_seconds"].idxmin()]
     tied = at_largest[(at_largest["series"] != best["series"])
                       & (at_largest["ci_low"] <= best["ci_high"])]["series"]
-    text = (f"`{best['series']}` {words.seconds(best['median_seconds'])} at "
+    text = (f"{_fastest(at_largest, 'median_seconds')} at "
             f"{words.size(best['size'], str(best['size_unit']))}")
     if len(tied):
         text += " (tied with " + words.listed([f"`{series}`" for series in tied]) + ")"
@@ -151,8 +150,13 @@ def fixed_costs(summary: pd.DataFrame, row: pd.Series) -> list[Block]:
                       + "; ".join(parts) + ".")]
 
 
+def _measured(rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The rows that measured `column`."""
+    return rows[rows["status"].isin(["ok", "partial"]) & rows[column].notna()]
+
+
 def _fastest(rows: pd.DataFrame, column: str) -> str:
-    measured = rows[rows["status"].isin(["ok", "partial"]) & rows[column].notna()]
+    measured = _measured(rows, column)
     if measured.empty:
         return "—"
     best = measured.loc[measured[column].idxmin()]
