@@ -20,7 +20,7 @@ from parbench.crossover import (
     fit_crossover,
     resampled_crossovers,
 )
-from parbench.refine import REFINE_REPLICATES
+from parbench.refine import Refinement
 
 SIZES = [1e4, 1e5, 1e6, 1e7]
 
@@ -162,10 +162,16 @@ def test_every_resample_crossing_is_the_one_find_crossover_gives():
 
 def _replicated_curves(rng, replicates: int, sizes, between: float = 0.10,
                        drift: float = 0.10, within: float = 0.05, curvature: float = 0.0):
+    """Every replicate at every size of `sizes` (_designed_curves)."""
+    return _designed_curves(rng, [sizes] * replicates, between, drift, within, curvature)
+
+
+def _designed_curves(rng, design, between: float = 0.10, drift: float = 0.10,
+                     within: float = 0.05, curvature: float = 0.0):
     """Pool 3 ms + 20 ms/MB·n (+ curvature·n⁴), Ray 25 ms + 4 ms/MB·n, n in MB: they cross
-    at 1.375 MB without curvature. Each job's median carries a job effect (`between`)
-    and its samples' noise (`within`); the pair at one size and replicate ran side by
-    side, sharing the machine's drift."""
+    at 1.375 MB without curvature. Replicate r is measured at the sizes `design[r]`. Each
+    job's median carries a job effect (`between`) and its samples' noise (`within`); the
+    pair at one size and replicate ran side by side, sharing the machine's drift."""
     def pool(n):
         return 0.003 + 0.020 * n + curvature * n**4
 
@@ -173,13 +179,14 @@ def _replicated_curves(rng, replicates: int, sizes, between: float = 0.10,
         return 0.025 + 0.004 * n
 
     challenger, baseline = {}, {}
-    for size in sizes:
-        challenger[size], baseline[size] = {}, {}
-        for replicate in range(replicates):
+    for size in sorted({size for sizes in design for size in sizes}):
+        for replicate in (replicate for replicate, sizes in enumerate(design)
+                          if size in sizes):
             shared = math.exp(rng.normal(0, drift))
             for side, curve in ((challenger, ray), (baseline, pool)):
                 job = curve(size) * shared * math.exp(rng.normal(0, between))
-                side[size][replicate] = float(np.median(job * rng.lognormal(0, within, 5)))
+                side.setdefault(size, {})[replicate] = float(
+                    np.median(job * rng.lognormal(0, within, 5)))
     return challenger, baseline
 
 
@@ -224,16 +231,26 @@ def test_fieller_gives_the_known_interval_and_refuses_an_unclear_slope():
     assert all(math.isnan(bound) for bound in fieller_interval(-1.0, 0.1, covariance, t=2.0))
 
 
-@pytest.mark.parametrize("replicates", [REFINE_REPLICATES])
-def test_the_fitted_interval_covers_the_truth_95_times_in_100(replicates):
+def default_design(estimate: float) -> list[list[float]]:
+    """The default sweep's replicates near a crossing: two of the grid (1 and 3 MB) and
+    `rounds` x `replicates` of refinement at the bracket around `estimate` (the grid's
+    estimate, not the truth)."""
+    refinement = Refinement()
+    bracket = [round(estimate * factor, 2) for factor in refinement.factors]
+    return [[1.0, 3.0]] * 2 + [bracket] * (refinement.rounds * refinement.replicates)
+
+
+@pytest.mark.parametrize("estimate", [TRUTH, 1.2 * TRUTH])
+def test_the_fitted_interval_covers_the_truth_95_times_in_100(estimate):
     """With the variance between jobs (10 %) larger than within them (5 %), and the
-    replicate count refinement measures near a crossing: 95 % of the 95 % intervals
-    contain the true crossover (an unbounded one contains it too)."""
+    replicates the default design measures near a crossing (even when the grid's estimate
+    that centres refinement is 20 % off): 95 % of the 95 % intervals contain the true
+    crossover (an unbounded one contains it too)."""
     rng = np.random.default_rng(24)
     runs, covered, bounded = 1000, 0, 0
     for _ in range(runs):
-        challenger, baseline = _replicated_curves(rng, replicates, NEAR)
-        fitted = fit_crossover(challenger, baseline, around=TRUTH, max_residual=1.0)
+        challenger, baseline = _designed_curves(rng, default_design(estimate))
+        fitted = fit_crossover(challenger, baseline, around=estimate, max_residual=1.0)
         if fitted.status == UNBOUNDED:
             covered += 1
             continue

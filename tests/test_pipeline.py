@@ -49,12 +49,13 @@ TINY = {
     "warmups": 1,
     "min_sample_seconds": 0.05,
     "compare": [["pool", "serial"], ["pool-shm", "pool"], ["ray", "pool"]],
-    # One refinement round where the Pool overtakes the loop: one new size, 2 replicates.
+    # One refinement round where the Pool overtakes the loop: one new replicate of the
+    # pair at two new sizes bracketing the estimate.
     "refine": {"pairs": [["pool", "serial"]], "workloads": ["tiny_tasks"], "rounds": 1,
-               "factors": [1.0], "replicates": 2, "max_jobs": 4},
+               "factors": [0.8, 1.25], "replicates": 1, "max_jobs": 4},
 }
 COMBINATIONS = len(SERIES) + 2 * len(SHARED_ARRAY_SERIES) + 2 * 2
-REFINED = 4  # the refinement's jobs: serial and pool at one new size, 2 replicates
+REFINED = 4  # the refinement's jobs: serial and pool at two new sizes, 1 new replicate
 EXPECTED_JOBS = TINY["replicates"] * COMBINATIONS + REFINED
 GRID_SIZES = {size for workload in TINY["workloads"].values() for size in workload["sizes"]}
 WORKLOAD_FIGURES = ("scaling", "speedup", "workers", "winner")
@@ -114,7 +115,7 @@ def test_every_row_carries_its_provenance(finished_run):
 def test_aggregates_and_figures_exist(finished_run):
     workdir, _ = finished_run
     summary = pd.read_csv(workdir / "results/summary.csv")
-    assert len(summary) == COMBINATIONS + REFINED // TINY["refine"]["replicates"]
+    assert len(summary) == COMBINATIONS + REFINED  # each refined job is a new combination
     assert (summary["replicates"] == TINY["replicates"]).all()
     measured = summary[summary["series"] != "serial"]
     assert (measured["ci_low"] <= measured["median_seconds"]).all()
@@ -167,7 +168,7 @@ def test_replicates_ran_apart_and_their_variance_is_reported(finished_run):
     assert "To reach" in log and "replicates:" in log
 
 
-def test_refinement_adds_a_size_between_the_measured_ones(finished_run):
+def test_refinement_adds_a_replicate_bracketing_the_crossing(finished_run):
     workdir, _ = finished_run
     plan = json.loads((workdir / "results/refine/round1.json").read_text())
     assert plan["round"] == 1 and len(plan["jobs"]) == REFINED
@@ -175,11 +176,13 @@ def test_refinement_adds_a_size_between_the_measured_ones(finished_run):
     assert {job["workload"] for job in plan["jobs"]} == {"tiny_tasks"}
     grid = TINY["workloads"]["tiny_tasks"]["sizes"]
     new_sizes = {job["size"] for job in plan["jobs"]}
-    assert len(new_sizes) == 1 and grid[0] < next(iter(new_sizes)) < grid[-1]
+    assert len(new_sizes) == 2 and all(grid[0] < size < grid[-1] for size in new_sizes)
     timings = pd.read_csv(workdir / "results/timings.csv")
     refined = timings[timings["planned_round"] == 1]
     assert set(refined["size"]) == new_sizes
-    assert refined.groupby("series")["replicate"].nunique().eq(2).all()
+    # A new replicate (the grid's are 0 and 1), both series at both sizes.
+    assert set(refined["replicate"]) == {TINY["replicates"]}
+    assert refined.groupby(["series", "size"]).ngroups == 4
     assert timings.loc[timings["planned_round"] == 0, "size"].isin(GRID_SIZES).all()
     log = (workdir / "results/logs/aggregate/tiny_tasks.log").read_text()
     assert "refinement: with the jobs of rounds 0..1" in log

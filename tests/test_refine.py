@@ -16,7 +16,7 @@ import yaml
 
 from parbench.aggregate import collect_timings, crossovers
 from parbench.refine import Refinement, planned_rounds, read_plan, write_plan
-from parbench.refine.planner import plan_round, rounded
+from parbench.refine.planner import bracket, plan_round, rounded
 from parbench.workflow_copy import copy_workflow, planned_jobs
 from tests.conftest import REPO, SMALL_RUN, run_snakemake
 
@@ -41,37 +41,43 @@ def estimate(small_run) -> float:
     return float(table[table["time_basis"] == "warm"]["medians_cross"].iloc[0])
 
 
-def test_round_one_measures_around_the_estimate_with_pairs_side_by_side(small_run):
-    """The small run crosses between its 1 and 3 MB points: round 1 adds 0.8 and 1.25
-    times the estimate and tops up 1 and 3 MB (within 2.5x of it) to 4 replicates, Ray
-    and Pool of one size and replicate next to each other."""
+def test_round_one_adds_replicates_bracketing_the_estimate_with_pairs_side_by_side(
+        small_run):
+    """The small run (sizes 0.1, 1 and 3 MB, replicates 0 and 1) crosses between 1 and
+    3 MB: round 1 adds replicates 2, 3 and 4, each Ray and Pool at 0.75 and 1.35 times
+    the estimate, Ray and Pool of one size and replicate next to each other."""
     around = estimate(small_run)
     assert 1e6 < around < 3e6
     jobs, estimates = plan_round(small_run, 1, RAY_VS_POOL)
-    sizes = {job.size for job in jobs}
-    assert sizes == {1_000_000, rounded(0.8 * around), rounded(1.25 * around), 3_000_000}
-    assert {job.series for job in jobs} == {"ray", "pool"}
+    bracket_sizes = bracket(around, RAY_VS_POOL.factors, small_run["size"])
+    assert len(bracket_sizes) == 2 and bracket_sizes[0] < around < bracket_sizes[1]
+    assert {(job.series, job.size, job.replicate) for job in jobs} == {
+        (series, size, replicate) for series in ("ray", "pool") for size in bracket_sizes
+        for replicate in (2, 3, 4)}
     assert {(job.tasks, job.workers) for job in jobs} == {(16, 2)}
-    # Measured already: replicates 0 and 1 of 1 and 3 MB.
-    assert all(job.replicate >= 2 for job in jobs if job.size in (1_000_000, 3_000_000))
-    assert {job.replicate for job in jobs} == {0, 1, 2, 3}
+    assert len(jobs) == 12 <= RAY_VS_POOL.max_jobs
     for first, second in zip(jobs[::2], jobs[1::2]):
         assert {first.series, second.series} == {"ray", "pool"}
         assert (first.size, first.replicate) == (second.size, second.replicate)
-    assert len(jobs) <= RAY_VS_POOL.max_jobs
+    # Replicate by replicate: a replicate's four jobs run together.
+    assert [job.replicate for job in jobs] == sorted(job.replicate for job in jobs)
     assert [estimate["action"] for estimate in estimates][0] == "measure more"
     assert "ray vs pool" in estimates[0]["curve"]
 
 
-def test_the_budget_keeps_the_nearest_sizes_and_first_replicates(small_run):
+def test_the_budget_plans_whole_replicates_only(small_run):
     jobs, estimates = plan_round(small_run, 1, dataclasses.replace(RAY_VS_POOL, max_jobs=6))
-    around = estimate(small_run)
-    new = sorted((rounded(0.8 * around), rounded(1.25 * around)),
-                 key=lambda size: abs(math.log(size / around)))
-    # Replicate 0 of the new sizes, then replicate 1 of the nearest.
-    assert {(job.size, job.replicate) for job in jobs} == {(new[0], 0), (new[1], 0),
-                                                            (new[0], 1)}
-    assert len(jobs) == 6 and "budget" in estimates[-1]["action"]
+    # Half of a second replicate would be one size of it: no line, so not planned.
+    assert {job.replicate for job in jobs} == {2} and len(jobs) == 4
+    assert "budget" in estimates[-1]["action"]
+
+
+def test_a_bracket_measures_a_size_already_measured_within_ten_percent():
+    assert bracket(1.0e6, [0.75, 1.35], [100_000, 1_000_000, 3_000_000]) == [750_000,
+                                                                           1_400_000]
+    # 0.75 x 1.4 MB = 1.05 MB: the 1 MB point gathers the replicate instead.
+    assert bracket(1.4e6, [0.75, 1.35], [100_000, 1_000_000, 3_000_000]) == [1_000_000,
+                                                                           1_900_000]
 
 
 def _known_rows(replicates: int, sizes, noise: float = 0.02) -> pd.DataFrame:
@@ -102,14 +108,14 @@ def test_a_crossover_within_the_target_plans_nothing():
 
 
 def test_a_later_round_adds_replicates_where_the_interval_is_still_wide():
-    """Two replicates cannot bound Fieller's interval (t = 12.7): round 2 asks for
-    twice round 1's replicates at every size near the crossing, within the budget."""
+    """Two replicates cannot bound Fieller's interval (t = 12.7): round 2 adds
+    `replicates` more, numbered after the highest measured, at the bracket."""
     near = [rounded(1.375e6 * factor) for factor in (0.7, 1.0, 1.4)]
     rows = _known_rows(2, near, noise=0.05)
     jobs, estimates = plan_round(rows, 2, dataclasses.replace(RAY_VS_POOL, max_jobs=100))
     assert "unbounded" in estimates[0]["curve"]
-    assert max(job.replicate for job in jobs) == 2 * RAY_VS_POOL.replicates - 1
-    assert {job.replicate for job in jobs if job.size in near} == set(range(2, 8))
+    assert {job.replicate for job in jobs} == set(range(2, 2 + RAY_VS_POOL.replicates))
+    assert len({job.size for job in jobs}) == len(RAY_VS_POOL.factors)
 
 
 def test_plans_are_read_back_in_their_order(tmp_path: Path, small_run):
@@ -125,9 +131,9 @@ REFINED_DESIGN = {
                                    "backends": ["serial", "pool", "pool-c1", "ray"]}},
     "workers": [2], "replicates": 2, "min_repeats": 3, "max_repeats": 5, "ci_target": 0.1,
     "job_budget_seconds": 2, "compare": [["ray", "pool"], ["ray", "pool-c1"]],
-    # One new size at the estimate, 2 replicates of Ray and Pool: 4 jobs.
-    "refine": {"pairs": [["ray", "pool"]], "rounds": 1, "factors": [1.0], "replicates": 2,
-               "max_jobs": 4},
+    # One new replicate of Ray and Pool at two sizes bracketing the estimate: 4 jobs.
+    "refine": {"pairs": [["ray", "pool"]], "rounds": 1, "factors": [0.75, 1.35],
+               "replicates": 1, "max_jobs": 4},
 }
 
 
@@ -147,14 +153,60 @@ def test_the_checkpoint_plans_from_a_real_run_and_a_dry_run_shows_the_jobs(tmp_p
     planned = run_snakemake(workdir, "--cores", "2", "--until", "refine", *design, timeout=300)
     assert planned.returncode == 0, planned.stderr[-3000:]
     plan = read_plan(workdir / "results/refine/round1.json")
-    new_size = rounded(estimate(collect_timings(sorted(
-        (SMALL_RUN / "shared_array").rglob("*.csv")))))
+    grid = collect_timings(sorted((SMALL_RUN / "shared_array").rglob("*.csv")))
+    new_sizes = bracket(estimate(grid), [0.75, 1.35], grid["size"])
     assert {(job.series, job.size, job.replicate) for job in plan} == {
-        (series, new_size, replicate) for series in ("ray", "pool") for replicate in (0, 1)}
+        (series, size, 2) for series in ("ray", "pool") for size in new_sizes}
     assert "measure more" in (workdir / "results/logs/refine/round1.log").read_text()
     dry = run_snakemake(workdir, "-n", "--cores", "2", *design, timeout=300)
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert planned_jobs(dry.stdout + dry.stderr)["measure"] == 4
     listed = set(re.findall(r"output: (results/raw/\S+\.csv)", dry.stdout + dry.stderr))
     assert {path.split("/")[4] for path in listed} == {"ray", "pool"}
-    assert {f"size{new_size}_" in path for path in listed} == {True}
+    assert {any(f"size{size}_" in path for size in new_sizes) for path in listed} == {True}
+
+
+def _jobs_of(combinations: dict, replicates: int = 2) -> pd.DataFrame:
+    """Rows of one-second jobs of 5 samples: {series: (median seconds, job effect sd)}
+    of exp_sinh, with their start and end times (what a job costs)."""
+    rng = np.random.default_rng(41)
+    rows, clock = [], 1e9
+    for replicate in range(replicates):
+        for series, (seconds, between) in combinations.items():
+            job = seconds * math.exp(rng.normal(0, between))
+            for repeat in range(5):
+                rows.append({"workload": "exp_sinh", "kernel": "python", "series": series,
+                             "size": 1000, "tasks": 4, "workers": 2, "replicate": replicate,
+                             "repeat": repeat, "status": "ok", "error": "", "verified": True,
+                             "seconds": job * math.exp(rng.normal(0, 0.01)),
+                             "single_process": False, "ci_target": 0.1, "min_repeats": 5,
+                             "job_start_unix": clock, "job_end_unix": clock + 1.0,
+                             "startup_seconds": 0.1, "first_map_seconds": job,
+                             "size_unit": "iterations", "planned_round": 0})
+            clock += 1.0
+    return pd.DataFrame(rows)
+
+
+def test_round_one_gives_noisy_combinations_the_replicates_they_need():
+    """The Pool's jobs differ by 40 % from one another, the loop's by 0.1 %: only the
+    Pool's median misses its ±10 % target, and it gets two more replicates (the most
+    one combination may have), numbered after its last."""
+    rows = _jobs_of({"pool": (0.1, 0.4), "serial": (0.2, 0.001)})
+    topping = Refinement(noisy_seconds=10)
+    jobs, estimates = plan_round(rows, 1, topping)
+    assert {(job.series, job.replicate) for job in jobs} == {("pool", 2), ("pool", 3)}
+    assert "noisy: 1 combinations" in estimates[-1]["action"]
+    # Not in a later round, and not beyond the budget: each job cost 1 s.
+    assert plan_round(rows, 2, topping)[0] == []
+    assert plan_round(rows, 1, Refinement(noisy_seconds=1.5))[0] == []
+
+
+def test_a_noisy_combination_the_refinement_measures_gets_no_top_up_besides(small_run):
+    """Ray and Pool at the bracket get replicates from the refinement; a noisy one among
+    them gets no second helping, and no job is planned twice."""
+    jobs, _ = plan_round(small_run, 1, dataclasses.replace(RAY_VS_POOL, noisy_seconds=1000))
+    assert len(jobs) == len(set(jobs))
+    bracketed = {job.combination for job in jobs if job.replicate in (2, 3, 4)
+                 and job.series in ("ray", "pool") and job.size not in (100_000, 3_000_000)}
+    topped = [job for job in jobs if job.combination not in bracketed]
+    assert topped and all(job.replicate >= 2 for job in topped)

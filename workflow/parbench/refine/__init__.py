@@ -2,9 +2,14 @@
 
 A Snakemake checkpoint per round (`rule refine`) reads the per-job CSVs of the
 refined workloads so far, estimates each refined pair's crossover, and plans the jobs
-that narrow it: new sizes around the estimate (its factors), and replicates topped up
-at every size near it, until the fitted interval's relative half-width is within
-`target`, or `rounds` or `max_jobs` are spent. A plan is a JSON file
+that narrow it: `replicates` new replicates of the pair, each measuring both series at
+the bracket (the estimate times `factors`), until the fitted interval's relative
+half-width is within `target`, or `rounds` or `max_jobs` are spent. The fitted
+interval rests on replicates, each a paired line through the crossing (Student's t
+with k - 1 degrees of freedom: 12.7 at two, 2.4 at eight), so a new replicate of two
+sizes narrows it more than more sizes of the same few replicates. With `noisy_seconds`,
+round 1 also gives the combinations whose median misses `ci_target` the replicates
+their variance components ask for, cheapest first. A plan is a JSON file
 (results/refine/round<N>.json): the jobs, each round's estimates and why. This module
 is light (the workflow reads plans at parse time); the planner is `refine.planner`.
 """
@@ -35,26 +40,32 @@ class Refinement:
     workloads: list[str] | None = None
     target: float = 0.2
     rounds: int = 2
-    max_jobs: int = 40
-    factors: list[float] = field(default_factory=lambda: [0.8, 1.25])
-    replicates: int = 4
+    max_jobs: int = 24
+    factors: list[float] = field(default_factory=lambda: [0.75, 1.35])
+    replicates: int = 3
+    noisy_seconds: float = 0.0
 
     @classmethod
     def from_config(cls, block: Mapping[str, Any] | None) -> Refinement:
         return cls(**(block or {}))
 
     def refines(self, workload: str) -> bool:
+        """Whether a pair's crossover on `workload` is refined."""
         return bool(self.pairs) and (self.workloads is None or workload in self.workloads)
 
-
-REFINE_REPLICATES = Refinement.replicates
+    @property
+    def tops_up(self) -> bool:
+        """Whether round 1 gives noisy combinations more replicates (every workload)."""
+        return self.noisy_seconds > 0
 
 
 def refined_workloads(refinement: Refinement, runs: Mapping[str, Iterable[str]]) -> list[str]:
-    """The workloads whose jobs a refinement reads: those it refines where both series
-    of one of its pairs run (`runs`: workload -> its series)."""
-    return [workload for workload, series in runs.items() if refinement.refines(workload)
-            and any(set(pair) <= set(series) for pair in refinement.pairs)]
+    """The workloads whose jobs a refinement reads (and may add to): every one when it
+    tops up noisy combinations, else those it refines where both series of one of its
+    pairs run (`runs`: workload -> its series)."""
+    return [workload for workload, series in runs.items() if refinement.tops_up
+            or (refinement.refines(workload)
+                and any(set(pair) <= set(series) for pair in refinement.pairs))]
 
 
 def write_plan(path: str | Path, round_number: int, jobs: Sequence[Job],

@@ -3,9 +3,10 @@ crossover (parbench.refine), in an order that keeps compared series side by side
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,19 @@ import pandas as pd
 
 from parbench.aggregate.crossovers import FIT, crossovers
 from parbench.aggregate.read import collect_timings
+from parbench.aggregate.summary import summary_with_samples
 from parbench.crossover import FOUND
-from parbench.crossover.fitted import WINDOW, window_sizes
-from parbench.identity import Job
+from parbench.identity import COMBINATION, Job
 from parbench.refine import Refinement, write_plan
+from parbench.stats import allowed_log_variance
 from parbench.sweep import run_order
+
+
+# The most replicates one noisy combination may add in a round (the rest of the budget
+# goes to others: a combination that needs more is noisy for a reason to look at).
+MAX_TOP_UP = 2
+# A wanted size this close (as a factor) to a measured one measures that one instead.
+SNAP = 1.1
 
 
 def rounded(size: float) -> int:
@@ -48,7 +57,12 @@ def describe(row: pd.Series) -> str:
 def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
                seed: int = 1) -> tuple[list[Job], list[dict[str, Any]]]:
     """The jobs round `round_number` adds, and each refined crossover as estimated from
-    `timings` (every row so far of the refined workloads) with what is done about it."""
+    `timings` (every row so far of the refined workloads) with what is done about it.
+
+    A curve whose fitted interval is still wide gets `refinement.replicates` new
+    replicates of the pair, each measuring both series at the bracket (the estimate
+    times `factors`): each new replicate is one more paired line through the crossing,
+    which is what the fitted interval rests on (parbench.crossover.fitted)."""
     table = crossovers(timings[timings["status"] == "ok"], refinement.pairs)
     table = table[(table["time_basis"] == "warm")
                   & table["workload"].map(refinement.refines)]
@@ -67,38 +81,101 @@ def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
         if not math.isfinite(around):
             estimates.append({**record, "action": "no crossing to measure around"})
             continue
-        measured = sorted(set(timings.loc[(timings["series"] == row["challenger"])
-                                          & (timings["workload"] == row["workload"])
-                                          & (timings["kernel"] == row["kernel"])
-                                          & (timings["tasks"] == row["tasks"]), "size"]))
-        sizes = sorted(set(window_sizes(measured, around, WINDOW))
-                       | {rounded(around * factor) for factor in refinement.factors})
-        replicates = refinement.replicates * round_number
-        for size in sizes:
-            for replicate in range(replicates):
-                block = [Job(row["workload"], row["kernel"], series, int(size),
-                             int(row["tasks"]),
-                             1 if single.get(series, False) else int(row["workers"]),
-                             replicate)
-                         for series in (row["challenger"], row["baseline"])]
-                block = [job for job in block if (job.series, job.workload, job.kernel,
-                                                  job.size, job.tasks, job.replicate)
-                         not in existing]
-                if block:
-                    blocks.append((replicate, abs(math.log(size / around)), block))
+        pair = (row["challenger"], row["baseline"])
+        curve = timings[timings["series"].isin(pair)
+                        & (timings["workload"] == row["workload"])
+                        & (timings["kernel"] == row["kernel"])
+                        & (timings["tasks"] == row["tasks"])]
+        sizes = bracket(around, refinement.factors, curve["size"])
+        first = int(curve["replicate"].max()) + 1 if len(curve) else 0
+        replicates = list(range(first, first + refinement.replicates))
+        for place, replicate in enumerate(replicates):
+            block = [Job(row["workload"], row["kernel"], series, int(size),
+                         int(row["tasks"]),
+                         1 if single.get(series, False) else int(row["workers"]),
+                         replicate)
+                     for size in sizes for series in pair]
+            block = [job for job in block if (job.series, job.workload, job.kernel,
+                                              job.size, job.tasks, job.replicate)
+                     not in existing]
+            if block:
+                blocks.append((place, len(blocks), block))
         estimates.append({**record, "around": around, "sizes": sizes,
                           "replicates": replicates, "action": "measure more"})
     budget = max(0, refinement.max_jobs - already)
     chosen: list[Job] = []
-    for _, _, block in sorted(blocks, key=lambda item: item[:2]):  # low replicates, near first
-        if len(chosen) + len(block) > budget:
-            break
-        chosen += [job for job in block if job not in chosen]
+    # Whole replicates only (half a bracket is no line), each curve's first new
+    # replicate before any curve's second.
+    for _, _, block in sorted(blocks, key=lambda item: item[:2]):
+        if len(chosen) + len(block) <= budget:
+            chosen += block
     if len(chosen) < sum(len(block) for *_, block in blocks):
         estimates.append({"round": round_number,
                           "action": f"budget: {len(chosen)} of the jobs wanted "
                                     f"({already} planned before, max_jobs {refinement.max_jobs})"})
+    if round_number == 1 and refinement.noisy_seconds > 0:
+        top_ups, record = noisy_top_ups(timings, refinement.noisy_seconds, chosen)
+        chosen += top_ups
+        estimates.append({"round": round_number, **record})
     return run_order(chosen, seed + round_number, refinement.pairs), estimates
+
+
+def noisy_top_ups(timings: pd.DataFrame, budget_seconds: float,
+                  planned: Sequence[Job]) -> tuple[list[Job], dict[str, Any]]:
+    """More replicates for the combinations whose median misses its `ci_target`, as
+    many as each one's own variance components say it needs (Kalibera & Jones: the
+    replicates R with (between + within / n) / R within the target's variance, at its n
+    samples a job; at least one, at most MAX_TOP_UP), the cheapest answers first, until
+    `budget_seconds` of their measured job time is spent. A combination that `planned`
+    (the refinement's jobs) already gives a replicate is left to those."""
+    summary = summary_with_samples(timings, exclude_loaded=False)
+    noisy = summary[summary["noisy"].astype(bool) & summary["status"].isin(["ok", "partial"])
+                    & (summary["replicates"] >= 2)]
+    highest = timings.groupby(list(COMBINATION))["replicate"].max().to_dict()
+    refined = {job.combination for job in planned}
+    wants = []
+    for _, row in noisy.iterrows():
+        combination = Job(row["workload"], row["kernel"], row["series"], int(row["size"]),
+                          int(row["tasks"]), int(row["workers"]), 0)
+        if combination in refined:
+            continue
+        components, (replicate_cost, repeat_cost) = row["_components"], row["_costs"]
+        repeats = row["repeats"] / row["replicates"]
+        job_seconds = replicate_cost + repeats * repeat_cost
+        if not math.isfinite(job_seconds):
+            continue
+        between = components.between if math.isfinite(components.between) else 0.0
+        within = components.within if math.isfinite(components.within) else 0.0
+        needed = math.ceil((between + within / repeats)
+                           / allowed_log_variance(float(row["ci_target"])))
+        extra = min(MAX_TOP_UP, max(1, needed - int(row["replicates"])))
+        wants.append((extra * job_seconds, extra, combination))
+    chosen, spent = [], 0.0
+    for seconds, extra, combination in sorted(wants, key=lambda want: want[0]):
+        if spent + seconds > budget_seconds:
+            continue
+        first = int(highest[dataclasses.astuple(combination)[:-1]]) + 1
+        chosen += [dataclasses.replace(combination, replicate=first + one)
+                   for one in range(extra)]
+        spent += seconds
+    return chosen, {"action": f"noisy: {len(noisy)} combinations miss their ci_target; "
+                              f"{len(chosen)} more replicates for "
+                              f"{len({job.combination for job in chosen})} of them, "
+                              f"about {spent:.0f} s of the {budget_seconds:.0f} s budget"}
+
+
+def bracket(around: float, factors: Iterable[float], measured: Iterable[float]) -> list[int]:
+    """The sizes a new replicate measures: `around` times each factor, or a size already
+    measured within `SNAP` of it (its points then gather replicates instead of
+    scattering over sizes one or two replicates deep)."""
+    measured = sorted({int(size) for size in measured if size > 0})
+    sizes = set()
+    for factor in factors:
+        wanted = around * factor
+        near = [size for size in measured if abs(math.log(size / wanted)) <= math.log(SNAP)]
+        sizes.add(min(near, key=lambda size: abs(math.log(size / wanted))) if near
+                  else rounded(wanted))
+    return sorted(sizes)
 
 
 def _planned_before(timings: pd.DataFrame) -> int:
