@@ -11,11 +11,17 @@ SNAKEMAKE_ARGS ?=
 # The environment is rebuilt only when the pins change.
 $(BIN)/snakemake: pyproject.toml envs/constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --no-compile -c envs/constraints.txt -e '.[test]'
-	@# Byte-compiled on every core (pip compiles one file at a time): the first job of
-	@# each engine then starts as fast as the later ones.
-	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null
+	@# uv installs the same pins in about 10 s where pip takes 30 (`make run`'s 10
+	@# minutes include this); pip where uv cannot be had.
+	$(BIN)/python -m pip install --quiet -c envs/constraints.txt uv \
+	  && $(BIN)/uv pip install --quiet --python $(BIN)/python -c envs/constraints.txt -e '.[test]' \
+	  || ($(BIN)/python -m pip install --quiet --upgrade pip \
+	      && $(BIN)/python -m pip install --quiet --no-compile -c envs/constraints.txt -e '.[test]')
+	@# Byte-compiled on every core: the first job of each engine then starts as fast as
+	@# the later ones. Not the tests and the parts of Ray no job imports (half the files).
+	$(BIN)/python -m compileall -q -j 0 \
+	  -x '/(tests?|ray/(rllib|data|train|tune|llm|serve)|pip|setuptools|debugpy)/' \
+	  $(VENV)/lib > /dev/null
 	touch $@
 
 run: $(BIN)/snakemake

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from parbench.aggregate import collect_timings, crossovers
-from parbench.refine import Refinement, planned_rounds, read_plan, write_plan
+from parbench.refine import Refinement, planned_rounds, read_plan, refined_jobs, write_plan
 from parbench.refine.planner import bracket, plan_round, rounded
 from parbench.workflow_copy import copy_workflow, planned_jobs
 from tests.conftest import REPO, SMALL_RUN, run_snakemake
@@ -44,31 +44,31 @@ def estimate(small_run) -> float:
 def test_round_one_adds_replicates_bracketing_the_estimate_with_pairs_side_by_side(
         small_run):
     """The small run (sizes 0.1, 1 and 3 MB, replicates 0 and 1) crosses between 1 and
-    3 MB: round 1 adds replicates 2, 3 and 4, each Ray and Pool at 0.75 and 1.35 times
+    3 MB: round 1 adds replicates 2, 3 and 4, each Ray and Pool at 0.7, 1 and 1.4 times
     the estimate, Ray and Pool of one size and replicate next to each other."""
     around = estimate(small_run)
     assert 1e6 < around < 3e6
     jobs, estimates = plan_round(small_run, 1, RAY_VS_POOL)
     bracket_sizes = bracket(around, RAY_VS_POOL.factors, small_run["size"])
-    assert len(bracket_sizes) == 2 and bracket_sizes[0] < around < bracket_sizes[1]
+    assert len(bracket_sizes) == 3 and bracket_sizes[0] < around < bracket_sizes[-1]
     assert {(job.series, job.size, job.replicate) for job in jobs} == {
         (series, size, replicate) for series in ("ray", "pool") for size in bracket_sizes
         for replicate in (2, 3, 4)}
     assert {(job.tasks, job.workers) for job in jobs} == {(16, 2)}
-    assert len(jobs) == 12 <= RAY_VS_POOL.max_jobs
+    assert len(jobs) == 18 <= RAY_VS_POOL.max_jobs
     for first, second in zip(jobs[::2], jobs[1::2]):
         assert {first.series, second.series} == {"ray", "pool"}
         assert (first.size, first.replicate) == (second.size, second.replicate)
-    # Replicate by replicate: a replicate's four jobs run together.
+    # Replicate by replicate: a replicate's six jobs run together.
     assert [job.replicate for job in jobs] == sorted(job.replicate for job in jobs)
     assert [estimate["action"] for estimate in estimates][0] == "measure more"
     assert "ray vs pool" in estimates[0]["curve"]
 
 
 def test_the_budget_plans_whole_replicates_only(small_run):
-    jobs, estimates = plan_round(small_run, 1, dataclasses.replace(RAY_VS_POOL, max_jobs=6))
-    # Half of a second replicate would be one size of it: no line, so not planned.
-    assert {job.replicate for job in jobs} == {2} and len(jobs) == 4
+    jobs, estimates = plan_round(small_run, 1, dataclasses.replace(RAY_VS_POOL, max_jobs=10))
+    # Two thirds of a second replicate: not planned (a replicate is its whole bracket).
+    assert {job.replicate for job in jobs} == {2} and len(jobs) == 6
     assert "budget" in estimates[-1]["action"]
 
 
@@ -201,12 +201,18 @@ def test_round_one_gives_noisy_combinations_the_replicates_they_need():
     assert plan_round(rows, 1, Refinement(noisy_seconds=1.5))[0] == []
 
 
-def test_a_noisy_combination_the_refinement_measures_gets_no_top_up_besides(small_run):
-    """Ray and Pool at the bracket get replicates from the refinement; a noisy one among
-    them gets no second helping, and no job is planned twice."""
-    jobs, _ = plan_round(small_run, 1, dataclasses.replace(RAY_VS_POOL, noisy_seconds=1000))
-    assert len(jobs) == len(set(jobs))
-    bracketed = {job.combination for job in jobs if job.replicate in (2, 3, 4)
-                 and job.series in ("ray", "pool") and job.size not in (100_000, 3_000_000)}
-    topped = [job for job in jobs if job.combination not in bracketed]
-    assert topped and all(job.replicate >= 2 for job in topped)
+def test_a_noisy_combination_the_refinement_measures_gets_no_top_up_besides(
+        small_run, tmp_path: Path):
+    """The refinement's jobs stay as they are; the top-ups go to other combinations, each
+    numbered after its last replicate, and `max_jobs` does not count them."""
+    refining = plan_round(small_run, 1, RAY_VS_POOL)[0]
+    topping = dataclasses.replace(RAY_VS_POOL, noisy_seconds=1000)
+    jobs, estimates = plan_round(small_run, 1, topping)
+    assert len(jobs) == len(set(jobs)) and set(refining) <= set(jobs)
+    top_ups = set(jobs) - set(refining)
+    assert top_ups and not {job.combination for job in top_ups} & {
+        job.combination for job in refining}
+    highest = small_run.groupby(["series", "size"])["replicate"].max()
+    assert all(job.replicate > highest[(job.series, job.size)] for job in top_ups)
+    write_plan(tmp_path / "round1.json", 1, jobs, estimates)
+    assert refined_jobs(tmp_path, 2) == len(refining)

@@ -6,7 +6,7 @@ that narrow it: `replicates` new replicates of the pair, each measuring both ser
 the bracket (the estimate times `factors`), until the fitted interval's relative
 half-width is within `target`, or `rounds` or `max_jobs` are spent. The fitted
 interval rests on replicates, each a paired line through the crossing (Student's t
-with k - 1 degrees of freedom: 12.7 at two, 2.4 at eight), so a new replicate of two
+with k - 1 degrees of freedom: 12.7 at two, 2.4 at eight), so a new replicate of three
 sizes narrows it more than more sizes of the same few replicates. With `noisy_seconds`,
 round 1 also gives the combinations whose median misses `ci_target` the replicates
 their variance components ask for, cheapest first. A plan is a JSON file
@@ -40,8 +40,8 @@ class Refinement:
     workloads: list[str] | None = None
     target: float = 0.2
     rounds: int = 2
-    max_jobs: int = 24
-    factors: list[float] = field(default_factory=lambda: [0.75, 1.35])
+    max_jobs: int = 36
+    factors: list[float] = field(default_factory=lambda: [0.7, 1.0, 1.4])
     replicates: int = 3
     noisy_seconds: float = 0.0
 
@@ -75,6 +75,19 @@ def write_plan(path: str | Path, round_number: int, jobs: Sequence[Job],
     path.write_text(json.dumps({"round": round_number, "estimates": list(estimates),
                                 "jobs": [dataclasses.asdict(job) for job in jobs]},
                                indent=1, default=str) + "\n")
+
+
+def refined_jobs(folder: str | Path, before_round: int) -> int:
+    """The jobs rounds 1 .. before_round - 1 planned around crossovers (their plans'
+    jobs but the top-ups of noisy combinations): what `max_jobs` bounds."""
+    planned = 0
+    for round_number in range(1, before_round):
+        path = Path(folder) / Path(PLAN.format(round=round_number)).name
+        if path.exists():
+            plan = json.loads(path.read_text())
+            planned += len(plan["jobs"]) - sum(estimate.get("top_ups", 0)
+                                               for estimate in plan["estimates"])
+    return planned
 
 
 def read_plan(path: str | Path) -> list[Job]:

@@ -17,7 +17,7 @@ from parbench.aggregate.read import collect_timings
 from parbench.aggregate.summary import summary_with_samples
 from parbench.crossover import FOUND
 from parbench.identity import COMBINATION, Job
-from parbench.refine import Refinement, write_plan
+from parbench.refine import Refinement, refined_jobs, write_plan
 from parbench.stats import allowed_log_variance
 from parbench.sweep import run_order
 
@@ -55,9 +55,12 @@ def describe(row: pd.Series) -> str:
 
 
 def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
-               seed: int = 1) -> tuple[list[Job], list[dict[str, Any]]]:
+               seed: int = 1, refined_before: int = 0
+               ) -> tuple[list[Job], list[dict[str, Any]]]:
     """The jobs round `round_number` adds, and each refined crossover as estimated from
-    `timings` (every row so far of the refined workloads) with what is done about it.
+    `timings` (every row so far of the workloads the refinement reads) with what is done
+    about it. `refined_before`: the jobs earlier rounds planned around crossovers (what
+    `max_jobs` bounds; top-ups are not among them).
 
     A curve whose fitted interval is still wide gets `refinement.replicates` new
     replicates of the pair, each measuring both series at the bracket (the estimate
@@ -69,7 +72,7 @@ def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
     existing = set(zip(timings["series"], timings["workload"], timings["kernel"],
                        timings["size"], timings["tasks"], timings["replicate"]))
     single = timings.groupby("series")["single_process"].first().to_dict()
-    already = _planned_before(timings)
+    already = refined_before
     blocks, estimates = [], []
     for _, row in table.iterrows():
         record = {"round": round_number, "curve": describe(row)}
@@ -113,10 +116,10 @@ def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
         estimates.append({"round": round_number,
                           "action": f"budget: {len(chosen)} of the jobs wanted "
                                     f"({already} planned before, max_jobs {refinement.max_jobs})"})
-    if round_number == 1 and refinement.noisy_seconds > 0:
+    if round_number == 1 and refinement.tops_up:
         top_ups, record = noisy_top_ups(timings, refinement.noisy_seconds, chosen)
         chosen += top_ups
-        estimates.append({"round": round_number, **record})
+        estimates.append({"round": round_number, **record, "top_ups": len(top_ups)})
     return run_order(chosen, seed + round_number, refinement.pairs), estimates
 
 
@@ -178,21 +181,13 @@ def bracket(around: float, factors: Iterable[float], measured: Iterable[float]) 
     return sorted(sizes)
 
 
-def _planned_before(timings: pd.DataFrame) -> int:
-    """Jobs earlier rounds planned (their rows say which round planned them)."""
-    if "planned_round" not in timings:
-        return 0
-    jobs = timings.drop_duplicates(["series", "workload", "kernel", "size", "tasks",
-                                    "workers", "replicate"])
-    return int((jobs["planned_round"].fillna(0) > 0).sum())
-
-
 def plan_files(job_csvs: Iterable[str | Path], output: str | Path, round_number: int,
                refinement: Refinement, seed: int = 1) -> list[Job]:
     """The checkpoint's work: the refined workloads' per-job CSVs so far -> round
     `round_number`'s plan file; each estimate printed (the rule's log)."""
     timings = collect_timings(sorted(map(str, job_csvs)))
-    jobs, estimates = plan_round(timings, round_number, refinement, seed)
+    jobs, estimates = plan_round(timings, round_number, refinement, seed,
+                                 refined_jobs(Path(output).parent, round_number))
     for estimate in estimates:
         print(f"refinement round {round_number}: {estimate.get('curve', '')} -> "
               f"{estimate['action']}" + (f" (sizes {estimate['sizes']}, replicates "
