@@ -166,6 +166,28 @@ def test_the_checkpoint_plans_from_a_real_run_and_a_dry_run_shows_the_jobs(tmp_p
     assert {any(f"size{size}_" in path for size in new_sizes) for path in listed} == {True}
 
 
+@pytest.mark.snakemake
+def test_the_checkpoint_tops_up_noisy_points_without_a_pair_to_refine(tmp_path: Path):
+    """`noisy_seconds` alone (no pair): the checkpoint still runs after the grid, plans
+    the planner's top-ups of the small real run, and a dry run lists exactly those."""
+    workdir = copy_workflow(tmp_path)
+    shutil.copytree(SMALL_RUN / "shared_array", workdir / "results/raw/shared_array",
+                    copy_function=shutil.copy)
+    topping = {**REFINED_DESIGN, "refine": {"pairs": [], "rounds": 1, "noisy_seconds": 1000}}
+    (workdir / "topping.yaml").write_text(yaml.safe_dump(topping))
+    design = ["--configfile", "topping.yaml"]
+    planned = run_snakemake(workdir, "--cores", "2", "--until", "refine", *design, timeout=300)
+    assert planned.returncode == 0, planned.stderr[-3000:]
+    plan = read_plan(workdir / "results/refine/round1.json")
+    grid = collect_timings(sorted((SMALL_RUN / "shared_array").rglob("*.csv")))
+    expected, _ = plan_round(grid, 1, Refinement(noisy_seconds=1000))
+    assert plan and set(plan) == set(expected)
+    assert "noisy:" in (workdir / "results/logs/refine/round1.log").read_text()
+    dry = run_snakemake(workdir, "-n", "--cores", "2", *design, timeout=300)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert planned_jobs(dry.stdout + dry.stderr)["measure"] == len(plan)
+
+
 def _jobs_of(combinations: dict, replicates: int = 2) -> pd.DataFrame:
     """Rows of one-second jobs of 5 samples: {series: (median seconds, job effect sd)}
     of exp_sinh, with their start and end times (what a job costs)."""
