@@ -16,7 +16,7 @@ import yaml
 
 from parbench.aggregate import collect_timings, crossovers
 from parbench.refine import Refinement, planned_rounds, read_plan, refined_jobs, write_plan
-from parbench.refine.planner import bracket, plan_round, rounded
+from parbench.refine.planner import bracket, fitted_sizes, plan_round, rounded
 from parbench.workflow_copy import copy_workflow, planned_jobs
 from tests.conftest import REPO, SMALL_RUN, run_snakemake
 
@@ -105,6 +105,17 @@ def test_a_crossover_within_the_target_plans_nothing():
     near = [rounded(1.375e6 * factor) for factor in (0.5, 0.7, 1.0, 1.4, 2.0)]
     jobs, estimates = plan_round(_known_rows(6, near), 1, RAY_VS_POOL)
     assert jobs == [] and estimates[0]["action"] == "within the target"
+
+
+def test_a_bracket_does_not_reuse_a_size_the_fit_dropped_as_bent():
+    """The fit kept 1 to 2.2 MB and dropped 3 MB (a curve bends there): a bracket around
+    2 MB measures 2.8 MB anew instead of reusing 3 MB; without a fit, 3 MB is reused."""
+    measured = pd.Series([100_000, 1_000_000, 2_200_000, 3_000_000])
+    dropped = pd.Series({"fit_size_low": 1_000_000.0, "fit_size_high": 2_200_000.0})
+    assert list(fitted_sizes(dropped, measured)) == [1_000_000, 2_200_000]
+    assert bracket(2e6, [0.7, 1.0, 1.4], fitted_sizes(dropped, measured))[-1] == 2_800_000
+    unfitted = pd.Series({"fit_size_low": math.nan, "fit_size_high": math.nan})
+    assert bracket(2e6, [0.7, 1.0, 1.4], fitted_sizes(unfitted, measured))[-1] == 3_000_000
 
 
 def test_a_later_round_adds_replicates_where_the_interval_is_still_wide():

@@ -89,7 +89,7 @@ def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
                         & (timings["workload"] == row["workload"])
                         & (timings["kernel"] == row["kernel"])
                         & (timings["tasks"] == row["tasks"])]
-        sizes = bracket(around, refinement.factors, curve["size"])
+        sizes = bracket(around, refinement.factors, fitted_sizes(row, curve["size"]))
         first = int(curve["replicate"].max()) + 1 if len(curve) else 0
         replicates = list(range(first, first + refinement.replicates))
         for place, replicate in enumerate(replicates):
@@ -165,6 +165,16 @@ def noisy_top_ups(timings: pd.DataFrame, budget_seconds: float,
                               f"{len(chosen)} more replicates for "
                               f"{len({job.combination for job in chosen})} of them, "
                               f"about {spent:.0f} s of the {budget_seconds:.0f} s budget"}
+
+
+def fitted_sizes(row: pd.Series, measured: pd.Series) -> pd.Series:
+    """The measured sizes a bracket may reuse: those the last fit kept, when it dropped
+    end sizes where a curve bends (a replicate at a dropped size loses that point, and
+    with it the spread its line's slope needs)."""
+    low, high = row["fit_size_low"], row["fit_size_high"]
+    if pd.isna(low) or pd.isna(high):
+        return measured
+    return measured[(measured >= low) & (measured <= high)]
 
 
 def bracket(around: float, factors: Iterable[float], measured: Iterable[float]) -> list[int]:
