@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -112,11 +113,24 @@ def test_every_row_carries_its_provenance(finished_run):
     assert timings["config_hash"].nunique() == 1  # one design, one hash
 
 
+def refined_replicates(workdir: Path) -> dict[tuple[str, int], int]:
+    """{(series, size): replicates} refinement planned (a bracket may reuse a grid size)."""
+    plan = json.loads((workdir / "results/refine/round1.json").read_text())
+    return Counter((job["series"], job["size"]) for job in plan["jobs"])
+
+
 def test_aggregates_and_figures_exist(finished_run):
     workdir, _ = finished_run
     summary = pd.read_csv(workdir / "results/summary.csv")
-    assert len(summary) == COMBINATIONS + REFINED  # each refined job is a new combination
-    assert (summary["replicates"] == TINY["replicates"]).all()
+    refined = refined_replicates(workdir)
+    grid = {(series, size) for series in ("serial", "pool")
+            for size in TINY["workloads"]["tiny_tasks"]["sizes"]}
+    assert len(summary) == COMBINATIONS + len(set(refined) - grid)
+    for row in summary.itertuples():
+        expected = TINY["replicates"] if row.workload != "tiny_tasks" else (
+            TINY["replicates"] * ((row.series, row.size) in grid)
+            + refined.get((row.series, row.size), 0))
+        assert row.replicates == expected, row
     measured = summary[summary["series"] != "serial"]
     assert (measured["ci_low"] <= measured["median_seconds"]).all()
     assert (measured["median_seconds"] <= measured["ci_high"]).all()
@@ -176,7 +190,11 @@ def test_refinement_adds_a_replicate_bracketing_the_crossing(finished_run):
     assert {job["workload"] for job in plan["jobs"]} == {"tiny_tasks"}
     grid = TINY["workloads"]["tiny_tasks"]["sizes"]
     new_sizes = {job["size"] for job in plan["jobs"]}
-    assert len(new_sizes) == 2 and all(grid[0] < size < grid[-1] for size in new_sizes)
+    # Two sizes bracketing the estimate, which lies between the grid's sizes (a bracket
+    # size may be a grid size near it).
+    around = plan["estimates"][0]["around"]
+    assert grid[0] < around < grid[-1]
+    assert len(new_sizes) == 2 and min(new_sizes) < around < max(new_sizes)
     timings = pd.read_csv(workdir / "results/timings.csv")
     refined = timings[timings["planned_round"] == 1]
     assert set(refined["size"]) == new_sizes
