@@ -148,24 +148,31 @@ REFINED_DESIGN = {
 }
 
 
-@pytest.mark.snakemake
-def test_the_checkpoint_plans_from_a_real_run_and_a_dry_run_shows_the_jobs(tmp_path: Path):
-    """The grid of the small real run is on disk (as if measured): the checkpoint plans
-    Ray and Pool at the estimate, and a dry run then lists those jobs. (Running them,
-    their rows and a rerun that redoes nothing: tests/test_pipeline.py.)"""
+def plan_on_the_small_run(tmp_path: Path, design: dict) -> tuple[Path, list[str], list]:
+    """The grid of the small real run on disk (as if measured) and the checkpoint run
+    under `design`: the workflow's folder, the config arguments, round 1's plan."""
     workdir = copy_workflow(tmp_path)
     # Copied as new files: with their checkout's times, a fresh clone's CSVs can be older
     # than the scripts checked out after them, and Snakemake would re-measure them all
     # ("code has changed").
     shutil.copytree(SMALL_RUN / "shared_array", workdir / "results/raw/shared_array",
                     copy_function=shutil.copy)
-    (workdir / "refined.yaml").write_text(yaml.safe_dump(REFINED_DESIGN))
-    design = ["--configfile", "refined.yaml"]
-    planned = run_snakemake(workdir, "--cores", "2", "--until", "refine", *design, timeout=300)
+    (workdir / "design.yaml").write_text(yaml.safe_dump(design))
+    arguments = ["--configfile", "design.yaml"]
+    planned = run_snakemake(workdir, "--cores", "2", "--until", "refine", *arguments,
+                            timeout=300)
     assert planned.returncode == 0, planned.stderr[-3000:]
-    plan = read_plan(workdir / "results/refine/round1.json")
-    grid = collect_timings(sorted((SMALL_RUN / "shared_array").rglob("*.csv")))
-    new_sizes = bracket(estimate(grid), [0.75, 1.35], grid["size"])
+    return workdir, arguments, read_plan(workdir / "results/refine/round1.json")
+
+
+@pytest.mark.snakemake
+def test_the_checkpoint_plans_from_a_real_run_and_a_dry_run_shows_the_jobs(tmp_path: Path,
+                                                                           small_run):
+    """The grid of the small real run is on disk (as if measured): the checkpoint plans
+    Ray and Pool at the estimate, and a dry run then lists those jobs. (Running them,
+    their rows and a rerun that redoes nothing: tests/test_pipeline.py.)"""
+    workdir, design, plan = plan_on_the_small_run(tmp_path, REFINED_DESIGN)
+    new_sizes = bracket(estimate(small_run), [0.75, 1.35], small_run["size"])
     assert {(job.series, job.size, job.replicate) for job in plan} == {
         (series, size, 2) for series in ("ray", "pool") for size in new_sizes}
     assert "measure more" in (workdir / "results/logs/refine/round1.log").read_text()
@@ -178,20 +185,13 @@ def test_the_checkpoint_plans_from_a_real_run_and_a_dry_run_shows_the_jobs(tmp_p
 
 
 @pytest.mark.snakemake
-def test_the_checkpoint_tops_up_noisy_points_without_a_pair_to_refine(tmp_path: Path):
+def test_the_checkpoint_tops_up_noisy_points_without_a_pair_to_refine(tmp_path: Path,
+                                                                      small_run):
     """`noisy_seconds` alone (no pair): the checkpoint still runs after the grid, plans
     the planner's top-ups of the small real run, and a dry run lists exactly those."""
-    workdir = copy_workflow(tmp_path)
-    shutil.copytree(SMALL_RUN / "shared_array", workdir / "results/raw/shared_array",
-                    copy_function=shutil.copy)
     topping = {**REFINED_DESIGN, "refine": {"pairs": [], "rounds": 1, "noisy_seconds": 1000}}
-    (workdir / "topping.yaml").write_text(yaml.safe_dump(topping))
-    design = ["--configfile", "topping.yaml"]
-    planned = run_snakemake(workdir, "--cores", "2", "--until", "refine", *design, timeout=300)
-    assert planned.returncode == 0, planned.stderr[-3000:]
-    plan = read_plan(workdir / "results/refine/round1.json")
-    grid = collect_timings(sorted((SMALL_RUN / "shared_array").rglob("*.csv")))
-    expected, _ = plan_round(grid, 1, Refinement(noisy_seconds=1000))
+    workdir, design, plan = plan_on_the_small_run(tmp_path, topping)
+    expected, _ = plan_round(small_run, 1, Refinement(noisy_seconds=1000))
     assert plan and set(plan) == set(expected)
     assert "noisy:" in (workdir / "results/logs/refine/round1.log").read_text()
     dry = run_snakemake(workdir, "-n", "--cores", "2", *design, timeout=300)

@@ -243,6 +243,14 @@ def allowed_log_variance(ci_target: float) -> float:
     return (math.log1p(ci_target) / Z_95) ** 2
 
 
+def replicates_needed(between: float, within: float, repeats: float,
+                      ci_target: float) -> int:
+    """The fewest replicates of `repeats` samples each whose mean of log(time) has a
+    95 % half-width within ±ci_target: the variance of that mean is
+    between/R + within/(R n) (Kalibera & Jones)."""
+    return math.ceil((between + within / repeats) / allowed_log_variance(ci_target))
+
+
 # A bootstrap interval of a median from fewer samples than this spans nearly
 # their whole range, whatever the formula for means says.
 MIN_REPEATS_FOR_A_MEDIAN = 5
@@ -266,7 +274,6 @@ def cheapest_design(components: VarianceComponents, replicate_cost_seconds: floa
         repeats = math.sqrt(max(replicate_cost_seconds, 0.0) * within
                             / (repeat_cost_seconds * between))
         repeats = int(min(max_repeats, max(MIN_REPEATS_FOR_A_MEDIAN, round(repeats))))
-    replicates = max(2, math.ceil((between + within / repeats)
-                                  / allowed_log_variance(ci_target)))
+    replicates = max(2, replicates_needed(between, within, repeats, ci_target))
     return Design(repeats, replicates,
                   replicates * (replicate_cost_seconds + repeats * repeat_cost_seconds))

@@ -18,9 +18,8 @@ from parbench.aggregate.summary import summary_with_samples
 from parbench.crossover import FOUND
 from parbench.identity import COMBINATION, Job
 from parbench.refine import Refinement, refined_jobs, write_plan
-from parbench.stats import allowed_log_variance
+from parbench.stats import replicates_needed
 from parbench.sweep import run_order
-
 
 # The most replicates one noisy combination may add in a round (the rest of the budget
 # goes to others: a combination that needs more is noisy for a reason to look at).
@@ -69,10 +68,7 @@ def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
     table = crossovers(timings[timings["status"] == "ok"], refinement.pairs)
     table = table[(table["time_basis"] == "warm")
                   & table["workload"].map(refinement.refines)]
-    existing = set(zip(timings["series"], timings["workload"], timings["kernel"],
-                       timings["size"], timings["tasks"], timings["replicate"]))
     single = timings.groupby("series")["single_process"].first().to_dict()
-    already = refined_before
     blocks, estimates = [], []
     for _, row in table.iterrows():
         record = {"round": round_number, "curve": describe(row)}
@@ -90,32 +86,29 @@ def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
                         & (timings["kernel"] == row["kernel"])
                         & (timings["tasks"] == row["tasks"])]
         sizes = bracket(around, refinement.factors, fitted_sizes(row, curve["size"]))
+        # Numbered after the curve's highest replicate: none of these jobs exists yet.
         first = int(curve["replicate"].max()) + 1 if len(curve) else 0
         replicates = list(range(first, first + refinement.replicates))
-        for place, replicate in enumerate(replicates):
-            block = [Job(row["workload"], row["kernel"], series, int(size),
-                         int(row["tasks"]),
-                         1 if single.get(series, False) else int(row["workers"]),
-                         replicate)
-                     for size in sizes for series in pair]
-            block = [job for job in block if (job.series, job.workload, job.kernel,
-                                              job.size, job.tasks, job.replicate)
-                     not in existing]
-            if block:
-                blocks.append((place, len(blocks), block))
+        workers = {series: 1 if single.get(series, False) else int(row["workers"])
+                   for series in pair}
+        blocks += [(place, [Job(row["workload"], row["kernel"], series, int(size),
+                                int(row["tasks"]), workers[series], replicate)
+                            for size in sizes for series in pair])
+                   for place, replicate in enumerate(replicates)]
         estimates.append({**record, "around": around, "sizes": sizes,
                           "replicates": replicates, "action": "measure more"})
-    budget = max(0, refinement.max_jobs - already)
+    budget = max(0, refinement.max_jobs - refined_before)
     chosen: list[Job] = []
     # Whole replicates only (half a bracket is no line), each curve's first new
-    # replicate before any curve's second.
-    for _, _, block in sorted(blocks, key=lambda item: item[:2]):
+    # replicate before any curve's second (a stable sort keeps the curves' order).
+    for _, block in sorted(blocks, key=lambda item: item[0]):
         if len(chosen) + len(block) <= budget:
             chosen += block
-    if len(chosen) < sum(len(block) for *_, block in blocks):
+    if len(chosen) < sum(len(block) for _, block in blocks):
         estimates.append({"round": round_number,
                           "action": f"budget: {len(chosen)} of the jobs wanted "
-                                    f"({already} planned before, max_jobs {refinement.max_jobs})"})
+                                    f"({refined_before} planned before, "
+                                    f"max_jobs {refinement.max_jobs})"})
     if round_number == 1 and refinement.tops_up:
         top_ups, record = noisy_top_ups(timings, refinement.noisy_seconds, chosen)
         chosen += top_ups
@@ -149,8 +142,7 @@ def noisy_top_ups(timings: pd.DataFrame, budget_seconds: float,
             continue
         between = components.between if math.isfinite(components.between) else 0.0
         within = components.within if math.isfinite(components.within) else 0.0
-        needed = math.ceil((between + within / repeats)
-                           / allowed_log_variance(float(row["ci_target"])))
+        needed = replicates_needed(between, within, repeats, float(row["ci_target"]))
         extra = min(MAX_TOP_UP, max(1, needed - int(row["replicates"])))
         wants.append((extra * job_seconds, extra, combination))
     chosen, spent = [], 0.0
