@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 8
 SNAKEMAKE_ARGS ?=
+# The suite on this many pytest-xdist workers, a module's tests on one of them and
+# the modules with a `heavy` test first (`TEST_WORKERS=0`: one process, in file order).
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: run test test-quick test-shuffled bench lint report figures docs clean-results \
 	freethreaded run-freethreaded
@@ -28,15 +32,15 @@ run: $(BIN)/snakemake
 	$(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default $(SNAKEMAKE_ARGS)
 
 test: $(BIN)/snakemake
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 # The tests that start no engine and no Snakemake (under 2 minutes).
 test-quick: $(BIN)/snakemake
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
 
 # The whole suite in a random order (pytest-randomly; the seed is printed).
 test-shuffled: $(BIN)/snakemake
-	$(BIN)/python -m pytest -p randomly $(PYTEST_ARGS)
+	$(PYTEST) -p randomly $(PYTEST_ARGS)
 
 # A free-threaded CPython 3.13 built from Debian trixie's source package into
 # .interpreters/ (about 2 to 3 minutes on 2 cores, once; docs/free-threading.md).

@@ -13,13 +13,30 @@ import pandas as pd
 import psutil
 import pytest
 
+# With `-n` (pytest-xdist), each worker has a temporary directory of its own, and with
+# it its own timing slot and its own list of jobs to sweep orphans from (both live
+# there): one worker's jobs then neither wait for nor stop another's. Set before
+# parbench is imported, which reads it once.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    import tempfile
+
+    WORKER_TMPDIR = Path("/tmp") / f"parbench-tests-{os.environ['PYTEST_XDIST_WORKER']}"
+    WORKER_TMPDIR.mkdir(exist_ok=True)
+    os.environ["TMPDIR"] = str(WORKER_TMPDIR)
+    tempfile.tempdir = None
+
 from parbench.aggregate import GLOBAL_TABLES, aggregate
 from parbench.backends import BACKENDS
 from parbench.resources import is_helper
+from parbench.settings import JobSettings
 from parbench.tables import write_csv_atomically
 from parbench.workflow_copy import copy_workflow
 
 REPO = Path(__file__).resolve().parents[1]
+# The tests' own workloads (tests/failing_workloads.py, waiting_workload.py) load in the jobs and
+# the CLI they start, as a user's do with PYTHONPATH=$PWD.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 PARBENCH = str(Path(sys.executable).with_name("parbench"))
 # Command-line fragments of the long-lived processes every registered backend starts.
@@ -30,11 +47,28 @@ SESSION_STARTED = time.time()
 SMALL_RUN = REPO / "tests/data/small_run/raw"
 
 
+# The suite loads its own machine (`make test` runs two workers side by side): its
+# timing jobs measure at once rather than wait up to 30 s for a quiet machine and
+# measure again, unless a test is about that. Merged into every design and
+# JobSettings of a test that times something.
+UNWAITING = {"quiet_wait_seconds": 0, "remeasure_loaded": 0}
+
+
+def job_settings(**settings) -> JobSettings:
+    """JobSettings as a test asks for them, measuring at once unless it says otherwise."""
+    return JobSettings(**{**UNWAITING, **settings})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that starts an engine or Snakemake is slow: `-m "not slow"` is the quick loop."""
+    """A test that starts an engine or Snakemake is slow: `-m "not slow"` is the quick
+    loop. With `-n` (`--dist loadfile`: a module's tests on one worker, so that its
+    fixtures run once and its clusters' fixed names and ports never meet another's),
+    the modules with a `heavy` test go first: the longest start while the rest fill in."""
     for item in items:
         if item.get_closest_marker("engine") or item.get_closest_marker("snakemake"):
             item.add_marker(pytest.mark.slow)
+    heavy_modules = {item.path for item in items if item.get_closest_marker("heavy")}
+    items.sort(key=lambda item: item.path not in heavy_modules)
 
 
 # Interpreter-wide helpers (multiprocessing's and loky's resource trackers, the
@@ -43,15 +77,27 @@ HELPERS = [helper for backend in BACKENDS.values() for helper in backend.helper_
 
 
 @pytest.fixture(scope="session", autouse=True)
-def nothing_outlives_the_suite():
-    """After the last test, whichever it is: no backend process and no child of the
-    test process is left (a failure is reported at the last test's teardown)."""
+def no_child_outlives_the_suite():
+    """After the last test of this process, whichever it is: no child of the test
+    process is left (a failure is reported at the last test's teardown)."""
     yield
-    leftovers = wait_until_gone(SESSION_STARTED)
-    assert leftovers == [], [" ".join(p.cmdline()[:3]) for p in leftovers]
     children = [child for child in psutil.Process().children(recursive=True)
                 if child.status() != psutil.STATUS_ZOMBIE and not is_helper(child, HELPERS)]
     assert children == [], [" ".join(child.cmdline()[:3]) for child in children]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After every test of every worker: no backend process started since the suite
+    began is left. Checked once, in the process that began the suite (with `-n`,
+    xdist's controller), because a worker would see the others' engines at work."""
+    if hasattr(session.config, "workerinput"):
+        return
+    leftovers = wait_until_gone(SESSION_STARTED)
+    if leftovers:
+        names = [" ".join(process.cmdline()[:3]) for process in leftovers]
+        session.config.get_terminal_writer().line(
+            f"FAILED: engine processes outlived the suite: {names}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def engine_processes(since: float = SESSION_STARTED) -> list[psutil.Process]:
@@ -95,7 +141,8 @@ import sys
 from parbench.backends import resolve_series
 from parbench.measure import Job, JobSettings, run_job
 run_job(Job("exp_sinh", "python", sys.argv[2], int(sys.argv[3]), 4, 2),
-        JobSettings(min_repeats=1, max_repeats=1, warmups=0), resolve_series(sys.argv[2]),
+        JobSettings(min_repeats=1, max_repeats=1, warmups=0, quiet_wait_seconds=0,
+                    remeasure_loaded=0), resolve_series(sys.argv[2]),
         sys.argv[1])
 """
 

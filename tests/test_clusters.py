@@ -22,9 +22,9 @@ import yaml
 from parbench.backends import series_from_config
 from parbench.workflow_copy import copy_workflow
 from tests import clusters
-from tests.conftest import run_snakemake
+from tests.conftest import UNWAITING, run_snakemake
 
-pytestmark = [pytest.mark.engine, pytest.mark.snakemake]
+pytestmark = [pytest.mark.engine, pytest.mark.snakemake, pytest.mark.heavy]
 
 # One timing job of `series` on the cluster `argv[1]` (engine, option=value), its rows
 # to the CSV at argv[2]; as the measure script runs it, in a process of its own.
@@ -138,7 +138,7 @@ SWEEP_ON_RAY = {
     "max_repeats": 3,
     "warmups": 1,
     "min_sample_seconds": 0.02,
-    "quiet_wait_seconds": 0,
+    **UNWAITING,
 }
 
 

@@ -39,11 +39,17 @@ import yaml
 
 from parbench import guard
 from parbench.backends import BACKENDS
-from parbench.measure import Job, JobSettings, measure
-from tests.conftest import REPO, run_snakemake, start_job_and_wait_for_its_map
+from parbench.measure import Job, measure
+from tests.conftest import (
+    REPO,
+    UNWAITING,
+    job_settings,
+    run_snakemake,
+    start_job_and_wait_for_its_map,
+)
 from tests.failing_workloads import MARK_VARIABLE
 
-pytestmark = [pytest.mark.engine]
+pytestmark = [pytest.mark.engine, pytest.mark.heavy]
 
 # One series per engine that starts processes of its own (threads and the serial
 # loop run inside the job: a killed job takes them with it).
@@ -138,7 +144,8 @@ import sys
 from parbench.backends import resolve_series
 from parbench.measure import Job, JobSettings, run_job
 run_job(Job("exp_sinh", "numpy", "serial", 1000, 2, 1),
-        JobSettings(min_repeats=1, max_repeats=1, warmups=0, min_sample_seconds=0),
+        JobSettings(min_repeats=1, max_repeats=1, warmups=0, min_sample_seconds=0,
+                    quiet_wait_seconds=0, remeasure_loaded=0),
         resolve_series("serial"), sys.argv[1])
 """
 
@@ -152,7 +159,7 @@ def test_a_worker_that_dies_mid_map_is_an_error_row_naming_it(tmp_path: Path, mo
     mark = tmp_path / "killed-once"
     monkeypatch.setenv(MARK_VARIABLE, str(mark))
     rows = measure(Job("dies_once", "python", engine, 1, 4, 2),
-                   JobSettings(min_repeats=1, max_repeats=1, map_timeout_seconds=120),
+                   job_settings(min_repeats=1, max_repeats=1, map_timeout_seconds=120),
                    workload_plugin="tests.failing_workloads:DiesOnce")
     assert mark.exists(), "a worker was killed"
     failure = rows.iloc[-1]
@@ -169,7 +176,7 @@ def test_peak_memory_counts_a_shared_page_once():
     counts it once per process, PSS once in all."""
     size = 200_000_000
     rows = measure(Job("shared_array", "numpy", "pool-shm", size, 4, 2),
-                   JobSettings(min_repeats=1, max_repeats=1, sample_interval_seconds=0.02))
+                   job_settings(min_repeats=1, max_repeats=1, sample_interval_seconds=0.02))
     job = rows.iloc[0]
     assert job["status"] == "ok"
     # The input array, and the block in the job and in each of 2 workers:
@@ -182,7 +189,7 @@ SHM_JOB = """
 import sys
 from parbench.measure import Job, JobSettings, measure
 rows = measure(Job("shared_array", "numpy", sys.argv[1], 64_000_000, 2, 1),
-               JobSettings(min_repeats=1, max_repeats=1))
+               JobSettings(min_repeats=1, max_repeats=1, quiet_wait_seconds=0))
 print("ROW", rows.iloc[-1]["status"], rows.iloc[-1]["error"])
 """
 
@@ -216,7 +223,7 @@ def test_a_job_that_crashes_says_why_in_its_log(tmp_path: Path):
         "from parbench.measure import Job, JobSettings, run_job\n"
         "with stderr_to(sys.argv[1]):\n"
         "    run_job(Job('no_such_workload', 'python', 'serial', 1, 1, 1),\n"
-        "            JobSettings(), resolve_series('serial'), sys.argv[2])\n")
+        "            JobSettings(quiet_wait_seconds=0), resolve_series('serial'), sys.argv[2])\n")
     result = subprocess.run([sys.executable, "-c", script, str(log), str(tmp_path / "x.csv")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
@@ -239,7 +246,7 @@ def test_snakemake_interrupted_alone_resumes_with_make_runs_profile(workflow_cop
         "workloads": {"exp_sinh": {"kernels": ["numpy"], "sizes": [1000, 2000, 4000],
                                    "tasks": [2]}},
         "backends": ["serial"], "workers": [1], "replicates": 1, "min_repeats": 1,
-        "max_repeats": 1, "min_sample_seconds": 0, "quiet_wait_seconds": 0}))
+        "max_repeats": 1, "min_sample_seconds": 0, **UNWAITING}))
     design = ["--configfile", "three_jobs.yaml"]
     profile = ["--workflow-profile", "workflow/profiles/default", "--cores", "2"]
     environment = {**os.environ, "PYTHONUNBUFFERED": "1"}

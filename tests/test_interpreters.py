@@ -18,7 +18,7 @@ import yaml
 
 from parbench import guard, interpreters, sweep
 from parbench.backends import series_from_config
-from tests.conftest import REPO, run_snakemake
+from tests.conftest import REPO, UNWAITING, run_snakemake
 from tests.test_failures import alive, listed_by_the_guard
 
 FREE_THREADED = "free-threaded"
@@ -148,7 +148,7 @@ def test_a_tiny_sweep_runs_threads_without_the_gil(workflow_copy: Path, free_thr
                            "pool-ft": {"interpreter": "ft"}},
               "interpreters": {"ft": {"path": free_threaded_python, "free_threaded": True}},
               "workers": [2], "replicates": 1, "min_repeats": 3, "max_repeats": 5,
-              "min_sample_seconds": 0.05, "compare": [["threads-ft", "threads"]]}
+              "min_sample_seconds": 0.05, **UNWAITING, "compare": [["threads-ft", "threads"]]}
     (workflow_copy / "ft.yaml").write_text(yaml.safe_dump(design))
     result = run_snakemake(workflow_copy, "--cores", "2", "--configfile", "ft.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -192,7 +192,8 @@ def test_a_job_on_the_interpreter_killed_outright_leaves_no_process(tmp_path: Pa
         "series = dataclasses.replace(resolve_series('pool'), name='pool-ft',\n"
         "                             interpreter='ft', interpreter_path=sys.argv[2])\n"
         "run_job(Job('exp_sinh', 'python', 'pool-ft', 50_000_000, 4, 2),\n"
-        "        JobSettings(min_repeats=1, max_repeats=1, warmups=0), series, sys.argv[1])\n")
+        "        JobSettings(min_repeats=1, max_repeats=1, warmups=0, quiet_wait_seconds=0), "
+        "series, sys.argv[1])\n")
     log = tmp_path / "job.log"
     with open(log, "w") as stderr:
         job = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "job.csv"),

@@ -17,16 +17,15 @@ from parbench import columns, machine
 from parbench.backends import BACKENDS, default_series, get_backend, resolve_series
 from parbench.measure import (
     Job,
-    JobSettings,
     exclusive_timing_slot,
     measure,
     try_lock,
 )
 from parbench.resources import is_helper
 from parbench.tables import write_csv_atomically
-from tests.conftest import start_job_and_wait_for_its_map
+from tests.conftest import job_settings, start_job_and_wait_for_its_map
 
-pytestmark = [pytest.mark.engine]
+pytestmark = [pytest.mark.engine, pytest.mark.heavy]
 
 
 @pytest.mark.parametrize("series_name", default_series())
@@ -39,7 +38,7 @@ def test_every_series_measures_verified_rows_and_leaves_nothing(series_name):
     driver_rss = psutil.Process().memory_info().rss
     # Compute-bound: NumPy's loops release the GIL, so threads can keep 2 cores busy too.
     rows = measure(Job("exp_sinh", "numpy", series_name, 2_000_000, 8, 2),
-                   JobSettings(min_repeats=3, max_repeats=3, calibration_repeats=1))
+                   job_settings(min_repeats=3, max_repeats=3, calibration_repeats=1))
     assert (rows["status"] == "ok").all(), rows["error"].iloc[-1]
     assert list(rows["repeat"]) == [0, 1, 2]
     # Every declared column, in the table's order, and nothing undeclared.
@@ -73,13 +72,13 @@ def test_every_series_measures_verified_rows_and_leaves_nothing(series_name):
 ])
 def test_rows_of_both_kernels_are_verified(workload, kernel, size):
     rows = measure(Job(workload, kernel, "pool", size, 4, 2),
-                   JobSettings(min_repeats=2, max_repeats=2))
+                   job_settings(min_repeats=2, max_repeats=2))
     assert (rows["status"] == "ok").all() and rows["verified"].all()
 
 
 def test_pool_records_its_default_chunksize():
     rows = measure(Job("exp_sinh", "numpy", "pool", 100, 16, 2),
-                   JobSettings(min_repeats=1, max_repeats=1))
+                   job_settings(min_repeats=1, max_repeats=1))
     assert rows["chunksize"].iloc[0] == 2  # ceil(16 / (4 * 2)), Pool's own rule
 
 
@@ -87,7 +86,7 @@ def test_ray_job_is_verified_and_stops_its_instance():
     import ray
 
     rows = measure(Job("shared_array", "numpy", "ray", 100_000, 4, 2),
-                   JobSettings(min_repeats=2, max_repeats=2))
+                   job_settings(min_repeats=2, max_repeats=2))
     assert (rows["status"] == "ok").all() and rows["verified"].all()
     # Start-up is measured apart from the maps, and is not free.
     assert (rows["startup_seconds"] > rows["seconds"].median()).all()
@@ -96,7 +95,7 @@ def test_ray_job_is_verified_and_stops_its_instance():
 
 def test_a_backend_that_cannot_start_writes_an_error_row():
     rows = measure(Job("exp_sinh", "python", "pool", 100, 4, 0),
-                   JobSettings(min_repeats=3, max_repeats=3))
+                   job_settings(min_repeats=3, max_repeats=3))
     assert list(rows["status"]) == ["error"]
     assert "Number of processes must be at least 1" in rows["error"].iloc[0]
     assert math.isnan(rows["seconds"].iloc[0]) and not rows["verified"].iloc[0]
@@ -112,7 +111,7 @@ def test_a_map_that_times_out_is_an_error_row_and_the_backend_is_stopped(series_
     # timeout cannot apply (it says so in a warning).
     rows = measure(
         Job("exp_sinh", "python", series_name, 2_000_000, 4, 2),
-        JobSettings(min_repeats=2, max_repeats=2, warmups=0, map_timeout_seconds=0.05),
+        job_settings(min_repeats=2, max_repeats=2, warmups=0, map_timeout_seconds=0.05),
     )
     assert rows["status"].iloc[-1] == "error"
     assert "Timeout" in rows["error"].iloc[-1]
@@ -126,7 +125,7 @@ def test_a_map_that_times_out_is_an_error_row_and_the_backend_is_stopped(series_
 
 def test_ipyparallel_without_engines_is_an_error_row():
     rows = measure(Job("exp_sinh", "python", "ipyparallel", 100, 2, 0),
-                   JobSettings(min_repeats=1, max_repeats=1, map_timeout_seconds=30))
+                   job_settings(min_repeats=1, max_repeats=1, map_timeout_seconds=30))
     assert rows["status"].iloc[-1] == "error"
     assert "NoEnginesRegistered" in rows["error"].iloc[-1]
 
@@ -232,7 +231,7 @@ def test_sigterm_stops_every_backend_and_writes_nothing(tmp_path: Path, series_n
 
 def test_rows_carry_overheads_resources_and_provenance():
     rows = measure(Job("shared_array", "numpy", "pool", 100_000, 8, 2),
-                   JobSettings(min_repeats=2, max_repeats=2))
+                   job_settings(min_repeats=2, max_repeats=2))
     first = rows.iloc[0]
     assert first["overhead_per_task_seconds"] > 0
     assert math.isclose(first["cold_seconds"],
@@ -255,10 +254,10 @@ def test_more_workers_than_cores_is_flagged():
     from parbench.machine import available_cores
 
     rows = measure(Job("exp_sinh", "numpy", "pool", 100, 4, available_cores() + 1),
-                   JobSettings(min_repeats=1, max_repeats=1))
+                   job_settings(min_repeats=1, max_repeats=1))
     assert rows["oversubscribed"].all() and (rows["status"] == "ok").all()
     fitting = measure(Job("exp_sinh", "numpy", "pool", 100, 4, 1),
-                      JobSettings(min_repeats=1, max_repeats=1))
+                      job_settings(min_repeats=1, max_repeats=1))
     assert not fitting["oversubscribed"].any()
 
 
@@ -266,19 +265,19 @@ def test_a_series_without_an_idiomatic_path_writes_an_unsupported_row():
     """Pool cannot reach every worker after a map: a stateful kernel is `unsupported`,
     said in a row before anything is started, not a crash and not a silent gap."""
     rows = measure(Job("worker_setup", "stateful", "pool", 80_000, 4, 2),
-                   JobSettings(min_repeats=2, max_repeats=2))
+                   job_settings(min_repeats=2, max_repeats=2))
     assert list(rows["status"]) == ["unsupported"]
     assert "cannot be gathered" in rows["error"].iloc[0]
     assert math.isnan(rows["startup_seconds"].iloc[0])  # nothing was started
     rows = measure(Job("worker_setup", "stateful", "serial", 80_000, 4, 1),
-                   JobSettings(min_repeats=2, max_repeats=2))
+                   job_settings(min_repeats=2, max_repeats=2))
     assert (rows["status"] == "ok").all() and rows["verified"].all()
     assert bool(rows["state_verified"].iloc[0])
 
 
 def test_a_sample_is_k_maps_lasting_at_least_the_minimum():
     rows = measure(Job("exp_sinh", "numpy", "pool", 1_000, 4, 2),
-                   JobSettings(min_repeats=3, max_repeats=3, min_sample_seconds=0.05))
+                   job_settings(min_repeats=3, max_repeats=3, min_sample_seconds=0.05))
     assert (rows["maps_per_sample"] > 1).all() and rows["maps_per_sample"].nunique() == 1
     # k is chosen with 20 % to spare on the fastest warm-up map, but maps may still speed
     # up after it (CI, late in the suite, saw samples 16 % and 40 % short): a sample is
@@ -288,7 +287,7 @@ def test_a_sample_is_k_maps_lasting_at_least_the_minimum():
     # Cold start and the first map stay single.
     assert (rows["first_map_seconds"] < rows["sample_seconds"]).all()
     single = measure(Job("exp_sinh", "numpy", "pool", 1_000, 4, 2),
-                     JobSettings(min_repeats=2, max_repeats=2, min_sample_seconds=0))
+                     job_settings(min_repeats=2, max_repeats=2, min_sample_seconds=0))
     assert (single["maps_per_sample"] == 1).all()
 
 
@@ -310,7 +309,7 @@ def test_a_job_on_a_busy_machine_waits_remeasures_and_keeps_its_loaded_flag():
         child.pid for child in psutil.Process().children(recursive=True)}
     try:
         rows = measure(Job("exp_sinh", "numpy", "serial", 1_000, 4, 1),
-                       JobSettings(min_repeats=2, max_repeats=2, quiet_wait_seconds=1.5,
+                       job_settings(min_repeats=2, max_repeats=2, quiet_wait_seconds=1.5,
                                    remeasure_loaded=1, min_sample_seconds=0.2))
     finally:
         for spinner in spinners:  # by PID: only what this test started
@@ -326,7 +325,7 @@ def test_a_job_on_a_busy_machine_waits_remeasures_and_keeps_its_loaded_flag():
 
 def test_a_job_on_a_quiet_machine_says_how_quiet_it_was():
     rows = measure(Job("exp_sinh", "numpy", "serial", 1_000, 4, 1),
-                   JobSettings(min_repeats=2, max_repeats=2, remeasure_loaded=0))
+                   job_settings(min_repeats=2, max_repeats=2, remeasure_loaded=0))
     first = rows.iloc[0]
     assert 0 <= first["background_cpu_fraction_during"] <= 1
     assert bool(first["loaded"]) == bool(
@@ -344,7 +343,7 @@ def test_a_jobs_rows_are_written_without_pandas_as_pandas_writes_them(tmp_path: 
     from tests.failing_workloads import MARK_VARIABLE
 
     monkeypatch.setenv(MARK_VARIABLE, str(tmp_path / "killed-once"))
-    settings = JobSettings(min_repeats=2, max_repeats=2, min_sample_seconds=0,
+    settings = job_settings(min_repeats=2, max_repeats=2, min_sample_seconds=0,
                            quiet_wait_seconds=0)
     jobs = {
         "ok": measure_rows(Job("exp_sinh", "numpy", "serial", 1_000, 4, 1), settings),

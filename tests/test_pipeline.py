@@ -22,9 +22,9 @@ from parbench.backends import default_series
 from parbench.figures.registry import OVERVIEW, WORKLOAD, of_scope
 from parbench.workflow_copy import copy_workflow
 from parbench.workflow_copy import planned_jobs as planned
-from tests.conftest import PARBENCH, run_snakemake
+from tests.conftest import PARBENCH, UNWAITING, run_snakemake
 
-pytestmark = [pytest.mark.engine, pytest.mark.snakemake]
+pytestmark = [pytest.mark.engine, pytest.mark.snakemake, pytest.mark.heavy]
 
 # exp_sinh under every registered series but ipyparallel, whose 13 s a job would be a
 # fifth of this run (its jobs are tested in processes of their own: test_measure.py,
@@ -39,8 +39,10 @@ TINY = {
         "shared_array": {"sizes": [10_000, 1_000_000], "tasks": [8],
                          "backends": SHARED_ARRAY_SERIES},
         # A crossing that never fails to happen, for the refinement to measure around:
-        # 10 µs tasks are cheaper in the loop than shipped to a Pool, 3 ms ones not.
-        "tiny_tasks": {"sizes": [10, 3_000], "tasks": [8], "backends": ["serial", "pool"]},
+        # waits of 10 µs are cheaper in the loop than shipped to a Pool, of 30 ms not,
+        # whatever load the other test worker adds (tests/waiting_workload.py).
+        "waits": {"plugin": "tests.waiting_workload:Waits", "sizes": [10, 30_000],
+                  "tasks": [8], "backends": ["serial", "pool"]},
     },
     "backends": SERIES,
     "workers": [2],
@@ -49,10 +51,11 @@ TINY = {
     "max_repeats": 3,
     "warmups": 1,
     "min_sample_seconds": 0.05,
+    **UNWAITING,
     "compare": [["pool", "serial"], ["pool-shm", "pool"], ["ray", "pool"]],
     # One refinement round where the Pool overtakes the loop: one new replicate of the
     # pair at two new sizes bracketing the estimate.
-    "refine": {"pairs": [["pool", "serial"]], "workloads": ["tiny_tasks"], "rounds": 1,
+    "refine": {"pairs": [["pool", "serial"]], "workloads": ["waits"], "rounds": 1,
                "factors": [0.8, 1.25], "replicates": 1, "max_jobs": 4},
 }
 COMBINATIONS = len(SERIES) + 2 * len(SHARED_ARRAY_SERIES) + 2 * 2
@@ -124,10 +127,10 @@ def test_aggregates_and_figures_exist(finished_run):
     summary = pd.read_csv(workdir / "results/summary.csv")
     refined = refined_replicates(workdir)
     grid = {(series, size) for series in ("serial", "pool")
-            for size in TINY["workloads"]["tiny_tasks"]["sizes"]}
+            for size in TINY["workloads"]["waits"]["sizes"]}
     assert len(summary) == COMBINATIONS + len(set(refined) - grid)
     for row in summary.itertuples():
-        expected = TINY["replicates"] if row.workload != "tiny_tasks" else (
+        expected = TINY["replicates"] if row.workload != "waits" else (
             TINY["replicates"] * ((row.series, row.size) in grid)
             + refined.get((row.series, row.size), 0))
         assert row.replicates == expected, row
@@ -175,10 +178,11 @@ def test_replicates_ran_apart_and_their_variance_is_reported(finished_run):
     timings = pd.read_csv(workdir / "results/timings.csv")
     assert (timings["maps_per_sample"] >= 1).all()
     # Calibrated samples: k maps lasting at least min_sample_seconds, k chosen with 20 %
-    # to spare (samples of one k vary around it; one map may be longer).
+    # to spare (samples of one k vary around it; one map may be longer). The other test
+    # worker's load can make the calibration's maps up to twice as slow as later ones.
     short = timings[timings["maps_per_sample"] > 1]
     assert short["sample_seconds"].median() >= TINY["min_sample_seconds"]
-    assert short["sample_seconds"].quantile(0.1) >= 0.7 * TINY["min_sample_seconds"]
+    assert short["sample_seconds"].quantile(0.1) >= 0.4 * TINY["min_sample_seconds"]
     assert short["sample_seconds"].div(short["seconds"]).round().eq(short["maps_per_sample"]).all()
     design = pd.read_csv(workdir / "results/design.csv")
     assert (design["scope"] == "sweep").sum() == 1
@@ -192,8 +196,8 @@ def test_refinement_adds_a_replicate_bracketing_the_crossing(finished_run):
     plan = json.loads((workdir / "results/refine/round1.json").read_text())
     assert plan["round"] == 1 and len(plan["jobs"]) == REFINED
     assert {job["series"] for job in plan["jobs"]} == {"pool", "serial"}
-    assert {job["workload"] for job in plan["jobs"]} == {"tiny_tasks"}
-    grid = TINY["workloads"]["tiny_tasks"]["sizes"]
+    assert {job["workload"] for job in plan["jobs"]} == {"waits"}
+    grid = TINY["workloads"]["waits"]["sizes"]
     new_sizes = {job["size"] for job in plan["jobs"]}
     # Two sizes bracketing the estimate, which lies between the grid's sizes (a bracket
     # size may be a grid size near it).
@@ -207,7 +211,7 @@ def test_refinement_adds_a_replicate_bracketing_the_crossing(finished_run):
     assert set(refined["replicate"]) == {TINY["replicates"]}
     assert refined.groupby(["series", "size"]).ngroups == 4
     assert timings.loc[timings["planned_round"] == 0, "size"].isin(GRID_SIZES).all()
-    log = (workdir / "results/logs/aggregate/tiny_tasks.log").read_text()
+    log = (workdir / "results/logs/aggregate/waits.log").read_text()
     assert "refinement: with the jobs of rounds 0..1" in log
     again = run_snakemake(workdir, "-n", "--cores", "8", "--configfile", "tiny.yaml")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
@@ -275,8 +279,8 @@ def test_changing_one_backends_option_retimes_that_series_alone(finished_run):
     (workdir / "changed.yaml").write_text(yaml.safe_dump(changed))
     result = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", "changed.yaml")
     assert result.returncode == 0, result.stderr[-2000:]
-    # The Pool in three workloads (two sizes of tiny_tasks); the refinement plans again
-    # from the Pool's new tiny_tasks rows.
+    # The Pool in three workloads (two sizes of waits); the refinement plans again
+    # from the Pool's new rows of waits.
     assert planned_jobs(result) == {"measure": 5 * TINY["replicates"], "refine": 1,
                                     "aggregate_workload": 3, "aggregate": 1,
                                     "plot_workload": 3, "plot_overview": 1, "findings": 1,
@@ -380,7 +384,7 @@ def test_a_design_without_a_serial_baseline_still_draws_every_figure(workflow_co
     design = {"workloads": {"exp_sinh": {"sizes": [1_000], "kernels": ["numpy"],
                                          "tasks": [4]}},
               "backends": ["threads", "process_pool"], "compare": [], "workers": [2],
-              "replicates": 1, "min_repeats": 2, "max_repeats": 2}
+              "replicates": 1, "min_repeats": 2, "max_repeats": 2, **UNWAITING}
     (workdir := workflow_copy / "no_serial.yaml").write_text(yaml.safe_dump(design))
     result = run_snakemake(workflow_copy, "--cores", "2", "--configfile", str(workdir))
     assert result.returncode == 0, result.stderr[-4000:]

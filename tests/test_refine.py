@@ -18,7 +18,7 @@ from parbench.aggregate import collect_timings, crossovers
 from parbench.refine import Refinement, planned_rounds, read_plan, refined_jobs, write_plan
 from parbench.refine.planner import bracket, fitted_sizes, plan_round, rounded
 from parbench.workflow_copy import copy_workflow, planned_jobs
-from tests.conftest import REPO, SMALL_RUN, run_snakemake
+from tests.conftest import REPO, SMALL_RUN, UNWAITING, run_snakemake
 
 RAY_VS_POOL = Refinement(pairs=[["ray", "pool"]], workloads=["shared_array"])
 
@@ -141,7 +141,7 @@ REFINED_DESIGN = {
     "workloads": {"shared_array": {"sizes": [100_000, 1_000_000, 3_000_000], "tasks": [16],
                                    "backends": ["serial", "pool", "pool-c1", "ray"]}},
     "workers": [2], "replicates": 2, "min_repeats": 3, "max_repeats": 5, "ci_target": 0.1,
-    "job_budget_seconds": 2, "compare": [["ray", "pool"], ["ray", "pool-c1"]],
+    "job_budget_seconds": 2, **UNWAITING, "compare": [["ray", "pool"], ["ray", "pool-c1"]],
     # One new replicate of Ray and Pool at two sizes bracketing the estimate: 4 jobs.
     "refine": {"pairs": [["ray", "pool"]], "rounds": 1, "factors": [0.75, 1.35],
                "replicates": 1, "max_jobs": 4},

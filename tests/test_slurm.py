@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import SNAKEMAKE
+from tests.conftest import SNAKEMAKE, UNWAITING
 from tests.slurm_cluster import ENVIRONMENT, SingleNodeSlurm, SlurmUnavailable, ensure_installed
 
-pytestmark = [pytest.mark.engine, pytest.mark.snakemake]
+pytestmark = [pytest.mark.engine, pytest.mark.snakemake, pytest.mark.heavy]
 
 # One workload, one size, the serial loop and Pool: two timing jobs, then the
 # aggregation and figures, every one a Slurm job.
@@ -37,8 +37,7 @@ DESIGN = {
     "job_budget_seconds": 2,
     # This test's own daemons and Snakemake keep a 2-core machine busy: do not wait
     # for quiet, nor measure again (a `loaded` flag is fine here).
-    "quiet_wait_seconds": 0,
-    "remeasure_loaded": 0,
+    **UNWAITING,
 }
 # Seconds Snakemake may take in all, under `timeout` (TERM: the plugin cancels its
 # Slurm jobs; KILL 10 s later).

@@ -24,8 +24,10 @@ Three things make their lifetime follow the job's:
   stopped to the job's log, and exits.
 - **A sweep before every timing job**: whatever a killed job *and* its guard
   left (both killed at once) carries a mark, or is on a list, of a job that is
-  dead; the next timing job stops it before it measures, and records how many
-  in `orphans_stopped`.
+  dead and left its lifeline; the next timing job that shares its timing slot
+  (the lifelines live beside the slot's lock) stops it before it measures, and
+  records how many in `orphans_stopped`. Jobs with a slot of their own (another
+  temporary folder) run side by side by design, and sweep only their own.
 
 Only processes of this user that carry a parbench mark are ever stopped: never
 by name, never someone else's.
@@ -159,13 +161,14 @@ def forget(token: str) -> None:
 
 
 def stop_orphans() -> list[str]:
-    """Stop what killed jobs left (marked by, or listed for, a job no longer alive)
-    and forget those jobs. Returns a description of each process stopped."""
+    """Stop what killed jobs of this timing slot left (marked by, or listed for, a
+    job no longer alive whose lifeline or list is still in RUNTIME_DIR) and forget
+    those jobs. Returns a description of each process stopped."""
     dead_jobs = set()
     if RUNTIME_DIR.is_dir():
         dead_jobs = {token for token in map(token_of, RUNTIME_DIR.iterdir())
                      if token and not token_alive(token)}
-    orphans = marked_processes(lambda token: not token_alive(token))
+    orphans = marked_processes(dead_jobs.__contains__) if dead_jobs else []
     for token in dead_jobs:
         orphans.extend(listed_processes(token))
     stopped = stop_processes(orphans)
