@@ -64,16 +64,18 @@ def predicted_crossovers(crossover: pd.DataFrame, summary: pd.DataFrame,
                          model: Model) -> np.ndarray:
     """Per crossover row, where the model puts it: its times of both series on a grid
     from a quarter of the smallest size measured to four times the largest."""
+    # The sizes measured per curve, looked up once (not a mask over summary per row),
+    # and the rows as dicts (a Series' lookups cost as much as the predictions).
+    positive = summary[summary["size"] > 0]
+    size_range = positive.groupby(["workload", "kernel", "tasks"])["size"].agg(["min", "max"])
     found = []
-    for _, row in crossover.iterrows():
-        sizes = summary.loc[(summary["workload"] == row["workload"])
-                            & (summary["kernel"] == row["kernel"])
-                            & (summary["tasks"] == row["tasks"]), "size"]
-        sizes = sizes[sizes > 0]
-        if sizes.empty:
+    for row in crossover.to_dict("records"):
+        key = (row["workload"], row["kernel"], row["tasks"])
+        if key not in size_range.index:
             found.append(math.nan)
             continue
-        grid = np.geomspace(sizes.min() / 4, sizes.max() * 4, 64)
+        smallest, largest = size_range.loc[key]
+        grid = np.geomspace(smallest / 4, largest * 4, 64)
         times = {}
         for side in ("challenger", "baseline"):
             times[side] = [predict(model, Problem(row["workload"], row["kernel"], row[side],
