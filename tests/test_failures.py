@@ -129,6 +129,16 @@ def test_the_next_job_stops_what_a_killed_job_and_its_guard_left(tmp_path: Path,
     left = alive(descendants)
     assert left, "without a guard, the killed job's engines live on"
 
+    # A job of another timing slot (another temporary folder: another test worker, a
+    # sweep with a TMPDIR of its own) runs beside the killed job's by design: it
+    # leaves them be.
+    elsewhere = tmp_path / "another-slot"
+    elsewhere.mkdir()
+    subprocess.run([sys.executable, "-c", NEXT_JOB, str(tmp_path / "elsewhere.csv")],
+                   check=True, timeout=120, env={**os.environ, "TMPDIR": str(elsewhere)})
+    assert pd.read_csv(tmp_path / "elsewhere.csv")["orphans_stopped"].iloc[0] == 0
+    assert alive(descendants)
+
     output = tmp_path / "next.csv"
     subprocess.run([sys.executable, "-c", NEXT_JOB, str(output)], check=True, timeout=120)
     rows = pd.read_csv(output)
