@@ -20,7 +20,8 @@ import pytest
 if os.environ.get("PYTEST_XDIST_WORKER"):
     import tempfile
 
-    WORKER_TMPDIR = Path("/tmp") / f"parbench-tests-{os.environ['PYTEST_XDIST_WORKER']}"
+    WORKER = os.environ["PYTEST_XDIST_WORKER"]
+    WORKER_TMPDIR = Path(tempfile.gettempdir()) / f"parbench-tests-{WORKER}"
     WORKER_TMPDIR.mkdir(exist_ok=True)
     os.environ["TMPDIR"] = str(WORKER_TMPDIR)
     tempfile.tempdir = None
@@ -94,7 +95,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     leftovers = wait_until_gone(SESSION_STARTED)
     if leftovers:
-        names = [" ".join(process.cmdline()[:3]) for process in leftovers]
+        names = [command_line(process)[:120] for process in leftovers]
         session.config.get_terminal_writer().line(
             f"FAILED: engine processes outlived the suite: {names}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -137,6 +137,7 @@ def free_threaded_python() -> str:
 
 
 @pytest.mark.engine
+@pytest.mark.heavy  # its fixture builds the interpreter where missing: minutes
 def test_a_tiny_sweep_runs_threads_without_the_gil(workflow_copy: Path, free_threaded_python):
     # Maps of about 0.4 s on one free-threaded thread: long enough that 2 threads'
     # scaling shows through a busy machine's noise.
