@@ -29,7 +29,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 from parbench.aggregate import GLOBAL_TABLES, aggregate
 from parbench.backends import BACKENDS
 from parbench.resources import is_helper
-from parbench.settings import JobSettings
 from parbench.tables import write_csv_atomically
 from parbench.workflow_copy import copy_workflow
 
@@ -46,18 +45,6 @@ ENGINE_PROCESS_MARKERS = tuple(marker for backend in BACKENDS.values()
 SESSION_STARTED = time.time()
 # A small real run's per-job CSVs (tests/data/small_run/README.md).
 SMALL_RUN = REPO / "tests/data/small_run/raw"
-
-
-# The suite loads its own machine (`make test` runs two workers side by side): its
-# timing jobs measure at once rather than wait up to 30 s for a quiet machine and
-# measure again, unless a test is about that. Merged into every design and
-# JobSettings of a test that times something.
-UNWAITING = {"quiet_wait_seconds": 0, "remeasure_loaded": 0}
-
-
-def job_settings(**settings) -> JobSettings:
-    """JobSettings as a test asks for them, measuring at once unless it says otherwise."""
-    return JobSettings(**{**UNWAITING, **settings})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -140,10 +127,10 @@ def run_snakemake(workdir: Path, *arguments: str, timeout: float = 600,
 JOB_SCRIPT = """
 import sys
 from parbench.backends import resolve_series
-from parbench.measure import Job, JobSettings, run_job
+from parbench.measure import Job, run_job
+from tests.unwaiting import job_settings
 run_job(Job("exp_sinh", "python", sys.argv[2], int(sys.argv[3]), 4, 2),
-        JobSettings(min_repeats=1, max_repeats=1, warmups=0, quiet_wait_seconds=0,
-                    remeasure_loaded=0), resolve_series(sys.argv[2]),
+        job_settings(min_repeats=1, max_repeats=1, warmups=0), resolve_series(sys.argv[2]),
         sys.argv[1])
 """
 

@@ -22,7 +22,8 @@ import yaml
 from parbench.backends import series_from_config
 from parbench.workflow_copy import copy_workflow
 from tests import clusters
-from tests.conftest import UNWAITING, run_snakemake
+from tests.conftest import run_snakemake
+from tests.unwaiting import UNWAITING
 
 pytestmark = [pytest.mark.engine, pytest.mark.snakemake, pytest.mark.heavy]
 
@@ -31,14 +32,14 @@ pytestmark = [pytest.mark.engine, pytest.mark.snakemake, pytest.mark.heavy]
 JOB_ON_CLUSTER = """
 import sys
 from parbench.backends import series_from_config
-from parbench.measure import Job, JobSettings, run_job
+from parbench.measure import Job, run_job
+from tests.unwaiting import job_settings
 
 if __name__ == "__main__":
     engine, option, value, output = sys.argv[1:5]
     series = series_from_config([engine], {"lab": {"engine": engine, option: value}}, ["lab"])
     run_job(Job("shared_array", "numpy", f"{engine}@lab", 100_000, 8, 2),
-            JobSettings(min_repeats=3, max_repeats=3, warmups=1, min_sample_seconds=0.02,
-                        quiet_wait_seconds=0, remeasure_loaded=0),
+            job_settings(min_repeats=3, max_repeats=3, warmups=1, min_sample_seconds=0.02),
             series[f"{engine}@lab"], output)
 """
 

@@ -13,7 +13,8 @@ import yaml
 from parbench import describe
 from parbench.backends import default_series
 from parbench.workflow_copy import copy_workflow
-from tests.conftest import REPO, UNWAITING, run_snakemake
+from tests.conftest import REPO, run_snakemake
+from tests.unwaiting import UNWAITING
 
 README = (REPO / "README.md").read_text()
 
@@ -73,7 +74,7 @@ def test_the_own_workload_example_runs_as_written(tmp_path: Path):
     assert {"my_bench.py", "my_design.yaml", "command"} <= set(examples)
     workdir = copy_workflow(tmp_path)
     (workdir / "my_bench.py").write_text(examples["my_bench.py"])
-    # As written, but measuring at once, as every test does (conftest.UNWAITING).
+    # As written, but measuring at once, as every test does (tests/unwaiting.py).
     (workdir / "my_design.yaml").write_text(examples["my_design.yaml"]
                                             + yaml.safe_dump(UNWAITING))
     command = examples["command"].split()

@@ -40,14 +40,9 @@ import yaml
 from parbench import guard
 from parbench.backends import BACKENDS
 from parbench.measure import Job, measure
-from tests.conftest import (
-    REPO,
-    UNWAITING,
-    job_settings,
-    run_snakemake,
-    start_job_and_wait_for_its_map,
-)
+from tests.conftest import REPO, run_snakemake, start_job_and_wait_for_its_map
 from tests.failing_workloads import MARK_VARIABLE
+from tests.unwaiting import UNWAITING, job_settings
 
 pytestmark = [pytest.mark.engine, pytest.mark.heavy]
 
@@ -152,10 +147,10 @@ def test_the_next_job_stops_what_a_killed_job_and_its_guard_left(tmp_path: Path,
 NEXT_JOB = """
 import sys
 from parbench.backends import resolve_series
-from parbench.measure import Job, JobSettings, run_job
+from parbench.measure import Job, run_job
+from tests.unwaiting import job_settings
 run_job(Job("exp_sinh", "numpy", "serial", 1000, 2, 1),
-        JobSettings(min_repeats=1, max_repeats=1, warmups=0, min_sample_seconds=0,
-                    quiet_wait_seconds=0, remeasure_loaded=0),
+        job_settings(min_repeats=1, max_repeats=1, warmups=0, min_sample_seconds=0),
         resolve_series("serial"), sys.argv[1])
 """
 
@@ -197,9 +192,10 @@ def test_peak_memory_counts_a_shared_page_once():
 
 SHM_JOB = """
 import sys
-from parbench.measure import Job, JobSettings, measure
+from parbench.measure import Job, measure
+from tests.unwaiting import job_settings
 rows = measure(Job("shared_array", "numpy", sys.argv[1], 64_000_000, 2, 1),
-               JobSettings(min_repeats=1, max_repeats=1, quiet_wait_seconds=0))
+               job_settings(min_repeats=1, max_repeats=1))
 print("ROW", rows.iloc[-1]["status"], rows.iloc[-1]["error"])
 """
 
@@ -230,10 +226,11 @@ def test_a_job_that_crashes_says_why_in_its_log(tmp_path: Path):
         "import sys\n"
         "from parbench.backends import resolve_series\n"
         "from parbench.logs import stderr_to\n"
-        "from parbench.measure import Job, JobSettings, run_job\n"
+        "from parbench.measure import Job, run_job\n"
+        "from tests.unwaiting import job_settings\n"
         "with stderr_to(sys.argv[1]):\n"
         "    run_job(Job('no_such_workload', 'python', 'serial', 1, 1, 1),\n"
-        "            JobSettings(quiet_wait_seconds=0), resolve_series('serial'), sys.argv[2])\n")
+        "            job_settings(), resolve_series('serial'), sys.argv[2])\n")
     result = subprocess.run([sys.executable, "-c", script, str(log), str(tmp_path / "x.csv")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0

@@ -18,8 +18,9 @@ import yaml
 
 from parbench import guard, interpreters, sweep
 from parbench.backends import series_from_config
-from tests.conftest import REPO, UNWAITING, run_snakemake
+from tests.conftest import REPO, run_snakemake
 from tests.test_failures import alive, listed_by_the_guard
+from tests.unwaiting import UNWAITING
 
 FREE_THREADED = "free-threaded"
 
@@ -193,12 +194,12 @@ def test_a_job_on_the_interpreter_killed_outright_leaves_no_process(tmp_path: Pa
     script = (
         "import sys, dataclasses\n"
         "from parbench.backends import resolve_series\n"
-        "from parbench.measure import Job, JobSettings, run_job\n"
+        "from parbench.measure import Job, run_job\n"
+        "from tests.unwaiting import job_settings\n"
         "series = dataclasses.replace(resolve_series('pool'), name='pool-ft',\n"
         "                             interpreter='ft', interpreter_path=sys.argv[2])\n"
         "run_job(Job('exp_sinh', 'python', 'pool-ft', 50_000_000, 4, 2),\n"
-        "        JobSettings(min_repeats=1, max_repeats=1, warmups=0, quiet_wait_seconds=0), "
-        "series, sys.argv[1])\n")
+        "        job_settings(min_repeats=1, max_repeats=1, warmups=0), series, sys.argv[1])\n")
     log = tmp_path / "job.log"
     with open(log, "w") as stderr:
         job = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "job.csv"),

@@ -23,7 +23,8 @@ from parbench.measure import (
 )
 from parbench.resources import is_helper
 from parbench.tables import write_csv_atomically
-from tests.conftest import job_settings, start_job_and_wait_for_its_map
+from tests.conftest import start_job_and_wait_for_its_map
+from tests.unwaiting import job_settings
 
 pytestmark = [pytest.mark.engine, pytest.mark.heavy]
 
@@ -343,8 +344,7 @@ def test_a_jobs_rows_are_written_without_pandas_as_pandas_writes_them(tmp_path: 
     from tests.failing_workloads import MARK_VARIABLE
 
     monkeypatch.setenv(MARK_VARIABLE, str(tmp_path / "killed-once"))
-    settings = job_settings(min_repeats=2, max_repeats=2, min_sample_seconds=0,
-                           quiet_wait_seconds=0)
+    settings = job_settings(min_repeats=2, max_repeats=2, min_sample_seconds=0)
     jobs = {
         "ok": measure_rows(Job("exp_sinh", "numpy", "serial", 1_000, 4, 1), settings),
         "unsupported": measure_rows(Job("worker_setup", "stateful", "pool", 1_000, 4, 2),

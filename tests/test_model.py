@@ -18,6 +18,7 @@ from parbench.model import fit_model, model_from_table, model_table
 from parbench.model.tables import predict
 from parbench.model.terms import Problem, crossing, makespan, terms
 from tests.conftest import PARBENCH
+from tests.unwaiting import job_settings
 
 MB = 1_000_000
 
@@ -146,13 +147,12 @@ def test_the_model_of_the_small_run_predicts_its_crossover(aggregates):
 def test_a_prediction_of_a_job_the_model_never_saw_is_near_its_measurement(aggregates):
     """Fitted on the small run, the model predicts Pool summing a 2 MB array in 8 tasks
     (a size and task count it never saw); a real job measures it."""
-    from parbench.measure import Job, JobSettings, measure
+    from parbench.measure import Job, measure
 
     model = model_from_table(read_table(aggregates["model"]))
     predicted = predict(model, Problem("shared_array", "numpy", "pool", 2 * MB, 8, 2))
     rows = measure(Job("shared_array", "numpy", "pool", 2 * MB, 8, 2),
-                   JobSettings(min_repeats=5, max_repeats=5, quiet_wait_seconds=5,
-                               remeasure_loaded=0))
+                   job_settings(min_repeats=5, max_repeats=5, quiet_wait_seconds=5))
     measured = rows["seconds"].median()
     assert 0.33 < predicted / measured < 3, (predicted, measured)
 

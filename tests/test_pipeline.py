@@ -22,7 +22,8 @@ from parbench.backends import default_series
 from parbench.figures.registry import OVERVIEW, WORKLOAD, of_scope
 from parbench.workflow_copy import copy_workflow
 from parbench.workflow_copy import planned_jobs as planned
-from tests.conftest import PARBENCH, UNWAITING, run_snakemake
+from tests.conftest import PARBENCH, run_snakemake
+from tests.unwaiting import UNWAITING
 
 pytestmark = [pytest.mark.engine, pytest.mark.snakemake, pytest.mark.heavy]
 

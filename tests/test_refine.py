@@ -18,7 +18,8 @@ from parbench.aggregate import collect_timings, crossovers
 from parbench.refine import Refinement, planned_rounds, read_plan, refined_jobs, write_plan
 from parbench.refine.planner import bracket, fitted_sizes, plan_round, rounded
 from parbench.workflow_copy import copy_workflow, planned_jobs
-from tests.conftest import REPO, SMALL_RUN, UNWAITING, run_snakemake
+from tests.conftest import REPO, SMALL_RUN, run_snakemake
+from tests.unwaiting import UNWAITING
 
 RAY_VS_POOL = Refinement(pairs=[["ray", "pool"]], workloads=["shared_array"])
 

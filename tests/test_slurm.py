@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import SNAKEMAKE, UNWAITING
+from tests.conftest import SNAKEMAKE
 from tests.slurm_cluster import ENVIRONMENT, SingleNodeSlurm, SlurmUnavailable, ensure_installed
+from tests.unwaiting import UNWAITING
 
 pytestmark = [pytest.mark.engine, pytest.mark.snakemake, pytest.mark.heavy]
 

@@ -9,7 +9,7 @@ import pytest
 
 from parbench import stats
 from parbench.measure import Job, JobSettings, measure, stop_reason
-from tests.conftest import UNWAITING
+from tests.unwaiting import job_settings
 
 
 def test_median_interval_contains_the_true_median_and_narrows_with_samples():
@@ -69,8 +69,7 @@ def test_budget_stops_a_slow_job():
                          [(10.0, 5, "ci_target"), (1e-9, 12, "max_repeats")])
 def test_real_repeat_loop_obeys_the_rule(ci_target, expected_rows, reason):
     rows = measure(Job("exp_sinh", "numpy", "serial", 1_000, 4, 1),
-                   JobSettings(min_repeats=5, max_repeats=12, ci_target=ci_target,
-                               **UNWAITING))
+                   job_settings(min_repeats=5, max_repeats=12, ci_target=ci_target))
     assert len(rows) == expected_rows and set(rows["stop_reason"]) == {reason}
 
 

@@ -8,14 +8,13 @@ import pytest
 from parbench import worker_state
 from parbench.measure import (
     Job,
-    JobSettings,
     max_relative_error,
     measure,
     relative_error,
 )
 from parbench.workloads import WORKLOADS, get_workload, load_plugin
 from parbench.workloads.base import Workload
-from tests.conftest import UNWAITING
+from tests.unwaiting import job_settings
 
 CASES = [(name, kernel) for name, workload in WORKLOADS.items() for kernel in workload.kernels]
 
@@ -58,7 +57,7 @@ def test_workloads_that_move_data_declare_their_memory():
 def test_a_size_too_large_for_memory_is_an_error_row_before_any_allocation(name):
     workload = WORKLOADS[name]
     rows = measure(Job(name, workload.kernels[0], "serial", 10**15, 8, 1),
-                   JobSettings(min_repeats=1, max_repeats=1, **UNWAITING))
+                   job_settings(min_repeats=1, max_repeats=1))
     assert list(rows["status"]) == ["error"]
     assert "nothing was allocated" in rows["error"].iloc[0]
     assert rows["peak_rss_bytes"].iloc[0] < 2e9

@@ -1,8 +1,9 @@
 """A workload whose tasks wait instead of computing, for the pipeline test's
 refinement: two Pool workers halve eight waits whether or not the other test worker
 leaves them a free core, so the loop-versus-Pool crossing is there under any load.
-A computing workload's is not: with 3 ms and 30 ms `tiny_tasks` the Pool lost to
-the load of a parallel suite, and there was no crossing to refine.
+A computing workload's is not: with 3 ms `tiny_tasks` the Pool lost to the other
+worker's load and there was no crossing to refine; 30 ms ones won by 16 % beside it,
+and lost on three workers.
 
 Loaded by import path (`plugin: tests.waiting_workload:Waits`), as a user's own
 workload is.
