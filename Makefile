@@ -42,9 +42,10 @@ test-quick: $(BIN)/snakemake
 test-shuffled: $(BIN)/snakemake
 	$(PYTEST) -p randomly $(PYTEST_ARGS)
 
-# A free-threaded CPython 3.13 built from Debian trixie's source package into
-# .interpreters/ (about 2 to 3 minutes on 2 cores, once; docs/free-threading.md).
-freethreaded: $(BIN)/snakemake
+# A free-threaded CPython 3.13 built from Debian trixie's source package (about 3
+# minutes on 2 cores, once per machine: ~/.cache/parbench/interpreters, linked from
+# .interpreters/; docs/free-threading.md). Needs no .venv: CI builds it beside that.
+freethreaded:
 	bash workflow/scripts/build_interpreter.sh .interpreters/python3.13-free-threaded \
 	  free-threaded envs/constraints.txt
 

@@ -1,10 +1,11 @@
 """Series on another interpreter (parbench.interpreters): bad input refused by key
 when the config is read, and, on a free-threaded CPython built here from Debian's
-source (about 2 to 3 minutes, once: .interpreters/ is kept between runs), a tiny
+source (about 3 minutes, once per machine: the store every clone links to), a tiny
 sweep whose threads run without the GIL and a killed job that leaves nothing."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -125,7 +126,8 @@ def test_a_build_is_planned_once_before_the_jobs_on_it(workflow_copy: Path):
 
 @pytest.fixture(scope="session")
 def free_threaded_python() -> str:
-    """CPython 3.13 built with --disable-gil (make freethreaded), once per checkout."""
+    """CPython 3.13 built with --disable-gil (make freethreaded), once per machine
+    (build_interpreter.sh's store); a checkout only links to it."""
     python = REPO / interpreters.built_python(FREE_THREADED)
     folder = python.parents[2]
     began = time.perf_counter()
@@ -135,6 +137,30 @@ def free_threaded_python() -> str:
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     print(f"free-threaded interpreter ready in {time.perf_counter() - began:.0f} s: {python}")
     return str(python)
+
+
+@pytest.mark.slow  # its fixture builds the interpreter where missing: minutes
+def test_another_checkout_links_to_the_build_in_a_second(tmp_path: Path, free_threaded_python):
+    """A second checkout (another DEST) finds the machine's build in the store and links
+    to it: the same interpreter, not built again (its build.json is untouched)."""
+    built = Path(free_threaded_python).parents[2].resolve()
+    record = (built / "build.json").read_bytes()
+    mtime = (built / "build.json").stat().st_mtime_ns
+    other_checkout = tmp_path / "checkout/.interpreters" / built.name
+    result = subprocess.run(["bash", str(REPO / "workflow/scripts/build_interpreter.sh"),
+                             str(other_checkout), FREE_THREADED,
+                             str(REPO / "envs/constraints.txt")],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PARBENCH_INTERPRETER_STORE": str(built.parent)})
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert other_checkout.is_symlink() and other_checkout.resolve() == built
+    assert (built / "build.json").read_bytes() == record
+    assert (built / "build.json").stat().st_mtime_ns == mtime
+    python = other_checkout / "venv/bin/python"
+    probed = subprocess.run([str(python), "-c", "import sysconfig, numpy; "
+                             "print(sysconfig.get_config_var('Py_GIL_DISABLED'))"],
+                            capture_output=True, text=True, check=True)
+    assert probed.stdout.strip() == "1"
 
 
 @pytest.mark.engine

@@ -24,7 +24,8 @@ has no free-threaded wheel: `ray-ft` is refused there, not failed job by job).
 
 `build:` interpreters are made from Debian's `python3.13` source package by
 `workflow/scripts/build_interpreter.sh` (rule `build_interpreter`, `make
-freethreaded`), into `.interpreters/python3.13-<build>/` (git ignores it):
+freethreaded`), once per machine into a store every clone shares
+(`~/.cache/parbench/interpreters/`), linked from `.interpreters/python3.13-<build>`:
 `free-threaded` (`--disable-gil`) or `with-gil`, the same source and flags, the control
 that separates the cost of free-threading from the cost of another version.
 """
@@ -83,7 +84,8 @@ class Interpreter:
         return f"interpreters.{self.name}"
 
 
-# One folder per build, whatever the config calls it: `.interpreters/<folder>/python`
+# One folder per build, whatever the config calls it (a link to the machine's store of
+# builds): `.interpreters/<folder>/python`
 # (the interpreter), `venv/` (its environment), `build.json` (what was built, how long).
 BUILT_FOLDER = "python3.13-{build}"
 BUILT_PYTHON = f"{BUILT_ROOT}/{BUILT_FOLDER}/venv/bin/python"

@@ -1,7 +1,8 @@
 # Interpreters the config asks this workflow to build (config `interpreters`,
 # `build: free-threaded` or `with-gil`; parbench.interpreters): CPython 3.13 from
-# Debian's source package, once, into .interpreters/ (git ignores it). The build
-# holds the timing slot: nothing is measured while it keeps the cores busy.
+# Debian's source package, once per machine (a store every clone shares), linked
+# from .interpreters/ (git ignores it). The build holds the timing slot: nothing is
+# measured while it keeps the cores busy.
 
 
 rule build_interpreter:

@@ -4,7 +4,8 @@
 #
 #   build_interpreter.sh DEST BUILD CONSTRAINTS
 #
-# DEST         the folder (DEST/python: the interpreter; DEST/venv: its environment)
+# DEST         the folder (DEST/python: the interpreter; DEST/venv: its environment),
+#              a link to the machine's store of builds (below)
 # BUILD        free-threaded (./configure --disable-gil) or with-gil (the same source
 #              and flags with the GIL: the control for the version)
 # CONSTRAINTS  the project's pins (envs/constraints.txt): numpy, psutil, threadpoolctl
@@ -14,6 +15,11 @@
 # the system's apt configuration changes). Build dependencies that are missing are
 # installed when running as root, else named. Writes DEST/build.json: the version,
 # the build, and how long each step took. Does nothing when DEST/venv/bin/python runs.
+#
+# Built once per machine, not per checkout: the build goes into a store that every
+# clone shares (PARBENCH_INTERPRETER_STORE, default ~/.cache/parbench/interpreters) and
+# DEST becomes a link to it, so a fresh clone links in a second what took minutes.
+# PARBENCH_INTERPRETER_STORE= (empty) builds into DEST itself.
 set -euo pipefail
 
 dest=$1
@@ -24,15 +30,33 @@ case "$build" in
   with-gil) gil_flag= ;;
   *) echo "build_interpreter.sh: BUILD is free-threaded or with-gil, not '$build'" >&2; exit 2 ;;
 esac
-dest=$(realpath -m "$dest")
+dest=$(realpath -m -s "$dest")  # -s: DEST itself, not where a link of it points
 constraints=$(realpath "$constraints")
+works() { "$1/venv/bin/python" -c 'import numpy, psutil, threadpoolctl' 2>/dev/null; }
 # One build of a folder at a time: a second caller waits, then finds it built.
 mkdir -p "$(dirname "$dest")"
 exec 9>"$dest.lock"
 flock 9
-if "$dest/venv/bin/python" -c 'import numpy, psutil, threadpoolctl' 2>/dev/null; then
+if works "$dest"; then
   echo "already built: $dest/venv/bin/python"
   exit 0
+fi
+
+store=${PARBENCH_INTERPRETER_STORE-${XDG_CACHE_HOME:-$HOME/.cache}/parbench/interpreters}
+if [[ -n "$store" ]]; then
+  mkdir -p "$store"
+  link=$dest
+  dest=$(realpath "$store")/$(basename "$link")
+  # Checkouts building the same interpreter at once: one builds, the others wait.
+  exec 8>"$dest.lock"
+  flock 8
+  # Whatever is at DEST (a broken build, the folders a workflow made for its output)
+  # gives way to the link; rm of the link's own name, never of what it points to.
+  link_to_store() { rm -rf -- "$link"; ln -s "$dest" "$link"; echo "linked $link -> $dest"; }
+  if works "$dest"; then
+    link_to_store
+    exit 0
+  fi
 fi
 
 cache=${PARBENCH_INTERPRETER_CACHE:-$(dirname "$dest")/cache}
@@ -50,8 +74,10 @@ for package in build-essential "${headers[@]}" xz-utils; do
 done
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # Another install may hold apt's locks (.ci/run installs beside this build): wait.
+    apt-get update -qq -o DPkg::Lock::Timeout=600
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      -o DPkg::Lock::Timeout=600 "${missing[@]}"
   else
     echo "build_interpreter.sh: install first (as root): apt-get install ${missing[*]}" >&2
     exit 1
@@ -117,3 +143,4 @@ json.dump({"version": version, "build": build,
            "total_seconds": round(finished - began, 1)}, open(path, "w"), indent=1)
 EOF
 cat "$dest/build.json"
+if [[ -n "$store" ]]; then link_to_store; fi
