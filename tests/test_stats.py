@@ -152,8 +152,38 @@ def test_the_sorted_median_is_numpys_median(width):
 @pytest.mark.parametrize("shape", [(3, 7, 4), (2, 5), (5, 8, 6, 7, 5)])
 def test_the_median_of_kept_slots_is_numpys_nanmedian(shape):
     """Replicates of unequal repeat counts leave slots of a resample empty."""
-    picks, keep = stats._resample_positions(shape, 300, 11)
+    picks, keep = stats._resample_positions(np.array([shape]), max(shape), 300, 11)
     assert keep is not None
-    values = np.random.default_rng(len(shape)).lognormal(0, 1, (6, sum(shape)))[:, picks]
-    expected = np.nanmedian(np.where(keep, values, np.nan), axis=-1)
-    assert np.array_equal(stats._medians_of_kept(values, keep), expected)
+    values = np.random.default_rng(len(shape)).lognormal(0, 1, (6, sum(shape)))[:, picks[0]]
+    expected = np.nanmedian(np.where(keep[0], values, np.nan), axis=-1)
+    assert np.array_equal(stats._medians_of_kept(values, keep[0]), expected)
+
+
+def two_level_medians(groups: list[np.ndarray], resamples: int, seed: int) -> np.ndarray:
+    """The two-level bootstrap as the module defines it, one resample and one slot at
+    a time, from the same random numbers: the reference for the batched one."""
+    rng = np.random.default_rng(seed)
+    counts = [group.size for group in groups]
+    if len(groups) == 1:
+        picks = rng.integers(0, counts[0], size=(resamples, counts[0]))
+        return np.array([np.median(groups[0][row]) for row in picks])
+    drawn = rng.integers(0, len(groups), size=(resamples, len(groups)))
+    uniform = rng.random((resamples, len(groups), max(counts)))
+    medians = []
+    for resample in range(resamples):
+        values = [groups[replicate][int(uniform[resample, slot, repeat] * counts[replicate])]
+                  for slot, replicate in enumerate(drawn[resample])
+                  for repeat in range(counts[replicate])]
+        medians.append(np.median(values))
+    return np.array(medians)
+
+
+def test_the_batched_bootstrap_is_the_two_level_bootstrap_to_the_bit():
+    """Combinations of unequal shapes share their random numbers (as many replicates,
+    the same widest one) and are taken together: each still gets its own resamples."""
+    rng = np.random.default_rng(5)
+    shapes = [(6,), (8,), (5, 8), (8, 8), (8, 5, 7), (6, 6, 6), (5, 7, 8, 6, 5), (2, 1)]
+    many = [[rng.lognormal(0, 0.3, count) for count in shape] for shape in shapes]
+    together = stats.bootstrap_medians_many(many, resamples=200, seed=13)
+    for samples, medians in zip(many, together):
+        assert np.array_equal(medians, two_level_medians(samples, 200, 13))
