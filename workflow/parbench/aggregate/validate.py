@@ -151,17 +151,15 @@ def _read_group(header: str, files: list[tuple[str, str]],
     try:
         rows = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
         rows = migrations.renamed(rows, source)
-        records = [list(csv.reader(io.StringIO(body))) for _, body in files]
-        counts = [len(file_records) for file_records in records]
+        # A row with fewer cells than the header (cut short) is read with empty cells.
+        shapes = [_records(body, len(rows.columns)) for _, body in files]
+        counts = [count for count, _ in shapes]
         if sum(counts) != len(rows):
             raise pd.errors.ParserError("records and rows disagree")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, migrations.UnknownFormat):
         return _read_one_by_one(files, invalid)  # a malformed file: find it
     owner = np.repeat(np.arange(len(files)), counts)
-    # A row with fewer cells than the header (cut short) is read with empty cells.
-    width = len(rows.columns)
-    ragged = {index for index, file_records in enumerate(records)
-              if any(len(record) != width for record in file_records)}
+    ragged = {index for index, (_, uneven) in enumerate(shapes) if uneven}
     suspect = (set(np.flatnonzero(np.array(counts) == 0)) | set(_suspect_files(rows, owner))
                | ragged)
     if suspect:
@@ -180,6 +178,18 @@ def _read_group(header: str, files: list[tuple[str, str]],
                 return None
             return typed(kept_text, source)
     return typed(text, source)
+
+
+def _records(body: str, width: int) -> tuple[int, bool]:
+    """(how many records, whether any has other than `width` cells) of a file's body, as
+    the csv module reads it. Without quotes or carriage returns a record is a line and
+    its cells are its commas and one more: counted without parsing (a third of the
+    reading time of ten thousand files)."""
+    if '"' not in body and "\r" not in body:
+        lines = body.split("\n")[:-1]  # the body ends with a newline
+        return len(lines), any(line.count(",") != width - 1 for line in lines)
+    records = list(csv.reader(io.StringIO(body)))
+    return len(records), any(len(record) != width for record in records)
 
 
 def _suspect_files(rows: pd.DataFrame, owner: np.ndarray) -> np.ndarray:
