@@ -131,26 +131,24 @@ def predict_design(design: Path, model_csv: Path, csv: Path | None) -> str:
 def plot(results: Path, figures: Path, width: float | None) -> None:
     """Every registered figure of the aggregates under `results`, into `figures`."""
     # Here, not at the top: matplotlib costs the other commands about a second.
-    from parbench.figures.draw import draw_scope, stems_under
+    from parbench.figures.draw import ScopeToDraw, draw_scopes, stems_under
     from parbench.figures.registry import OVERVIEW, TARGET, WORKLOAD, tables_read
     from parbench.figures.style import DEFAULT_WIDTH
 
-    width = width or DEFAULT_WIDTH
     summary = read_table(results / "summary.csv")
     crossover = read_table(results / "crossover.csv")
     local = summary[summary["target"].fillna(LOCAL) == LOCAL]
-    for workload in sorted(local["workload"].dropna().unique()):
-        draw_scope(WORKLOAD, summary, crossover, stems_under(figures, WORKLOAD, workload),
-                   workload, width=width)
+    scopes = [ScopeToDraw(WORKLOAD, stems_under(figures, WORKLOAD, workload), workload)
+              for workload in sorted(local["workload"].dropna().unique())]
+    scopes.append(ScopeToDraw(OVERVIEW, stems_under(figures, OVERVIEW)))
+    scopes += [ScopeToDraw(TARGET, stems_under(figures, TARGET, workload, target), workload,
+                           target)
+               for target in sorted(set(summary["target"].dropna()) - {LOCAL})
+               for workload in sorted(summary.loc[summary["target"] == target,
+                                                  "workload"].unique())]
     others = {name: read_table(results / f"{name}.csv") for name in tables_read(OVERVIEW)
               if (results / f"{name}.csv").is_file()}
-    draw_scope(OVERVIEW, summary, crossover, stems_under(figures, OVERVIEW), width=width,
-               tables=others)
-    for target in sorted(set(summary["target"].dropna()) - {LOCAL}):
-        for workload in sorted(summary.loc[summary["target"] == target, "workload"].unique()):
-            draw_scope(TARGET, summary, crossover,
-                       stems_under(figures, TARGET, workload, target), workload, target,
-                       width)
+    draw_scopes(scopes, summary, crossover, width or DEFAULT_WIDTH, others)
     print(f"wrote the figures under {figures}")
 
 
