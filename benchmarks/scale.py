@@ -17,7 +17,8 @@ its own), and times, side by side:
 - aggregation alone of mixed shapes: another design of about N jobs with 2 to 5
   replicates per combination (5 planned, some left out, as a refinement or a cut run
   leaves them) of 5 to 8 repeats each;
-- plotting, every workload's figures and the overview;
+- plotting, every workload's figures and the overview: through the workflow (with
+  the DAG of every job), and `parbench plot` alone on the mixed shapes' aggregates;
 - after one CSV of one workload is written again: which jobs a dry run plans.
 
 It prints each figure, how it grows from 1k to 10k, and the issue's targets.
@@ -170,6 +171,18 @@ def parbench_aggregate(workdir: Path) -> float:
     return seconds
 
 
+def parbench_plot(workdir: Path) -> float:
+    """Seconds `parbench plot` takes on the aggregates parbench_aggregate wrote."""
+    command = [str(Path(sys.executable).with_name("parbench")), "--results",
+               str(workdir / "aggregate-alone"), "plot"]
+    began = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+    seconds = time.perf_counter() - began
+    if result.returncode != 0:
+        raise RuntimeError(f"parbench plot failed:\n{result.stderr[-3000:]}")
+    return seconds
+
+
 def one_scale(jobs_wanted: int, template: pd.DataFrame, series: list[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="parbench-scale-") as folder:
         workdir = copy_workflow(Path(folder))
@@ -195,7 +208,9 @@ def one_scale(jobs_wanted: int, template: pd.DataFrame, series: list[str]) -> di
         write_synthetic_jobs(workdir, mixed, template)
         mixed_jobs = leave_out_replicates(workdir, mixed)
         mixed_seconds = parbench_aggregate(workdir)
+        mixed_plot_seconds = parbench_plot(workdir)
         return {"jobs": jobs, "dry_run_seconds": dry_seconds,
+                "mixed_plot_seconds": mixed_plot_seconds,
                 "mixed_jobs": mixed_jobs, "mixed_alone_seconds": mixed_seconds,
                 "planned_before": planned_jobs(dry), "aggregate_seconds": aggregate_seconds,
                 "aggregate_alone_seconds": in_process_seconds,
@@ -213,7 +228,7 @@ def main() -> None:
           f"{REPEATS[0]} to {REPEATS[1]} repeats); mixed shapes: {small['mixed_jobs']} and "
           f"{large['mixed_jobs']} jobs, {MIXED_REPLICATES[0]} to {MIXED_REPLICATES[1]} "
           "replicates")
-    print(f"{'measure':<46}{'1k':>10}{'10k':>10}{'growth':>8}  target")
+    print(f"{'measure':<58}{'1k':>10}{'10k':>10}{'growth':>8}  target")
     for key, label, target in (
             ("dry_run_seconds", "snakemake -n (s)", "<= 20 s at 10k"),
             ("aggregate_seconds", "aggregation through Snakemake, with its DAG (s)",
@@ -222,9 +237,12 @@ def main() -> None:
              "<= 10 s at 10k, growth <= 11x"),
             ("mixed_alone_seconds", "aggregation alone, mixed shapes (s)",
              "<= 10 s at 10k, growth <= 11x"),
-            ("plot_seconds", "plotting every figure (s)", "<= 30 s at 10k")):
+            ("plot_seconds", "plotting every figure through Snakemake, with its DAG (s)",
+             "<= 30 s at 10k"),
+            ("mixed_plot_seconds", "plotting alone, parbench plot, mixed shapes (s)",
+             "<= 30 s at 10k")):
         growth = large[key] / small[key]
-        print(f"{label:<46}{small[key]:>10.1f}{large[key]:>10.1f}{growth:>7.1f}x  {target}")
+        print(f"{label:<58}{small[key]:>10.1f}{large[key]:>10.1f}{growth:>7.1f}x  {target}")
     print(f"planned by a dry run with every CSV there (10k): {large['planned_before']}")
     print(f"planned after one shared_array CSV is written again (10k): "
           f"{large['planned_after_one_csv']}")
