@@ -58,47 +58,36 @@ def bootstrap_medians(samples: Samples, resamples: int = RESAMPLES,
 
 def bootstrap_medians_many(many_samples: Sequence[Samples], resamples: int = RESAMPLES,
                            seed: int = SEED) -> list[np.ndarray]:
-    """`bootstrap_medians` of each of `many_samples`, to the same bits, at once. With
-    one seed, the resamples of every combination of as many replicates, the largest
-    of as many repeats, use the same random numbers (`_draws`: which replicates, and
-    a uniform number per slot that the drawn replicate's own count of repeats turns
-    into a position), whatever the other replicates' counts: a sweep of thousands of
-    combinations draws them a few times and takes the medians of many at once."""
+    """`bootstrap_medians` of each of `many_samples`, to the same bits, at once: a
+    large sweep has thousands of combinations of the same shape (replicates x
+    repeats), whose resamples (same seed, same shape) draw the same positions, so
+    those are drawn once and every such combination's medians taken together. Shapes
+    of as many replicates, the same largest, share their random numbers (`_draws`)."""
     groups_of = [as_replicates(samples) for samples in many_samples]
     medians: list[np.ndarray] = [np.full(resamples, np.nan)] * len(groups_of)
-    by_draw: dict[tuple[int, int], list[int]] = {}
+    by_shape: dict[tuple[int, ...], list[int]] = {}
     for position, groups in enumerate(groups_of):
         if groups:
-            key = (len(groups), max(group.size for group in groups))
-            by_draw.setdefault(key, []).append(position)
-    for (replicates, widest), positions in by_draw.items():
+            by_shape.setdefault(tuple(group.size for group in groups), []).append(position)
+    for shape, positions in by_shape.items():
+        picks, keep = _shape_positions(shape, resamples, seed)
         # A few combinations at a time: their resamples stay in the CPU's cache.
-        at_once = max(1, _VALUES_AT_ONCE // (resamples * replicates * widest))
+        at_once = max(1, _VALUES_AT_ONCE // picks.size)
         for chunk in range(0, len(positions), at_once):
             some = positions[chunk:chunk + at_once]
-            counts = np.array([[group.size for group in groups_of[position]]
-                               for position in some])
-            picks, keep = _resample_positions(counts, widest, resamples, seed)
-            # Each combination's repeats in a row of its own (padded: no pick lands
-            # in the padding), then every resample's picks from its combination's row.
-            width = int(counts.sum(axis=1).max())
-            values = np.zeros((len(some), width))
-            for row, position in zip(values, some):
-                joined = np.concatenate(groups_of[position])
-                row[:joined.size] = joined
-            picks += (np.arange(len(some), dtype=picks.dtype) * width)[:, None, None]
-            drawn_values = values.ravel()[picks]
-            found = (_medians_along_last_axis(drawn_values) if keep is None
-                     else _medians_of_kept(drawn_values, keep))
+            values = np.stack([np.concatenate(groups_of[position]) for position in some]
+                              )[:, picks]
+            found = (_medians_along_last_axis(values) if keep is None
+                     else _medians_of_kept(values, keep))
             for position, one in zip(some, found):
                 medians[position] = one
     return medians
 
 
-# Drawn values per batch of combinations (float64: 1 MB; the positions, masks and
-# sort of a batch then stay in the CPU's cache: on 700 mixed shapes, 2**21 took 1.8
-# times as long, and one batch per shape as before 1.6 times).
-_VALUES_AT_ONCE = 2**17
+# Drawn values per batch of combinations (float64: 2 MB): the values, masks and sort
+# of a batch stay in the CPU's cache (32 combinations at a time took 1.2 times as long
+# on 700 of mixed shapes, and batches of 16 MB 1.8 times).
+_VALUES_AT_ONCE = 2**18
 
 
 def _medians_along_last_axis(values: np.ndarray) -> np.ndarray:
@@ -124,7 +113,7 @@ def _medians_of_kept(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
              + np.take_along_axis(ordered, high, axis=-1)) / 2)[..., 0]
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=32)  # a miss costs a fraction of a millisecond
 def _draws(replicates: int, widest: int, resamples: int,
            seed: int) -> tuple[np.ndarray, np.ndarray | None]:
     """The random numbers of `resamples` two-level resamples of `replicates`
@@ -141,6 +130,19 @@ def _draws(replicates: int, widest: int, resamples: int,
     uniform = rng.random((resamples, replicates, widest))
     drawn.flags.writeable = uniform.flags.writeable = False
     return drawn, uniform
+
+
+@functools.lru_cache(maxsize=256)
+def _shape_positions(shape: tuple[int, ...], resamples: int,
+                     seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """_resample_positions of one shape (resamples x slots). Cached: read-only, shared
+    by every combination of the shape."""
+    picks, keep = _resample_positions(np.array([shape]), max(shape), resamples, seed)
+    picks, keep = picks[0], (None if keep is None else keep[0])
+    for array in (picks, keep):
+        if array is not None:
+            array.flags.writeable = False
+    return picks, keep
 
 
 def _resample_positions(counts: np.ndarray, widest: int, resamples: int,

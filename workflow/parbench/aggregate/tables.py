@@ -97,8 +97,11 @@ def tables_of_workloads(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
     try:
         with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")
                                  ) as pool:
-            found = list(pool.map(_forked_workload_tables, rows, repeat(pairs),
-                                  repeat(exclude_loaded)))
+            # The most rows first, so the cores end together; the tables in order.
+            largest_first = sorted(rows, key=lambda name: -len(rows[name]))
+            by_name = dict(zip(largest_first, pool.map(
+                _forked_workload_tables, largest_first, repeat(pairs), repeat(exclude_loaded))))
+            found = [by_name[name] for name in rows]
     except BrokenProcessPool:
         # A worker ended before it answered (killed; or an at-fork hook of a library
         # ended it): the same tables, one workload at a time, rather than a hang.
