@@ -54,8 +54,9 @@ run-freethreaded: $(BIN)/snakemake
 	$(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default \
 	  --configfile config/freethreaded.yaml $(SNAKEMAKE_ARGS)
 
+# Every part, or some: `make bench BENCH="article scale"` (benchmarks/__main__.py).
 bench: $(BIN)/snakemake
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(BENCH)
 
 lint: $(BIN)/snakemake
 	$(BIN)/snakemake --lint

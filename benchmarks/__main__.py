@@ -1,4 +1,4 @@
-"""`make bench`: three cross-checks, measured side by side in one run, reported as ratios,
+"""`make bench`: cross-checks, measured side by side in one run, reported as ratios,
 then the scale check (benchmarks/scale.py: the workflow on 1,000 and 10,000 synthetic
 per-job CSVs: dry run, aggregation, plotting, and what one new CSV re-runs).
 
@@ -11,6 +11,9 @@ per-job CSVs: dry run, aggregation, plotting, and what one new CSV re-runs).
 4. Threads without the GIL: `threads-ft` through the harness vs a bare
    ThreadPoolExecutor.map on the same free-threaded CPython (benchmarks/freethreaded.py;
    skipped until `make freethreaded` has built it). Target: ratio <= 1.05.
+5. The article's own code (benchmarks/article.py: its loop and its Pool(cores).map, each
+   in a fresh interpreter as the article ran it) against parbench's serial and pool
+   jobs on its problem, at 10^6 and 10^7 iterations x 10 tasks. Target: ratio <= 1.05.
 
 Each check runs in rounds; a round measures one side, then the other, so drift
 in the machine's speed hits both, and the two sides of a round form a pair.
@@ -27,14 +30,16 @@ Rounds go on until the check is decided (checked after every round from
 `min_rounds` on) or it reaches `max_rounds`, or another round would probably
 end past its time budget (no new round starts once the elapsed time plus the
 last round's duration exceeds it). A check stopped undecided is reported as
-undecided. The bounds, chosen so that the whole run takes at most about
-6 minutes on a 2-core machine:
+undecided. The bounds, chosen so that the checks take at most about
+20 minutes on a 2-core machine (`python -m benchmarks article`: one part):
 
   check                min_rounds  max_rounds  budget   one round (2 cores)
   harness overhead         10         100       75 s     ~2 s
   parallel efficiency      10          60       75 s     ~4 s
   Ray dispatch              4           8      200 s     ~35 s
   free-threaded threads     6          30       90 s     ~5 s
+  article, 10^6 (each)      6          20       90 s     ~7 s
+  article, 10^7 (each)      4           6      300 s     ~35-60 s
 
 The minimum rounds keep a bootstrap of very few rounds (whose interval is too
 narrow) from deciding. Looking after every round is a sequential test: near
@@ -371,6 +376,49 @@ def free_threaded_threads_check() -> dict | None:
                "<= 1.05", outcome, *outcome.medians())
 
 
+# The article's problem (exp_sinh python, 10 tasks) at the sizes crossovers sit near and
+# at the article's own: per size, the parbench job's settings (timed maps, warm-up) and
+# the rounds. At 10^7 a map takes ~12 s on one core: one map a side, no warm-up (the
+# article has none either), few rounds.
+ARTICLE_SIZES = {
+    1_000_000: (dict(min_repeats=SAMPLES_PER_SIDE, max_repeats=SAMPLES_PER_SIDE),
+                RoundLimits(min_rounds=6, max_rounds=20, budget_seconds=90)),
+    10_000_000: (dict(min_repeats=1, max_repeats=1, warmups=0),
+                 RoundLimits(min_rounds=4, max_rounds=6, budget_seconds=300)),
+}
+
+
+def article_checks() -> list[dict]:
+    """parbench's `serial` and `pool` jobs against the article's own code (its loop, its
+    `Pool(workers).map`, each run as the article ran it: a fresh interpreter, the pool
+    made before the timer, `time.time()` around the one map) on the same problem, side
+    by side in rounds. The harness side's value is its median per-map time; waiting for
+    a quiet machine and re-measuring are off (the article's side can do neither).
+    Target: within 5 % (ratio <= 1.05)."""
+    from benchmarks.article import ARTICLE_POOL, ARTICLE_SERIAL, run_article
+
+    workers = machine.available_cores()
+    found = []
+    for iterations, (job_settings, limits) in ARTICLE_SIZES.items():
+        settings = JobSettings(calibration_repeats=0, min_sample_seconds=0.0,
+                               quiet_wait_seconds=0.0, remeasure_loaded=0, **job_settings)
+        for series, program, series_workers in (
+                ("serial", ARTICLE_SERIAL.format(iterations=iterations), 1),
+                ("pool", ARTICLE_POOL.format(iterations=iterations, processes=workers),
+                 workers)):
+            job = Job("exp_sinh", "python", series, iterations, 10, series_workers)
+
+            def one_round(job=job, program=program, settings=settings) -> tuple[float, float]:
+                return map_seconds(measure(job, settings)), run_article(program)
+
+            article = f"Pool({workers}).map" if series == "pool" else "loop"
+            outcome = run_rounds(f"article {series} at {iterations:.0e}", one_round, 1.05,
+                                 "below", limits)
+            found.append(row(f"parbench {series} / the article's {article}, {iterations:.0e} "
+                             "iterations x 10 tasks", "<= 1.05", outcome, *outcome.medians()))
+    return found
+
+
 def row(check: str, target: str, outcome: Outcome, measured: float, reference: float) -> dict:
     return {"check": check, "measured": measured, "reference": reference,
             "ratio": outcome.ratio, "ratio_ci_low": outcome.ratio_ci_low,
@@ -379,12 +427,31 @@ def row(check: str, target: str, outcome: Outcome, measured: float, reference: f
             "stop_reason": outcome.stop_reason, "seconds": outcome.seconds}
 
 
-def main() -> None:
+# Each part of `make bench` by name: `python -m benchmarks article scale` runs those two.
+PARTS = {"harness": lambda: [harness_overhead()],
+         "efficiency": lambda: [parallel_efficiency()],
+         "ray": lambda: [dispatch_overhead_check()],
+         "freethreaded": lambda: [free_threaded_threads_check()],
+         "article": article_checks}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    wanted = list(sys.argv[1:] if argv is None else argv) or [*PARTS, "scale"]
+    unknown = sorted(set(wanted) - {*PARTS, "scale"})
+    if unknown:
+        raise SystemExit(f"unknown part(s) {unknown}; the parts: {[*PARTS, 'scale']}")
     limit_threads(1)
-    checks = [harness_overhead(), parallel_efficiency(), dispatch_overhead_check(),
-              free_threaded_threads_check()]
-    checks = [check for check in checks if check is not None]
-    table = pd.DataFrame(checks)
+    checks = [check for part in PARTS if part in wanted for check in PARTS[part]()
+              if check is not None]
+    if checks:
+        report(pd.DataFrame(checks))
+    if "scale" in wanted:
+        from benchmarks import scale
+
+        scale.main()
+
+
+def report(table: pd.DataFrame) -> None:
     for column, value in machine.provenance(1).items():
         table[column] = value
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
@@ -396,9 +463,6 @@ def main() -> None:
           f"the whole interval is on one side of the target, else undecided.\n"
           f"machine: {table['cpu_model'][0]}, {table['available_cores'][0]} cores available; "
           f"written to {OUTPUT}")
-    from benchmarks import scale
-
-    scale.main()
 
 
 if __name__ == "__main__":
