@@ -8,6 +8,8 @@ per-job CSVs: dry run, aggregation, plotting, and what one new CSV re-runs).
    tasks = 4 x workers, vs the serial backend. Target: speedup / workers >= 0.9.
 3. Dispatch overhead: the harness's Ray per-task overhead (a map of 1,000 empty
    tasks) vs `ray microbenchmark`'s "single client tasks async". Target: <= 1.5x.
+   (`python -m benchmarks.ray_dispatch` times both kinds of task in one Ray instance:
+   what the harness adds, apart from what differs between the two instances.)
 4. Threads without the GIL: `threads-ft` through the harness vs a bare
    ThreadPoolExecutor.map on the same free-threaded CPython (benchmarks/freethreaded.py;
    skipped until `make freethreaded` has built it). Target: ratio <= 1.05.

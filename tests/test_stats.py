@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from parbench import stats
+from parbench import resampling, stats
 from parbench.measure import Job, JobSettings, measure, stop_reason
 from tests.unwaiting import job_settings
 
@@ -146,17 +146,17 @@ def test_many_bootstraps_at_once_give_each_ones_medians_to_the_bit():
 @pytest.mark.parametrize("width", [1, 2, 5, 10, 11])
 def test_the_sorted_median_is_numpys_median(width):
     values = np.random.default_rng(width).lognormal(0, 1, (40, 300, width))
-    assert np.array_equal(stats._medians_along_last_axis(values), np.median(values, axis=-1))
+    assert np.array_equal(resampling.medians_along_last_axis(values), np.median(values, axis=-1))
 
 
 @pytest.mark.parametrize("shape", [(3, 7, 4), (2, 5), (5, 8, 6, 7, 5)])
 def test_the_median_of_kept_slots_is_numpys_nanmedian(shape):
     """Replicates of unequal repeat counts leave slots of a resample empty."""
-    picks, keep = stats._resample_positions(np.array([shape]), max(shape), 300, 11)
+    picks, keep = resampling.resample_positions(np.array([shape]), max(shape), 300, 11)
     assert keep is not None
     values = np.random.default_rng(len(shape)).lognormal(0, 1, (6, sum(shape)))[:, picks[0]]
     expected = np.nanmedian(np.where(keep[0], values, np.nan), axis=-1)
-    assert np.array_equal(stats._medians_of_kept(values, keep[0]), expected)
+    assert np.array_equal(resampling.medians_of_kept(values, keep[0]), expected)
 
 
 def two_level_medians(groups: list[np.ndarray], resamples: int, seed: int) -> np.ndarray:
