@@ -136,12 +136,11 @@ def from_config(block: Mapping[str, Any] | None) -> dict[str, Interpreter]:
 
 
 @functools.cache
-def probe(path: str) -> dict[str, Any]:
+def probe(path: str, packages: tuple[str, ...] = ()) -> dict[str, Any]:
     """What the python at `path` is: its version, whether its build is free-threaded,
-    and the version of each package a job might need there (None: not installed)."""
-    from parbench.machine import recorded_packages
-
-    names = [*TIMING_PACKAGES, *recorded_packages()]
+    and the version of each of TIMING_PACKAGES and `packages` there (None: not
+    installed)."""
+    names = [*TIMING_PACKAGES, *packages]
     result = subprocess.run([path, "-c", _PROBE, json.dumps(list(dict.fromkeys(names)))],
                             capture_output=True, text=True, timeout=PROBE_TIMEOUT_SECONDS,
                             env={**os.environ, "PYTHONPATH": ""})
@@ -151,9 +150,10 @@ def probe(path: str) -> dict[str, Any]:
     return json.loads(result.stdout)
 
 
-def described(interpreter: Interpreter) -> dict[str, Any]:
-    """The interpreter as its probe sees it; a `build:` one not built yet as it will
-    be (the build installs exactly TIMING_PACKAGES)."""
+def described(interpreter: Interpreter, packages: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The interpreter as its probe sees it, with the versions of TIMING_PACKAGES and
+    `packages` there; a `build:` one not built yet as it will be (the build installs
+    exactly TIMING_PACKAGES)."""
     python = Path(interpreter.path)
     if interpreter.build and not python.exists():
         return {"version": "3.13 (to be built)", "free_threaded_build": interpreter.free_threaded,
@@ -164,7 +164,7 @@ def described(interpreter: Interpreter) -> dict[str, Any]:
         raise ValueError(f"config key {interpreter.key}.path: {interpreter.path} is not "
                          "executable")
     try:
-        found = probe(str(python))
+        found = probe(str(python), tuple(packages))
     except (OSError, RuntimeError, subprocess.SubprocessError, ValueError) as problem:
         raise ValueError(f"config key {interpreter.key}.path: {interpreter.path} does not run "
                          f"as a Python: {problem}") from None
@@ -181,7 +181,7 @@ def check_series(series_name: str, packages: tuple[str, ...], interpreter: Inter
                  key: str) -> None:
     """Refuse a series whose backend cannot run on `interpreter` (a package it needs,
     or one every timing job needs, is not installed there), naming `key`."""
-    found = described(interpreter)
+    found = described(interpreter, tuple(packages))
     missing = [name for name in (*TIMING_PACKAGES, *packages)
                if not found["packages"].get(name)]
     if missing:
