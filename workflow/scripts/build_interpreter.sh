@@ -43,6 +43,10 @@ if works "$dest"; then
 fi
 
 store=${PARBENCH_INTERPRETER_STORE-${XDG_CACHE_HOME:-$HOME/.cache}/parbench/interpreters}
+# A store that is DEST's own folder is no store: DEST is built in place.
+if [[ -n "$store" ]] && [[ "$(realpath -m "$store")" == "$(dirname "$dest")" ]]; then
+  store=
+fi
 if [[ -n "$store" ]]; then
   mkdir -p "$store"
   link=$dest
