@@ -289,10 +289,11 @@ def test_the_workflows_aggregation_by_workload_is_aggregation_at_once(tmp_path):
 WORKER_DIES = """
 import os, sys
 from pathlib import Path
+from parbench import forked
 from parbench.aggregate import collect_timings, tables
 def die(*arguments):
     os._exit(1)
-tables._forked_workload_tables = die
+forked._call = die  # what each forked worker runs
 timings = collect_timings(sorted(Path(sys.argv[1]).rglob("*.csv")))
 found = tables.tables_of_workloads(timings, [["ray", "pool"]])
 print(sorted(len(table["summary"]) for table in found))

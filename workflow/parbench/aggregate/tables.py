@@ -4,13 +4,8 @@
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import sys
-import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -19,7 +14,7 @@ from parbench import columns, identity
 from parbench.aggregate.crossovers import CROSSOVER_COLUMNS, crossovers, refinement_history
 from parbench.aggregate.design import combination_designs, with_sweep_design
 from parbench.aggregate.summary import public_summary, replicate_gap_column, summary_with_samples
-from parbench.machine import available_cores
+from parbench.forked import forked_map
 from parbench.model import (
     FIT_WORKLOADS,
     Model,
@@ -68,47 +63,21 @@ def workload_tables(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
             "design": combination_designs(full_summary)}
 
 
-# Each workload's rows, for the forked processes of tables_of_workloads (a fork
-# inherits them: nothing is pickled on the way there).
-_ROWS_OF_WORKLOAD: dict[str, pd.DataFrame] = {}
-
-
-def _forked_workload_tables(workload: str, pairs: Sequence[Sequence[str]],
-                            exclude_loaded: bool) -> dict[str, pd.DataFrame]:
-    tables = workload_tables(_ROWS_OF_WORKLOAD[workload], pairs, exclude_loaded)
-    del tables["timings"]  # the parent has them
-    return tables
-
-
 def tables_of_workloads(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
                         exclude_loaded: bool = False) -> list[dict[str, pd.DataFrame]]:
     """workload_tables of every workload in `timings` (in order of appearance), on as
-    many cores as there are workloads and cores: workloads are independent, as the
-    workflow's per-workload jobs are."""
-    global _ROWS_OF_WORKLOAD
-    rows = {name: part.reset_index(drop=True)
-            for name, part in timings.groupby("workload", sort=False)}
-    processes = min(len(rows), available_cores())
-    # Forking is safe from a single-threaded process only (another thread may hold a
-    # lock the child needs): a process that has run engines computes one at a time.
-    if processes < 2 or threading.active_count() > 1:
-        return [workload_tables(part, pairs, exclude_loaded) for part in rows.values()]
-    _ROWS_OF_WORKLOAD = rows
-    try:
-        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")
-                                 ) as pool:
-            # The most rows first, so the cores end together; the tables in order.
-            largest_first = sorted(rows, key=lambda name: -len(rows[name]))
-            by_name = dict(zip(largest_first, pool.map(
-                _forked_workload_tables, largest_first, repeat(pairs), repeat(exclude_loaded))))
-            found = [by_name[name] for name in rows]
-    except BrokenProcessPool:
-        # A worker ended before it answered (killed; or an at-fork hook of a library
-        # ended it): the same tables, one workload at a time, rather than a hang.
-        return [workload_tables(part, pairs, exclude_loaded) for part in rows.values()]
-    finally:
-        _ROWS_OF_WORKLOAD = {}
-    return [{"timings": part, **tables} for part, tables in zip(rows.values(), found)]
+    many cores as there are workloads and cores (parbench.forked; the most rows
+    first): workloads are independent, as the workflow's per-workload jobs are."""
+    parts = [part.reset_index(drop=True)
+             for _, part in timings.groupby("workload", sort=False)]
+
+    def tables_besides_timings(part: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        tables = workload_tables(part, pairs, exclude_loaded)
+        del tables["timings"]  # the parent has them: not sent back
+        return tables
+
+    found = forked_map(tables_besides_timings, parts, first=len)
+    return [{"timings": part, **tables} for part, tables in zip(parts, found)]
 
 
 def combine(tables: Sequence[Mapping[str, pd.DataFrame]],

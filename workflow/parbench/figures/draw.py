@@ -4,10 +4,7 @@ and `parbench plot`'s one way in. Reads summary.csv and crossover.csv, nothing e
 from __future__ import annotations
 
 import importlib
-import multiprocessing
-import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +14,7 @@ from parbench.backends import LOCAL
 from parbench.figures import panels
 from parbench.figures.registry import FIGURES, TARGET, WORKLOAD, Figure, of_scope
 from parbench.figures.style import DEFAULT_WIDTH
-from parbench.machine import available_cores
+from parbench.forked import forked_map
 from parbench.migrations import read_table
 
 
@@ -59,42 +56,19 @@ class ScopeToDraw:
     target: str = LOCAL
 
 
-# What the forked processes of draw_scopes draw from (a fork inherits them: nothing
-# is pickled on the way there).
-_DRAWING: dict = {}
-
-
-def _draw_forked(position: int) -> list[Path]:
-    one = _DRAWING["scopes"][position]
-    return draw_scope(one.scope, _DRAWING["summary"], _DRAWING["crossover"], one.stems,
-                      one.workload, one.target, _DRAWING["width"], _DRAWING["tables"])
-
-
 def draw_scopes(scopes: Sequence[ScopeToDraw], summary: pd.DataFrame,
                 crossover: pd.DataFrame, width: float = DEFAULT_WIDTH,
                 tables: Mapping[str, pd.DataFrame] | None = None) -> list[Path]:
     """`draw_scope` of each of `scopes`, on as many cores as there are scopes and cores
-    (`parbench plot`: the workflow's plotting jobs run side by side the same way).
-    Drawing is all in matplotlib's Python: one process per scope, not threads."""
-    global _DRAWING
-    processes = min(len(scopes), available_cores())
-    # Forking is safe from a single-threaded process only (another thread may hold a
-    # lock the child needs).
-    if processes < 2 or threading.active_count() > 1:
-        return [path for one in scopes for path in draw_scope(
-            one.scope, summary, crossover, one.stems, one.workload, one.target, width,
-            tables)]
-    _DRAWING = {"scopes": list(scopes), "summary": summary, "crossover": crossover,
-                "width": width, "tables": tables}
-    try:
-        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")
-                                 ) as pool:
-            # The costliest first (a workload's four figures), so the cores end together.
-            order = sorted(range(len(scopes)), key=lambda i: scopes[i].scope != WORKLOAD)
-            drawn = dict(zip(order, pool.map(_draw_forked, order)))
-    finally:
-        _DRAWING = {}
-    return [path for position in range(len(scopes)) for path in drawn[position]]
+    (parbench.forked; a workload's figures, the costliest, first), as the workflow's
+    plotting jobs run side by side. Drawing is matplotlib's Python: processes, not
+    threads."""
+    def draw(one: ScopeToDraw) -> list[Path]:
+        return draw_scope(one.scope, summary, crossover, one.stems, one.workload,
+                          one.target, width, tables)
+
+    drawn = forked_map(draw, scopes, first=lambda one: one.scope == WORKLOAD)
+    return [path for paths in drawn for path in paths]
 
 
 def plot_files(scope: str, summary_csv: str | Path, crossover_csv: str | Path | None,

@@ -1,0 +1,51 @@
+"""Independent pieces of work side by side, on forked processes: every workload's tables
+(parbench.aggregate.tables), every scope's figures (parbench.figures.draw).
+
+A fork inherits the function and its inputs, so nothing is pickled on the way there
+(only the results come back), and the function may be a closure.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from parbench.machine import available_cores
+
+Item = TypeVar("Item")
+
+# What the forked processes of forked_map work from (set only while one runs).
+_WORK: dict[str, Any] = {}
+
+
+def _call(position: int) -> Any:
+    return _WORK["function"](_WORK["items"][position])
+
+
+def forked_map(function: Callable[[Item], Any], items: Sequence[Item],
+               first: Callable[[Item], float] | None = None) -> list[Any]:
+    """`function(item)` of each of `items`, in their order, on as many forked processes
+    as there are items and cores, those with the largest `first` (their cost) started
+    first so that the cores end together. In this process, one at a time, where a fork
+    is unsafe (another thread may hold a lock the child needs), pointless (one core or
+    one item), or where a worker ended before it answered (killed; or an at-fork hook
+    of a library ended it): the same results rather than a hang."""
+    global _WORK
+    processes = min(len(items), available_cores())
+    if processes < 2 or threading.active_count() > 1:
+        return [function(item) for item in items]
+    order = sorted(range(len(items)), key=lambda i: -first(items[i]) if first else 0)
+    _WORK = {"function": function, "items": items}
+    try:
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")
+                                 ) as pool:
+            found = dict(zip(order, pool.map(_call, order)))
+    except BrokenProcessPool:
+        return [function(item) for item in items]
+    finally:
+        _WORK = {}
+    return [found[position] for position in range(len(items))]
