@@ -284,6 +284,38 @@ def test_the_workflows_aggregation_by_workload_is_aggregation_at_once(tmp_path):
         assert combined[table].read_bytes() == outputs[table].read_bytes(), table
 
 
+# A large table written both ways, in a fresh single-threaded interpreter (where
+# parbench.forked forks: the CLI's and the workflow's case).
+LARGE_TABLE = """
+import sys
+import numpy as np, pandas as pd
+from parbench.aggregate import ROWS_FORMATTED_SIDE_BY_SIDE, write_table
+from parbench.tables import write_csv_atomically
+rows = ROWS_FORMATTED_SIDE_BY_SIDE + 7
+rng = np.random.default_rng(0)
+seconds = rng.lognormal(0, 3, rows)
+seconds[::97] = np.nan
+table = pd.DataFrame({"seconds": seconds, "repeat": np.arange(rows), "ok": seconds > 1,
+                      "error": pd.array(["", 'a "quoted", cell', "two\\nlines"] * (rows // 3)
+                                        + [""] * (rows % 3), dtype="string")})
+write_table(table, sys.argv[1])
+write_csv_atomically(table, sys.argv[2])
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="forks only with 2 cores or more")
+def test_a_large_table_formatted_side_by_side_is_the_same_file(tmp_path):
+    import subprocess
+    import sys
+
+    side_by_side, at_once = tmp_path / "side_by_side.csv", tmp_path / "at_once.csv"
+    result = subprocess.run([sys.executable, "-c", LARGE_TABLE, str(side_by_side),
+                             str(at_once)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert side_by_side.read_bytes() == at_once.read_bytes()
+    assert len(pd.read_csv(side_by_side)) == aggregation.ROWS_FORMATTED_SIDE_BY_SIDE + 7
+
+
 # A fork of a process whose worker dies must not hang the aggregation: run in a fresh,
 # single-threaded interpreter (the CLI's case), each forked worker ending at once.
 WORKER_DIES = """
