@@ -135,11 +135,12 @@ def fit_crossover(challenger: JobValues, baseline: JobValues, around: float,
         return FittedCrossover(POOR_FIT, replicates=len(lines), **extent, **residuals)
     intercept, slope = lines.mean(axis=0)
     covariance = np.cov(lines, rowvar=False, ddof=1) / len(lines)
-    # scipy here, not at the top: the workflow imports this package when it parses
-    # (sweep -> crossover), and scipy.stats takes a second and a half to import.
-    from scipy import stats as scipy_stats
+    # Student's t quantile from scipy.special (what scipy.stats.t.ppf computes, the
+    # same bits): scipy.stats takes about a second to import, in every process that
+    # aggregates; and here, not at the top, as the workflow imports this when it parses.
+    from scipy.special import stdtrit
 
-    t = float(scipy_stats.t.ppf(0.5 + confidence / 2, len(lines) - 1))
+    t = float(stdtrit(len(lines) - 1, 0.5 + confidence / 2))
     found = {"replicates": len(lines), **extent, **residuals}
     if slope <= 0:  # the challenger does not gain on the baseline as the size grows
         return FittedCrossover(NONE_IN_RANGE, **found)
