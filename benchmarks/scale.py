@@ -155,32 +155,30 @@ def leave_out_replicates(workdir: Path, config: dict[str, Any]) -> int:
     return kept
 
 
+def parbench_seconds(results: Path, command: str) -> float:
+    """Seconds `parbench --results RESULTS COMMAND` takes (it must succeed)."""
+    began = time.perf_counter()
+    result = subprocess.run([str(Path(sys.executable).with_name("parbench")), "--results",
+                             str(results), command],
+                            capture_output=True, text=True, timeout=3600)
+    seconds = time.perf_counter() - began
+    if result.returncode != 0:
+        raise RuntimeError(f"parbench {command} failed:\n{result.stderr[-3000:]}")
+    return seconds
+
+
 def parbench_aggregate(workdir: Path) -> float:
     """Seconds `parbench aggregate` takes on the per-job CSVs under `workdir`, in a
     folder of its own (the workflow's tables stay as they are)."""
     copy = workdir / "aggregate-alone"
     copy.mkdir()
     (copy / "raw").symlink_to(workdir / "results" / "raw")
-    command = [str(Path(sys.executable).with_name("parbench")), "--results", str(copy),
-               "aggregate"]
-    began = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, timeout=3600)
-    seconds = time.perf_counter() - began
-    if result.returncode != 0:
-        raise RuntimeError(f"parbench aggregate failed:\n{result.stderr[-3000:]}")
-    return seconds
+    return parbench_seconds(copy, "aggregate")
 
 
 def parbench_plot(workdir: Path) -> float:
     """Seconds `parbench plot` takes on the aggregates parbench_aggregate wrote."""
-    command = [str(Path(sys.executable).with_name("parbench")), "--results",
-               str(workdir / "aggregate-alone"), "plot"]
-    began = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, timeout=3600)
-    seconds = time.perf_counter() - began
-    if result.returncode != 0:
-        raise RuntimeError(f"parbench plot failed:\n{result.stderr[-3000:]}")
-    return seconds
+    return parbench_seconds(workdir / "aggregate-alone", "plot")
 
 
 def one_scale(jobs_wanted: int, template: pd.DataFrame, series: list[str]) -> dict[str, Any]:

@@ -152,11 +152,11 @@ def test_the_sorted_median_is_numpys_median(width):
 @pytest.mark.parametrize("shape", [(3, 7, 4), (2, 5), (5, 8, 6, 7, 5)])
 def test_the_median_of_kept_slots_is_numpys_nanmedian(shape):
     """Replicates of unequal repeat counts leave slots of a resample empty."""
-    picks, keep = resampling.resample_positions(np.array([shape]), max(shape), 300, 11)
+    picks, keep = resampling.resample_positions(shape, 300, 11)
     assert keep is not None
-    values = np.random.default_rng(len(shape)).lognormal(0, 1, (6, sum(shape)))[:, picks[0]]
-    expected = np.nanmedian(np.where(keep[0], values, np.nan), axis=-1)
-    assert np.array_equal(resampling.medians_of_kept(values, keep[0]), expected)
+    values = np.random.default_rng(len(shape)).lognormal(0, 1, (6, sum(shape)))[:, picks]
+    expected = np.nanmedian(np.where(keep, values, np.nan), axis=-1)
+    assert np.array_equal(resampling.medians_of_kept(values, keep), expected)
 
 
 def two_level_medians(groups: list[np.ndarray], resamples: int, seed: int) -> np.ndarray:
@@ -179,8 +179,8 @@ def two_level_medians(groups: list[np.ndarray], resamples: int, seed: int) -> np
 
 
 def test_the_batched_bootstrap_is_the_two_level_bootstrap_to_the_bit():
-    """Combinations of unequal shapes share their random numbers (as many replicates,
-    the same widest one) and are taken together: each still gets its own resamples."""
+    """Shapes of as many replicates, the same widest one, share their random numbers
+    (the cache of draws): each still gets its own resamples."""
     rng = np.random.default_rng(5)
     shapes = [(6,), (8,), (5, 8), (8, 8), (8, 5, 7), (6, 6, 6), (5, 7, 8, 6, 5), (2, 1)]
     many = [[rng.lognormal(0, 0.3, count) for count in shape] for shape in shapes]

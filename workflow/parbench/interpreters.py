@@ -181,7 +181,7 @@ def check_series(series_name: str, packages: tuple[str, ...], interpreter: Inter
                  key: str) -> None:
     """Refuse a series whose backend cannot run on `interpreter` (a package it needs,
     or one every timing job needs, is not installed there), naming `key`."""
-    found = described(interpreter, tuple(packages))
+    found = described(interpreter, packages)
     missing = [name for name in (*TIMING_PACKAGES, *packages)
                if not found["packages"].get(name)]
     if missing:

@@ -72,7 +72,7 @@ def bootstrap_medians_many(many_samples: Sequence[Samples], resamples: int = RES
         if groups:
             by_shape.setdefault(tuple(group.size for group in groups), []).append(position)
     for shape, positions in by_shape.items():
-        picks, keep = resampling.shape_positions(shape, resamples, seed)
+        picks, keep = resampling.resample_positions(shape, resamples, seed)
         # A few combinations at a time: their resamples stay in the CPU's cache.
         at_once = max(1, resampling.VALUES_AT_ONCE // picks.size)
         for chunk in range(0, len(positions), at_once):

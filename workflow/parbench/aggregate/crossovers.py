@@ -26,23 +26,34 @@ DEFAULT_MAX_RESIDUAL = 0.10
 FIT, INTERPOLATED = "fit", "interpolated"
 
 
-def _samples(rows: pd.DataFrame, problem: dict, basis: str) -> dict[int, list[np.ndarray]]:
-    """{size: samples per replicate} of one backend's time on one problem (`rows`: its
-    successful rows for the problem's workload, kernel and tasks): `warm` (the
-    repeats) or `cold` (start-up + first map).
+def _curve_rows(rows: pd.DataFrame, problem: dict) -> pd.DataFrame:
+    """One series' successful rows on one curve (`rows`: those of the problem's workload,
+    kernel and tasks), sorted by size, then replicate (the rows' order may be any):
+    what _samples and _job_values read, sorted once for both time bases."""
+    if not rows["single_process"].all():
+        rows = rows[rows["workers"] == problem["workers"]]
+    return rows.sort_values(["size", "replicate"], kind="mergesort")
+
+
+def _new_job(size: np.ndarray, replicate: np.ndarray) -> np.ndarray:
+    """Per row of sorted curve rows: the first of its job (size and replicate)."""
+    if not len(size):
+        return np.array([], bool)
+    return np.r_[True, (size[1:] != size[:-1]) | (replicate[1:] != replicate[:-1])]
+
+
+def _samples(rows: pd.DataFrame, basis: str) -> dict[int, list[np.ndarray]]:
+    """{size: samples per replicate} of one backend's time on one curve (`rows`: its
+    _curve_rows): `warm` (the repeats) or `cold` (start-up + first map).
 
     A job starts its backend once, so one cold value per job; its interval
     comes from resampling the start-ups of every job of the sweep (start-up
     does not depend on the problem size) added to each job's first map.
     """
-    if not rows["single_process"].all():
-        rows = rows[rows["workers"] == problem["workers"]]
-    # On arrays, sorted by size then replicate (the rows' order may be any).
-    rows = rows.sort_values(["size", "replicate"], kind="mergesort")
     size, replicate = rows["size"].to_numpy(), rows["replicate"].to_numpy()
-    new_size = np.r_[True, size[1:] != size[:-1]] if len(rows) else np.array([], bool)
-    new_job = new_size | np.r_[True, replicate[1:] != replicate[:-1]][:len(rows)]
+    new_job = _new_job(size, replicate)
     if basis == "warm":
+        new_size = np.r_[True, size[1:] != size[:-1]] if len(rows) else np.array([], bool)
         seconds = rows["seconds"].to_numpy()
         by_size = np.split(np.arange(len(rows)), np.flatnonzero(new_size)[1:])
         return {int(size[members[0]]): np.split(seconds[members],
@@ -57,19 +68,12 @@ def _samples(rows: pd.DataFrame, problem: dict, basis: str) -> dict[int, list[np
             for one_size in np.unique(job_sizes)}
 
 
-def _job_values(rows: pd.DataFrame, problem: dict,
-                basis: str) -> dict[int, dict[int, float]]:
-    """{size: {replicate: value}} of one series on one curve, a value per job: the
-    median of its samples (`warm`), or its start-up and first map (`cold`). On arrays
-    (hundreds of curves: a groupby each cost 4 ms), as _samples."""
-    if not rows["single_process"].all():
-        rows = rows[rows["workers"] == problem["workers"]]
-    rows = rows.sort_values(["size", "replicate"], kind="mergesort")
+def _job_values(rows: pd.DataFrame, basis: str) -> dict[int, dict[int, float]]:
+    """{size: {replicate: value}} of one series on one curve (`rows`: its _curve_rows),
+    a value per job: the median of its samples (`warm`), or its start-up and first map
+    (`cold`)."""
     size, replicate = rows["size"].to_numpy(), rows["replicate"].to_numpy()
-    if not len(rows):
-        return {}
-    first_of_job = np.flatnonzero(np.r_[True, (size[1:] != size[:-1])
-                                        | (replicate[1:] != replicate[:-1])])
+    first_of_job = np.flatnonzero(_new_job(size, replicate))
     if basis == "warm":
         seconds = rows["seconds"].to_numpy(dtype=float)
         values = [_median_of_finite(job) for job in np.split(seconds, first_of_job[1:])]
@@ -150,17 +154,19 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
             # A straight line fits when it is within the noise asked for.
             target = pd.concat([challenger_rows, baseline_rows])["ci_target"].median()
             max_residual = target if pd.notna(target) else DEFAULT_MAX_RESIDUAL
+            challenger_rows = _curve_rows(challenger_rows, problem)
+            baseline_rows = _curve_rows(baseline_rows, problem)
             for basis in ("warm", "cold"):
-                challenger_samples = _samples(challenger_rows, problem, basis)
-                baseline_samples = _samples(baseline_rows, problem, basis)
+                challenger_samples = _samples(challenger_rows, basis)
+                baseline_samples = _samples(baseline_rows, basis)
                 sizes = sorted(set(challenger_samples) & set(baseline_samples))
                 interpolated = crossover_with_confidence(
                     sizes, [challenger_samples[size] for size in sizes],
                     [baseline_samples[size] for size in sizes], challenger=challenger,
                     drawn=drawn,
                 )
-                fitted = fit_crossover(_job_values(challenger_rows, problem, basis),
-                                       _job_values(baseline_rows, problem, basis),
+                fitted = fit_crossover(_job_values(challenger_rows, basis),
+                                       _job_values(baseline_rows, basis),
                                        interpolated.medians_cross, max_residual)
                 rows.append({**problem, "challenger": challenger, "baseline": baseline,
                              "time_basis": basis, "sizes_compared": len(sizes),
