@@ -7,6 +7,7 @@ straight line in the size through the serial loop's times."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,7 +49,7 @@ class Model:
         return max(intercept + slope * size, 0.0)
 
 
-def problem_of(row: pd.Series) -> Problem:
+def problem_of(row: Mapping) -> Problem:
     return Problem(row["workload"], row["kernel"], row["series"], float(row["size"]),
                    int(row["tasks"]), int(row["workers"]))
 
@@ -76,7 +77,7 @@ def serial_task_seconds(summary: pd.DataFrame) -> dict[tuple, float]:
     """The serial loop's measured seconds per task on each problem it ran."""
     serial = summary[(summary["series"] == "serial") & (summary["status"] == "ok")]
     return {(row["workload"], row["kernel"], float(row["size"]), int(row["tasks"])):
-            row["median_seconds"] / row["tasks"] for _, row in serial.iterrows()}
+            row["median_seconds"] / row["tasks"] for row in serial.to_dict("records")}
 
 
 def _design(rows: pd.DataFrame, model_compute: Model, measured: dict,
@@ -86,7 +87,7 @@ def _design(rows: pd.DataFrame, model_compute: Model, measured: dict,
     coefficient is the compute factor less 1: a worker is never faster than the serial
     loop), both relative to the time."""
     columns, targets = [], []
-    for _, row in rows.iterrows():
+    for row in rows.to_dict("records"):
         problem = problem_of(row)
         task = measured.get((problem.workload, problem.kernel, problem.size, problem.tasks))
         if task is None:
