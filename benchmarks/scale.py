@@ -21,9 +21,16 @@ its own), and times, side by side:
   the DAG of every job), and `parbench plot` alone on the mixed shapes' aggregates;
 - after one CSV of one workload is written again: which jobs a dry run plans.
 
-It prints each figure, how it grows from 1k to 10k, and the issue's targets.
-Synthetic files never reach results/: everything happens in a temporary copy of
-the workflow.
+At 10k each time is taken ROUNDS times (the aggregation and the plots forced to run
+again), and each target is decided by an interval for the median run time: the
+smallest and the largest of 6 runs bound it with 97 % confidence (order statistics:
+1 - 2 x 0.5**6, whatever the times' distribution). `met` when the largest run is
+within the target, `missed` when the smallest is not, else `undecided`. At 1k one
+run each (growth is the 10k median over it).
+
+It prints each figure, how it grows from 1k to 10k, and the issue's targets, and
+writes them to results/bench/scale.csv. Synthetic files never reach results/raw:
+everything happens in a temporary copy of the workflow.
 """
 
 from __future__ import annotations
@@ -52,6 +59,20 @@ WORKERS = [1, 2, 4]
 REPLICATES = 2
 MIXED_REPLICATES = (2, 5)  # the fewest and most replicates a combination keeps
 REPEATS = (5, 8)  # the fewest and most repeats a job keeps (min_repeats, max_repeats)
+ROUNDS = 6  # runs of each time at 10k (module docstring: the interval they give)
+OUTPUT = Path("results/bench/scale.csv")
+# What is timed, with its target at 10k in seconds, and growth from 1k to 10k.
+MEASURES = (
+    ("dry_run_seconds", "snakemake -n (s)", 20.0, None),
+    ("aggregate_seconds", "aggregation through Snakemake, with its DAG (s)", 20.0, None),
+    ("aggregate_alone_seconds", "aggregation alone, parbench aggregate (s)", 10.0, 11.0),
+    ("mixed_alone_seconds", "aggregation alone, mixed shapes (s)", 10.0, 11.0),
+    ("plot_seconds", "plotting every figure through Snakemake, with its DAG (s)", 30.0, None),
+    ("mixed_plot_seconds", "plotting alone, parbench plot, mixed shapes (s)", 30.0, None),
+)
+# Forced to run again in each later round: the aggregation, then the drawing.
+AGGREGATION_RULES = ("aggregate_workload",)
+DRAWING_RULES = ("plot_workload", "plot_overview", "findings")
 
 
 def design(jobs_wanted: int, series: list[str], replicates: int = REPLICATES
@@ -171,8 +192,9 @@ def parbench_aggregate(workdir: Path) -> float:
     """Seconds `parbench aggregate` takes on the per-job CSVs under `workdir`, in a
     folder of its own (the workflow's tables stay as they are)."""
     copy = workdir / "aggregate-alone"
-    copy.mkdir()
-    (copy / "raw").symlink_to(workdir / "results" / "raw")
+    if not copy.is_dir():
+        copy.mkdir()
+        (copy / "raw").symlink_to(workdir / "results" / "raw")
     return parbench_seconds(copy, "aggregate")
 
 
@@ -181,16 +203,25 @@ def parbench_plot(workdir: Path) -> float:
     return parbench_seconds(workdir / "aggregate-alone", "plot")
 
 
-def one_scale(jobs_wanted: int, template: pd.DataFrame, series: list[str]) -> dict[str, Any]:
+def one_scale(jobs_wanted: int, template: pd.DataFrame, series: list[str],
+              rounds: int = 1) -> dict[str, Any]:
+    """Each measure's seconds, `rounds` runs of each (a list), on about `jobs_wanted`
+    jobs; and which jobs dry runs plan."""
     with tempfile.TemporaryDirectory(prefix="parbench-scale-") as folder:
         workdir = copy_workflow(Path(folder))
         config = design(jobs_wanted, series)
         (workdir / "scale.yaml").write_text(yaml.safe_dump(config))
         jobs = write_synthetic_jobs(workdir, config, template)
-        dry_seconds, dry = snakemake(workdir, "-n", "--cores", "2")
-        aggregate_seconds, _ = snakemake(workdir, "--cores", "2", "--until", "aggregate")
-        in_process_seconds = parbench_aggregate(workdir)
-        plot_seconds, _ = snakemake(workdir, "--cores", "2")
+        found: dict[str, Any] = {key: [] for key, *_ in MEASURES}
+        for round_number in range(rounds):
+            again = [] if round_number == 0 else ["--forcerun", *AGGREGATION_RULES]
+            dry_seconds, dry = snakemake(workdir, "-n", "--cores", "2")
+            found["dry_run_seconds"].append(dry_seconds)
+            found["aggregate_seconds"].append(
+                snakemake(workdir, "--cores", "2", "--until", "aggregate", *again)[0])
+            found["aggregate_alone_seconds"].append(parbench_aggregate(workdir))
+            again = [] if round_number == 0 else ["--forcerun", *DRAWING_RULES]
+            found["plot_seconds"].append(snakemake(workdir, "--cores", "2", *again)[0])
         # One workload's job measured again (new times: Snakemake compares the
         # contents of small inputs, not only their time stamps): what has to follow?
         some_csv = next((workdir / "results/raw/shared_array").rglob("*.csv"))
@@ -205,42 +236,69 @@ def one_scale(jobs_wanted: int, template: pd.DataFrame, series: list[str]) -> di
         mixed = design(planned, series, MIXED_REPLICATES[1])
         write_synthetic_jobs(workdir, mixed, template)
         mixed_jobs = leave_out_replicates(workdir, mixed)
-        mixed_seconds = parbench_aggregate(workdir)
-        mixed_plot_seconds = parbench_plot(workdir)
-        return {"jobs": jobs, "dry_run_seconds": dry_seconds,
-                "mixed_plot_seconds": mixed_plot_seconds,
-                "mixed_jobs": mixed_jobs, "mixed_alone_seconds": mixed_seconds,
-                "planned_before": planned_jobs(dry), "aggregate_seconds": aggregate_seconds,
-                "aggregate_alone_seconds": in_process_seconds,
-                "plot_seconds": plot_seconds, "planned_after_one_csv": planned_jobs(after_one)}
+        for _ in range(rounds):
+            found["mixed_alone_seconds"].append(parbench_aggregate(workdir))
+            found["mixed_plot_seconds"].append(parbench_plot(workdir))
+    return {**found, "jobs": jobs, "mixed_jobs": mixed_jobs,
+            "planned_before": planned_jobs(dry), "planned_after_one_csv": planned_jobs(after_one)}
+
+
+def median_bounds(seconds: list[float]) -> tuple[float, float, float]:
+    """The median of the runs, and the smallest and largest: an interval for the median
+    run time with confidence 1 - 2 x 0.5**runs (order statistics)."""
+    return float(np.median(seconds)), float(min(seconds)), float(max(seconds))
+
+
+def at_most(low: float, high: float, threshold: float) -> str:
+    """`met` when even the slowest run is within `threshold`, `missed` when even the
+    fastest is not, `undecided` otherwise."""
+    return "met" if high <= threshold else "missed" if low > threshold else "undecided"
+
+
+def scale_table(small: dict[str, Any], large: dict[str, Any]) -> pd.DataFrame:
+    """One row per measure: 1k, the 10k median with its interval and verdict, growth."""
+    rows = []
+    for key, label, threshold, most_growth in MEASURES:
+        median, low, high = median_bounds(large[key])
+        growth = median / float(np.median(small[key]))
+        verdicts = [at_most(low, high, threshold)]
+        if most_growth is not None:
+            verdicts.append("met" if growth <= most_growth else "missed")
+        rows.append({"measure": label, "seconds_1k": float(np.median(small[key])),
+                     "seconds_10k": median, "low_10k": low, "high_10k": high,
+                     "runs_10k": len(large[key]), "growth": growth,
+                     "target": f"<= {threshold:g} s at 10k" + (
+                         f", growth <= {most_growth:g}x" if most_growth else ""),
+                     "verdict": ("missed" if "missed" in verdicts else "undecided"
+                                 if "undecided" in verdicts else "met")})
+    return pd.DataFrame(rows)
 
 
 def main() -> None:
+    from parbench import machine
     from parbench.backends import default_series
 
     series = default_series()
     template = template_rows()
-    small, large = one_scale(1_000, template, series), one_scale(10_000, template, series)
+    small = one_scale(1_000, template, series)
+    large = one_scale(10_000, template, series, ROUNDS)
     print(f"\nscale: synthetic per-job CSVs of the real schema, {small['jobs']} and "
           f"{large['jobs']} jobs ({len(series)} series, {REPLICATES} replicates, "
           f"{REPEATS[0]} to {REPEATS[1]} repeats); mixed shapes: {small['mixed_jobs']} and "
           f"{large['mixed_jobs']} jobs, {MIXED_REPLICATES[0]} to {MIXED_REPLICATES[1]} "
-          "replicates")
-    print(f"{'measure':<58}{'1k':>10}{'10k':>10}{'growth':>8}  target")
-    for key, label, target in (
-            ("dry_run_seconds", "snakemake -n (s)", "<= 20 s at 10k"),
-            ("aggregate_seconds", "aggregation through Snakemake, with its DAG (s)",
-             "<= 20 s at 10k"),
-            ("aggregate_alone_seconds", "aggregation alone, parbench aggregate (s)",
-             "<= 10 s at 10k, growth <= 11x"),
-            ("mixed_alone_seconds", "aggregation alone, mixed shapes (s)",
-             "<= 10 s at 10k, growth <= 11x"),
-            ("plot_seconds", "plotting every figure through Snakemake, with its DAG (s)",
-             "<= 30 s at 10k"),
-            ("mixed_plot_seconds", "plotting alone, parbench plot, mixed shapes (s)",
-             "<= 30 s at 10k")):
-        growth = large[key] / small[key]
-        print(f"{label:<58}{small[key]:>10.1f}{large[key]:>10.1f}{growth:>7.1f}x  {target}")
+          f"replicates; at 10k the median of {ROUNDS} runs, [fastest, slowest] "
+          f"({1 - 2 * 0.5 ** ROUNDS:.0%} interval of the median)")
+    table = scale_table(small, large)
+    print(f"{'measure':<58}{'1k':>7}{'10k':>7}{'[fastest, slowest]':>20}{'growth':>8}  "
+          "target, verdict")
+    for row in table.itertuples():
+        print(f"{row.measure:<58}{row.seconds_1k:>7.1f}{row.seconds_10k:>7.1f}"
+              f"{f'[{row.low_10k:.1f}, {row.high_10k:.1f}]':>20}{row.growth:>7.1f}x  "
+              f"{row.target}: {row.verdict}")
+    for column, value in machine.provenance(1).items():
+        table[column] = value
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(OUTPUT, index=False)
     print(f"planned by a dry run with every CSV there (10k): {large['planned_before']}")
     print(f"planned after one shared_array CSV is written again (10k): "
           f"{large['planned_after_one_csv']}")
@@ -249,6 +307,7 @@ def main() -> None:
     print("re-aggregation after one new CSV: "
           + ("only that workload's aggregate runs" if only_that.get("aggregate_workload") == 1
              else "NOT only that workload's aggregate") + f" ({only_that})")
+    print(f"written to {OUTPUT}")
 
 
 if __name__ == "__main__":

@@ -214,3 +214,31 @@ def test_the_scale_benchmarks_synthetic_jobs_follow_the_schema_and_aggregate(tmp
     summary = pd.read_csv(out / "summary.csv")
     assert summary["replicates"].between(*scale.MIXED_REPLICATES).all()
     assert summary["replicates"].nunique() == 4 and summary["median_seconds"].notna().all()
+
+
+def test_a_scale_target_is_decided_by_the_fastest_and_the_slowest_run():
+    """The scale check's verdict: met when even the slowest run is within the target,
+    missed when even the fastest is not, undecided between; a growth beyond its bound
+    misses the row whatever the times."""
+    from benchmarks import scale
+
+    assert scale.at_most(8.0, 9.5, 10.0) == "met"
+    assert scale.at_most(10.5, 12.0, 10.0) == "missed"
+    assert scale.at_most(9.0, 11.0, 10.0) == "undecided"
+    assert scale.median_bounds([9.0, 7.0, 8.0, 12.0]) == (8.5, 7.0, 12.0)
+    runs = {key: [1.0] for key, *_ in scale.MEASURES}
+    large = {key: [5.0, 6.0, 7.0] for key, *_ in scale.MEASURES}
+    large["aggregate_seconds"] = [19.0, 21.0, 25.0]  # straddles its 20 s
+    large["plot_seconds"] = [31.0, 33.0, 35.0]  # all beyond its 30 s
+    table = scale.scale_table(runs, large).set_index("measure")
+    verdicts = dict(zip([key for key, *_ in scale.MEASURES], table["verdict"]))
+    assert verdicts["aggregate_seconds"] == "undecided"
+    assert verdicts["plot_seconds"] == "missed"
+    assert verdicts["dry_run_seconds"] == "met"
+    # 6 s at 10k over 1 s at 1k is growth 6x, within 11x; 12x misses.
+    assert verdicts["aggregate_alone_seconds"] == "met"
+    large["aggregate_alone_seconds"] = [9.0, 9.5, 9.9]
+    runs["aggregate_alone_seconds"] = [0.8]  # 9.5 / 0.8 = 11.9x: beyond 11x
+    table = scale.scale_table(runs, large)
+    assert table.loc[table["measure"] == scale.MEASURES[2][1], "verdict"].item() == "missed"
+    assert (table["runs_10k"] == 3).all() and (table["low_10k"] <= table["high_10k"]).all()
