@@ -217,6 +217,8 @@ def one_scale(jobs_wanted: int, template: pd.DataFrame, series: list[str],
             again = [] if round_number == 0 else ["--forcerun", *AGGREGATION_RULES]
             dry_seconds, dry = snakemake(workdir, "-n", "--cores", "2")
             found["dry_run_seconds"].append(dry_seconds)
+            if round_number == 0:  # what is left to run with every job's CSV there
+                planned_before = planned_jobs(dry)
             found["aggregate_seconds"].append(
                 snakemake(workdir, "--cores", "2", "--until", "aggregate", *again)[0])
             found["aggregate_alone_seconds"].append(parbench_aggregate(workdir))
@@ -240,7 +242,7 @@ def one_scale(jobs_wanted: int, template: pd.DataFrame, series: list[str],
             found["mixed_alone_seconds"].append(parbench_aggregate(workdir))
             found["mixed_plot_seconds"].append(parbench_plot(workdir))
     return {**found, "jobs": jobs, "mixed_jobs": mixed_jobs,
-            "planned_before": planned_jobs(dry), "planned_after_one_csv": planned_jobs(after_one)}
+            "planned_before": planned_before, "planned_after_one_csv": planned_jobs(after_one)}
 
 
 def median_bounds(seconds: list[float]) -> tuple[float, float, float]:
