@@ -220,6 +220,27 @@ def test_the_fit_needs_three_sizes_near_the_crossing_and_two_replicates():
     assert fit_crossover(one, other, 1.4, 1.0, window=100).status == TOO_FEW_REPLICATES
 
 
+def test_a_bound_beyond_the_largest_float_is_an_unbounded_interval():
+    """Three replicates whose slope is barely told from zero (a synthetic default run on
+    a step like the naive Pool's): Fieller's upper bound is e^x times the estimate with x
+    past 709, which math.exp cannot give. The fit says `unbounded interval` (it raised
+    OverflowError, and the aggregation with it)."""
+    ray = {100000: {0: 0.0178135, 1: 0.0168115}, 1000000: {0: 0.0238119, 1: 0.0193111},
+           3000000: {0: 0.0250126, 1: 0.0340739},
+           1300000: {2: 0.0226403, 3: 0.0226296, 4: 0.0283658},
+           1800000: {2: 0.0306825, 3: 0.0263772, 4: 0.0229075},
+           2600000: {2: 0.0263294, 3: 0.0274432, 4: 0.035838}}
+    pool = {100000: {0: 0.00169312, 1: 0.0016943}, 1000000: {0: 0.00920529, 1: 0.0116039},
+            3000000: {0: 0.0564514, 1: 0.0509159},
+            1300000: {2: 0.0164712, 3: 0.012356, 4: 0.0168008},
+            1800000: {2: 0.0202212, 3: 0.0174214, 4: 0.0206477},
+            2600000: {2: 0.0280382, 3: 0.0329653, 4: 0.0334229}}
+    fitted = fit_crossover(ray, pool, around=2237580.0, max_residual=0.15)
+    assert fitted.status == UNBOUNDED and fitted.replicates == 3
+    assert math.isnan(fitted.ci_low) and math.isnan(fitted.ci_high)
+    assert 1e6 < fitted.size < 1e7  # the lines' mean crossing is still given
+
+
 def test_fieller_gives_the_known_interval_and_refuses_an_unclear_slope():
     # a + b·n with a = -1, b = 1 (root 1), no covariance between them.
     covariance = np.diag([0.01, 0.01])

@@ -144,13 +144,23 @@ def fit_crossover(challenger: JobValues, baseline: JobValues, around: float,
     found = {"replicates": len(lines), **extent, **residuals}
     if slope <= 0:  # the challenger does not gain on the baseline as the size grows
         return FittedCrossover(NONE_IN_RANGE, **found)
-    size = around * math.exp(-intercept / slope)
-    low, high = fieller_interval(intercept, slope, covariance, t)
-    if not math.isfinite(low):
-        return FittedCrossover(UNBOUNDED, size, **found)
+    size = _scaled(around, -intercept / slope)
+    low, high = (_scaled(around, bound)
+                 for bound in fieller_interval(intercept, slope, covariance, t))
+    # A bound beyond the largest float is no bound: a slope barely told from zero.
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return FittedCrossover(UNBOUNDED, size if math.isfinite(size) else math.nan, **found)
     status = FOUND if chosen[0] <= size <= chosen[-1] else OUTSIDE
-    return FittedCrossover(status, size, around * math.exp(low), around * math.exp(high),
+    return FittedCrossover(status, size if math.isfinite(size) else math.nan, low, high,
                            **found)
+
+
+def _scaled(around: float, log_factor: float) -> float:
+    """around · e^log_factor: inf beyond the largest float, nan for nan."""
+    try:
+        return around * math.exp(log_factor)
+    except OverflowError:
+        return math.inf
 
 
 def _residuals(challenger: JobValues, baseline: JobValues,
