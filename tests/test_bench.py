@@ -242,3 +242,22 @@ def test_a_scale_target_is_decided_by_the_fastest_and_the_slowest_run():
     table = scale.scale_table(runs, large)
     assert table.loc[table["measure"] == scale.MEASURES[2][1], "verdict"].item() == "missed"
     assert (table["runs_10k"] == 3).all() and (table["low_10k"] <= table["high_10k"]).all()
+
+
+def test_the_refinement_design_check_tells_an_honest_interval_from_a_biased_one():
+    """benchmarks.refinement_design runs the default design on a known truth. Where both
+    series are straight lines on log-log axes, the fitted interval covers the truth
+    about 95 % of the time; where the naive Pool steps up right at the crossing (as it
+    did on the 2-core VM's quieter day), a straight line cannot follow and the check shows
+    the intervals missing the truth."""
+    from benchmarks.refinement_design import Truth, score
+
+    sizes = np.geomspace(1e5, 1e7, 12)
+    ray, pool = 0.02 * (sizes / 1e6) ** 0.15, 0.01 * sizes / 1e6
+    straight = score(Truth(sizes, ray, pool), runs=400)
+    assert straight["found"] >= 0.9 and abs(straight["coverage"] - 0.95) <= 0.04
+    stepped_sizes = np.sort(np.r_[sizes, 2.19e6, 2.21e6])
+    stepped = Truth(stepped_sizes, 0.02 * (stepped_sizes / 1e6) ** 0.15,
+                    0.01 * stepped_sizes / 1e6 * np.where(stepped_sizes > 2.2e6, 1.6, 1.0))
+    assert 2.1e6 < stepped.crossing < 2.2e6
+    assert score(stepped, runs=400)["coverage"] < 0.5

@@ -1,0 +1,155 @@
+"""The default design's fitted crossover on synthetic runs whose truth is a measured run's
+curves: how often it gives a number, within ±20 %, and how often its 95 % interval
+covers the truth.
+
+    python -m benchmarks.refinement_design docs/data/reference [RUN ...] [--runs 300]
+
+The truth is a run's two series on `shared_array` (its per-size medians of the naive
+Pool and Ray, joined by straight lines on log-log axes), so it carries that run's bends:
+the naive Pool's step where the pickled array outgrows some buffer. Each synthetic run
+measures it as the default design does (config/config.yaml: its `shared_array` sizes
+and replicates, then its `refine` rounds: each round `replicates` new replicates at the
+bracket around the latest estimate, a size within 10 % of one the last fit kept reused,
+as parbench.refine.planner plans them), each job's time drawn with a factor it shares
+with its pair (the machine's drift), one of its own per series, and its samples' own
+noise; the fit and its interval are parbench.crossover.fit_crossover's. The truth's
+crossing is where the two lines meet.
+
+Prints, per run folder: the truth, how often the fit gives a number (`found`), how
+often that number has a half-width within 20 %, the median half-width, and the share of
+found intervals that contain the truth (95 % if the interval is honest there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from parbench.crossover import FOUND, find_crossover, fit_crossover
+from parbench.crossover.fitted import TOO_FEW_REPLICATES, TOO_FEW_SIZES, FittedCrossover
+from parbench.migrations import read_table
+from parbench.refine import Refinement
+from parbench.refine.planner import bracket
+from parbench.workflow_copy import REPO
+
+CHALLENGER, BASELINE = "ray", "pool"
+SAMPLES = 6  # timed samples a job keeps (the default's 5 to 8)
+
+
+class Truth:
+    """Both series' times against the size: medians per size, joined by log-log lines."""
+
+    def __init__(self, sizes, challenger_seconds, baseline_seconds):
+        self.sizes = np.asarray(sizes, dtype=float)
+        self.log_seconds = {CHALLENGER: np.log(np.asarray(challenger_seconds, dtype=float)),
+                            BASELINE: np.log(np.asarray(baseline_seconds, dtype=float))}
+        grid = np.geomspace(self.sizes[0], self.sizes[-1], 4000)
+        above = np.flatnonzero(self.seconds(BASELINE, grid) > self.seconds(CHALLENGER, grid))
+        self.crossing = float(grid[above[0]]) if len(above) else math.nan
+
+    @classmethod
+    def of_run(cls, run: Path) -> Truth:
+        """A run folder's (its summary.csv) `shared_array` medians of both series."""
+        summary = read_table(run / "summary.csv")
+        rows = summary[(summary["workload"] == "shared_array") & (summary["status"] == "ok")]
+        medians = {name: rows[rows["series"] == name].groupby("size")["median_seconds"]
+                   .median() for name in (CHALLENGER, BASELINE)}
+        sizes = sorted(set(medians[CHALLENGER].index) & set(medians[BASELINE].index))
+        return cls(sizes, medians[CHALLENGER].reindex(sizes), medians[BASELINE].reindex(sizes))
+
+    def seconds(self, series: str, size):
+        return np.exp(np.interp(np.log(size), np.log(self.sizes), self.log_seconds[series]))
+
+
+def one_run(truth: Truth, rng: np.random.Generator, grid: list[float], replicates: int,
+            refinement: Refinement, pair_sd: float, own_sd: float,
+            within_sd: float) -> FittedCrossover:
+    """One synthetic default run: the grid, the refinement rounds, the last fit."""
+    values: dict[str, dict[float, dict[int, float]]] = {CHALLENGER: {}, BASELINE: {}}
+
+    def measure(size: float, replicate: int) -> None:
+        drift = rng.normal(0.0, pair_sd)
+        for series, side in values.items():
+            job = truth.seconds(series, size) * math.exp(drift + rng.normal(0.0, own_sd))
+            side.setdefault(size, {})[replicate] = float(
+                np.median(job * rng.lognormal(0.0, within_sd, SAMPLES)))
+
+    def estimate() -> tuple[float, FittedCrossover]:
+        sizes = sorted(values[CHALLENGER])
+        medians = {series: [np.median(list(side[size].values())) for size in sizes]
+                   for series, side in values.items()}
+        around = find_crossover(sizes, medians[CHALLENGER], medians[BASELINE]).size
+        if not (math.isfinite(around) and around > 0):
+            return around, FittedCrossover(TOO_FEW_SIZES)
+        return around, fit_crossover(values[CHALLENGER], values[BASELINE], around,
+                                     max_residual=0.15)
+
+    for replicate in range(replicates):
+        for size in grid:
+            measure(size, replicate)
+    following = replicates
+    for _ in range(refinement.rounds):
+        interpolated, fitted = estimate()
+        if fitted.status == FOUND and fitted.relative_half_width <= refinement.target:
+            break
+        tried = fitted.status not in (TOO_FEW_SIZES, TOO_FEW_REPLICATES)
+        around = fitted.size if tried and math.isfinite(fitted.size) else interpolated
+        if not math.isfinite(around):
+            break
+        kept = [size for size in values[CHALLENGER] if math.isnan(fitted.size_low)
+                or fitted.size_low <= size <= fitted.size_high]
+        for replicate in range(following, following + refinement.replicates):
+            for size in bracket(around, refinement.factors, kept):
+                measure(float(size), replicate)
+        following += refinement.replicates
+    return estimate()[1]
+
+
+def score(truth: Truth, runs: int, pair_sd: float = 0.10, own_sd: float = 0.10,
+          within_sd: float = 0.05, seed: int = 1) -> dict[str, float]:
+    """`runs` synthetic default runs (config/config.yaml) on `truth`: the share that gives
+    a number, the share within ±20 %, the median half-width, and the share of the found
+    intervals that contain the truth."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    grid = [float(size) for size in config["workloads"]["shared_array"]["sizes"]]
+    refinement = Refinement.from_config(config.get("refine"))
+    rng = np.random.default_rng(seed)
+    fits = [one_run(truth, rng, grid, int(config["replicates"]), refinement, pair_sd, own_sd,
+                    within_sd) for _ in range(runs)]
+    found = [fit for fit in fits if fit.status == FOUND]
+    widths = pd.Series([fit.relative_half_width for fit in found], dtype=float)
+    return {"found": len(found) / runs, "within_20": float((widths <= 0.2).sum()) / runs,
+            "median_half_width": float(widths.median()),
+            "coverage": sum(fit.ci_low <= truth.crossing <= fit.ci_high for fit in found)
+            / max(len(found), 1)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_folders", nargs="+", type=Path)
+    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--pair-sd", type=float, default=0.10,
+                        help="log-scale SD of the drift a pair's two jobs share")
+    parser.add_argument("--own-sd", type=float, default=0.10,
+                        help="log-scale SD of each job's own factor (the paired log "
+                             "ratio's SD is sqrt(2) times it)")
+    parser.add_argument("--within-sd", type=float, default=0.05,
+                        help="log-scale SD of one sample within a job")
+    arguments = parser.parse_args(argv)
+    for folder in arguments.run_folders:
+        truth = Truth.of_run(folder)
+        found = score(truth, arguments.runs, arguments.pair_sd, arguments.own_sd,
+                      arguments.within_sd)
+        print(f"{folder}: truth {truth.crossing:.4g}; {arguments.runs} synthetic default runs: "
+              f"found {found['found']:.0%}, within ±20 % {found['within_20']:.0%}, median "
+              f"half-width {found['median_half_width']:.1%}, the 95 % interval covers the "
+              f"truth in {found['coverage']:.0%} of those found")
+
+
+if __name__ == "__main__":
+    main()
