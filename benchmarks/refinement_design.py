@@ -67,9 +67,10 @@ class Truth:
 
 
 def one_run(truth: Truth, rng: np.random.Generator, grid: list[float], replicates: int,
-            refinement: Refinement, pair_sd: float, own_sd: float,
+            refinement: Refinement, ci_target: float, pair_sd: float, own_sd: float,
             within_sd: float) -> FittedCrossover:
-    """One synthetic default run: the grid, the refinement rounds, the last fit."""
+    """One synthetic default run: the grid, the refinement rounds, the last fit (its
+    straight lines checked against `ci_target`, as the aggregation does)."""
     values: dict[str, dict[float, dict[int, float]]] = {CHALLENGER: {}, BASELINE: {}}
 
     def measure(size: float, replicate: int) -> None:
@@ -87,7 +88,7 @@ def one_run(truth: Truth, rng: np.random.Generator, grid: list[float], replicate
         if not (math.isfinite(around) and around > 0):
             return around, FittedCrossover(TOO_FEW_SIZES)
         return around, fit_crossover(values[CHALLENGER], values[BASELINE], around,
-                                     max_residual=0.15)
+                                     max_residual=ci_target)
 
     for replicate in range(replicates):
         for size in grid:
@@ -119,8 +120,9 @@ def score(truth: Truth, runs: int, pair_sd: float = 0.10, own_sd: float = 0.10,
     grid = [float(size) for size in config["workloads"]["shared_array"]["sizes"]]
     refinement = Refinement.from_config(config.get("refine"))
     rng = np.random.default_rng(seed)
-    fits = [one_run(truth, rng, grid, int(config["replicates"]), refinement, pair_sd, own_sd,
-                    within_sd) for _ in range(runs)]
+    fits = [one_run(truth, rng, grid, int(config["replicates"]), refinement,
+                    float(config["ci_target"]), pair_sd, own_sd, within_sd)
+            for _ in range(runs)]
     found = [fit for fit in fits if fit.status == FOUND]
     widths = pd.Series([fit.relative_half_width for fit in found], dtype=float)
     return {"found": len(found) / runs, "within_20": float((widths <= 0.2).sum()) / runs,
