@@ -85,6 +85,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks import write_with_provenance
 from parbench import machine, resources, stats
 from parbench.backends import get_backend
 from parbench.measure import Job, JobSettings, dispatch_overhead, limit_threads, measure
@@ -454,10 +455,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def report(table: pd.DataFrame) -> None:
-    for column, value in machine.provenance(1).items():
-        table[column] = value
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(OUTPUT, index=False)
+    write_with_provenance(table, OUTPUT)
     with pd.option_context("display.width", 200, "display.max_colwidth", 70,
                            "display.float_format", "{:.4g}".format):
         print(table[COLUMNS].to_string(index=False))

@@ -34,7 +34,7 @@ from parbench.crossover import FOUND, find_crossover, fit_crossover
 from parbench.crossover.fitted import TOO_FEW_REPLICATES, TOO_FEW_SIZES, FittedCrossover
 from parbench.migrations import read_table
 from parbench.refine import Refinement
-from parbench.refine.planner import bracket
+from parbench.refine.planner import bracket, fitted_sizes
 from parbench.workflow_copy import REPO
 
 CHALLENGER, BASELINE = "ray", "pool"
@@ -93,22 +93,24 @@ def one_run(truth: Truth, rng: np.random.Generator, grid: list[float], replicate
     for replicate in range(replicates):
         for size in grid:
             measure(size, replicate)
+    interpolated, fitted = estimate()
     following = replicates
     for _ in range(refinement.rounds):
-        interpolated, fitted = estimate()
         if fitted.status == FOUND and fitted.relative_half_width <= refinement.target:
             break
         tried = fitted.status not in (TOO_FEW_SIZES, TOO_FEW_REPLICATES)
         around = fitted.size if tried and math.isfinite(fitted.size) else interpolated
         if not math.isfinite(around):
             break
-        kept = [size for size in values[CHALLENGER] if math.isnan(fitted.size_low)
-                or fitted.size_low <= size <= fitted.size_high]
+        kept = fitted_sizes({"fit_size_low": fitted.size_low,
+                             "fit_size_high": fitted.size_high},
+                            pd.Series(sorted(values[CHALLENGER])))
         for replicate in range(following, following + refinement.replicates):
             for size in bracket(around, refinement.factors, kept):
                 measure(float(size), replicate)
         following += refinement.replicates
-    return estimate()[1]
+        interpolated, fitted = estimate()
+    return fitted
 
 
 def score(truth: Truth, runs: int, pair_sd: float = 0.10, own_sd: float = 0.10,

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from benchmarks import write_with_provenance
 from parbench.workflow_copy import REPO, copy_workflow, planned_jobs  # noqa: E402
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -262,11 +263,12 @@ def scale_table(small: dict[str, Any], large: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for key, label, threshold, most_growth in MEASURES:
         median, low, high = median_bounds(large[key])
-        growth = median / float(np.median(small[key]))
+        at_1k = float(np.median(small[key]))
+        growth = median / at_1k
         verdicts = [at_most(low, high, threshold)]
         if most_growth is not None:
             verdicts.append("met" if growth <= most_growth else "missed")
-        rows.append({"measure": label, "seconds_1k": float(np.median(small[key])),
+        rows.append({"measure": label, "seconds_1k": at_1k,
                      "seconds_10k": median, "low_10k": low, "high_10k": high,
                      "runs_10k": len(large[key]), "growth": growth,
                      "target": f"<= {threshold:g} s at 10k" + (
@@ -277,7 +279,6 @@ def scale_table(small: dict[str, Any], large: dict[str, Any]) -> pd.DataFrame:
 
 
 def main() -> None:
-    from parbench import machine
     from parbench.backends import default_series
 
     series = default_series()
@@ -297,10 +298,7 @@ def main() -> None:
         print(f"{row.measure:<58}{row.seconds_1k:>7.1f}{row.seconds_10k:>7.1f}"
               f"{f'[{row.low_10k:.1f}, {row.high_10k:.1f}]':>20}{row.growth:>7.1f}x  "
               f"{row.target}: {row.verdict}")
-    for column, value in machine.provenance(1).items():
-        table[column] = value
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(OUTPUT, index=False)
+    write_with_provenance(table, OUTPUT)
     print(f"planned by a dry run with every CSV there (10k): {large['planned_before']}")
     print(f"planned after one shared_array CSV is written again (10k): "
           f"{large['planned_after_one_csv']}")

@@ -164,7 +164,7 @@ def described(interpreter: Interpreter, packages: tuple[str, ...] = ()) -> dict[
         raise ValueError(f"config key {interpreter.key}.path: {interpreter.path} is not "
                          "executable")
     try:
-        found = probe(str(python), tuple(packages))
+        found = probe(str(python), packages)
     except (OSError, RuntimeError, subprocess.SubprocessError, ValueError) as problem:
         raise ValueError(f"config key {interpreter.key}.path: {interpreter.path} does not run "
                          f"as a Python: {problem}") from None
