@@ -236,6 +236,30 @@ def test_rerun_redoes_only_what_is_missing(finished_run):
     assert set(planned) == {"results/aggregates/exp_sinh"}
 
 
+def test_the_workload_with_the_most_jobs_is_aggregated_and_drawn_first(finished_run):
+    """Snakemake starts the highest priority first: the largest workload's aggregation
+    and figures, so that the cores end together (its greedy scheduler started a 10k
+    sweep's largest aggregation last)."""
+    workdir, _ = finished_run
+    result = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", "tiny.yaml",
+                           "--forcerun", "measure")
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = result.stdout + result.stderr
+    timing = [int(one) for one in re.findall(r"rule measure:.*?priority: (\d+)", output,
+                                             flags=re.DOTALL)]
+    jobs = {name: len(list((workdir / "results/raw" / name).rglob("*.csv")))
+            for name in TINY["workloads"]}
+    assert len(set(jobs.values())) > 1  # otherwise the order would show nothing
+    for rule in ("aggregate_workload", "plot_workload"):
+        found = dict(re.findall(rf"rule {rule}:.*?workload=(\w+).*?priority: (\d+)", output,
+                                flags=re.DOTALL))
+        assert set(found) == set(jobs), rule
+        by_priority = sorted(jobs, key=lambda name: int(found[name]))
+        assert [jobs[name] for name in by_priority] == sorted(jobs.values()), (rule, found)
+        # and below every timing job's, so that measuring is never broken off for it
+        assert max(map(int, found.values())) < min(timing), rule
+
+
 def test_plots_rebuild_without_timing(finished_run):
     workdir, _ = finished_run
     result = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", "tiny.yaml",

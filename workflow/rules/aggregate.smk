@@ -13,6 +13,7 @@ rule aggregate_workload:
         },
     log:
         "results/logs/aggregate/{workload}.log",
+    priority: workload_priority
     conda:
         "../../envs/parbench.yaml"
     resources:

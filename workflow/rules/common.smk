@@ -80,10 +80,6 @@ for combination, path in zip(COMBINATIONS, JOB_CSVS):
     JOB_CSVS_OF_WORKLOAD[combination.workload].append(path)
 
 
-def job_csvs():
-    return JOB_CSVS
-
-
 REFINEMENT = refine.Refinement.from_config(config["refine"])
 REFINED_WORKLOADS = refine.refined_workloads(
     REFINEMENT,
@@ -167,8 +163,11 @@ def figure_outputs(scope):
 
 
 def get_final_output():
+    """Every per-job CSV is a target too, though each is an input of its workload's
+    aggregation: Snakemake does not make again an input that is missing where the job
+    that reads it is up to date (an interrupted run's lost CSV would stay lost)."""
     return (
-        job_csvs()
+        JOB_CSVS
         + [f"results/{table}.csv" for table in GLOBAL_TABLES]
         + ["results/findings.md", "results/findings.rst"]
         + figure_files()
@@ -181,6 +180,17 @@ def job_priority(wildcards):
     job = Job.from_wildcards(wildcards)
     return PRIORITIES.get(sweep.job_csv(job)) or refine.priority(
         job, refine.planned_rounds()
+    )
+
+
+def workload_priority(wildcards):
+    """An aggregating or drawing job of a workload: the workload with the most jobs
+    first, so that the cores end together (Snakemake's greedy scheduler otherwise
+    started a 10k sweep's largest aggregation last, a second later than needed). In
+    thousandths of the sweep's jobs: below the timing jobs' priorities, so that
+    measuring is not broken off to aggregate (job_priority, refine.priority)."""
+    return 1 + 1000 * len(JOB_CSVS_OF_WORKLOAD[wildcards.workload]) // max(
+        1, len(JOB_CSVS)
     )
 
 

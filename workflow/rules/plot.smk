@@ -12,6 +12,7 @@ rule plot_workload:
         **figure_outputs("workload"),
     log:
         "results/logs/plot/{workload}.log",
+    priority: workload_priority
     conda:
         "../../envs/parbench.yaml"
     resources:
@@ -53,6 +54,7 @@ rule plot_target:
         **figure_outputs("target"),
     log:
         "results/logs/plot/{target}/{workload}.log",
+    priority: workload_priority
     conda:
         "../../envs/parbench.yaml"
     resources:
