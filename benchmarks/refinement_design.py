@@ -1,5 +1,5 @@
-"""The default design's fitted crossover on synthetic runs whose truth is a measured run's
-curves: how often it gives a number, within ±20 %, and how often its 95 % interval
+"""The default design's headline crossover on synthetic runs whose truth is a measured
+run's curves: how often it gives a number, within ±20 %, and how often its 95 % interval
 covers the truth.
 
     python -m benchmarks.refinement_design docs/data/reference [RUN ...] [--runs 300]
@@ -8,16 +8,17 @@ The truth is a run's two series on `shared_array` (its per-size medians of the n
 Pool and Ray, joined by straight lines on log-log axes), so it carries that run's bends:
 the naive Pool's step where the pickled array outgrows some buffer. Each synthetic run
 measures it as the default design does (config/config.yaml: its `shared_array` sizes
-and replicates, then its `refine` rounds: each round `replicates` new replicates at the
-bracket around the latest estimate, a size within 10 % of one the last fit kept reused,
-as parbench.refine.planner plans them), each job's time drawn with a factor it shares
-with its pair (the machine's drift), one of its own per series, and its samples' own
-noise; the fit and its interval are parbench.crossover.fit_crossover's. The truth's
-crossing is where the two lines meet.
+and replicates, then its `refine` rounds: each round `replicates` new replicates where
+parbench.refine.planner.sizes_to_measure puts them: inside a wide bracket, else around
+the latest estimate), each job's time drawn with a factor it shares with its pair (the
+machine's drift), one of its own per series, and its samples' own noise. Its answer is
+the headline crossover.csv would give (parbench.crossover.choose: the fit where it
+holds, else the bracket). The truth's crossing is where the two lines meet.
 
-Prints, per run folder: the truth, how often the fit gives a number (`found`), how
-often that number has a half-width within 20 %, the median half-width, and the share of
-found intervals that contain the truth (95 % if the interval is honest there).
+Prints, per run folder: the truth, how often the headline is a number (`found`), how
+often that number has a half-width within 20 %, the median half-width, the share of
+found intervals that contain the truth (95 % if the interval is honest there), and the
+share of them that are brackets.
 """
 
 from __future__ import annotations
@@ -30,11 +31,16 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from parbench.crossover import FOUND, find_crossover, fit_crossover
-from parbench.crossover.fitted import TOO_FEW_REPLICATES, TOO_FEW_SIZES, FittedCrossover
+from parbench.crossover import BRACKET, FOUND, choose, find_crossover, fit_crossover, sign_bracket
+from parbench.crossover.fitted import (
+    TOO_FEW_REPLICATES,
+    TOO_FEW_SIZES,
+    FittedCrossover,
+    JobValues,
+)
 from parbench.migrations import read_table
 from parbench.refine import Refinement
-from parbench.refine.planner import bracket, fitted_sizes
+from parbench.refine.planner import sizes_to_measure
 from parbench.workflow_copy import REPO
 
 CHALLENGER, BASELINE = "ray", "pool"
@@ -66,11 +72,30 @@ class Truth:
         return np.exp(np.interp(np.log(size), np.log(self.sizes), self.log_seconds[series]))
 
 
+def headline(challenger: JobValues, baseline: JobValues, around: float,
+             ci_target: float) -> dict:
+    """What the aggregation's crossover.csv would say of these values: the headline's
+    method, status, size and interval (parbench.crossover.choose), and the fitted
+    sizes' ends (what the planner reuses)."""
+    fitted = (fit_crossover(challenger, baseline, around, max_residual=ci_target)
+              if math.isfinite(around) and around > 0 else FittedCrossover(TOO_FEW_SIZES))
+    bracket = sign_bracket(challenger, baseline)
+    tried = fitted.status not in (TOO_FEW_SIZES, TOO_FEW_REPLICATES)
+    method = choose(fitted, bracket, tried)
+    chosen = bracket if method == BRACKET else fitted
+    return {"method": method, "crossover_status": chosen.status,
+            "crossover_size": chosen.size, "crossover_ci_low": chosen.ci_low,
+            "crossover_ci_high": chosen.ci_high,
+            "crossover_relative_half_width": chosen.relative_half_width,
+            "fit_size_low": fitted.size_low, "fit_size_high": fitted.size_high}
+
+
 def one_run(truth: Truth, rng: np.random.Generator, grid: list[float], replicates: int,
             refinement: Refinement, ci_target: float, pair_sd: float, own_sd: float,
-            within_sd: float) -> FittedCrossover:
-    """One synthetic default run: the grid, the refinement rounds, the last fit (its
-    straight lines checked against `ci_target`, as the aggregation does)."""
+            within_sd: float) -> dict:
+    """One synthetic default run: the grid, the refinement rounds (planned as
+    parbench.refine.planner plans them), the last headline (its straight lines checked
+    against `ci_target`, as the aggregation does)."""
     values: dict[str, dict[float, dict[int, float]]] = {CHALLENGER: {}, BASELINE: {}}
 
     def measure(size: float, replicate: int) -> None:
@@ -80,37 +105,34 @@ def one_run(truth: Truth, rng: np.random.Generator, grid: list[float], replicate
             side.setdefault(size, {})[replicate] = float(
                 np.median(job * rng.lognormal(0.0, within_sd, SAMPLES)))
 
-    def estimate() -> tuple[float, FittedCrossover]:
+    def estimate() -> tuple[float, dict]:
         sizes = sorted(values[CHALLENGER])
         medians = {series: [np.median(list(side[size].values())) for size in sizes]
                    for series, side in values.items()}
         around = find_crossover(sizes, medians[CHALLENGER], medians[BASELINE]).size
-        if not (math.isfinite(around) and around > 0):
-            return around, FittedCrossover(TOO_FEW_SIZES)
-        return around, fit_crossover(values[CHALLENGER], values[BASELINE], around,
-                                     max_residual=ci_target)
+        return around, headline(values[CHALLENGER], values[BASELINE], around, ci_target)
 
     for replicate in range(replicates):
         for size in grid:
             measure(size, replicate)
-    interpolated, fitted = estimate()
+    interpolated, found = estimate()
     following = replicates
     for _ in range(refinement.rounds):
-        if fitted.status == FOUND and fitted.relative_half_width <= refinement.target:
+        if found["crossover_status"] == FOUND \
+                and found["crossover_relative_half_width"] <= refinement.target:
             break
-        tried = fitted.status not in (TOO_FEW_SIZES, TOO_FEW_REPLICATES)
-        around = fitted.size if tried and math.isfinite(fitted.size) else interpolated
-        if not math.isfinite(around):
+        around = found["crossover_size"] if math.isfinite(found["crossover_size"]) \
+            else interpolated
+        if not (math.isfinite(around) and around > 0):
             break
-        kept = fitted_sizes({"fit_size_low": fitted.size_low,
-                             "fit_size_high": fitted.size_high},
-                            pd.Series(sorted(values[CHALLENGER])))
+        sizes = sizes_to_measure(found, around, refinement.factors,
+                                 pd.Series(sorted(values[CHALLENGER])))
         for replicate in range(following, following + refinement.replicates):
-            for size in bracket(around, refinement.factors, kept):
+            for size in sizes:
                 measure(float(size), replicate)
         following += refinement.replicates
-        interpolated, fitted = estimate()
-    return fitted
+        interpolated, found = estimate()
+    return found
 
 
 def score(truth: Truth, runs: int, pair_sd: float = 0.10, own_sd: float = 0.10,
@@ -125,12 +147,13 @@ def score(truth: Truth, runs: int, pair_sd: float = 0.10, own_sd: float = 0.10,
     fits = [one_run(truth, rng, grid, int(config["replicates"]), refinement,
                     float(config["ci_target"]), pair_sd, own_sd, within_sd)
             for _ in range(runs)]
-    found = [fit for fit in fits if fit.status == FOUND]
-    widths = pd.Series([fit.relative_half_width for fit in found], dtype=float)
+    found = [fit for fit in fits if fit["crossover_status"] == FOUND]
+    widths = pd.Series([fit["crossover_relative_half_width"] for fit in found], dtype=float)
     return {"found": len(found) / runs, "within_20": float((widths <= 0.2).sum()) / runs,
             "median_half_width": float(widths.median()),
-            "coverage": sum(fit.ci_low <= truth.crossing <= fit.ci_high for fit in found)
-            / max(len(found), 1)}
+            "coverage": sum(fit["crossover_ci_low"] <= truth.crossing <= fit["crossover_ci_high"]
+                            for fit in found) / max(len(found), 1),
+            "bracket": sum(fit["method"] == BRACKET for fit in found) / max(len(found), 1)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -152,7 +175,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{folder}: truth {truth.crossing:.4g}; {arguments.runs} synthetic default runs: "
               f"found {found['found']:.0%}, within ±20 % {found['within_20']:.0%}, median "
               f"half-width {found['median_half_width']:.1%}, the 95 % interval covers the "
-              f"truth in {found['coverage']:.0%} of those found")
+              f"truth in {found['coverage']:.0%} of those found ({found['bracket']:.0%} of "
+              f"them a bracket)")
 
 
 if __name__ == "__main__":

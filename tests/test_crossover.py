@@ -1,24 +1,33 @@
-"""Crossover detection, interpolated and fitted, on synthetic curves whose answer is known."""
+"""Crossover detection, interpolated, fitted and bracketed, on synthetic curves whose
+answer is known."""
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
 from parbench.crossover import (
+    BRACKET,
+    FIT,
     FOUND,
+    INTERPOLATED,
     NO_CLEAR_WINNER,
+    NO_SIGN_CHANGE,
     NONE_IN_RANGE,
     NOT_SIGNIFICANT,
     POOR_FIT,
     TOO_FEW_REPLICATES,
     TOO_FEW_SIZES,
     UNBOUNDED,
+    FittedCrossover,
+    choose,
     crossover_with_confidence,
     fieller_interval,
     find_crossover,
     fit_crossover,
     resampled_crossovers,
+    sign_bracket,
 )
 from parbench.refine import Refinement
 
@@ -279,3 +288,64 @@ def test_the_fitted_interval_covers_the_truth_95_times_in_100(estimate):
         covered += fitted.ci_low <= TRUTH <= fitted.ci_high
     assert abs(covered / runs - 0.95) <= 0.025
     assert bounded / runs > 0.95  # bounded, and so a number, nearly always
+
+
+# --- the bracket, and which estimate is the headline -----------------------------------
+
+def _stepped_curves(rng, replicates: int, sizes, step_at: float = 1.45, step: float = 1.6):
+    """_replicated_curves' series, the Pool's time `step` times higher above `step_at`
+    MB: just above the crossing (1.375 MB), as the naive Pool's per-byte cost jumps."""
+    challenger, baseline = _replicated_curves(rng, replicates, sizes)
+    return challenger, {size: {replicate: value * (step if size > step_at else 1.0)
+                               for replicate, value in values.items()}
+                        for size, values in baseline.items()}
+
+
+def test_the_bracket_holds_the_crossing_where_the_pool_steps_up_at_it():
+    sizes = [0.7, 1.0, 1.2, 1.3, 1.6, 2.0, 2.8]
+    challenger, baseline = _stepped_curves(np.random.default_rng(31), 4, sizes)
+    bracket = sign_bracket(challenger, baseline)
+    assert bracket.status == FOUND
+    assert bracket.ci_low <= TRUTH <= bracket.ci_high  # between measured sizes
+    assert bracket.ci_low in sizes and bracket.ci_high in sizes
+    assert bracket.ci_low <= bracket.size <= bracket.ci_high
+    # The straight line through the step is told from the replicates' scatter.
+    fitted = fit_crossover(challenger, baseline, around=1.4, max_residual=0.5)
+    assert fitted.lack_of_fit_p < 0.2
+    assert choose(fitted, bracket, fit_tried=True) == BRACKET
+
+
+def test_a_straight_fit_inside_its_bracket_is_the_headline():
+    """Power laws (straight on log-log axes: Ray 20 ms·n^0.15, Pool 10 ms·n, n in MB,
+    crossing at 2^(1/0.85) MB), each job with its own factor and the pair's drift."""
+    rng = np.random.default_rng(21)
+    challenger, baseline = {}, {}
+    for size in (1.2, 1.7, 2.3, 3.2, 4.5):
+        for replicate in range(5):
+            shared = math.exp(rng.normal(0, 0.1))
+            challenger.setdefault(size, {})[replicate] = \
+                0.02 * size**0.15 * shared * math.exp(rng.normal(0, 0.1))
+            baseline.setdefault(size, {})[replicate] = \
+                0.01 * size * shared * math.exp(rng.normal(0, 0.1))
+    fitted = fit_crossover(challenger, baseline, around=2.5, max_residual=0.15)
+    assert fitted.ci_low <= 2 ** (1 / 0.85) <= fitted.ci_high
+    bracket = sign_bracket(challenger, baseline)
+    assert fitted.status == FOUND and fitted.lack_of_fit_p >= 0.2
+    assert bracket.status == FOUND and bracket.ci_low <= fitted.size <= bracket.ci_high
+    assert choose(fitted, bracket, fit_tried=True) == FIT
+    # A fit whose estimate the signs put elsewhere does not hold.
+    elsewhere = dataclasses.replace(fitted, size=bracket.ci_high * 1.5)
+    assert choose(elsewhere, bracket, fit_tried=True) == BRACKET
+
+
+def test_no_bracket_where_the_signs_are_not_told_from_noise():
+    rng = np.random.default_rng(33)
+    same = {size: {replicate: 0.02 * math.exp(rng.normal(0, 0.1)) for replicate in range(3)}
+            for size in (1.0, 2.0, 3.0)}
+    other = {size: {replicate: 0.02 * math.exp(rng.normal(0, 0.1)) for replicate in range(3)}
+             for size in (1.0, 2.0, 3.0)}
+    assert sign_bracket(same, other).status == NO_SIGN_CHANGE
+    one = {1.0: {0: 0.02}, 2.0: {0: 0.01}}
+    assert sign_bracket(one, {1.0: {0: 0.01}, 2.0: {0: 0.02}}).status == TOO_FEW_SIZES
+    assert choose(FittedCrossover(TOO_FEW_SIZES), sign_bracket(same, other), False) \
+        == INTERPOLATED

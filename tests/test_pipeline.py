@@ -19,7 +19,9 @@ import yaml
 
 from parbench import walltime
 from parbench.backends import default_series
+from parbench.crossover.bracket import inside
 from parbench.figures.registry import OVERVIEW, WORKLOAD, of_scope
+from parbench.refine.planner import rounded
 from parbench.workflow_copy import copy_workflow
 from parbench.workflow_copy import planned_jobs as planned
 from tests.conftest import PARBENCH, run_snakemake
@@ -54,13 +56,14 @@ TINY = {
     "min_sample_seconds": 0.05,
     **UNWAITING,
     "compare": [["pool", "serial"], ["pool-shm", "pool"], ["ray", "pool"]],
-    # One refinement round where the Pool overtakes the loop: one new replicate of the
-    # pair at two new sizes bracketing the estimate.
+    # One refinement round where the Pool overtakes the loop: between the grid's two
+    # sizes (the bracket: too few sizes to fit), one new replicate of the pair at the
+    # bracket's quarters on log axes.
     "refine": {"pairs": [["pool", "serial"]], "workloads": ["waits"], "rounds": 1,
-               "factors": [0.8, 1.25], "replicates": 1, "max_jobs": 4},
+               "replicates": 1, "max_jobs": 6},
 }
 COMBINATIONS = len(SERIES) + 2 * len(SHARED_ARRAY_SERIES) + 2 * 2
-REFINED = 4  # the refinement's jobs: serial and pool at two new sizes, 1 new replicate
+REFINED = 6  # the refinement's jobs: serial and pool at three new sizes, 1 new replicate
 EXPECTED_JOBS = TINY["replicates"] * COMBINATIONS + REFINED
 GRID_SIZES = {size for workload in TINY["workloads"].values() for size in workload["sizes"]}
 WORKLOAD_FIGURES = ("scaling", "speedup", "workers", "winner")
@@ -200,17 +203,17 @@ def test_refinement_adds_a_replicate_bracketing_the_crossing(finished_run):
     assert {job["workload"] for job in plan["jobs"]} == {"waits"}
     grid = TINY["workloads"]["waits"]["sizes"]
     new_sizes = {job["size"] for job in plan["jobs"]}
-    # Two sizes bracketing the estimate, which lies between the grid's sizes (a bracket
-    # size may be a grid size near it).
+    # The bracket is the grid's two sizes: the new ones cut it in quarters on log axes.
     around = plan["estimates"][0]["around"]
     assert grid[0] < around < grid[-1]
-    assert len(new_sizes) == 2 and min(new_sizes) < around < max(new_sizes)
+    assert new_sizes == {rounded(size) for size in inside(grid[0], grid[-1])}
+    assert len(new_sizes) == 3 and grid[0] < min(new_sizes) < max(new_sizes) < grid[-1]
     timings = pd.read_csv(workdir / "results/timings.csv")
     refined = timings[timings["planned_round"] == 1]
     assert set(refined["size"]) == new_sizes
     # A new replicate (the grid's are 0 and 1), both series at both sizes.
     assert set(refined["replicate"]) == {TINY["replicates"]}
-    assert refined.groupby(["series", "size"]).ngroups == 4
+    assert refined.groupby(["series", "size"]).ngroups == 6
     assert timings.loc[timings["planned_round"] == 0, "size"].isin(GRID_SIZES).all()
     log = (workdir / "results/logs/aggregate/waits.log").read_text()
     assert "refinement: with the jobs of rounds 0..1" in log

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from parbench.aggregate import collect_timings, crossovers
+from parbench.crossover.bracket import inside
 from parbench.refine import Refinement, planned_rounds, read_plan, refined_jobs, write_plan
 from parbench.refine.planner import bracket, fitted_sizes, plan_round, rounded
 from parbench.workflow_copy import copy_workflow, planned_jobs
@@ -42,18 +43,22 @@ def estimate(small_run) -> float:
     return float(table[table["time_basis"] == "warm"]["medians_cross"].iloc[0])
 
 
-def test_round_one_adds_replicates_bracketing_the_estimate_with_pairs_side_by_side(
-        small_run):
+def test_round_one_adds_replicates_inside_the_bracket_with_pairs_side_by_side(small_run):
     """The small run (sizes 0.1, 1 and 3 MB, replicates 0 and 1) crosses between 1 and
-    3 MB: round 1 adds replicates 2, 3 and 4, each Ray and Pool at 0.7, 1 and 1.4 times
-    the estimate, Ray and Pool of one size and replicate next to each other."""
+    3 MB, too few sizes there for a fit: its headline is the bracket [1, 3] MB, and round
+    1 adds replicates 2, 3 and 4, each Ray and Pool at the bracket's quarters on log
+    axes, Ray and Pool of one size and replicate next to each other."""
     around = estimate(small_run)
     assert 1e6 < around < 3e6
+    table = crossovers(small_run, [["ray", "pool"]])
+    row = table[table["time_basis"] == "warm"].iloc[0]
+    assert row["method"] == "bracket" and row["crossover_status"] == "found"
+    assert (row["crossover_ci_low"], row["crossover_ci_high"]) == (1e6, 3e6)
     jobs, estimates = plan_round(small_run, 1, RAY_VS_POOL)
-    bracket_sizes = bracket(around, RAY_VS_POOL.factors, small_run["size"])
-    assert len(bracket_sizes) == 3 and bracket_sizes[0] < around < bracket_sizes[-1]
+    quarters = [1_300_000, 1_700_000, 2_300_000]  # 10^6 x 3^(1/4, 1/2, 3/4), rounded
+    assert sorted({rounded(size) for size in inside(1e6, 3e6)}) == quarters
     assert {(job.series, job.size, job.replicate) for job in jobs} == {
-        (series, size, replicate) for series in ("ray", "pool") for size in bracket_sizes
+        (series, size, replicate) for series in ("ray", "pool") for size in quarters
         for replicate in (2, 3, 4)}
     assert {(job.tasks, job.workers) for job in jobs} == {(16, 2)}
     assert len(jobs) == 18 <= RAY_VS_POOL.max_jobs
@@ -143,9 +148,8 @@ REFINED_DESIGN = {
                                    "backends": ["serial", "pool", "pool-c1", "ray"]}},
     "workers": [2], "replicates": 2, "min_repeats": 3, "max_repeats": 5, "ci_target": 0.1,
     "job_budget_seconds": 2, **UNWAITING, "compare": [["ray", "pool"], ["ray", "pool-c1"]],
-    # One new replicate of Ray and Pool at two sizes bracketing the estimate: 4 jobs.
-    "refine": {"pairs": [["ray", "pool"]], "rounds": 1, "factors": [0.75, 1.35],
-               "replicates": 1, "max_jobs": 4},
+    # One new replicate of Ray and Pool at the quarters of the bracket: 6 jobs.
+    "refine": {"pairs": [["ray", "pool"]], "rounds": 1, "replicates": 1, "max_jobs": 6},
 }
 
 
@@ -170,16 +174,16 @@ def plan_on_the_small_run(tmp_path: Path, design: dict) -> tuple[Path, list[str]
 def test_the_checkpoint_plans_from_a_real_run_and_a_dry_run_shows_the_jobs(tmp_path: Path,
                                                                            small_run):
     """The grid of the small real run is on disk (as if measured): the checkpoint plans
-    Ray and Pool at the estimate, and a dry run then lists those jobs. (Running them,
-    their rows and a rerun that redoes nothing: tests/test_pipeline.py.)"""
+    Ray and Pool inside the bracket [1, 3] MB, and a dry run then lists those jobs.
+    (Running them, their rows and a rerun that redoes nothing: tests/test_pipeline.py.)"""
     workdir, design, plan = plan_on_the_small_run(tmp_path, REFINED_DESIGN)
-    new_sizes = bracket(estimate(small_run), [0.75, 1.35], small_run["size"])
+    new_sizes = sorted({rounded(size) for size in inside(1e6, 3e6)})
     assert {(job.series, job.size, job.replicate) for job in plan} == {
         (series, size, 2) for series in ("ray", "pool") for size in new_sizes}
     assert "measure more" in (workdir / "results/logs/refine/round1.log").read_text()
     dry = run_snakemake(workdir, "-n", "--cores", "2", *design, timeout=300)
     assert dry.returncode == 0, dry.stderr[-3000:]
-    assert planned_jobs(dry.stdout + dry.stderr)["measure"] == 4
+    assert planned_jobs(dry.stdout + dry.stderr)["measure"] == 6
     listed = set(re.findall(r"output: (results/raw/\S+\.csv)", dry.stdout + dry.stderr))
     assert {path.split("/")[4] for path in listed} == {"ray", "pool"}
     assert {any(f"size{size}_" in path for size in new_sizes) for path in listed} == {True}

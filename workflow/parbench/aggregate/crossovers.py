@@ -11,19 +11,24 @@ import pandas as pd
 from parbench import columns
 from parbench.aggregate.read import without_loaded
 from parbench.crossover import (
+    BRACKET,
+    FIT,
     FOUND,
+    INTERPOLATED,
     TOO_FEW_REPLICATES,
     TOO_FEW_SIZES,
     CrossoverEstimate,
     FittedCrossover,
+    SignBracket,
+    choose,
     crossover_with_confidence,
     fit_crossover,
+    sign_bracket,
 )
 
 CROSSOVER_COLUMNS = columns.names(columns.CROSSOVER)
 # The fit's residual limit where the rows do not say their `ci_target`.
 DEFAULT_MAX_RESIDUAL = 0.10
-FIT, INTERPOLATED = "fit", "interpolated"
 
 
 def _curve_rows(rows: pd.DataFrame, problem: dict) -> pd.DataFrame:
@@ -93,17 +98,21 @@ def _median_of_finite(values: np.ndarray) -> float:
     return float(np.median(values)) if values.size else np.nan
 
 
-def headline(interpolated: CrossoverEstimate, fitted: FittedCrossover) -> dict:
-    """crossover.csv's columns for one pair on one curve: the fit is the headline
-    wherever it could be tried (enough sizes near the crossing, two replicates or
-    more), poor or not; the interpolated estimate otherwise, and always beside it."""
+def headline(interpolated: CrossoverEstimate, fitted: FittedCrossover,
+             bracket: SignBracket) -> dict:
+    """crossover.csv's columns for one pair on one curve: the fit where it holds, else
+    the bracket where there is one, else the fit wherever it could be tried (enough
+    sizes near the crossing, two replicates or more) with its status, else the
+    interpolated estimate (parbench.crossover.bracket.choose); each one always beside."""
     tried = fitted.status not in (TOO_FEW_SIZES, TOO_FEW_REPLICATES)
-    chosen = fitted if tried else interpolated
+    method = choose(fitted, bracket, tried)
+    chosen = {FIT: fitted, BRACKET: bracket, INTERPOLATED: interpolated}[method]
     relative = (chosen.ci_high - chosen.ci_low) / 2 / chosen.size if chosen.status == FOUND \
         else np.nan
     return {
-        "method": FIT if tried else INTERPOLATED, "crossover_status": chosen.status,
-        "crossover_size": chosen.size if chosen.status == FOUND or not tried else np.nan,
+        "method": method, "crossover_status": chosen.status,
+        "crossover_size": chosen.size if chosen.status == FOUND or method == INTERPOLATED
+        else np.nan,
         "crossover_ci_low": chosen.ci_low, "crossover_ci_high": chosen.ci_high,
         "crossover_relative_half_width": relative,
         "interpolated_status": interpolated.status, "interpolated_size": interpolated.size,
@@ -117,6 +126,9 @@ def headline(interpolated: CrossoverEstimate, fitted: FittedCrossover) -> dict:
         "fit_size_low": fitted.size_low, "fit_size_high": fitted.size_high,
         "fit_residual_challenger": fitted.residual_challenger,
         "fit_residual_baseline": fitted.residual_baseline,
+        "fit_lack_of_fit_p": fitted.lack_of_fit_p,
+        "bracket_status": bracket.status, "bracket_size": bracket.size,
+        "bracket_low": bracket.ci_low, "bracket_high": bracket.ci_high,
     }
 
 
@@ -165,12 +177,14 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
                     [baseline_samples[size] for size in sizes], challenger=challenger,
                     drawn=drawn,
                 )
-                fitted = fit_crossover(_job_values(challenger_rows, basis),
-                                       _job_values(baseline_rows, basis),
+                challenger_values = _job_values(challenger_rows, basis)
+                baseline_values = _job_values(baseline_rows, basis)
+                fitted = fit_crossover(challenger_values, baseline_values,
                                        interpolated.medians_cross, max_residual)
+                bracket = sign_bracket(challenger_values, baseline_values)
                 rows.append({**problem, "challenger": challenger, "baseline": baseline,
                              "time_basis": basis, "sizes_compared": len(sizes),
-                             **headline(interpolated, fitted)})
+                             **headline(interpolated, fitted, bracket)})
     return pd.DataFrame(rows, columns=CROSSOVER_COLUMNS).assign(
         format_version=columns.FORMAT_VERSION)
 

@@ -67,8 +67,11 @@ CROSSOVER_COLUMNS = tuple(
         ("time_basis", TEXT, "", "`warm`: the timed samples; `cold`: start-up + first map"),
         ("method", TEXT, "", "what gave `crossover_status`, `crossover_size` and its "
          "interval: `fit` (straight lines through the paired differences of every replicate "
-         "near the crossing, Fieller's interval over replicates) wherever at least 3 sizes "
-         "near the crossing and 2 replicates allow it; `interpolated` otherwise"),
+         "near the crossing, Fieller's interval over replicates) where it holds (found, "
+         "`fit_lack_of_fit_p` at least 0.2, inside the bracket); else `bracket` (between "
+         "the measured sizes where the paired differences change sign) where there is "
+         "one; else `fit` with its status wherever at least 3 sizes near the crossing and "
+         "2 replicates allow a fit; `interpolated` otherwise"),
         ("crossover_status", TEXT, "", "`found`, or why there is no number (below)"),
         ("crossover_size", NUMBER, "", "where the challenger becomes and stays faster, by "
          "`method` (empty where the fit is poor or its interval unbounded)"),
@@ -102,6 +105,18 @@ CROSSOVER_COLUMNS = tuple(
          "challenger's straight line through its medians there (above the curve's "
          "`ci_target`: `poor fit`)"),
         ("fit_residual_baseline", NUMBER, "", "the same for the baseline"),
+        ("fit_lack_of_fit_p", NUMBER, "", "p-value of an F test of the paired log ratios' "
+         "size means against the fitted line, the scatter between replicates the yardstick "
+         "(below 0.2: the line is not believed; empty without a degree of freedom)"),
+        ("bracket_status", TEXT, "", "`found`, `no sign change told from noise`, or `too "
+         "few sizes`"),
+        ("bracket_size", NUMBER, "", "where the paired log ratios' size means cross zero "
+         "inside the bracket (log-linear)"),
+        ("bracket_low", NUMBER, "", "the largest measured size where the challenger is "
+         "slower, told from noise (one-sided t-test at 2.5 %, the scatter between "
+         "replicates pooled over the curve's sizes): the bracket's low end"),
+        ("bracket_high", NUMBER, "", "the smallest measured size above it where the "
+         "challenger is faster, told from noise: the bracket's high end"),
         ("predicted_crossover_size", NUMBER, "", "where the cost model (model.csv) puts "
          "the crossover, from the series' fitted costs (empty: not in a quarter to four "
          "times the measured sizes)"),

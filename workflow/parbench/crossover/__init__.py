@@ -1,12 +1,24 @@
-"""Where one series overtakes another, two ways.
+"""Where one series overtakes another, three ways.
 
   interpolated  between the two grid points where the medians cross, with a two-level
                 bootstrap interval (what every earlier run reported)
   fitted        a straight line through the paired differences of every replicate at
                 every size near the crossing, with Fieller's interval over replicates:
-                the headline wherever enough sizes and replicates allow it
+                the headline wherever it holds
+  bracket       between the two measured sizes where the paired differences change
+                sign, each side told from noise: the headline where the fit does not
+                hold (a curve that bends or steps at the crossing)
 """
 
+from parbench.crossover.bracket import (
+    BRACKET,
+    FIT,
+    INTERPOLATED,
+    NO_SIGN_CHANGE,
+    SignBracket,
+    choose,
+    sign_bracket,
+)
 from parbench.crossover.fitted import (
     FITTED_STATUSES,
     POOR_FIT,
@@ -31,8 +43,9 @@ from parbench.crossover.interpolated import (
     resampled_crossovers,
 )
 
-__all__ = ["DEFAULT_PAIRS", "FASTER_THROUGHOUT", "FITTED_STATUSES", "FOUND", "NONE_IN_RANGE",
-           "NOT_SIGNIFICANT", "NO_CLEAR_WINNER", "POOR_FIT", "TOO_FEW_REPLICATES",
-           "TOO_FEW_SIZES", "UNBOUNDED", "Crossover", "CrossoverEstimate", "FittedCrossover",
+__all__ = ["BRACKET", "DEFAULT_PAIRS", "FASTER_THROUGHOUT", "FIT", "FITTED_STATUSES", "FOUND",
+           "INTERPOLATED", "NONE_IN_RANGE", "NOT_SIGNIFICANT", "NO_CLEAR_WINNER",
+           "NO_SIGN_CHANGE", "POOR_FIT", "TOO_FEW_REPLICATES", "TOO_FEW_SIZES", "UNBOUNDED",
+           "Crossover", "CrossoverEstimate", "FittedCrossover", "SignBracket", "choose",
            "crossover_with_confidence", "fieller_interval", "find_crossover",
-           "fit_crossover", "resampled_crossovers"]
+           "fit_crossover", "resampled_crossovers", "sign_bracket"]

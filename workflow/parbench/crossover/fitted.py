@@ -23,12 +23,17 @@ k − 1 degrees of freedom: the x with (ā + b̄·x)² ≤ t²·(V_aa + 2x·V_ab
 bounded only when the slope is clearly positive (b̄² > t²·V_bb); otherwise the status
 says `unbounded interval` and no interval is given. Two replicates (t = 12.7) rarely
 bound it: refinement measures more (config `refine`).
+
+Residuals below `max_residual` do not prove the lines straight: `lack_of_fit_p` tests
+the size means of the paired log ratios against their line, with the scatter between
+replicates as the yardstick; parbench.crossover.bracket decides with it whether the fit
+is the headline.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +67,7 @@ class FittedCrossover:
     size_high: float = math.nan
     residual_challenger: float = math.nan  # relative RMS residual of each straight line
     residual_baseline: float = math.nan
+    lack_of_fit_p: float = math.nan  # lack_of_fit_p at the fitted sizes
 
     @property
     def relative_half_width(self) -> float:
@@ -126,7 +132,8 @@ def fit_crossover(challenger: JobValues, baseline: JobValues, around: float,
         trimmed = min((chosen[1:], chosen[:-1]), key=lambda sizes: max(
             _residuals(challenger, baseline, sizes).values()))
         chosen, residuals = trimmed, _residuals(challenger, baseline, trimmed)
-    extent = {"sizes": len(chosen), "size_low": chosen[0], "size_high": chosen[-1]}
+    extent = {"sizes": len(chosen), "size_low": chosen[0], "size_high": chosen[-1],
+              "lack_of_fit_p": lack_of_fit_p(challenger, baseline, chosen)}
     lines = _replicate_lines(challenger, baseline, chosen, around)
     if len(lines) < 2:
         return FittedCrossover(TOO_FEW_REPLICATES, replicates=len(lines), **extent,
@@ -153,6 +160,44 @@ def fit_crossover(challenger: JobValues, baseline: JobValues, around: float,
     status = FOUND if chosen[0] <= size <= chosen[-1] else OUTSIDE
     return FittedCrossover(status, size if math.isfinite(size) else math.nan, low, high,
                            **found)
+
+
+def paired_log_ratios(challenger: JobValues, baseline: JobValues) -> dict[float, np.ndarray]:
+    """{size: log(baseline / challenger) of each replicate measured on both sides}."""
+    found = {}
+    for size in sorted(set(challenger) & set(baseline)):
+        values = [math.log(baseline[size][replicate] / challenger[size][replicate])
+                  for replicate in sorted(set(challenger[size]) & set(baseline[size]))
+                  if baseline[size][replicate] > 0 and challenger[size][replicate] > 0]
+        if values:
+            found[size] = np.array(values)
+    return found
+
+
+def lack_of_fit_p(challenger: JobValues, baseline: JobValues, sizes: Iterable[float]) -> float:
+    """The p-value of an F test of lack of fit: the size means of the paired log ratios
+    at `sizes` against their least-squares line in log(size), with the scatter between
+    replicates at each size as pure error; nan where either has no degree of freedom."""
+    wanted = set(sizes)
+    ratios = {size: values for size, values in paired_log_ratios(challenger, baseline).items()
+              if size in wanted}
+    counts = np.array([len(values) for values in ratios.values()])
+    lack_freedom, pure_freedom = len(ratios) - 2, int(counts.sum()) - len(ratios)
+    if lack_freedom < 1 or pure_freedom < 1:
+        return math.nan
+    x = np.concatenate([np.full(len(values), math.log(size)) for size, values in ratios.items()])
+    y = np.concatenate(list(ratios.values()))
+    slope, intercept = np.polyfit(x, y, 1)
+    means = np.array([values.mean() for values in ratios.values()])
+    line = intercept + slope * np.log(np.array(list(ratios)))
+    lack = float(np.sum(counts * (means - line) ** 2)) / lack_freedom
+    pure = sum(float(((values - values.mean()) ** 2).sum())
+               for values in ratios.values()) / pure_freedom
+    if pure <= 0:
+        return 0.0 if lack > 0 else 1.0
+    from scipy.special import fdtrc
+
+    return float(fdtrc(lack_freedom, pure_freedom, lack / pure))
 
 
 def _scaled(around: float, log_factor: float) -> float:

@@ -120,6 +120,9 @@ def interval_label(row: pd.Series, unit: str, sizes: tuple[float, float]) -> str
         return (f"[{format_size(row['crossover_ci_low'], unit)}, "
                 f"{format_size(row['crossover_ci_high'], unit)}; fit over "
                 f"{row['fit_replicates']:.0f} replicates]")
+    if row.get("method") == "bracket":
+        return (f"[{format_size(row['crossover_ci_low'], unit)}, "
+                f"{format_size(row['crossover_ci_high'], unit)}; where the sign changes]")
     smallest, largest = sizes
     low = (f"≤ {format_size(smallest, unit)}" if row["crossover_ci_low"] <= smallest * 1.000001
            else format_size(row["crossover_ci_low"], unit))

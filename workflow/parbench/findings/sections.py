@@ -132,8 +132,9 @@ def regimes(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
     return [Heading("Where one series overtakes another, regime by regime"),
             Paragraph("Warm times (start-up excluded); sizes in each workload's unit; "
                       "(fit): where the lines fitted near the crossing meet, "
-                      "(interpolated): between two grid sizes; tied: 95 % intervals "
-                      "overlap."), table]
+                      "(bracket): between the two measured sizes where the paired times "
+                      "change sign, (interpolated): between two grid sizes; tied: 95 % "
+                      "intervals overlap."), table]
 
 
 def fixed_costs(summary: pd.DataFrame, row: pd.Series) -> list[Block]:

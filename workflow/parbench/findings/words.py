@@ -38,6 +38,9 @@ def method(row: pd.Series) -> str:
                 f"{size(row['fit_size_low'], row['size_unit'])} to "
                 f"{size(row['fit_size_high'], row['size_unit'])}, "
                 f"{row['fit_replicates']:.0f} replicates side by side")
+    if row["method"] == "bracket":
+        return ("the interval is the two measured sizes where the paired times change sign, "
+                "each side told from noise; a straight line does not hold there")
     return (f"interpolated between the grid's {size(row['size_below'], row['size_unit'])} "
             f"and {size(row['size_above'], row['size_unit'])}")
 

@@ -6,16 +6,17 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from parbench.aggregate.crossovers import FIT, crossovers
+from parbench.aggregate.crossovers import crossovers
 from parbench.aggregate.read import collect_timings
 from parbench.aggregate.summary import summary_with_samples
-from parbench.crossover import FOUND
+from parbench.crossover import BRACKET, FOUND
+from parbench.crossover.bracket import NARROW_ENOUGH, inside
 from parbench.identity import COMBINATION, Job
 from parbench.refine import Refinement, refined_jobs, write_plan
 from parbench.stats import replicates_needed
@@ -73,7 +74,7 @@ def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
     for _, row in table.iterrows():
         record = {"round": round_number, "curve": describe(row)}
         around = estimate_of(row)
-        if row["method"] == FIT and row["crossover_status"] == FOUND \
+        if row["crossover_status"] == FOUND \
                 and row["crossover_relative_half_width"] <= refinement.target:
             estimates.append({**record, "action": "within the target"})
             continue
@@ -85,7 +86,7 @@ def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
                         & (timings["workload"] == row["workload"])
                         & (timings["kernel"] == row["kernel"])
                         & (timings["tasks"] == row["tasks"])]
-        sizes = bracket(around, refinement.factors, fitted_sizes(row, curve["size"]))
+        sizes = sizes_to_measure(row, around, refinement.factors, curve["size"])
         # Numbered after the curve's highest replicate: none of these jobs exists yet.
         first = int(curve["replicate"].max()) + 1 if len(curve) else 0
         replicates = list(range(first, first + refinement.replicates))
@@ -159,7 +160,19 @@ def noisy_top_ups(timings: pd.DataFrame, budget_seconds: float,
                               f"about {spent:.0f} s of the {budget_seconds:.0f} s budget"}
 
 
-def fitted_sizes(row: pd.Series, measured: pd.Series) -> pd.Series:
+def sizes_to_measure(row: Mapping[str, Any], around: float, factors: Iterable[float],
+                     measured: pd.Series) -> list[int]:
+    """Where a new replicate measures a curve (`row`: its crossover.csv row): inside the
+    bracket where that is the headline and still wide (its quarters on log axes: each
+    round halves it at least, whatever the curves do between its ends); else around the
+    estimate (`bracket`), reusing the sizes the last fit kept."""
+    low, high = row["crossover_ci_low"], row["crossover_ci_high"]
+    if row["method"] == BRACKET and high > NARROW_ENOUGH * low:
+        return sorted({rounded(size) for size in inside(low, high)})
+    return bracket(around, factors, fitted_sizes(row, measured))
+
+
+def fitted_sizes(row: Mapping[str, Any], measured: pd.Series) -> pd.Series:
     """The measured sizes a bracket may reuse: those the last fit kept, when it dropped
     end sizes where a curve bends (a replicate at a dropped size loses that point, and
     with it the spread its line's slope needs)."""

@@ -1,0 +1,116 @@
+"""A crossover between two measured sizes, and which estimate a curve's headline is.
+
+A straight line cannot follow a curve that bends or steps at the crossing: where the
+naive Pool's cost per byte jumps (the pickled array outgrowing some buffer) right above
+it, the fitted line puts the crossing too high with an interval far too narrow
+(benchmarks.refinement_design: 7 % coverage on such a step). What holds whatever the
+curves' shape, as long as the challenger gains on the baseline as the size grows, is
+the sign of their paired log ratio y = log(baseline / challenger) at each measured size:
+
+  the bracket  the largest size A where y is below zero and the smallest size B above A
+               where it is above zero, each told from noise by a one-sided t-test at
+               (1 − confidence) / 2 (the variance between replicates pooled over every
+               size of the curve: noise on log axes is alike at every size); the
+               crossing lies between them with at least `confidence`, whatever the
+               curves do between the sizes. Its estimate is where the size means of y
+               cross zero in [A, B], on log axes.
+
+The headline (`choose`) is the fit where it holds (found, its lines not told from a
+straight line by a lack-of-fit test, its estimate inside the bracket), else the
+bracket, else what the fit said. Refinement then measures inside the bracket
+(`inside`), halving it on log axes each round, instead of around an estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from parbench.crossover.fitted import FittedCrossover, JobValues, paired_log_ratios
+from parbench.crossover.interpolated import FOUND, TOO_FEW_SIZES
+
+# Below this p-value of the fit's lack-of-fit test (FittedCrossover.lack_of_fit_p) its
+# line is not to be believed. Lenient on purpose: a missed bend costs coverage, a false
+# alarm only width (the bracket is honest but wider).
+LACK_OF_FIT_ALPHA = 0.2
+NO_SIGN_CHANGE = "no sign change told from noise"
+FIT, BRACKET, INTERPOLATED = "fit", "bracket", "interpolated"
+# A bracket wider than this factor is worth measuring inside (planner).
+NARROW_ENOUGH = 1.3
+
+
+@dataclass(frozen=True)
+class SignBracket:
+    status: str
+    size: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+
+    @property
+    def relative_half_width(self) -> float:
+        if self.status != FOUND:
+            return math.nan
+        return (self.ci_high - self.ci_low) / 2 / self.size
+
+
+def sign_bracket(challenger: JobValues, baseline: JobValues,
+                 confidence: float = 0.95) -> SignBracket:
+    """The bracket of two series' per-job values on one curve (see the module)."""
+    ratios = paired_log_ratios(challenger, baseline)
+    freedom = sum(len(values) - 1 for values in ratios.values())
+    if not ratios or freedom < 1:
+        return SignBracket(TOO_FEW_SIZES)
+    scatter = sum(float(((values - values.mean()) ** 2).sum()) for values in ratios.values())
+    spread = math.sqrt(scatter / freedom)
+    from scipy.special import stdtrit  # as in fitted: scipy.stats is slow to import
+
+    critical = float(stdtrit(freedom, 0.5 + confidence / 2))
+    means = {size: float(values.mean()) for size, values in ratios.items()}
+    if spread == 0:
+        told = {size: np.sign(mean) for size, mean in means.items()}
+    else:
+        told = {size: np.sign(mean) * (abs(mean) / (spread / math.sqrt(len(ratios[size])))
+                                       > critical) for size, mean in means.items()}
+    above = [size for size in means if told[size] > 0]
+    below = [size for size in means if above and size < min(above) and told[size] < 0]
+    if not below:
+        return SignBracket(NO_SIGN_CHANGE if len(means) > 1 else TOO_FEW_SIZES)
+    low, high = max(below), min(above)
+    inside = [size for size in means if low <= size <= high]
+    for left, right in zip(inside, inside[1:]):
+        if means[left] < 0 <= means[right]:  # the first crossing of the means, log-linear
+            share = -means[left] / (means[right] - means[left])
+            size = math.exp(math.log(left) + share * math.log(right / left))
+            return SignBracket(FOUND, size, low, high)
+    return SignBracket(FOUND, math.sqrt(low * high), low, high)
+
+
+def fit_holds(fitted: FittedCrossover, bracket: SignBracket) -> bool:
+    """Whether the fit is to be believed: found, its lines not told from straight ones,
+    and its estimate inside the bracket where there is one."""
+    if fitted.status != FOUND:
+        return False
+    if math.isfinite(fitted.lack_of_fit_p) and fitted.lack_of_fit_p < LACK_OF_FIT_ALPHA:
+        return False
+    return bracket.status != FOUND or bracket.ci_low <= fitted.size <= bracket.ci_high
+
+
+def choose(fitted: FittedCrossover, bracket: SignBracket, fit_tried: bool) -> str:
+    """Which estimate is a curve's headline: FIT, BRACKET or INTERPOLATED (see the
+    module); a fit that was tried and does not hold, with no bracket either, stays the
+    headline with its status (poor fit, unbounded, ...) rather than a number."""
+    if fit_holds(fitted, bracket):
+        return FIT
+    if bracket.status == FOUND:
+        return BRACKET
+    return FIT if fit_tried else INTERPOLATED
+
+
+def inside(low: float, high: float, parts: int = 4) -> list[float]:
+    """Sizes that cut [low, high] into `parts` equal steps on log axes (the ends left
+    out: they are measured)."""
+    return [low * (high / low) ** (step / parts) for step in range(1, parts)]
+
+
