@@ -17,7 +17,14 @@ import yaml
 from parbench.aggregate import collect_timings, crossovers
 from parbench.crossover.bracket import inside
 from parbench.refine import Refinement, planned_rounds, read_plan, refined_jobs, write_plan
-from parbench.refine.planner import bracket, fitted_sizes, plan_round, rounded
+from parbench.refine.planner import (
+    bracket,
+    fitted_sizes,
+    plan_round,
+    rounded,
+    sizes_to_measure,
+    within_target,
+)
 from parbench.workflow_copy import copy_workflow, planned_jobs
 from tests.conftest import REPO, SMALL_RUN, run_snakemake
 from tests.unwaiting import UNWAITING
@@ -111,6 +118,30 @@ def test_a_crossover_within_the_target_plans_nothing():
     near = [rounded(1.375e6 * factor) for factor in (0.5, 0.7, 1.0, 1.4, 2.0)]
     jobs, estimates = plan_round(_known_rows(6, near), 1, RAY_VS_POOL)
     assert jobs == [] and estimates[0]["action"] == "within the target"
+
+
+def test_only_a_fit_or_a_bracket_within_the_target_stops_the_refinement():
+    row = {"method": "fit", "crossover_status": "found", "crossover_relative_half_width": 0.1}
+    assert within_target(row, 0.15) and within_target({**row, "method": "bracket"}, 0.15)
+    assert not within_target({**row, "crossover_relative_half_width": 0.2}, 0.15)
+    assert not within_target({**row, "crossover_status": "poor fit"}, 0.15)
+    # A bootstrap over two replicates is too narrow to stop on.
+    assert not within_target({**row, "method": "interpolated"}, 0.15)
+
+
+def test_a_wide_bracket_is_measured_at_its_quarters_a_narrow_one_around_its_estimate():
+    measured = pd.Series([1_000_000, 3_000_000])
+    wide = {"method": "bracket", "crossover_ci_low": 1e6, "crossover_ci_high": 3e6,
+            "fit_size_low": math.nan, "fit_size_high": math.nan}
+    assert sizes_to_measure(wide, 1.7e6, [0.7, 1.0, 1.4], measured) == [1_300_000,
+                                                                         1_700_000,
+                                                                         2_300_000]
+    narrow = {**wide, "crossover_ci_low": 2.0e6, "crossover_ci_high": 2.5e6}
+    assert sizes_to_measure(narrow, 2.2e6, [0.7, 1.0, 1.4], measured) == \
+        bracket(2.2e6, [0.7, 1.0, 1.4], measured)
+    fitted = {**wide, "method": "fit"}
+    assert sizes_to_measure(fitted, 1.7e6, [0.7, 1.0, 1.4], measured) == \
+        bracket(1.7e6, [0.7, 1.0, 1.4], measured)
 
 
 def test_a_bracket_does_not_reuse_a_size_the_fit_dropped_as_bent():

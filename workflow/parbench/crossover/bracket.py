@@ -78,8 +78,8 @@ def sign_bracket(challenger: JobValues, baseline: JobValues,
     if not below:
         return SignBracket(NO_SIGN_CHANGE if len(means) > 1 else TOO_FEW_SIZES)
     low, high = max(below), min(above)
-    inside = [size for size in means if low <= size <= high]
-    for left, right in zip(inside, inside[1:]):
+    between = [size for size in means if low <= size <= high]
+    for left, right in zip(between, between[1:]):
         if means[left] < 0 <= means[right]:  # the first crossing of the means, log-linear
             share = -means[left] / (means[right] - means[left])
             size = math.exp(math.log(left) + share * math.log(right / left))

@@ -15,7 +15,7 @@ import pandas as pd
 from parbench.aggregate.crossovers import crossovers
 from parbench.aggregate.read import collect_timings
 from parbench.aggregate.summary import summary_with_samples
-from parbench.crossover import BRACKET, FOUND
+from parbench.crossover import BRACKET, FIT, FOUND
 from parbench.crossover.bracket import NARROW_ENOUGH, inside
 from parbench.identity import COMBINATION, Job
 from parbench.refine import Refinement, refined_jobs, write_plan
@@ -74,8 +74,7 @@ def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
     for _, row in table.iterrows():
         record = {"round": round_number, "curve": describe(row)}
         around = estimate_of(row)
-        if row["crossover_status"] == FOUND \
-                and row["crossover_relative_half_width"] <= refinement.target:
+        if within_target(row, refinement.target):
             estimates.append({**record, "action": "within the target"})
             continue
         if not math.isfinite(around):
@@ -158,6 +157,14 @@ def noisy_top_ups(timings: pd.DataFrame, budget_seconds: float,
                               f"{len(chosen)} more replicates for "
                               f"{len({job.combination for job in chosen})} of them, "
                               f"about {spent:.0f} s of the {budget_seconds:.0f} s budget"}
+
+
+def within_target(row: Mapping[str, Any], target: float) -> bool:
+    """Whether a curve's headline (its crossover.csv row) needs no more jobs: a fit or
+    a bracket found within ±`target`. Not an interpolated one: over few replicates its
+    bootstrap interval is too narrow (docs/method.md)."""
+    return (row["method"] in (FIT, BRACKET) and row["crossover_status"] == FOUND
+            and row["crossover_relative_half_width"] <= target)
 
 
 def sizes_to_measure(row: Mapping[str, Any], around: float, factors: Iterable[float],
