@@ -40,7 +40,7 @@ from parbench.crossover.fitted import (
 )
 from parbench.migrations import read_table
 from parbench.refine import Refinement
-from parbench.refine.planner import sizes_to_measure
+from parbench.refine.planner import sizes_to_measure, within_target
 from parbench.workflow_copy import REPO
 
 CHALLENGER, BASELINE = "ray", "pool"
@@ -118,8 +118,7 @@ def one_run(truth: Truth, rng: np.random.Generator, grid: list[float], replicate
     interpolated, found = estimate()
     following = replicates
     for _ in range(refinement.rounds):
-        if found["crossover_status"] == FOUND \
-                and found["crossover_relative_half_width"] <= refinement.target:
+        if within_target(found, refinement.target):
             break
         around = found["crossover_size"] if math.isfinite(found["crossover_size"]) \
             else interpolated
