@@ -9,7 +9,7 @@ Pool and Ray, joined by straight lines on log-log axes), so it carries that run'
 the naive Pool's step where the pickled array outgrows some buffer. Each synthetic run
 measures it as the default design does (config/config.yaml: its `shared_array` sizes
 and replicates, then its `refine` rounds: each round `replicates` new replicates where
-parbench.refine.planner.sizes_to_measure puts them: inside a wide bracket, else around
+parbench.refine.planner.where_to_measure puts them: inside a wide bracket, else around
 the latest estimate), each job's time drawn with a factor it shares with its pair (the
 machine's drift), one of its own per series, and its samples' own noise. Its answer is
 the headline crossover.csv would give (parbench.crossover.choose: the fit where it
@@ -40,7 +40,7 @@ from parbench.crossover.fitted import (
 )
 from parbench.migrations import read_table
 from parbench.refine import Refinement
-from parbench.refine.planner import sizes_to_measure, within_target
+from parbench.refine.planner import where_to_measure, within_target
 from parbench.workflow_copy import REPO
 
 CHALLENGER, BASELINE = "ray", "pool"
@@ -124,12 +124,12 @@ def one_run(truth: Truth, rng: np.random.Generator, grid: list[float], replicate
             else interpolated
         if not (math.isfinite(around) and around > 0):
             break
-        sizes = sizes_to_measure(found, around, refinement.factors,
-                                 pd.Series(sorted(values[CHALLENGER])))
-        for replicate in range(following, following + refinement.replicates):
+        sizes, count = where_to_measure(found, around, refinement,
+                                        pd.Series(sorted(values[CHALLENGER])))
+        for replicate in range(following, following + count):
             for size in sizes:
                 measure(float(size), replicate)
-        following += refinement.replicates
+        following += count
         interpolated, found = estimate()
     return found
 

@@ -56,14 +56,14 @@ TINY = {
     "min_sample_seconds": 0.05,
     **UNWAITING,
     "compare": [["pool", "serial"], ["pool-shm", "pool"], ["ray", "pool"]],
-    # One refinement round where the Pool overtakes the loop: between the grid's two
-    # sizes (the bracket: too few sizes to fit), one new replicate of the pair at the
-    # bracket's quarters on log axes.
+    # One refinement round where the Pool overtakes the loop: one new replicate of the
+    # pair at two new sizes, the thirds of the bracket (the grid's two sizes: too few to
+    # fit) or around the estimate where no bracket is told from noise.
     "refine": {"pairs": [["pool", "serial"]], "workloads": ["waits"], "rounds": 1,
-               "replicates": 1, "max_jobs": 6},
+               "factors": [0.8, 1.25], "replicates": 1, "max_jobs": 4},
 }
 COMBINATIONS = len(SERIES) + 2 * len(SHARED_ARRAY_SERIES) + 2 * 2
-REFINED = 6  # the refinement's jobs: serial and pool at three new sizes, 1 new replicate
+REFINED = 4  # the refinement's jobs: serial and pool at two new sizes, 1 new replicate
 EXPECTED_JOBS = TINY["replicates"] * COMBINATIONS + REFINED
 GRID_SIZES = {size for workload in TINY["workloads"].values() for size in workload["sizes"]}
 WORKLOAD_FIGURES = ("scaling", "speedup", "workers", "winner")
@@ -205,11 +205,11 @@ def test_refinement_adds_a_replicate_bracketing_the_crossing(finished_run):
     new_sizes = {job["size"] for job in plan["jobs"]}
     around = plan["estimates"][0]["around"]
     assert grid[0] < around < grid[-1]
-    assert len(new_sizes) == 3 and grid[0] < min(new_sizes) < max(new_sizes) < grid[-1]
+    assert len(new_sizes) == 2 and grid[0] < min(new_sizes) < max(new_sizes) < grid[-1]
     if ": bracket " in plan["estimates"][0]["curve"]:
         # Both sides told from noise: the bracket is the grid's two sizes, and the new
-        # sizes cut it in quarters on log axes.
-        assert new_sizes == {rounded(size) for size in inside(grid[0], grid[-1])}
+        # sizes cut it in thirds on log axes.
+        assert new_sizes == {rounded(size) for size in inside(grid[0], grid[-1], parts=3)}
     else:  # two replicates could not tell a side from noise: around the estimate
         assert min(new_sizes) < around < max(new_sizes)
     timings = pd.read_csv(workdir / "results/timings.csv")
@@ -217,7 +217,7 @@ def test_refinement_adds_a_replicate_bracketing_the_crossing(finished_run):
     assert set(refined["size"]) == new_sizes
     # A new replicate (the grid's are 0 and 1), both series at both sizes.
     assert set(refined["replicate"]) == {TINY["replicates"]}
-    assert refined.groupby(["series", "size"]).ngroups == 6
+    assert refined.groupby(["series", "size"]).ngroups == 4
     assert timings.loc[timings["planned_round"] == 0, "size"].isin(GRID_SIZES).all()
     log = (workdir / "results/logs/aggregate/waits.log").read_text()
     assert "refinement: with the jobs of rounds 0..1" in log

@@ -22,7 +22,7 @@ from parbench.refine.planner import (
     fitted_sizes,
     plan_round,
     rounded,
-    sizes_to_measure,
+    where_to_measure,
     within_target,
 )
 from parbench.workflow_copy import copy_workflow, planned_jobs
@@ -53,8 +53,9 @@ def estimate(small_run) -> float:
 def test_round_one_adds_replicates_inside_the_bracket_with_pairs_side_by_side(small_run):
     """The small run (sizes 0.1, 1 and 3 MB, replicates 0 and 1) crosses between 1 and
     3 MB, too few sizes there for a fit: its headline is the bracket [1, 3] MB, and round
-    1 adds replicates 2, 3 and 4, each Ray and Pool at the bracket's quarters on log
-    axes, Ray and Pool of one size and replicate next to each other."""
+    1 measures Ray and Pool at the bracket's thirds on log axes, in replicates 2 to 5 (4
+    replicates of 2 sizes: the 3 x 3 jobs a round around an estimate has, per series),
+    Ray and Pool of one size and replicate next to each other."""
     around = estimate(small_run)
     assert 1e6 < around < 3e6
     table = crossovers(small_run, [["ray", "pool"]])
@@ -62,13 +63,13 @@ def test_round_one_adds_replicates_inside_the_bracket_with_pairs_side_by_side(sm
     assert row["method"] == "bracket" and row["crossover_status"] == "found"
     assert (row["crossover_ci_low"], row["crossover_ci_high"]) == (1e6, 3e6)
     jobs, estimates = plan_round(small_run, 1, RAY_VS_POOL)
-    quarters = [1_300_000, 1_700_000, 2_300_000]  # 10^6 x 3^(1/4, 1/2, 3/4), rounded
-    assert sorted({rounded(size) for size in inside(1e6, 3e6)}) == quarters
+    thirds = [1_400_000, 2_100_000]  # 10^6 x 3^(1/3, 2/3), rounded
+    assert sorted({rounded(size) for size in inside(1e6, 3e6, parts=3)}) == thirds
     assert {(job.series, job.size, job.replicate) for job in jobs} == {
-        (series, size, replicate) for series in ("ray", "pool") for size in quarters
-        for replicate in (2, 3, 4)}
+        (series, size, replicate) for series in ("ray", "pool") for size in thirds
+        for replicate in (2, 3, 4, 5)}
     assert {(job.tasks, job.workers) for job in jobs} == {(16, 2)}
-    assert len(jobs) == 18 <= RAY_VS_POOL.max_jobs
+    assert len(jobs) == 16 <= RAY_VS_POOL.max_jobs
     for first, second in zip(jobs[::2], jobs[1::2]):
         assert {first.series, second.series} == {"ray", "pool"}
         assert (first.size, first.replicate) == (second.size, second.replicate)
@@ -80,8 +81,9 @@ def test_round_one_adds_replicates_inside_the_bracket_with_pairs_side_by_side(sm
 
 def test_the_budget_plans_whole_replicates_only(small_run):
     jobs, estimates = plan_round(small_run, 1, dataclasses.replace(RAY_VS_POOL, max_jobs=10))
-    # Two thirds of a second replicate: not planned (a replicate is its whole bracket).
-    assert {job.replicate for job in jobs} == {2} and len(jobs) == 6
+    # Two replicates of 4 jobs (Ray and Pool at the bracket's two thirds); half of a
+    # third: not planned (a replicate is its whole set of sizes).
+    assert {job.replicate for job in jobs} == {2, 3} and len(jobs) == 8
     assert "budget" in estimates[-1]["action"]
 
 
@@ -129,19 +131,19 @@ def test_only_a_fit_or_a_bracket_within_the_target_stops_the_refinement():
     assert not within_target({**row, "method": "interpolated"}, 0.15)
 
 
-def test_a_wide_bracket_is_measured_at_its_quarters_a_narrow_one_around_its_estimate():
+def test_a_wide_bracket_is_measured_at_its_thirds_a_narrow_one_around_its_estimate():
     measured = pd.Series([1_000_000, 3_000_000])
     wide = {"method": "bracket", "crossover_ci_low": 1e6, "crossover_ci_high": 3e6,
             "fit_size_low": math.nan, "fit_size_high": math.nan}
-    assert sizes_to_measure(wide, 1.7e6, [0.7, 1.0, 1.4], measured) == [1_300_000,
-                                                                         1_700_000,
-                                                                         2_300_000]
+    # Two sizes, 4 replicates: the 3 x 3 a round around an estimate measures.
+    assert where_to_measure(wide, 1.7e6, RAY_VS_POOL, measured) == ([1_400_000, 2_100_000],
+                                                                    4)
     narrow = {**wide, "crossover_ci_low": 2.0e6, "crossover_ci_high": 2.5e6}
-    assert sizes_to_measure(narrow, 2.2e6, [0.7, 1.0, 1.4], measured) == \
-        bracket(2.2e6, [0.7, 1.0, 1.4], measured)
+    around = (bracket(2.2e6, RAY_VS_POOL.factors, measured), RAY_VS_POOL.replicates)
+    assert where_to_measure(narrow, 2.2e6, RAY_VS_POOL, measured) == around
     fitted = {**wide, "method": "fit"}
-    assert sizes_to_measure(fitted, 1.7e6, [0.7, 1.0, 1.4], measured) == \
-        bracket(1.7e6, [0.7, 1.0, 1.4], measured)
+    assert where_to_measure(fitted, 1.7e6, RAY_VS_POOL, measured) == \
+        (bracket(1.7e6, RAY_VS_POOL.factors, measured), RAY_VS_POOL.replicates)
 
 
 def test_a_bracket_does_not_reuse_a_size_the_fit_dropped_as_bent():
@@ -179,8 +181,9 @@ REFINED_DESIGN = {
                                    "backends": ["serial", "pool", "pool-c1", "ray"]}},
     "workers": [2], "replicates": 2, "min_repeats": 3, "max_repeats": 5, "ci_target": 0.1,
     "job_budget_seconds": 2, **UNWAITING, "compare": [["ray", "pool"], ["ray", "pool-c1"]],
-    # One new replicate of Ray and Pool at the quarters of the bracket: 6 jobs.
-    "refine": {"pairs": [["ray", "pool"]], "rounds": 1, "replicates": 1, "max_jobs": 6},
+    # One new replicate of Ray and Pool at the thirds of the bracket: 4 jobs.
+    "refine": {"pairs": [["ray", "pool"]], "rounds": 1, "factors": [0.75, 1.35],
+               "replicates": 1, "max_jobs": 4},
 }
 
 
@@ -205,16 +208,17 @@ def plan_on_the_small_run(tmp_path: Path, design: dict) -> tuple[Path, list[str]
 def test_the_checkpoint_plans_from_a_real_run_and_a_dry_run_shows_the_jobs(tmp_path: Path,
                                                                            small_run):
     """The grid of the small real run is on disk (as if measured): the checkpoint plans
-    Ray and Pool inside the bracket [1, 3] MB, and a dry run then lists those jobs.
+    Ray and Pool at the thirds of the bracket [1, 3] MB, and a dry run then lists those
+    jobs.
     (Running them, their rows and a rerun that redoes nothing: tests/test_pipeline.py.)"""
     workdir, design, plan = plan_on_the_small_run(tmp_path, REFINED_DESIGN)
-    new_sizes = sorted({rounded(size) for size in inside(1e6, 3e6)})
+    new_sizes = sorted({rounded(size) for size in inside(1e6, 3e6, parts=3)})
     assert {(job.series, job.size, job.replicate) for job in plan} == {
         (series, size, 2) for series in ("ray", "pool") for size in new_sizes}
     assert "measure more" in (workdir / "results/logs/refine/round1.log").read_text()
     dry = run_snakemake(workdir, "-n", "--cores", "2", *design, timeout=300)
     assert dry.returncode == 0, dry.stderr[-3000:]
-    assert planned_jobs(dry.stdout + dry.stderr)["measure"] == 6
+    assert planned_jobs(dry.stdout + dry.stderr)["measure"] == 4
     listed = set(re.findall(r"output: (results/raw/\S+\.csv)", dry.stdout + dry.stderr))
     assert {path.split("/")[4] for path in listed} == {"ray", "pool"}
     assert {any(f"size{size}_" in path for size in new_sizes) for path in listed} == {True}

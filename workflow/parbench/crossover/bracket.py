@@ -17,8 +17,9 @@ the sign of their paired log ratio y = log(baseline / challenger) at each measur
 
 The headline (`choose`) is the fit where it holds (found, its lines not told from a
 straight line by a lack-of-fit test, its estimate inside the bracket), else the
-bracket, else what the fit said. Refinement then measures inside the bracket
-(`inside`), halving it on log axes each round, instead of around an estimate.
+bracket, else what the fit said. Refinement then measures inside the bracket (`inside`:
+its thirds on log axes, parbench.refine.planner.where_to_measure) instead of around an
+estimate.
 """
 
 from __future__ import annotations

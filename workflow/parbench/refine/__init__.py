@@ -3,8 +3,10 @@
 A Snakemake checkpoint per round (`rule refine`) reads the per-job CSVs of the
 refined workloads so far, estimates each refined pair's crossover, and plans the jobs
 that narrow it: `replicates` new replicates of the pair, each measuring both series at
-the bracket (the estimate times `factors`), until the fitted interval's relative
-half-width is within `target`, or `rounds` or `max_jobs` are spent. The fitted
+the estimate times `factors` (or, where the headline is a wide bracket, at its thirds
+with as many more replicates as keep those jobs: planner.where_to_measure), until the
+headline's relative half-width is within `target`, or `rounds` or `max_jobs` are
+spent. The fitted
 interval rests on replicates, each a paired line through the crossing (Student's t
 with k - 1 degrees of freedom: 12.7 at two, 2.4 at eight), so a new replicate of three
 sizes narrows it more than more sizes of the same few replicates. With `noisy_seconds`,

@@ -30,8 +30,9 @@ SNAP = 1.1
 
 
 def rounded(size: float) -> int:
-    """A new size, to two significant digits: the same estimate plans the same size."""
-    return int(float(f"{size:.2g}"))
+    """A new size, to two significant digits: the same estimate plans the same size;
+    at least 1 (a fit's estimate far outside its sizes can be below it)."""
+    return max(1, int(float(f"{size:.2g}")))
 
 
 def estimate_of(row: pd.Series) -> float:
@@ -85,10 +86,10 @@ def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
                         & (timings["workload"] == row["workload"])
                         & (timings["kernel"] == row["kernel"])
                         & (timings["tasks"] == row["tasks"])]
-        sizes = sizes_to_measure(row, around, refinement.factors, curve["size"])
+        sizes, count = where_to_measure(row, around, refinement, curve["size"])
         # Numbered after the curve's highest replicate: none of these jobs exists yet.
         first = int(curve["replicate"].max()) + 1 if len(curve) else 0
-        replicates = list(range(first, first + refinement.replicates))
+        replicates = list(range(first, first + count))
         workers = {series: 1 if single.get(series, False) else int(row["workers"])
                    for series in pair}
         blocks += [(place, [Job(row["workload"], row["kernel"], series, int(size),
@@ -167,16 +168,22 @@ def within_target(row: Mapping[str, Any], target: float) -> bool:
             and row["crossover_relative_half_width"] <= target)
 
 
-def sizes_to_measure(row: Mapping[str, Any], around: float, factors: Iterable[float],
-                     measured: pd.Series) -> list[int]:
-    """Where a new replicate measures a curve (`row`: its crossover.csv row): inside the
-    bracket where that is the headline and still wide (its quarters on log axes: each
-    round halves it at least, whatever the curves do between its ends); else around the
-    estimate (`bracket`), reusing the sizes the last fit kept."""
+def where_to_measure(row: Mapping[str, Any], around: float, refinement: Refinement,
+                     measured: pd.Series) -> tuple[list[int], int]:
+    """The sizes a curve's new replicates measure, and how many replicates (`row`: its
+    crossover.csv row). Where the headline is a bracket still wider than NARROW_ENOUGH:
+    its thirds on log axes, each round cutting it to a third at least whatever the
+    curves do between its ends, with as many more replicates as keep a round's jobs
+    (a bracket narrows where a sign is told from noise, which replicates at a size do,
+    not more sizes). Else around the estimate: `refinement.factors` times it
+    (`bracket`), reusing the sizes the last fit kept, `refinement.replicates`."""
     low, high = row["crossover_ci_low"], row["crossover_ci_high"]
     if row["method"] == BRACKET and high > NARROW_ENOUGH * low:
-        return sorted({rounded(size) for size in inside(low, high)})
-    return bracket(around, factors, fitted_sizes(row, measured))
+        sizes = sorted({rounded(size) for size in inside(low, high, parts=3)})
+        jobs = refinement.replicates * len(refinement.factors)
+        return sizes, max(refinement.replicates, jobs // len(sizes))
+    return bracket(around, refinement.factors, fitted_sizes(row, measured)), \
+        refinement.replicates
 
 
 def fitted_sizes(row: Mapping[str, Any], measured: pd.Series) -> pd.Series:
