@@ -145,16 +145,22 @@ def test_the_model_of_the_small_run_predicts_its_crossover(aggregates):
 
 @pytest.mark.engine
 def test_a_prediction_of_a_job_the_model_never_saw_is_near_its_measurement(aggregates):
-    """Fitted on the small run, the model predicts Pool summing a 2 MB array in 8 tasks
-    (a size and task count it never saw); a real job measures it."""
+    """Fitted on the small run, the model predicts Pool summing a 500 kB array in 8 tasks
+    (a size and task count it never saw, below the naive Pool's step between 2 and 3 MB
+    on this machine, where a job's time jumps); a real job measures it. Beside it, a job the
+    model saw (1 MB in 16 tasks) is measured again now: the small run was measured on
+    another day, and this machine's speed drifts by up to twice from day to day, so the
+    unseen job is compared through the seen one, not against the old day's clock."""
     from parbench.measure import Job, measure
 
     model = model_from_table(read_table(aggregates["model"]))
-    predicted = predict(model, Problem("shared_array", "numpy", "pool", 2 * MB, 8, 2))
-    rows = measure(Job("shared_array", "numpy", "pool", 2 * MB, 8, 2),
-                   job_settings(min_repeats=5, max_repeats=5, quiet_wait_seconds=5))
-    measured = rows["seconds"].median()
-    assert 0.33 < predicted / measured < 3, (predicted, measured)
+    settings = job_settings(min_repeats=5, max_repeats=5, quiet_wait_seconds=5)
+    ratios = {}
+    for size, tasks in ((MB // 2, 8), (1 * MB, 16)):
+        predicted = predict(model, Problem("shared_array", "numpy", "pool", size, tasks, 2))
+        rows = measure(Job("shared_array", "numpy", "pool", size, tasks, 2), settings)
+        ratios[size] = predicted / rows["seconds"].median()
+    assert 0.33 < ratios[MB // 2] / ratios[1 * MB] < 3, ratios
 
 
 def test_parbench_predict_answers_a_design_that_never_ran(aggregates, tmp_path: Path):
