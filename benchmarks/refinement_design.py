@@ -33,7 +33,6 @@ import yaml
 
 from parbench.crossover import BRACKET, FOUND, choose, find_crossover, fit_crossover, sign_bracket
 from parbench.crossover.fitted import (
-    TOO_FEW_REPLICATES,
     TOO_FEW_SIZES,
     FittedCrossover,
     JobValues,
@@ -80,8 +79,7 @@ def headline(challenger: JobValues, baseline: JobValues, around: float,
     fitted = (fit_crossover(challenger, baseline, around, max_residual=ci_target)
               if math.isfinite(around) and around > 0 else FittedCrossover(TOO_FEW_SIZES))
     bracket = sign_bracket(challenger, baseline)
-    tried = fitted.status not in (TOO_FEW_SIZES, TOO_FEW_REPLICATES)
-    method = choose(fitted, bracket, tried)
+    method = choose(fitted, bracket)
     chosen = bracket if method == BRACKET else fitted
     return {"method": method, "crossover_status": chosen.status,
             "crossover_size": chosen.size, "crossover_ci_low": chosen.ci_low,

@@ -312,7 +312,7 @@ def test_the_bracket_holds_the_crossing_where_the_pool_steps_up_at_it():
     # The straight line through the step is told from the replicates' scatter.
     fitted = fit_crossover(challenger, baseline, around=1.4, max_residual=0.5)
     assert fitted.lack_of_fit_p < 0.2
-    assert choose(fitted, bracket, fit_tried=True) == BRACKET
+    assert choose(fitted, bracket) == BRACKET
 
 
 def test_a_straight_fit_inside_its_bracket_is_the_headline():
@@ -332,10 +332,10 @@ def test_a_straight_fit_inside_its_bracket_is_the_headline():
     bracket = sign_bracket(challenger, baseline)
     assert fitted.status == FOUND and fitted.lack_of_fit_p >= 0.2
     assert bracket.status == FOUND and bracket.ci_low <= fitted.size <= bracket.ci_high
-    assert choose(fitted, bracket, fit_tried=True) == FIT
+    assert choose(fitted, bracket) == FIT
     # A fit whose estimate the signs put elsewhere does not hold.
     elsewhere = dataclasses.replace(fitted, size=bracket.ci_high * 1.5)
-    assert choose(elsewhere, bracket, fit_tried=True) == BRACKET
+    assert choose(elsewhere, bracket) == BRACKET
 
 
 def test_no_bracket_where_the_signs_are_not_told_from_noise():
@@ -347,5 +347,4 @@ def test_no_bracket_where_the_signs_are_not_told_from_noise():
     assert sign_bracket(same, other).status == NO_SIGN_CHANGE
     one = {1.0: {0: 0.02}, 2.0: {0: 0.01}}
     assert sign_bracket(one, {1.0: {0: 0.01}, 2.0: {0: 0.02}}).status == TOO_FEW_SIZES
-    assert choose(FittedCrossover(TOO_FEW_SIZES), sign_bracket(same, other), False) \
-        == INTERPOLATED
+    assert choose(FittedCrossover(TOO_FEW_SIZES), sign_bracket(same, other)) == INTERPOLATED

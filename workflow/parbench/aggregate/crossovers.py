@@ -15,14 +15,13 @@ from parbench.crossover import (
     FIT,
     FOUND,
     INTERPOLATED,
-    TOO_FEW_REPLICATES,
-    TOO_FEW_SIZES,
     CrossoverEstimate,
     FittedCrossover,
     SignBracket,
     choose,
     crossover_with_confidence,
     fit_crossover,
+    relative_half_width,
     sign_bracket,
 )
 
@@ -104,11 +103,10 @@ def headline(interpolated: CrossoverEstimate, fitted: FittedCrossover,
     the bracket where there is one, else the fit wherever it could be tried (enough
     sizes near the crossing, two replicates or more) with its status, else the
     interpolated estimate (parbench.crossover.bracket.choose); each one always beside."""
-    tried = fitted.status not in (TOO_FEW_SIZES, TOO_FEW_REPLICATES)
-    method = choose(fitted, bracket, tried)
+    method = choose(fitted, bracket)
     chosen = {FIT: fitted, BRACKET: bracket, INTERPOLATED: interpolated}[method]
-    relative = (chosen.ci_high - chosen.ci_low) / 2 / chosen.size if chosen.status == FOUND \
-        else np.nan
+    relative = relative_half_width(chosen.ci_low, chosen.ci_high, chosen.size) \
+        if chosen.status == FOUND else np.nan
     return {
         "method": method, "crossover_status": chosen.status,
         "crossover_size": chosen.size if chosen.status == FOUND or method == INTERPOLATED

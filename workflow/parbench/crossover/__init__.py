@@ -40,6 +40,7 @@ from parbench.crossover.interpolated import (
     CrossoverEstimate,
     crossover_with_confidence,
     find_crossover,
+    relative_half_width,
     resampled_crossovers,
 )
 
@@ -48,4 +49,5 @@ __all__ = ["BRACKET", "DEFAULT_PAIRS", "FASTER_THROUGHOUT", "FIT", "FITTED_STATU
            "NO_SIGN_CHANGE", "POOR_FIT", "TOO_FEW_REPLICATES", "TOO_FEW_SIZES", "UNBOUNDED",
            "Crossover", "CrossoverEstimate", "FittedCrossover", "SignBracket", "choose",
            "crossover_with_confidence", "fieller_interval", "find_crossover",
-           "fit_crossover", "resampled_crossovers", "sign_bracket"]
+           "fit_crossover", "relative_half_width", "resampled_crossovers",
+           "sign_bracket"]

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from parbench.crossover.fitted import FittedCrossover, JobValues, paired_log_ratios
-from parbench.crossover.interpolated import FOUND, TOO_FEW_SIZES
+from parbench.crossover.interpolated import FOUND, TOO_FEW_SIZES, relative_half_width
 
 # Below this p-value of the fit's lack-of-fit test (FittedCrossover.lack_of_fit_p) its
 # line is not to be believed. Lenient on purpose: a missed bend costs coverage, a false
@@ -51,9 +51,7 @@ class SignBracket:
 
     @property
     def relative_half_width(self) -> float:
-        if self.status != FOUND:
-            return math.nan
-        return (self.ci_high - self.ci_low) / 2 / self.size
+        return relative_half_width(self.ci_low, self.ci_high, self.size)
 
 
 def sign_bracket(challenger: JobValues, baseline: JobValues,
@@ -74,11 +72,11 @@ def sign_bracket(challenger: JobValues, baseline: JobValues,
     else:
         told = {size: np.sign(mean) * (abs(mean) / (spread / math.sqrt(len(ratios[size])))
                                        > critical) for size, mean in means.items()}
-    above = [size for size in means if told[size] > 0]
-    below = [size for size in means if above and size < min(above) and told[size] < 0]
-    if not below:
+    high = min((size for size in means if told[size] > 0), default=math.inf)
+    below = [size for size in means if size < high and told[size] < 0]
+    if not below or high == math.inf:
         return SignBracket(NO_SIGN_CHANGE if len(means) > 1 else TOO_FEW_SIZES)
-    low, high = max(below), min(above)
+    low = max(below)
     between = [size for size in means if low <= size <= high]
     for left, right in zip(between, between[1:]):
         if means[left] < 0 <= means[right]:  # the first crossing of the means, log-linear
@@ -98,7 +96,7 @@ def fit_holds(fitted: FittedCrossover, bracket: SignBracket) -> bool:
     return bracket.status != FOUND or bracket.ci_low <= fitted.size <= bracket.ci_high
 
 
-def choose(fitted: FittedCrossover, bracket: SignBracket, fit_tried: bool) -> str:
+def choose(fitted: FittedCrossover, bracket: SignBracket) -> str:
     """Which estimate is a curve's headline: FIT, BRACKET or INTERPOLATED (see the
     module); a fit that was tried and does not hold, with no bracket either, stays the
     headline with its status (poor fit, unbounded, ...) rather than a number."""
@@ -106,7 +104,7 @@ def choose(fitted: FittedCrossover, bracket: SignBracket, fit_tried: bool) -> st
         return FIT
     if bracket.status == FOUND:
         return BRACKET
-    return FIT if fit_tried else INTERPOLATED
+    return FIT if fitted.tried else INTERPOLATED
 
 
 def inside(low: float, high: float, parts: int = 4) -> list[float]:

@@ -38,7 +38,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parbench.crossover.interpolated import FOUND, NONE_IN_RANGE, TOO_FEW_SIZES
+from parbench.crossover.interpolated import (
+    FOUND,
+    NONE_IN_RANGE,
+    TOO_FEW_SIZES,
+    relative_half_width,
+)
 
 # Sizes within this factor of the interpolated estimate are fitted; with fewer than
 # MIN_SIZES that close, no fit is tried (a line through two points cannot be checked).
@@ -71,9 +76,12 @@ class FittedCrossover:
 
     @property
     def relative_half_width(self) -> float:
-        if not (math.isfinite(self.ci_low) and math.isfinite(self.ci_high) and self.size > 0):
-            return math.nan
-        return (self.ci_high - self.ci_low) / 2 / self.size
+        return relative_half_width(self.ci_low, self.ci_high, self.size)
+
+    @property
+    def tried(self) -> bool:
+        """Whether there were sizes and replicates enough to try a fit at all."""
+        return self.status not in (TOO_FEW_SIZES, TOO_FEW_REPLICATES)
 
 
 def window_sizes(sizes: Sequence[float], around: float,
@@ -162,10 +170,13 @@ def fit_crossover(challenger: JobValues, baseline: JobValues, around: float,
                            **found)
 
 
-def paired_log_ratios(challenger: JobValues, baseline: JobValues) -> dict[float, np.ndarray]:
-    """{size: log(baseline / challenger) of each replicate measured on both sides}."""
+def paired_log_ratios(challenger: JobValues, baseline: JobValues,
+                      sizes: Iterable[float] | None = None) -> dict[float, np.ndarray]:
+    """{size: log(baseline / challenger) of each replicate measured on both sides}, at
+    every size both measured, or at those of `sizes`."""
     found = {}
-    for size in sorted(set(challenger) & set(baseline)):
+    common = set(challenger) & set(baseline)
+    for size in sorted(common if sizes is None else common & set(sizes)):
         values = [math.log(baseline[size][replicate] / challenger[size][replicate])
                   for replicate in sorted(set(challenger[size]) & set(baseline[size]))
                   if baseline[size][replicate] > 0 and challenger[size][replicate] > 0]
@@ -178,9 +189,7 @@ def lack_of_fit_p(challenger: JobValues, baseline: JobValues, sizes: Iterable[fl
     """The p-value of an F test of lack of fit: the size means of the paired log ratios
     at `sizes` against their least-squares line in log(size), with the scatter between
     replicates at each size as pure error; nan where either has no degree of freedom."""
-    wanted = set(sizes)
-    ratios = {size: values for size, values in paired_log_ratios(challenger, baseline).items()
-              if size in wanted}
+    ratios = paired_log_ratios(challenger, baseline, sizes)
     counts = np.array([len(values) for values in ratios.values()])
     lack_freedom, pure_freedom = len(ratios) - 2, int(counts.sum()) - len(ratios)
     if lack_freedom < 1 or pure_freedom < 1:

@@ -31,6 +31,14 @@ FASTER_THROUGHOUT = "{challenger} faster throughout"
 TOO_FEW_SIZES = "too few sizes"
 
 
+def relative_half_width(ci_low: float, ci_high: float, size: float) -> float:
+    """`(ci_high − ci_low) / 2 / size` of an interval around `size`; nan where it has no
+    finite bounds."""
+    if not (math.isfinite(ci_low) and math.isfinite(ci_high) and size > 0):
+        return math.nan
+    return (ci_high - ci_low) / 2 / size
+
+
 @dataclass(frozen=True)
 class Crossover:
     status: str
