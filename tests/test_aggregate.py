@@ -284,6 +284,47 @@ def test_the_workflows_aggregation_by_workload_is_aggregation_at_once(tmp_path):
         assert combined[table].read_bytes() == outputs[table].read_bytes(), table
 
 
+def regimes_timings_by_workload(tmp_path: Path) -> dict[str, Path]:
+    """The regimes run's rows, one timings file per workload, as its workflow job writes them."""
+    timings = aggregation.collect_timings(sorted((REPO / "docs/data/regimes/raw").rglob("*.csv")))
+    files = {}
+    for workload, rows in timings.groupby("workload"):
+        files[workload] = tmp_path / f"{workload}.csv"
+        aggregation.write_table(rows, files[workload])
+    return files
+
+
+def test_workloads_timings_are_joined_in_job_order_whatever_order_they_come_in(tmp_path):
+    files = regimes_timings_by_workload(tmp_path)
+    assert len(files) > 2
+    backwards = sorted(files, reverse=True)
+    out = tmp_path / "timings.csv"
+    aggregation.write_combined_timings([files[name] for name in backwards], backwards, out)
+    texts = [files[name].read_text() for name in sorted(files)]
+    header = texts[0].splitlines(keepends=True)[0]
+    # One header, then each workload's rows as its file has them, workloads in order.
+    assert out.read_text() == header + "".join(text[len(header):] for text in texts)
+    joined = pd.read_csv(out, low_memory=False)
+    assert list(joined["workload"]) == sorted(joined["workload"])
+    assert len(joined) == sum(len(pd.read_csv(path, low_memory=False)) for path in files.values())
+
+
+def test_workloads_timings_with_other_columns_are_joined_by_name(tmp_path):
+    files = regimes_timings_by_workload(tmp_path)
+    one, other = sorted(files)[:2]
+    extra = pd.read_csv(files[one], low_memory=False).assign(extra_library_version="9.9")
+    aggregation.write_table(extra, files[one])
+    out = tmp_path / "timings.csv"
+    aggregation.write_combined_timings([files[other], files[one]], [other, one], out)
+    joined = pd.read_csv(out, low_memory=False)
+    ones, others = joined[joined["workload"] == one], joined[joined["workload"] == other]
+    assert (ones["extra_library_version"].astype(str) == "9.9").all()
+    assert others["extra_library_version"].isna().all()
+    pd.testing.assert_frame_equal(
+        others.drop(columns="extra_library_version").reset_index(drop=True),
+        pd.read_csv(files[other], low_memory=False), check_dtype=False)
+
+
 # A large table written both ways, in a fresh single-threaded interpreter (where
 # parbench.forked forks: the CLI's and the workflow's case).
 LARGE_TABLE = """

@@ -131,7 +131,15 @@ def upgrade(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return frame.assign(**{VERSION_COLUMN: FORMAT_VERSION})
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def read_table(path: str | Path, keep: Callable[[str], bool] | None = None) -> pd.DataFrame:
     """A table parbench wrote (an aggregate), read back exactly (pandas' parser
-    round-trips floats) in today's format: what every reader of an aggregate calls."""
-    return upgrade(pd.read_csv(path, dtype={"error": str, "variant": str}), str(path))
+    round-trips floats) in today's format: what every reader of an aggregate calls.
+    `keep`: only the columns (today's names) it says yes to, the others not parsed."""
+    typed = {"error": str, "variant": str}
+    if keep is None:
+        return upgrade(pd.read_csv(path, dtype=typed), str(path))
+    frame = pd.read_csv(path, dtype=typed,
+                        usecols=lambda name: name == VERSION_COLUMN or keep(name))
+    if version_of(frame, str(path)) != FORMAT_VERSION:  # old names: read whole, renamed
+        frame = upgrade(pd.read_csv(path, dtype=typed), str(path))
+    return frame[[name for name in frame.columns if keep(name)]]

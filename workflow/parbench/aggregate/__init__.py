@@ -30,9 +30,11 @@ from parbench.aggregate.design import design_message, recommended_design
 from parbench.aggregate.read import collect_timings, read_table
 from parbench.aggregate.summary import summarise
 from parbench.aggregate.tables import (
+    JOB,
     combine,
     invalid_file_rows,
     machines,
+    read_across_workloads,
     tables_of_workloads,
     workload_tables,
 )
@@ -80,16 +82,43 @@ def aggregate_workload(job_csvs: Iterable[str | Path], outputs: Mapping[str, str
 def combine_files(per_workload: Sequence[Mapping[str, str | Path]],
                   outputs: Mapping[str, str | Path], pairs: Sequence[Sequence[str]],
                   exclude_loaded: bool = False) -> None:
-    """Every workload's tables (files) -> the global tables (`outputs`: GLOBAL_TABLES)."""
-    tables = [{name: read_table(path) for name, path in files.items()}
-              for files in per_workload]
+    """Every workload's tables (files) -> the global tables (`outputs`: GLOBAL_TABLES).
+    Of each workload's timings only what crosses workloads is parsed; the rows
+    themselves are joined as text (write_combined_timings)."""
+    tables = [{name: read_table(path, read_across_workloads if name == "timings" else None)
+               for name, path in files.items()} for files in per_workload]
     write_global(combine(tables, pairs), outputs, exclude_loaded)
+    first_workloads = [table["timings"]["workload"].iloc[0] for table in tables]
+    write_combined_timings([files["timings"] for files in per_workload], first_workloads,
+                           outputs["timings"])
+
+
+def write_combined_timings(paths: Sequence[str | Path], workloads: Sequence[str],
+                           output: str | Path) -> None:
+    """Each workload's timings file (`workloads`: whose rows each holds) -> the global
+    timings.csv: every row, sorted by job (workload first), as one table would be.
+    Where the files share one header, their text is joined as written, not parsed
+    and formatted again: at ten thousand jobs that was most of the combining step. A
+    whole number may then read `4` in one workload's rows and `4.0` in another's,
+    as each workload's own file has it; the values are the same."""
+    texts = [Path(path).read_text() for _, path in sorted(zip(workloads, paths))]
+    ends = [text.find("\n") + 1 for text in texts]
+    if len({text[:end] for text, end in zip(texts, ends)}) == 1:
+        write_text_atomically(texts[0][:ends[0]] + "".join(
+            text[end:] for text, end in zip(texts, ends)), output)
+        return
+    # Workloads with different columns (other series' options, other packages).
+    timings = pd.concat([read_table(path) for path in paths], ignore_index=True)
+    timings = timings[columns.ordered(list(timings.columns), columns.JOB)]
+    write_table(timings.sort_values(JOB + ["repeat"]).reset_index(drop=True), output)
 
 
 def write_global(tables: Mapping[str, pd.DataFrame], outputs: Mapping[str, str | Path],
                  exclude_loaded: bool) -> None:
+    """Every global table but timings (written by whoever has its rows)."""
     for name in GLOBAL_TABLES:
-        write_table(tables[name], outputs[name])
+        if name != "timings":
+            write_table(tables[name], outputs[name])
     summary = tables["summary"]
     loaded = int(summary["loaded"].fillna(False).astype(bool).sum())
     if loaded:
@@ -134,6 +163,7 @@ def aggregate(
                "model": Path(summary_csv).with_name("model.csv"),
                "predictions": Path(summary_csv).with_name("predictions.csv")}
     write_global(combine(tables, pairs), outputs, exclude_loaded)
+    write_table(timings, timings_csv)  # collect_timings sorted it by job
 
 
 # A committed run's design, beside its raw/ (docs/data/<run>/config.yaml): the

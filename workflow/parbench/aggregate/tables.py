@@ -80,14 +80,24 @@ def tables_of_workloads(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
     return [{"timings": part, **tables} for part, tables in zip(parts, found)]
 
 
+# The timings columns that what crosses workloads reads: the sweep-wide job order
+# (start times), machines.csv, and the family columns summary.csv carries.
+ACROSS_WORKLOADS = frozenset(JOB + MACHINE_COLUMNS + ["job_start_unix", "timestamp_utc"])
+
+
+def read_across_workloads(name: str) -> bool:
+    """Whether `combine` reads timings column `name` (the rest it never looks at)."""
+    return (name in ACROSS_WORKLOADS or name.endswith("_version")
+            or bool(columns.family_members([name], columns.SUMMARY)))
+
+
 def combine(tables: Sequence[Mapping[str, pd.DataFrame]],
             pairs: Sequence[Sequence[str]]) -> dict[str, pd.DataFrame]:
-    """Every workload's tables -> the global ones, as aggregating all rows at once
-    would give them: what crosses workloads (the sweep-wide job order, machines, the
-    sweep's design row) is computed here."""
+    """Every workload's tables -> the global ones besides timings, as aggregating all
+    rows at once would give them: what crosses workloads (the sweep-wide job order,
+    machines, the sweep's design row) is computed here. Of each workload's timings it
+    needs only the columns `read_across_workloads` names."""
     timings = pd.concat([table["timings"] for table in tables], ignore_index=True)
-    timings = timings[columns.ordered(list(timings.columns), columns.JOB)]
-    timings = timings.sort_values(JOB + ["repeat"]).reset_index(drop=True)
     summary = pd.concat([table["summary"] for table in tables], ignore_index=True)
     invalid = summary["status"] == "invalid file"
     summary = public_summary(summary[~invalid], timings)
@@ -107,7 +117,7 @@ def combine(tables: Sequence[Mapping[str, pd.DataFrame]],
     machine_table = machines(timings)
     model, predicted = cost_model(summary, crossover, machine_table)
     crossover["predicted_crossover_size"] = predicted
-    return {"timings": timings, "summary": summary,
+    return {"summary": summary,
             "crossover": crossover.reindex(columns=CROSSOVER_COLUMNS),
             "machines": machine_table, "design": with_sweep_design(designs),
             "model": model_table(model), "predictions": predictions(summary, model)}
