@@ -12,12 +12,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import nnls
 
 from parbench.model.terms import Problem, Terms, terms
 
 RESAMPLES = 200
 SEED = 20_261_206
+
+
+def _nnls(matrix: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float]:
+    """scipy's non-negative least squares, imported when first fitted: scipy.optimize
+    costs every process that imports the model (each workload's aggregation, the
+    figures) about 0.2 s, and only the combining step fits."""
+    from scipy.optimize import nnls
+
+    return nnls(matrix, target)
+
+
 # The fitted parameters, in the order of the design matrix's columns.
 FITTED = ("per_map_seconds", "per_byte_seconds", "compute_factor")
 
@@ -67,7 +77,7 @@ def fit_compute(summary: pd.DataFrame) -> dict[tuple[str, str], tuple[float, flo
             found[(workload, kernel)] = (0.0, float(np.median(per_task)) / size)
             continue
         scale = sizes.max()
-        coefficients, _ = nnls(np.column_stack([np.ones_like(sizes), sizes / scale])
+        coefficients, _ = _nnls(np.column_stack([np.ones_like(sizes), sizes / scale])
                                / per_task[:, None], np.ones_like(per_task))
         found[(workload, kernel)] = (float(coefficients[0]), float(coefficients[1] / scale))
     return found
@@ -103,7 +113,7 @@ def _design(rows: pd.DataFrame, model_compute: Model, measured: dict,
 
 def _solve(design: np.ndarray, target: np.ndarray) -> np.ndarray:
     scale = np.maximum(np.abs(design).max(axis=0), 1e-300)
-    solution, _ = nnls(design / scale, target)
+    solution, _ = _nnls(design / scale, target)
     return solution / scale
 
 
