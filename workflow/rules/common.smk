@@ -21,6 +21,11 @@ os.environ.update(
 from parbench import columns, interpreters, refine, sweep  # noqa: E402
 from parbench.figures.registry import FIGURES, tables_read  # noqa: E402 - no matplotlib
 from parbench.identity import Job, wildcard_patterns  # noqa: E402
+from parbench.snakemake_fixes import linear_pipe_or_service_check  # noqa: E402
+
+# Snakemake's check before each job is quadratic in its inputs (thousands per
+# aggregation at 10k jobs): the same answers in linear time (parbench.snakemake_fixes).
+linear_pipe_or_service_check()
 
 # A --configfile is a whole experiment design: it replaces config/config.yaml
 # instead of merging into it key by key (a merge could never drop a workload).
