@@ -178,3 +178,47 @@ def test_parbench_predict_answers_a_design_that_never_ran(aggregates, tmp_path: 
     predicted = pd.read_csv(tmp_path / "predicted.csv")
     assert len(predicted) == 4 and predicted["measured_seconds"].isna().all()
     assert (predicted["predicted_seconds"] > 0).all()
+
+
+DATA = Path(__file__).resolve().parents[1] / "docs/data"
+
+
+def test_a_crossover_check_tells_inside_near_enough_off_and_no_crossing():
+    from parbench.model.check import CrossoverCheck
+
+    def verdict(predicted: float) -> tuple[str, bool]:
+        found = CrossoverCheck("shared_array numpy ray vs pool", 2e6, 1.8e6, 2.2e6,
+                               predicted, "bytes")
+        return found.verdict, found.met
+
+    assert verdict(2.1e6) == ("inside", True)
+    assert verdict(2.4e6) == ("20% off, near enough", True)  # outside, within 25 %
+    assert verdict(2.6e6) == ("30% off", False)
+    assert verdict(1.4e6) == ("30% off", False)
+    assert verdict(math.nan) == ("no crossing predicted", False)
+
+
+def test_the_model_check_predicts_every_held_out_row_of_the_regimes_run():
+    from parbench.model.check import check_run
+
+    run = check_run(DATA / "regimes")
+    summary = read_table(DATA / "regimes/summary.csv")
+    held = summary[~summary["workload"].isin(run.fitted_on) & (summary["status"] == "ok")
+                   & (summary["series"] != "serial")]
+    assert set(run.held_out) == set(held["workload"])
+    assert run.errors is not None and run.errors.count == len(held)
+    assert 0 <= run.errors.median <= run.errors.worst
+    assert all(found.curve.split()[0] in run.held_out for found in run.crossovers)
+
+
+def test_every_two_core_model_is_asked_about_the_16_core_rows_and_says_when_it_cannot():
+    """A 2-core run without the serial loop (the reference) has no compute to predict
+    with: the check says so instead of leaving the run out."""
+    from parbench.model.check import across_machines
+
+    answers = dict(across_machines(DATA / "16cpu", [DATA / "2cpu", DATA / "reference"]))
+    assert len(answers) == 3
+    own = answers["fitted on 16cpu's own workers sweep"]
+    assert own is not None and own.count > 0
+    assert answers["2cpu's model, cores = 16"].count == own.count
+    assert answers["reference's model, cores = 16"] is None

@@ -143,6 +143,50 @@ def model_page(run: str) -> str:
     return markdown(blocks).rstrip()
 
 
+def _names(names: list[str]) -> str:
+    return words.listed([f"`{name}`" for name in names]) if names else "none"
+
+
+def model_check_page() -> str:
+    """The cost model against its targets on every committed run (parbench.model.check):
+    held-out warm times and crossovers, and the 16-core rows predicted two ways."""
+    from parbench.model import check
+
+    table = Table(["run", "fitted on", "held out", "held-out warm times",
+                   f"median within {check.MEDIAN_ERROR_TARGET:.0%}", "held-out crossovers"])
+    runs = check.committed_runs(DATA)
+    for run in map(check.check_run, runs):
+        crossings = "; ".join(
+            f"{found.curve}: measured {words.size(found.measured, found.unit)} "
+            f"[{words.size(found.low, found.unit)}, {words.size(found.high, found.unit)}], "
+            f"predicted {words.size(found.predicted, found.unit)}, {found.verdict}"
+            for found in run.crossovers) or "none found"
+        table.rows.append([f"`{run.run}` ({run.cores} cores)", _names(run.fitted_on),
+                           _names(run.held_out),
+                           run.errors.sentence() if run.errors else "none predicted",
+                           ("met" if run.errors.met else "**missed**") if run.errors else "—",
+                           crossings])
+    blocks = [Paragraph(
+        f"The targets: held-out warm times within a median relative error of "
+        f"{check.MEDIAN_ERROR_TARGET:.0%}, and each held-out crossover the data finds "
+        f"predicted inside its measured interval or within {check.CROSSOVER_NEAR_TARGET:.0%} "
+        "of the measured size (`near enough`)."), table]
+    for sixteen in (run for run in runs if check.cores_of(run) > 2):
+        rows = Table(["model", "held-out warm times", f"median within "
+                      f"{check.MEDIAN_ERROR_TARGET:.0%}"])
+        two_core = [run for run in runs if check.cores_of(run) == 2]
+        for name, errors in check.across_machines(sixteen, two_core):
+            rows.rows.append([name, errors.sentence() if errors else
+                              "none predicted (no serial loop of these workloads to fit "
+                              "compute on)",
+                              ("met" if errors.met else "**missed**") if errors else "—"])
+        blocks += [Paragraph(f"`{sixteen.name}` ({check.cores_of(sixteen)} cores): the "
+                             "combinations outside its workers sweep, predicted by a model "
+                             "fitted on that sweep, and by each 2-core run's model with the "
+                             "cores changed."), rows]
+    return markdown(blocks).rstrip()
+
+
 def block(name: str) -> str | None:
     """A generated block of this module, by name (None: not one of them)."""
     if name == "headline":
@@ -151,6 +195,8 @@ def block(name: str) -> str | None:
         return regimes_page()
     if name.startswith("findings-"):
         return run_findings(name.removeprefix("findings-"))
+    if name == "model-check":
+        return model_check_page()
     if name.startswith("model-"):
         return model_page(name.removeprefix("model-"))
     return None

@@ -1,0 +1,143 @@
+"""The cost model checked on committed runs (docs/data/<run>), against the targets it
+is held to: fitted on a run's data, compute and dispatch workloads, how well does it
+predict the workloads it did not see (warm times; crossovers against their measured
+intervals)? And on 16 cores: fitted there on the workers sweep, or carried over from
+each 2-core run with the core count changed? docs/model.md's verdicts come from here
+(`parbench describe`), and `python -m benchmarks.model_check` prints them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from parbench.migrations import read_table
+from parbench.model.fit import fit_model, problem_of
+from parbench.model.tables import FIT_WORKLOADS, predict, predicted_crossovers, predictions
+
+# The targets: held-out warm times within this median relative error, and each held-out
+# crossover the data finds predicted inside its measured interval or this near it.
+MEDIAN_ERROR_TARGET = 0.20
+CROSSOVER_NEAR_TARGET = 0.25
+
+
+@dataclass(frozen=True)
+class Errors:
+    """Relative errors of predicted warm times: how many, their median and worst."""
+
+    count: int
+    median: float
+    worst: float
+    worst_where: str  # `workload series` of the worst
+
+    @property
+    def met(self) -> bool:
+        return self.median <= MEDIAN_ERROR_TARGET
+
+    def sentence(self) -> str:
+        return (f"{self.count} predicted, median |error| {self.median:.0%}, worst "
+                f"{self.worst:.0%} ({self.worst_where})")
+
+
+@dataclass(frozen=True)
+class CrossoverCheck:
+    """A held-out crossover the data found, beside the model's."""
+
+    curve: str  # `workload kernel challenger vs baseline`
+    measured: float
+    low: float
+    high: float
+    predicted: float  # nan: the model's two curves do not cross in its grid
+    unit: str  # the workload's size unit
+
+    @property
+    def verdict(self) -> str:
+        if not self.predicted > 0:
+            return "no crossing predicted"
+        if self.low <= self.predicted <= self.high:
+            return "inside"
+        off = abs(self.predicted / self.measured - 1)
+        return f"{off:.0%} off" + (", near enough" if off <= CROSSOVER_NEAR_TARGET else "")
+
+    @property
+    def met(self) -> bool:
+        return self.verdict == "inside" or self.verdict.endswith("near enough")
+
+
+@dataclass(frozen=True)
+class RunCheck:
+    run: str
+    machine: str
+    cores: int
+    fitted_on: list[str]
+    held_out: list[str]
+    errors: Errors | None  # None: no held-out combination predicted
+    crossovers: list[CrossoverCheck]
+
+
+def errors_of(measured: pd.Series, predicted: pd.Series, where: pd.Series) -> Errors | None:
+    """The relative errors of the finite predictions (None where there are none)."""
+    finite = predicted.notna() & (predicted.abs() != math.inf)
+    if not finite.any():
+        return None
+    size = (predicted[finite] / measured[finite] - 1).abs()
+    return Errors(len(size), float(size.median()), float(size.max()),
+                  str(where[finite].loc[size.idxmax()]))
+
+
+def check_run(run: Path) -> RunCheck:
+    """Fit on the run's FIT_WORKLOADS rows, predict the rest."""
+    summary, crossover = read_table(run / "summary.csv"), read_table(run / "crossover.csv")
+    machines = read_table(run / "machines.csv")
+    cores = int(machines["available_cores"].iloc[0])
+    model = fit_model(summary, FIT_WORKLOADS, cores)
+    held = sorted(set(summary["workload"]) - set(FIT_WORKLOADS))
+    table = predictions(summary, model)
+    table = table[table["held_out"].astype(bool) & (table["series"] != "serial")]
+    errors = errors_of(table["measured_seconds"], table["predicted_seconds"],
+                       table["workload"] + " " + table["series"])
+    found = crossover.assign(predicted=predicted_crossovers(crossover, summary, model))
+    found = found[(found["time_basis"] == "warm") & found["workload"].isin(held)
+                  & (found["crossover_status"] == "found")]
+    checks = [CrossoverCheck(f"{row['workload']} {row['kernel']} {row['challenger']} vs "
+                             f"{row['baseline']}", row["crossover_size"],
+                             row["crossover_ci_low"], row["crossover_ci_high"],
+                             row["predicted"], str(row.get("size_unit", "")))
+              for row in found.to_dict("records")]
+    return RunCheck(run.name, str(machines["cpu_model"].iloc[0]), cores,
+                    sorted(set(summary["workload"]) & set(FIT_WORKLOADS)), held, errors, checks)
+
+
+def across_machines(sixteen: Path,
+                    two_core_runs: list[Path]) -> Iterator[tuple[str, Errors | None]]:
+    """The 16-core rows outside the run's workers sweep (`scaling` designs: problems
+    measured at several worker counts), predicted by a model fitted on that sweep, then
+    by each 2-core run's model with 16 cores: (which model, its errors; None where it
+    predicts none of them, such as a run without the serial loop's compute)."""
+    summary = read_table(sixteen / "summary.csv")
+    cores = int(read_table(sixteen / "machines.csv")["available_cores"].iloc[0])
+    ok = summary[(summary["status"] == "ok") & (summary["series"] != "serial")]
+    swept = ok.groupby(["workload", "kernel", "size", "tasks"])["workers"].transform("nunique")
+    calibration, rest = ok[swept > 1], ok[swept == 1]
+    models = [(f"fitted on {sixteen.name}'s own workers sweep",
+               fit_model(summary[summary.index.isin(calibration.index)
+                                 | (summary["series"] == "serial")], FIT_WORKLOADS, cores))]
+    models += [(f"{two.name}'s model, cores = {cores}",
+                fit_model(read_table(two / "summary.csv"), FIT_WORKLOADS, cores))
+               for two in two_core_runs]
+    where = rest["workload"] + " " + rest["series"]
+    for name, model in models:
+        predicted = pd.Series([predict(model, problem_of(row))
+                               for row in rest.to_dict("records")], index=rest.index)
+        yield name, errors_of(rest["median_seconds"], predicted, where)
+
+
+def committed_runs(data: Path) -> list[Path]:
+    return sorted(path.parent for path in data.glob("*/summary.csv"))
+
+
+def cores_of(run: Path) -> int:
+    return int(read_table(run / "machines.csv")["available_cores"].iloc[0])
