@@ -124,3 +124,40 @@ def test_the_fastest_series_names_the_ones_it_cannot_be_told_from(aggregates):
 
     assert "tied" not in fastest_cell(apart)
     assert f"tied with `{summary.loc[runner_up, 'series']}`" in fastest_cell(overlapping)
+
+
+def test_the_readme_says_why_with_the_models_costs_and_its_crossing():
+    """The headline's `why`: each series' fitted cost per byte, the copies its class
+    says a map makes (the naive Pool: one per chunk, 8 chunks of 16 tasks on 2
+    workers; Ray: once), and the model's crossing beside the measured one."""
+    from parbench.findings.pages import DATA, REGIMES_RUN, headline_row, headline_run, why
+
+    row = headline_row(read_table(DATA / headline_run() / "crossover.csv"))
+    sentence = why(row)
+    model = read_table(DATA / REGIMES_RUN / "model.csv").set_index(["series", "parameter"])
+    for series in (row["challenger"], row["baseline"]):
+        per_byte = model.loc[(series, "per_byte_seconds"), "value"] * 1e9
+        assert f"`{series}` ships it" in sentence and f"{per_byte:.3g} ns" in sentence
+    assert "`pool` ships it 8 times a map" in sentence
+    assert "`ray` ships it once a map" in sentence
+    crossover = read_table(DATA / REGIMES_RUN / "crossover.csv")
+    curve = crossover[(crossover["workload"] == row["workload"])
+                      & (crossover["challenger"] == row["challenger"])
+                      & (crossover["baseline"] == row["baseline"])
+                      & (crossover["tasks"] == row["tasks"])
+                      & (crossover["time_basis"] == "warm")].iloc[0]
+    unit = curve["size_unit"]
+    assert f"above {size(curve['predicted_crossover_size'], unit)} by the model" in sentence
+    assert f"measured {size(curve['crossover_size'], unit)}" in sentence
+
+
+def test_the_readme_headline_names_each_rerun_of_its_design_with_its_crossing():
+    from parbench.findings.pages import DATA, headline, headline_row, headline_run
+
+    run = headline_run()
+    reruns = sorted(path.parent.name for path in DATA.glob(f"{run}-*/crossover.csv"))
+    assert reruns, "no committed rerun of the headline run"
+    text = headline()
+    for rerun in reruns:
+        row = headline_row(read_table(DATA / rerun / "crossover.csv"))
+        assert f"`{rerun}` on" in text and crossover_cell(row) in text

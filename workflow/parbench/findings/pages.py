@@ -61,8 +61,11 @@ def headline() -> str:
     caption = (f"*`{row['workload']}`, {row['tasks']:.0f} tasks, {row['workers']:.0f} "
                f"workers, run `{run}` (`docs/data/{run}`: {machine['cpu_model']}, "
                f"{machine['available_cores']:.0f} cores, {str(machine['first_utc'])[:10]}): "
-               + crossover(row) + "*")
+               + crossover(row) + reruns(run) + "*")
     blocks = [Paragraph(f"![Where Ray overtakes Pool]({figure})"), Paragraph(caption)]
+    reason = why(row)
+    if reason:
+        blocks.append(Paragraph(reason))
     if (DATA / FREE_THREADING_RUN / "summary.csv").is_file():
         summary, _, machines = _tables(FREE_THREADING_RUN)
         sentence = interpreter_sentence(summary, machines)
@@ -71,6 +74,76 @@ def headline() -> str:
                 f"**Without the GIL.** {sentence} Run `{FREE_THREADING_RUN}` "
                 f"([docs/free-threading.md](docs/free-threading.md))."))
     return markdown(blocks).rstrip()
+
+
+def reruns(run: str) -> str:
+    """The headline run's reruns (committed as `<run>-<date>`: the same design on the
+    same machine another day), each with its headline crossover: what a rerun moves."""
+    found = []
+    for folder in sorted(DATA.glob(f"{run}-*/crossover.csv")):
+        other = folder.parent.name
+        _, table, machines = _tables(other)
+        found.append(f"`{other}` on {str(machines.iloc[0]['first_utc'])[:10]}, "
+                     + words.crossover_cell(headline_row(table)))
+    return " Rerun on the same machine: " + "; ".join(found) + "." if found else ""
+
+
+def why(headline: pd.Series, run: str = REGIMES_RUN) -> str:
+    """The cost model's reason for the headline's crossing, from the regimes run's
+    fitted costs (the reference has no serial loop to fit a model on): what each series
+    pays per map, per task and per byte, how many copies of the input a map makes, and
+    where the model puts the crossing beside where that run measured it."""
+    from parbench.model.terms import Problem, terms
+    from parbench.workloads import workload_class
+
+    model, crossover = _model(run), DATA / run / "crossover.csv"
+    if model is None or not crossover.is_file():
+        return ""
+    pair = headline["challenger"], headline["baseline"]
+    costs = model[model["workload"].fillna("") == ""].set_index(["series", "parameter"])
+    if not all((series, "per_byte_seconds") in costs.index for series in pair):
+        return ""
+    rows = read_table(crossover)
+    same = rows[(rows["workload"] == headline["workload"]) & (rows["kernel"] == headline["kernel"])
+                & (rows["tasks"] == headline["tasks"]) & (rows["workers"] == headline["workers"])
+                & (rows["challenger"] == pair[0]) & (rows["baseline"] == pair[1])
+                & (rows["time_basis"] == "warm")]
+    if same.empty:
+        return ""
+    measured = same.iloc[0]
+    nbytes = workload_class(headline["workload"])().shared_input_bytes(1_000_000)
+
+    def copies(series: str) -> str:
+        shipped = terms(Problem(headline["workload"], headline["kernel"], series, 1e6,
+                                int(headline["tasks"]), int(headline["workers"])), 0.0,
+                        int(headline["workers"])).shipped_bytes
+        return "once" if shipped == nbytes else f"{shipped / nbytes:.0f} times"
+
+    def seconds(value: float) -> str:
+        return words.seconds(value) if value > 0 else "0"
+
+    def cost(series: str, parameter: str, scale: float = 1.0, unit: str = "") -> str:
+        value, low, high = costs.loc[(series, parameter), ["value", "ci_low", "ci_high"]]
+        if unit:
+            text = f"{value * scale:.3g} {unit}"
+            bounds = (low * scale, high * scale)
+            return text + (f" [{bounds[0]:.3g}, {bounds[1]:.3g}]" if pd.notna(low) else "")
+        return seconds(value) + (f" [{seconds(low)}, {seconds(high)}]" if pd.notna(low)
+                                 else "")
+
+    unit = measured["size_unit"]
+    sides = [f"`{series}` ships it {copies(series)} a map at "
+             f"{cost(series, 'per_byte_seconds', 1e9, 'ns')} a byte, and pays "
+             f"{cost(series, 'per_map_seconds')} a map and "
+             f"{cost(series, 'dispatch_seconds')} a task" for series in pair]
+    return (f"**Why** ([the cost model](docs/model.md), fitted on run `{run}`). A map's warm "
+            f"time is the fixed costs per map and per task, plus the bytes of the shared "
+            f"input times the copies the series makes, plus the work: {sides[0]}; "
+            f"{sides[1]}. `{pair[1]}`'s copies outweigh `{pair[0]}`'s fixed costs above "
+            f"{words.size(measured['predicted_crossover_size'], unit)} by the model; run "
+            f"`{run}` measured {words.size(measured['crossover_size'], unit)} "
+            f"[{words.size(measured['crossover_ci_low'], unit)}, "
+            f"{words.size(measured['crossover_ci_high'], unit)}].")
 
 
 def regimes_page(run: str = REGIMES_RUN) -> str:
