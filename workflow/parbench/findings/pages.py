@@ -112,6 +112,8 @@ def why(headline: pd.Series, run: str = REGIMES_RUN) -> str:
         return ""
     measured = same.iloc[0]
     nbytes = workload_class(headline["workload"])().shared_input_bytes(1_000_000)
+    if not nbytes:  # a headline without shared input: no bytes to explain it by
+        return ""
 
     def copies(series: str) -> str:
         shipped = terms(Problem(headline["workload"], headline["kernel"], series, 1e6,

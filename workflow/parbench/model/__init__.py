@@ -16,6 +16,7 @@ serial loop (fitted; 1/f is the compute efficiency). Cold adds the measured star
   terms     what the classes declare, and the schedule of the tasks
   fit       the parameters from the rows of `FIT_WORKLOADS`, with bootstrap intervals
   tables    model.csv, predictions.csv (held-out rows marked), predicted crossovers
+  check     the committed runs against the model's targets (docs/model.md)
 """
 
 from parbench.model.fit import FITTED, Model, SeriesModel, fit_model
