@@ -222,6 +222,11 @@ def _names(names: list[str]) -> str:
     return words.listed([f"`{name}`" for name in names]) if names else "none"
 
 
+def _verdict(errors) -> str:
+    """A check's errors against the median target: met, missed, or — (none predicted)."""
+    return "—" if errors is None else "met" if errors.met else "**missed**"
+
+
 def model_check_page() -> str:
     """The cost model against its targets on every committed run (parbench.model.check):
     held-out warm times and crossovers, and the 16-core rows predicted two ways."""
@@ -239,7 +244,7 @@ def model_check_page() -> str:
         table.rows.append([f"`{run.run}` ({run.cores} cores)", _names(run.fitted_on),
                            _names(run.held_out),
                            run.errors.sentence() if run.errors else "none predicted",
-                           ("met" if run.errors.met else "**missed**") if run.errors else "—",
+                           _verdict(run.errors),
                            crossings])
     blocks = [Paragraph(
         f"The targets: held-out warm times within a median relative error of "
@@ -254,7 +259,7 @@ def model_check_page() -> str:
             rows.rows.append([name, errors.sentence() if errors else
                               "none predicted (no serial loop of these workloads to fit "
                               "compute on)",
-                              ("met" if errors.met else "**missed**") if errors else "—"])
+                              _verdict(errors)])
         blocks += [Paragraph(f"`{sixteen.name}` ({check.cores_of(sixteen)} cores): the "
                              "combinations outside its workers sweep, predicted by a model "
                              "fitted on that sweep, and by each 2-core run's model with the "
