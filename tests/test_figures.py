@@ -20,7 +20,7 @@ from tests.conftest import REPO
 # Panels each figure draws for exp_sinh in the small run (two task counts, one kernel).
 # Panels drawn from the small run (no series on another interpreter: one message).
 PANELS = {"scaling": 2, "speedup": 2, "workers": 2, "winner": 2, "overhead": 3, "article": 1,
-          "model": 1, "interpreters": 1}
+          "model": 1, "model_curves": 1, "interpreters": 1}
 
 
 def test_every_registered_figure_has_its_module_caption_and_panel_count():
@@ -44,6 +44,27 @@ def test_each_figure_has_its_panels_and_is_written(aggregates, tmp_path, name):
     assert data[:5] == b"%PDF-"
     # Fonts are embedded as TrueType (Type 42: a TrueType program, /FontFile2), never Type 3.
     assert b"/FontFile2" in data and b"/Type3" not in data
+
+
+def test_the_model_curves_are_one_panel_a_workload_with_a_line_a_series():
+    from parbench.model import FIT_WORKLOADS
+
+    run = REPO / "docs/data/regimes"
+    summary, crossover = read_table(run / "summary.csv"), read_table(run / "crossover.csv")
+    predictions = read_table(run / "predictions.csv")
+    figure = figure_of("model_curves", summary, crossover, None, width=7,
+                       tables={"predictions": predictions})
+    drawn = [ax for ax in figure.axes if ax.has_data()]
+    predicted = predictions[(predictions["series"] != "serial")
+                            & (predictions["predicted_seconds"] > 0)]
+    assert len(drawn) == predicted["workload"].nunique()
+    for ax in drawn:
+        workload = ax.get_title().split()[0]
+        series = predicted.loc[predicted["workload"] == workload, "series"].unique()
+        # Each series on the panel's curve: its predicted line and its measured points.
+        assert 0 < len(ax.get_lines()) <= len(series)
+        assert len(ax.collections) == len(ax.get_lines())
+        assert ("(held out)" in ax.get_title()) == (workload not in FIT_WORKLOADS)
 
 
 def test_the_interpreters_figure_draws_two_panels_a_workload_from_the_committed_run():

@@ -60,6 +60,9 @@ FIGURES: dict[str, Figure] = {figure.name: figure for figure in (
     Figure("model", OVERVIEW, "4. Overheads",
            "the cost model: predicted against measured warm time, held-out combinations "
            "marked", reads=("predictions",)),
+    Figure("model_curves", OVERVIEW, "4. Overheads",
+           "the cost model's curves beside the measured medians, per workload on its "
+           "curve with the most measurements", reads=("predictions",)),
     Figure("interpreters", OVERVIEW, "7. Other interpreters",
            "series on other interpreters (a free-threaded CPython): one thread's cost "
            "over the project's serial loop, and the threads' scaling over their own"),
