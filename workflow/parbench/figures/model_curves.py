@@ -51,8 +51,10 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None = None,
     for ax, curve in zip(np.ravel(axes), found):
         for series in ordered_series(curve):
             points = curve[curve["series"] == series].sort_values("size")
+            # A dash at each prediction: a curve of one size still shows where it is.
             ax.plot(points["size"], points["predicted_seconds"], color=colours[series],
-                    alpha=0.45, linewidth=2.0, linestyle="--")
+                    alpha=0.45, linewidth=2.0, linestyle="--", marker="_", markersize=14,
+                    markeredgewidth=2.0)
             ax.scatter(points["size"], points["measured_seconds"], s=22,
                        marker=marks[series], color=colours[series], label=series, zorder=3)
         first = curve.iloc[0]
@@ -70,6 +72,6 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None = None,
     for ax in np.ravel(axes)[len(found):]:
         ax.set_axis_off()
     panels.legend(figure, axes)
-    figure.suptitle("The cost model's curves (faint, dashed) beside the measured medians "
+    figure.suptitle("The cost model's curves (faint dashes) beside the measured medians "
                     "(points)")
     return figure
