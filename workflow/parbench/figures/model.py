@@ -11,18 +11,26 @@ from parbench.figures import panels
 from parbench.figures.style import DEFAULT_WIDTH, markers, ordered_series, palette
 
 
+def predicted(predictions: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows of predictions.csv the model gave a time for (finite, positive)."""
+    rows = predictions if predictions is not None else pd.DataFrame()
+    if rows.empty:
+        return rows
+    return rows[np.isfinite(rows["predicted_seconds"]) & (rows["predicted_seconds"] > 0)]
+
+
+def no_predictions(width: float, title: str):
+    return panels.message_figure(width, "no predictions: the model has no series fitted "
+                                 "(results/model.csv); it needs the serial loop's times "
+                                 "on the workloads it fits", title)
+
+
 def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None = None,
          workload: str | None = None, width: float = DEFAULT_WIDTH,
          predictions: pd.DataFrame | None = None):
-    rows = predictions if predictions is not None else pd.DataFrame()
-    rows = rows[np.isfinite(rows.get("predicted_seconds", pd.Series(dtype=float)))
-                & (rows.get("predicted_seconds", pd.Series(dtype=float)) > 0)] \
-        if len(rows) else rows
+    rows = predicted(predictions)
     if rows.empty:
-        return panels.message_figure(width, "no predictions: the model has no series "
-                                     "fitted (results/model.csv); it needs the serial "
-                                     "loop's times on the workloads it fits",
-                                     "The cost model")
+        return no_predictions(width, "The cost model")
     colours, marks = palette(rows), markers(rows)
     figure, axes = panels.grid(1, 1, width, aspect=0.8)
     ax = axes[0][0]

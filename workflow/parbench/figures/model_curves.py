@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from parbench.figures import panels
+from parbench.figures.model import no_predictions, predicted
 from parbench.figures.style import DEFAULT_WIDTH, markers, ordered_series, palette
 
 CURVE = ["workload", "kernel", "tasks", "workers"]
@@ -35,15 +36,10 @@ def curves(predictions: pd.DataFrame) -> list[pd.DataFrame]:
 def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None = None,
          workload: str | None = None, width: float = DEFAULT_WIDTH,
          predictions: pd.DataFrame | None = None):
-    rows = predictions if predictions is not None else pd.DataFrame()
-    if len(rows):
-        rows = rows[np.isfinite(rows["predicted_seconds"]) & (rows["predicted_seconds"] > 0)
-                    & (rows["series"] != "serial")]
+    rows = predicted(predictions)
+    rows = rows[rows["series"] != "serial"] if len(rows) else rows
     if rows.empty:
-        return panels.message_figure(width, "no predictions: the model has no series "
-                                     "fitted (results/model.csv); it needs the serial "
-                                     "loop's times on the workloads it fits",
-                                     "The cost model's curves")
+        return no_predictions(width, "The cost model's curves")
     colours, marks = palette(rows), markers(rows)
     found = curves(rows)
     figure, axes = panels.grid(math.ceil(len(found) / COLUMNS), min(COLUMNS, len(found)),
