@@ -1,8 +1,9 @@
 """The cost model checked on committed runs (parbench.model.check; docs/model.md has the
-same verdicts, generated): fitted on the data, compute and dispatch workloads of a run,
-how well does it predict the workloads it did not see (warm times, and crossovers
-against their measured intervals)? And on 16 cores: fitted there on the workers sweep,
-or carried over from each 2-core run with the core count changed?
+same verdicts, generated): fitted on the data, compute and dispatch workloads of a run
+(as its aggregation wrote it: predictions.csv, crossover.csv), how well does it predict
+the workloads it did not see (warm times, and crossovers against their measured
+intervals)? And on 16 cores: fitted there on the workers sweep, or carried over from
+each 2-core run with the core count changed?
 
     python -m benchmarks.model_check                 # every committed run
     python -m benchmarks.model_check docs/data/regimes
@@ -42,18 +43,17 @@ def report(run: check.RunCheck) -> str:
 
 
 def main(arguments: list[str]) -> None:
-    runs = [Path(argument) for argument in arguments] or check.committed_runs(DATA)
+    folders = [Path(argument) for argument in arguments] or check.committed_runs(DATA)
+    runs = [check.check_run(folder) for folder in folders]
     for run in runs:
-        print(report(check.check_run(run)), "\n")
+        print(report(run), "\n")
     if arguments:
         return
-    two_core = [run for run in runs if check.cores_of(run) == 2]
-    for sixteen in (run for run in runs if check.cores_of(run) > 2):
-        print(f"{sixteen.name}: the combinations outside its workers sweep")
-        for name, errors in check.across_machines(sixteen, two_core):
+    for sixteen, answers in check.many_core_checks(runs, DATA):
+        print(f"{sixteen.run}: the combinations outside its workers sweep")
+        for name, errors in answers:
             print(f"  {name}: " + (f"{errors.sentence()}: {verdict(errors.met)}" if errors
                                    else "predicts none of them"))
-
 
 if __name__ == "__main__":
     main(sys.argv[1:])

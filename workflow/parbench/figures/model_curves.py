@@ -25,12 +25,8 @@ COLUMNS = 2
 def curves(predictions: pd.DataFrame) -> list[pd.DataFrame]:
     """Per workload, the rows of its curve with the most predicted measurements (ties:
     the first in the table's order), workloads in the table's order."""
-    chosen = []
-    for _, rows in predictions.groupby("workload", sort=False):
-        sizes = rows.groupby(CURVE[1:], sort=False).size()
-        best = sizes.index[int(np.argmax(sizes.to_numpy()))]
-        chosen.append(rows[(rows[CURVE[1:]] == pd.Series(best, index=CURVE[1:])).all(axis=1)])
-    return chosen
+    return [max((curve for _, curve in rows.groupby(CURVE[1:], sort=False)), key=len)
+            for _, rows in predictions.groupby("workload", sort=False)]
 
 
 def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None = None,

@@ -205,16 +205,17 @@ def model_page(run: str) -> str:
     blocks = [table]
     predictions = DATA / run / "predictions.csv"
     if predictions.is_file():
+        from parbench.model.check import held_out_errors, held_out_rows
+
         rows = read_table(predictions)
-        held = rows[rows["held_out"].astype(bool) & (rows["series"] != "serial")
-                    & rows["predicted_seconds"].notna()]
-        if not held.empty:
-            errors = held["relative_error"].abs()
-            worst = held.loc[errors.idxmax()]
+        errors = held_out_errors(rows)
+        if errors:
+            held = held_out_rows(rows)
+            workload, series = errors.worst_where.split()
             blocks.append(Paragraph(
                 f"Held out ({', '.join(sorted(held['workload'].unique()))}): "
-                f"{len(held)} combinations, median |error| {errors.median():.0%}, worst "
-                f"{errors.max():.0%} (`{worst['workload']}`, `{worst['series']}`)."))
+                f"{errors.count} combinations, median |error| {errors.median:.0%}, worst "
+                f"{errors.worst:.0%} (`{workload}`, `{series}`)."))
     return markdown(blocks).rstrip()
 
 
@@ -234,8 +235,8 @@ def model_check_page() -> str:
 
     table = Table(["run", "fitted on", "held out", "held-out warm times",
                    f"median within {check.MEDIAN_ERROR_TARGET:.0%}", "held-out crossovers"])
-    runs = check.committed_runs(DATA)
-    for run in map(check.check_run, runs):
+    runs = [check.check_run(run) for run in check.committed_runs(DATA)]
+    for run in runs:
         crossings = "; ".join(
             f"{found.curve}: measured {words.size(found.measured, found.unit)} "
             f"[{words.size(found.low, found.unit)}, {words.size(found.high, found.unit)}], "
@@ -244,23 +245,20 @@ def model_check_page() -> str:
         table.rows.append([f"`{run.run}` ({run.cores} cores)", _names(run.fitted_on),
                            _names(run.held_out),
                            run.errors.sentence() if run.errors else "none predicted",
-                           _verdict(run.errors),
-                           crossings])
+                           _verdict(run.errors), crossings])
     blocks = [Paragraph(
         f"The targets: held-out warm times within a median relative error of "
         f"{check.MEDIAN_ERROR_TARGET:.0%}, and each held-out crossover the data finds "
         f"predicted inside its measured interval or within {check.CROSSOVER_NEAR_TARGET:.0%} "
         "of the measured size (`near enough`)."), table]
-    for sixteen in (run for run in runs if check.cores_of(run) > 2):
+    for sixteen, answers in check.many_core_checks(runs, DATA):
         rows = Table(["model", "held-out warm times", f"median within "
                       f"{check.MEDIAN_ERROR_TARGET:.0%}"])
-        two_core = [run for run in runs if check.cores_of(run) == 2]
-        for name, errors in check.across_machines(sixteen, two_core):
+        for name, errors in answers:
             rows.rows.append([name, errors.sentence() if errors else
                               "none predicted (no serial loop of these workloads to fit "
-                              "compute on)",
-                              _verdict(errors)])
-        blocks += [Paragraph(f"`{sixteen.name}` ({check.cores_of(sixteen)} cores): the "
+                              "compute on)", _verdict(errors)])
+        blocks += [Paragraph(f"`{sixteen.run}` ({sixteen.cores} cores): the "
                              "combinations outside its workers sweep, predicted by a model "
                              "fitted on that sweep, and by each 2-core run's model with the "
                              "cores changed."), rows]

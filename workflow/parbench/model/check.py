@@ -16,7 +16,7 @@ import pandas as pd
 
 from parbench.migrations import read_table
 from parbench.model.fit import fit_model, problem_of
-from parbench.model.tables import FIT_WORKLOADS, predict, predicted_crossovers, predictions
+from parbench.model.tables import FIT_WORKLOADS, predict
 
 # The targets: held-out warm times within this median relative error, and each held-out
 # crossover the data finds predicted inside its measured interval or this near it.
@@ -88,27 +88,38 @@ def errors_of(measured: pd.Series, predicted: pd.Series, where: pd.Series) -> Er
                   str(where[finite].loc[size.idxmax()]))
 
 
+def held_out_rows(predictions: pd.DataFrame) -> pd.DataFrame:
+    """A predictions.csv's held-out rows that the model predicted (the serial loop is the
+    reference the model is given, not a prediction)."""
+    return predictions[predictions["held_out"].astype(bool)
+                       & (predictions["series"] != "serial")
+                       & predictions["predicted_seconds"].notna()]
+
+
+def held_out_errors(predictions: pd.DataFrame) -> Errors | None:
+    held = held_out_rows(predictions)
+    return errors_of(held["measured_seconds"], held["predicted_seconds"],
+                     held["workload"] + " " + held["series"])
+
+
 def check_run(run: Path) -> RunCheck:
-    """Fit on the run's FIT_WORKLOADS rows, predict the rest."""
+    """A run's model against its targets, from what its aggregation wrote: the model
+    fitted on its FIT_WORKLOADS rows (predictions.csv, held-out rows marked) and the
+    crossover it predicts beside each measured one (crossover.csv)."""
     summary, crossover = read_table(run / "summary.csv"), read_table(run / "crossover.csv")
     machines = read_table(run / "machines.csv")
-    cores = int(machines["available_cores"].iloc[0])
-    model = fit_model(summary, FIT_WORKLOADS, cores)
     held = sorted(set(summary["workload"]) - set(FIT_WORKLOADS))
-    table = predictions(summary, model)
-    table = table[table["held_out"].astype(bool) & (table["series"] != "serial")]
-    errors = errors_of(table["measured_seconds"], table["predicted_seconds"],
-                       table["workload"] + " " + table["series"])
-    found = crossover.assign(predicted=predicted_crossovers(crossover, summary, model))
-    found = found[(found["time_basis"] == "warm") & found["workload"].isin(held)
-                  & (found["crossover_status"] == "found")]
+    found = crossover[(crossover["time_basis"] == "warm") & crossover["workload"].isin(held)
+                      & (crossover["crossover_status"] == "found")]
     checks = [CrossoverCheck(f"{row['workload']} {row['kernel']} {row['challenger']} vs "
                              f"{row['baseline']}", row["crossover_size"],
                              row["crossover_ci_low"], row["crossover_ci_high"],
-                             row["predicted"], str(row.get("size_unit", "")))
+                             row["predicted_crossover_size"], str(row.get("size_unit", "")))
               for row in found.to_dict("records")]
-    return RunCheck(run.name, str(machines["cpu_model"].iloc[0]), cores,
-                    sorted(set(summary["workload"]) & set(FIT_WORKLOADS)), held, errors, checks)
+    return RunCheck(run.name, str(machines["cpu_model"].iloc[0]),
+                    int(machines["available_cores"].iloc[0]),
+                    sorted(set(summary["workload"]) & set(FIT_WORKLOADS)), held,
+                    held_out_errors(read_table(run / "predictions.csv")), checks)
 
 
 def across_machines(sixteen: Path,
@@ -139,5 +150,11 @@ def committed_runs(data: Path) -> list[Path]:
     return sorted(path.parent for path in data.glob("*/summary.csv"))
 
 
-def cores_of(run: Path) -> int:
-    return int(read_table(run / "machines.csv")["available_cores"].iloc[0])
+def many_core_checks(runs: list[RunCheck], folder: Path) -> Iterator[
+        tuple[RunCheck, list[tuple[str, Errors | None]]]]:
+    """Each run of more than 2 cores (folder/<run>) with `across_machines`' answers, every
+    2-core run's model asked."""
+    two_core = [folder / run.run for run in runs if run.cores == 2]
+    for run in runs:
+        if run.cores > 2:
+            yield run, list(across_machines(folder / run.run, two_core))
