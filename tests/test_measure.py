@@ -194,6 +194,48 @@ def test_timing_slot_excludes_a_second_job(tmp_path: Path):
     assert answer.get(timeout=5) == "acquired"
 
 
+# A SIGTERM handled inside an at-fork hook, as logging's is when a Pool forks its
+# workers: the job's exception is raised there, where Python ignores it.
+SIGTERM_IN_AN_AT_FORK_HOOK = """
+import os, signal, sys, time
+from parbench.measure import slot
+
+if sys.argv[1] == "redelivered":
+    slot.stop_on_sigterm_even_where_exceptions_are_ignored()
+else:
+    signal.signal(signal.SIGTERM, slot.stop_on_sigterm)
+
+def sigterm_during_the_hook():
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(1000):  # handled here, inside the hook
+        pass
+
+os.register_at_fork(after_in_parent=sigterm_during_the_hook)
+try:
+    child = os.fork()
+    if child == 0:
+        os._exit(0)
+    os.waitpid(child, 0)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+    print("ran on")
+except slot.Terminated:
+    print("stopped")
+"""
+
+
+@pytest.mark.parametrize("handling, outcome", [("redelivered", "stopped"),
+                                               ("raised once", "ran on")])
+def test_a_sigterm_lost_where_exceptions_are_ignored_is_delivered_again(handling, outcome):
+    """Raised once, the SIGTERM is lost (the job ran on until SIGKILL); the job's
+    handling delivers it again, and the job stops."""
+    run = subprocess.run([sys.executable, "-c", SIGTERM_IN_AN_AT_FORK_HOOK, handling],
+                         capture_output=True, text=True, timeout=60)
+    assert run.stdout.strip() == outcome, run.stderr
+    assert "Exception ignored" in run.stderr and "Terminated: signal 15" in run.stderr
+
+
 def test_pool_workers_die_on_sigterm_even_under_the_jobs_handler():
     """Pool.terminate() hangs on a worker that inherited a Python SIGTERM handler."""
     import signal

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,12 +51,42 @@ def try_lock(lock: Any) -> bool:
         return False
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the job's main thread."""
+
+
 def stop_on_sigterm(signum: int, frame: Any) -> None:
     # Snakemake stops jobs with SIGTERM; raising runs the `finally` that stops
     # the backend, so no Ray/ipcluster/Pool is left behind. (Pool workers reset
     # SIGTERM to its default: see backends/pool.py; Ray's own handler is
     # replaced by this one: see backends/ray_tasks.py.)
-    raise KeyboardInterrupt(f"signal {signum}")
+    raise Terminated(f"signal {signum}")
+
+
+def stop_on_sigterm_even_where_exceptions_are_ignored() -> None:
+    """Install `stop_on_sigterm`, and deliver a SIGTERM again where its exception was lost.
+
+    Python ignores an exception raised where it cannot propagate, and only reports
+    it: in an at-fork hook (logging's runs at every fork, and a Pool of 16 workers
+    forks 16 times), a `__del__`, a weakref callback. A SIGTERM handled there was
+    lost, and the job ran on until SIGKILL. Sent again a moment later, from a
+    thread (sent from here, it would be raised here, and lost again), it is raised
+    at the next point where it propagates."""
+    report_ignored = sys.unraisablehook
+
+    def redeliver_lost_sigterm(unraisable: Any) -> None:
+        lost = isinstance(unraisable.exc_value, Terminated)
+        try:
+            report_ignored(unraisable)
+        except Terminated:  # a SIGTERM handled while reporting is lost too
+            lost = True
+        if lost:
+            resend = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM))
+            resend.daemon = True
+            resend.start()
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    sys.unraisablehook = redeliver_lost_sigterm
 
 
 def run_job(job: Job, settings: JobSettings, series: Series, output: str | Path,
@@ -76,7 +107,7 @@ def run_job(job: Job, settings: JobSettings, series: Series, output: str | Path,
         print(f"parbench job {os.getpid()}: on interpreter {series.interpreter} "
               f"({series.interpreter_path})", file=sys.stderr, flush=True)
         os.execve(command[0], command, environment)
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    stop_on_sigterm_even_where_exceptions_are_ignored()
     print(f"parbench job {os.getpid()}: {job}", file=sys.stderr, flush=True)
     with exclusive_timing_slot(Path(timing_lock) if timing_lock else TIMING_LOCK):
         # Whatever a killed job and its guard left must not run beside this one.
