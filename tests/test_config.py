@@ -40,6 +40,25 @@ def test_every_committed_design_is_valid(design):
     assert sweep.combinations(config)
 
 
+def test_the_16_core_design_of_every_series_is_the_default_design_at_16_workers():
+    """config/16cpu/every_series.yaml (issue 24, part 3) sets every series beside the
+    2-core default run: the same problems and measuring, every series on 16 workers."""
+    many_core = validated(yaml.safe_load((REPO / "config/16cpu/every_series.yaml").read_text()))
+    default = validated(DEFAULT)
+    ran = {combination.series for combination in sweep.combinations(many_core)}
+    assert ran == set(default_series())
+    assert many_core["workers"] == [16]
+    for name, workload in default["workloads"].items():
+        there = many_core["workloads"][name]
+        assert there.get("kernels") == workload.get("kernels")
+        assert there["tasks"] == workload["tasks"]
+        assert set(workload["sizes"]) <= set(there["sizes"])
+    ignored = {"workloads", "workers", "backends", "refine", "compare"}
+    assert {key: value for key, value in many_core.items() if key not in ignored} == {
+        key: value for key, value in default.items() if key not in ignored}
+    assert many_core["compare"] == default["compare"]
+
+
 def test_every_registered_series_runs_by_default_and_compares_ray_with_every_pool():
     config = validated({"workloads": {"exp_sinh": {"sizes": [10]}}})
     assert list(sweep.series(config)) == default_series()
