@@ -137,6 +137,18 @@ def test_workflow_refuses_a_bad_config_before_any_job(workflow_copy: Path):
     assert not (workflow_copy / "results").exists()
 
 
+@pytest.mark.snakemake
+def test_plain_snakemake_in_the_checkout_runs_with_the_workflows_profile():
+    """`snakemake --cores 8` as the README gives it: Snakemake finds profiles/default
+    beside the Snakefile (a link to workflow/profiles), so a plain run keeps going past
+    a failed job, reruns what an interrupt left incomplete and schedules greedily."""
+    assert (REPO / "profiles/default").resolve() == REPO / "workflow/profiles/default"
+    result = run_snakemake(REPO, "-n", "--cores", "1", "--configfile", "config/test.yaml",
+                           "--until", "measure")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Using workflow specific profile profiles/default" in result.stdout + result.stderr
+
+
 def test_serial_runs_once_with_one_worker_and_auto_resolves_to_available_cores():
     config = validated({"workloads": {"exp_sinh": {"sizes": [10], "kernels": ["numpy"]}},
                         "workers": ["auto", 1], "replicates": 1})
