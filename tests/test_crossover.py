@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import yaml
 
 from parbench.crossover import (
     BRACKET,
@@ -30,6 +31,9 @@ from parbench.crossover import (
     sign_bracket,
 )
 from parbench.refine import Refinement
+from tests.conftest import REPO
+
+DEFAULT_REFINE = yaml.safe_load((REPO / "config/config.yaml").read_text())["refine"]
 
 SIZES = [1e4, 1e5, 1e6, 1e7]
 
@@ -263,9 +267,9 @@ def test_fieller_gives_the_known_interval_and_refuses_an_unclear_slope():
 
 def default_design(estimate: float) -> list[list[float]]:
     """The default sweep's replicates near a crossing: two of the grid (1 and 3 MB) and
-    `rounds` x `replicates` of refinement at the bracket around `estimate` (the grid's
-    estimate, not the truth)."""
-    refinement = Refinement()
+    `rounds` x `replicates` of refinement (config/config.yaml's) at the bracket around
+    `estimate` (the grid's estimate, not the truth)."""
+    refinement = Refinement.from_config(DEFAULT_REFINE)
     bracket = [round(estimate * factor, 2) for factor in refinement.factors]
     return [[1.0, 3.0]] * 2 + [bracket] * (refinement.rounds * refinement.replicates)
 
