@@ -17,6 +17,10 @@
 #                                            here: the packed results -> docs/data/RUN/
 #                                            (RUN: 16cpu-series), the design beside them
 #
+# With 15 minutes of the lent machine: `prepare` here first (2 minutes, PyPI), then
+# `stage` (timeout_s 120) and, within the 30 s the machine stays warm, `run 520`
+# (timeout_s 600; the deadline counts the install, about 30 s, and leaves Snakemake
+# 30 s to stop its job and the results time to pack).
 # DESIGNS picks the designs, in order (default: every_series, issue 24's part 3,
 # about 7 minutes there; the earlier run `16cpu` was scaling, crossover, article
 # and scaling_shared). `run` again on the same machine resumes: Snakemake redoes only
@@ -181,5 +185,5 @@ case "${1:-}" in
   stage) stage ;;
   run) run "${2:?deadline in seconds}" ;;
   unpack) unpack "${2:?the results tarball}" "${3:-}" ;;
-  *) sed -n '2,31p' "$0"; exit 2 ;;
+  *) sed -n '2,35p' "$0"; exit 2 ;;
 esac
