@@ -106,6 +106,69 @@ def test_a_job_killed_outright_leaves_no_process(tmp_path: Path, engine):
     assert not guard.lifeline_path(token).exists() and not guard.list_path(token).exists()
 
 
+# A job's guarded block left by an exception before its teardown stopped everything
+# (a SIGTERM landing in a backend's stop() is one): an engine in a session of its own
+# is still running as the job exits.
+LEFT_BY_AN_EXCEPTION = """
+import subprocess, time
+from parbench import guard
+with guard.guarded_job():
+    engine = subprocess.Popen(["sleep", "300"], start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print(engine.pid, flush=True)
+    time.sleep(1.0)  # the guard lists it (every 0.1 s while the job's tree changes)
+    raise KeyboardInterrupt("signal 15, in the backend's stop()")
+"""
+
+
+def test_a_guarded_block_left_by_an_exception_has_its_guard_stop_what_is_left():
+    job = subprocess.run([sys.executable, "-c", LEFT_BY_AN_EXCEPTION], capture_output=True,
+                         text=True, timeout=60)
+    assert job.returncode != 0 and "KeyboardInterrupt" in job.stderr
+    engine_pid = int(job.stdout.split()[0])
+    deadline = time.time() + 30
+    while psutil.pid_exists(engine_pid) and time.time() < deadline:
+        time.sleep(0.1)
+    if psutil.pid_exists(engine_pid):  # a test that failed stops what it started
+        psutil.Process(engine_pid).kill()
+        pytest.fail("the engine outlived its job")
+
+
+def test_a_runtime_folder_others_can_write_to_is_not_trusted(tmp_path: Path, monkeypatch):
+    """The guard kills what a dead job's list names: a list planted in a folder that
+    someone else made, or may write to, must never be read."""
+    planted = tmp_path / "parbench-jobs"
+    planted.mkdir()
+    (planted / "job-1-1.00.processes").write_text("[[1, \"0.00\"]]")
+    monkeypatch.setattr(guard, "RUNTIME_DIR", planted)
+    planted.chmod(0o777)
+    with pytest.raises(RuntimeError, match="not a private folder"):
+        guard.stop_orphans()
+    if os.geteuid() == 0:
+        planted.chmod(0o700)
+        os.chown(planted, 65534, 65534)  # nobody's
+        with pytest.raises(RuntimeError, match="not a private folder"):
+            guard.stop_orphans()
+
+
+def test_a_second_sigterm_during_the_backends_stop_leaves_no_process(tmp_path: Path):
+    """At a deadline both `timeout` and Snakemake send SIGTERM: the second lands while
+    the job's teardown stops its backend (ipyparallel's takes seconds, its engines in
+    sessions of their own) and ends that teardown. The job leaves its guarded block
+    unfinished, and its guard stops what is left."""
+    log = tmp_path / "job.log"
+    job, _ = start_job_and_wait_for_its_map("ipyparallel", tmp_path / "job.csv", log)
+    descendants = listed_by_the_guard(job.pid, guard.job_token(job.pid))
+    assert descendants, "the backend started processes"
+    job.terminate()
+    time.sleep(0.3)  # into the teardown
+    job.terminate()
+    assert job.wait(timeout=90) != 0
+    psutil.wait_procs(descendants, timeout=30)
+    assert alive(descendants) == []
+    assert not (tmp_path / "job.csv").exists()
+
+
 # Not Ray: its own fate sharing sometimes ends every process of a killed driver within
 # 2 s (CI saw it), so nothing may be left to sweep; the guard's list, which finds
 # Ray's agents, is tested by test_a_job_killed_outright_leaves_no_process[ray].

@@ -39,6 +39,7 @@ import contextlib
 import json
 import os
 import select
+import stat
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,24 @@ CHANGING_FOR_SECONDS = 3.0
 FINISHED = b"finished\n"
 # Where lifelines live: one folder per user, beside the timing lock.
 RUNTIME_DIR = Path(tempfile.gettempdir()) / f"parbench-jobs-{os.getuid()}"
+
+
+def private_runtime_dir(create: bool = True) -> Path | None:
+    """RUNTIME_DIR, made if `create` and missing, once it is a folder of this user's
+    that no one else may write to (None if it is missing). Its lists name processes to
+    kill: a folder someone else made first must not be trusted."""
+    if create:
+        RUNTIME_DIR.mkdir(mode=0o700, exist_ok=True)
+    try:
+        status = RUNTIME_DIR.lstat()
+    except FileNotFoundError:
+        return None
+    if (not stat.S_ISDIR(status.st_mode) or status.st_uid != os.getuid()
+            or status.st_mode & 0o022):
+        raise RuntimeError(f"{RUNTIME_DIR} is not a private folder of user {os.getuid()} "
+                           f"(owner {status.st_uid}, mode {stat.filemode(status.st_mode)}): "
+                           f"parbench keeps its jobs' process lists there; remove it")
+    return RUNTIME_DIR
 
 
 def job_token(pid: int | None = None) -> str:
@@ -139,7 +158,8 @@ def listed_processes(token: str) -> list[psutil.Process]:
     for pid, started in listed:
         with contextlib.suppress(psutil.Error):
             process = psutil.Process(pid)
-            if f"{process.create_time():.2f}" == started and process.pid != os.getpid():
+            if (f"{process.create_time():.2f}" == started and process.pid != os.getpid()
+                    and process.uids().real == os.getuid()):
                 alive.append(process)
     return alive
 
@@ -165,8 +185,9 @@ def stop_orphans() -> list[str]:
     job no longer alive whose lifeline or list is still in RUNTIME_DIR) and forget
     those jobs. Returns a description of each process stopped."""
     dead_jobs = set()
-    if RUNTIME_DIR.is_dir():
-        dead_jobs = {token for token in map(token_of, RUNTIME_DIR.iterdir())
+    runtime = private_runtime_dir(create=False)
+    if runtime is not None:
+        dead_jobs = {token for token in map(token_of, runtime.iterdir())
                      if token and not token_alive(token)}
     orphans = marked_processes(dead_jobs.__contains__) if dead_jobs else []
     for token in dead_jobs:
@@ -182,7 +203,7 @@ def guarded_job() -> Iterator[None]:
     """Mark everything this job starts, and keep a guard that stops it all if the
     job is killed before it leaves this block."""
     token = job_token()
-    RUNTIME_DIR.mkdir(mode=0o700, exist_ok=True)
+    private_runtime_dir()
     lifeline = open(lifeline_path(token), "w")  # noqa: SIM115 - held for the job's life
     os.set_inheritable(lifeline.fileno(), True)
     previous = os.environ.get(JOB_VARIABLE)
@@ -193,15 +214,21 @@ def guarded_job() -> Iterator[None]:
                                 start_new_session=True)
     launcher.wait()  # it forks the guard and exits: the guard is not in the job's tree
     os.environ[JOB_VARIABLE] = token
+    finished = False
     try:
         yield
+        finished = True
     finally:
         if previous is None:
             os.environ.pop(JOB_VARIABLE, None)
         else:
             os.environ[JOB_VARIABLE] = previous
+        # Left by an exception (a SIGTERM is one), the block may not have stopped what
+        # it started: one that lands in a backend's stop() skips the rest of the
+        # teardown. Unsaid, the guard stops whatever is left once the job exits.
         with contextlib.suppress(OSError, ValueError):
-            launcher.stdin.write(FINISHED)
+            if finished:
+                launcher.stdin.write(FINISHED)
             launcher.stdin.close()
         lifeline.close()
         lifeline_path(token).unlink(missing_ok=True)
@@ -255,7 +282,7 @@ def guard(token: str) -> int:
     stopped = stop_processes(marked_processes(lambda mark: mark == token)
                              + listed_processes(token))
     forget(token)
-    print(f"parbench guard: job {pid} ended without finishing (killed: SIGKILL, the "
+    print(f"parbench guard: job {pid} ended without finishing (a signal, SIGKILL, the "
           f"out-of-memory killer or a time limit); stopped {len(stopped)} process(es) it "
           f"had started: {stopped}", file=sys.stderr, flush=True)
     return 0
