@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -58,6 +59,33 @@ def test_nothing_listens_beyond_localhost(started):
     ]
     loopback = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
     assert set(listening) <= loopback, f"{started.name} listens on {set(listening) - loopback}"
+
+
+def listening_addresses(pids: set[int]) -> set[str]:
+    return {connection.laddr.ip for connection in psutil.net_connections("inet")
+            if connection.status == psutil.CONN_LISTEN and connection.pid in pids}
+
+
+def test_a_local_ipyparallel_cluster_takes_nothing_from_the_users_ipython_profile(
+        tmp_path: Path, monkeypatch):
+    """A user's IPython profile that has controllers listen everywhere must not reach a
+    job's cluster, and the job leaves no connection file in it."""
+    profile = tmp_path / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipcluster_config.py").write_text("c.Cluster.controller_ip = '0.0.0.0'\n")
+    (profile / "ipcontroller_config.py").write_text("c.IPController.ip = '0.0.0.0'\n")
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    backend = get_backend("ipyparallel", WORKERS)
+    backend.start()
+    try:
+        assert len(set(backend.map(worker_pid, 2 * WORKERS, None))) == WORKERS
+        listening = listening_addresses({process.pid for process in tree_processes(os.getpid())})
+        assert listening and listening <= {"127.0.0.1"}, listening
+    finally:
+        backend.stop()
+    written = [path.relative_to(profile) for path in profile.rglob("*") if path.is_file()]
+    assert sorted(map(str, written)) == [  # IPython's skeleton of a profile aside
+        "ipcluster_config.py", "ipcontroller_config.py", "startup/README"]
 
 
 def test_tasks_run_where_the_backend_says(started):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +69,7 @@ class IpyparallelBackend(Backend):
 
     supports_worker_states = True
     _hosts: list[str] | None = None  # on a cluster: the chosen engines' hosts
+    _profile_dir: str | None = None  # a local cluster's own IPython profile
 
     def start(self, worker_setup=None) -> None:
         import ipyparallel as ipp
@@ -76,9 +79,14 @@ class IpyparallelBackend(Backend):
             self._client = self._connect(ipp)
             self._view = self._client[self._choose_engines()]
         else:
-            # The controller listens on 127.0.0.1 only (ipyparallel's default for a
-            # local cluster); engines are subprocesses of this job.
-            self._cluster = ipp.Cluster(n=self.workers, log_level=logging.WARNING)
+            # A profile of the job's own, deleted at stop: no user's IPython config
+            # (a controller `ip`, another launcher) applies, and no connection file
+            # lands in ~/.ipython. The controller listens on 127.0.0.1 only; engines
+            # are subprocesses of this job.
+            self._profile_dir = tempfile.mkdtemp(prefix="parbench-ipyparallel-")
+            self._cluster = ipp.Cluster(n=self.workers, log_level=logging.WARNING,
+                                        profile_dir=self._profile_dir, load_profile=False,
+                                        controller_ip="127.0.0.1")
             self._client = self._cluster.start_and_connect_sync()
             self._client.wait_for_engines(self.workers,
                                           timeout=self.limits.start_timeout_seconds)
@@ -141,8 +149,13 @@ class IpyparallelBackend(Backend):
             if client is not None:
                 client.close()
         finally:  # the engines and controller are stopped even if closing fails
-            if cluster is not None:
-                cluster.stop_cluster_sync()
+            try:
+                if cluster is not None:
+                    cluster.stop_cluster_sync()
+            finally:
+                profile_dir, self._profile_dir = self._profile_dir, None
+                if profile_dir is not None:
+                    shutil.rmtree(profile_dir, ignore_errors=True)
 
     scheduling = "static"  # DirectView.map splits the tasks evenly, up front
 
