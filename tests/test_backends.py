@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -86,6 +88,23 @@ def test_a_local_ipyparallel_cluster_takes_nothing_from_the_users_ipython_profil
     written = [path.relative_to(profile) for path in profile.rglob("*") if path.is_file()]
     assert sorted(map(str, written)) == [  # IPython's skeleton of a profile aside
         "ipcluster_config.py", "ipcontroller_config.py", "startup/README"]
+
+
+def test_a_local_dask_cluster_serves_no_web_page():
+    """The dashboard off, Dask's scheduler and workers still answered on HTTP (worker
+    lists, health, metrics): the job turns their routes off."""
+    backend = get_backend("dask", WORKERS)
+    backend.start()
+    try:
+        ports = [backend._cluster.scheduler.http_server.port, *backend._client.run(
+            lambda dask_worker: dask_worker.http_server.port).values()]
+        for port in ports:
+            for path in ("/info/main/workers.html", "/health", "/metrics", "/status"):
+                with pytest.raises(urllib.error.HTTPError) as answer:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10)
+                assert answer.value.code == 404, (port, path)
+    finally:
+        backend.stop()
 
 
 def test_tasks_run_where_the_backend_says(started):

@@ -1,6 +1,6 @@
 """Dask: a `distributed.LocalCluster` of `workers` single-threaded worker processes.
 
-The scheduler, nannies and workers listen on 127.0.0.1; the dashboard is off. The
+The scheduler, nannies and workers listen on 127.0.0.1; they serve no web page. The
 shared input is scattered to every worker once per map (`broadcast=True`, a new
 key each time), with the active memory manager off: it would otherwise drop the
 broadcast replicas mid-benchmark. Tasks are submitted with `pure=False`, so a
@@ -64,6 +64,10 @@ class DaskBackend(Backend):
             # A task whose worker died is otherwise re-run on another, up to 3 times,
             # inside the timed map: one death is the row's error instead.
             "distributed.scheduler.allowed-failures": 0,
+            # With the dashboard off, the scheduler and the workers still serve web
+            # pages (worker lists, profiles, metrics): none.
+            "distributed.scheduler.http.routes": [],
+            "distributed.worker.http.routes": [],
         })
         if self.options.address:
             self._cluster = None  # not ours: never closed by this job
