@@ -105,6 +105,14 @@ def test_schema_fills_defaults_for_omitted_keys():
     (lambda c: c.update(ci_target=2), "ci_target", "maximum"),
     (lambda c: c.update(compare=[["pool", "pool"]]), "compare", "non-unique"),
     (lambda c: c.pop("workloads"), "workloads", "required"),
+    (lambda c: c.update(backends={"joblib-x": {"max_nbytes": "1 MB"}}),
+     "backends.joblib-x.max_nbytes", "matching"),
+    (lambda c: c.update(timing_lock="/nonexistent/folder/parbench.lock"), "timing_lock",
+     "no folder that exists"),
+    (lambda c: c.update(clusters={"lab": {"engine": "ipyparallel",
+                                          "connection_file": "/nonexistent/client.json"}},
+                        targets=["local", "lab"]),
+     "clusters.lab.connection_file", "no such file"),
 ])
 def test_invalid_values_name_the_key(change, key, hint):
     config = copy.deepcopy(DEFAULT)

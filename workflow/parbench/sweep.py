@@ -11,6 +11,7 @@ import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -254,6 +255,21 @@ def check_consistency(config: Mapping[str, Any]) -> None:
             raise ValueError(f"config key compare: {pair} compares series on different "
                              "targets; a crossover compares series on one machine or cluster")
     check_refinement(config, config_series)
+    check_paths(config)
+
+
+def check_paths(config: Mapping[str, Any]) -> None:
+    """Files the jobs open, where this machine can tell: a lock in a folder that does
+    not exist, or a cluster's connection file that is missing, would fail every job."""
+    lock = config.get("timing_lock")
+    if lock and not Path(lock).parent.is_dir():
+        raise ValueError(f"config key timing_lock: {lock!r} is in no folder that exists "
+                         f"({str(Path(lock).parent)!r}); every timing job locks it")
+    for name, cluster in (config.get("clusters") or {}).items():
+        connection_file = (cluster or {}).get("connection_file")
+        if connection_file and not Path(connection_file).is_file():
+            raise ValueError(f"config key clusters.{name}.connection_file: no such file, "
+                             f"{connection_file!r}")
 
 
 def check_refinement(config: Mapping[str, Any], config_series: Mapping[str, Series]) -> None:

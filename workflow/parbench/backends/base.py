@@ -14,6 +14,7 @@ every row, the processes it starts (leak checks) and the helpers it may leave
 from __future__ import annotations
 
 import dataclasses
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,17 +25,19 @@ from parbench.workloads.base import Task
 
 
 def option(default: Any, help: str, *, choices: tuple = (), kind: type | None = None,
-           minimum: float | None = None, connection: bool = False) -> Any:
+           minimum: float | None = None, pattern: str | None = None,
+           connection: bool = False) -> Any:
     """One field of a backend's Options: its default and a one-line description.
 
     A config value is accepted when it is one of `choices`, or an instance of
-    `kind` (at least `minimum`, for numbers). A `connection` option says where an
-    existing cluster is: it is given by a target in the config's `clusters`, never
-    by a series, and a backend given one connects instead of starting its own.
+    `kind` (at least `minimum`, for numbers; matching the regular expression
+    `pattern`, for strings). A `connection` option says where an existing cluster
+    is: it is given by a target in the config's `clusters`, never by a series, and a
+    backend given one connects instead of starting its own.
     """
     return field(default=default, metadata={"help": help, "choices": tuple(choices),
                                             "kind": kind, "minimum": minimum,
-                                            "connection": connection})
+                                            "pattern": pattern, "connection": connection})
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,8 @@ def allowed_values(option_field: dataclasses.Field) -> str:
     allowed = [f"`{'null' if choice is None else choice}`" for choice in meta["choices"]]
     if meta["kind"] is not None:
         bound = f" ≥ {meta['minimum']:g}" if meta["minimum"] is not None else ""
-        allowed.append(f"any {meta['kind'].__name__}{bound}")
+        form = f" matching `{meta['pattern']}`" if meta["pattern"] else ""
+        allowed.append(f"any {meta['kind'].__name__}{bound}{form}")
     return ", ".join(allowed)
 
 
@@ -198,9 +202,10 @@ def check_option(option_field: dataclasses.Field, value: Any, key: str) -> None:
     # Compared with the type too, so that `True` does not pass for a choice `1`.
     if any(value == choice and type(value) is type(choice) for choice in meta["choices"]):
         return
-    kind, minimum = meta["kind"], meta["minimum"]
+    kind, minimum, pattern = meta["kind"], meta["minimum"], meta["pattern"]
     if (kind is not None and isinstance(value, kind) and not isinstance(value, bool)
-            and (minimum is None or value >= minimum)):
+            and (minimum is None or value >= minimum)
+            and (pattern is None or re.fullmatch(pattern, str(value)))):
         return
     raise ValueError(f"config key {key}: {value!r} is not allowed; allowed: "
                      f"{allowed_values(option_field)}")

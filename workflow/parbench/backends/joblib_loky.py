@@ -35,7 +35,8 @@ class JoblibOptions:
                                    "to last 0.2–2 s", choices=("auto",), kind=int, minimum=1)
     max_nbytes: str | None = option("1M", "arrays larger than this are memory-mapped to the "
                                     "workers (joblib's default `1M`); `null`: never",
-                                    choices=(None,), kind=str)
+                                    choices=(None,), kind=str,
+                                    pattern=r"[0-9]+(\.[0-9]+)?[KMG]")
 
 
 class JoblibBackend(Backend):
