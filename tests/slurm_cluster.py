@@ -11,6 +11,7 @@ drops every SLURM_* variable, SLURM_CONF included, before it calls `srun`, so
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -301,11 +302,19 @@ class SingleNodeSlurm:
             self.restore_conf()
 
     def stray_stepds(self) -> list[psutil.Process]:
+        """This cluster's slurmstepd processes, by what they hold: each keeps its socket
+        in this cluster's spool folder and its slurmd log open (a stepd is re-parented
+        to init, and another Slurm's stepds bear the same name)."""
         found = []
         for process in psutil.process_iter(["name", "create_time", "status"]):
-            if (process.info["name"] == "slurmstepd" and process.info["status"] != "zombie"
-                    and process.info["create_time"] >= self.started_at):
-                found.append(process)
+            if (process.info["name"] != "slurmstepd" or process.info["status"] == "zombie"
+                    or process.info["create_time"] < self.started_at):
+                continue
+            with contextlib.suppress(psutil.Error):
+                held = [str(connection.laddr) for connection in process.net_connections("unix")]
+                held += [opened.path for opened in process.open_files()]
+                if any(Path(path).is_relative_to(self.folder) for path in held if path):
+                    found.append(process)
         return found
 
     def stop_stray_stepds(self, grace: float = 10) -> None:
