@@ -15,6 +15,9 @@ results/bench/article.csv.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -66,9 +69,20 @@ if __name__ == "__main__":
 
 
 def run_article(program: str) -> float:
-    finished = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                              check=True, timeout=1800)
-    line = next(line for line in finished.stdout.splitlines() if line.startswith("SECONDS"))
+    # In a session of its own: stopped by a timeout (or ^C), its Pool's workers are
+    # stopped with it (the group is the one this call made, named by its leader's PID).
+    article = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = article.communicate(timeout=1800)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(article.pid, signal.SIGKILL)
+        article.wait()
+        raise
+    if article.returncode != 0:
+        raise subprocess.CalledProcessError(article.returncode, article.args, stdout, stderr)
+    line = next(line for line in stdout.splitlines() if line.startswith("SECONDS"))
     return float(line.split()[1])
 
 
