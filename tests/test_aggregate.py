@@ -15,6 +15,7 @@ import pytest
 import parbench.aggregate as aggregation
 from parbench.aggregate import aggregate, crossovers, summarise
 from parbench.aggregate.validate import InvalidJobCsv
+from parbench.machine import available_cores
 from parbench.tables import write_csv_atomically
 from tests.conftest import REPO, SMALL_RUN
 
@@ -365,6 +366,7 @@ from pathlib import Path
 from parbench import forked
 from parbench.aggregate import collect_timings, tables
 def die(*arguments):
+    Path(sys.argv[2]).touch()  # a worker was forked, and died
     os._exit(1)
 forked._call = die  # what each forked worker runs
 timings = collect_timings(sorted(Path(sys.argv[1]).rglob("*.csv")))
@@ -373,14 +375,16 @@ print(sorted(len(table["summary"]) for table in found))
 """
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="forks only with 2 cores or more")
-def test_a_forked_worker_that_dies_falls_back_to_one_workload_at_a_time():
+@pytest.mark.skipif(available_cores() < 2, reason="forks only with 2 cores or more")
+def test_a_forked_worker_that_dies_falls_back_to_one_workload_at_a_time(tmp_path: Path):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-c", WORKER_DIES, str(SMALL_RUN)],
+    died = tmp_path / "a-worker-died"
+    result = subprocess.run([sys.executable, "-c", WORKER_DIES, str(SMALL_RUN), str(died)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert died.exists(), "the aggregation forked no worker: the fallback went untested"
     timings = aggregation.collect_timings(sorted(SMALL_RUN.rglob("*.csv")))
     expected = sorted(len(aggregation.summarise(part)) for _, part in
                       timings.groupby("workload"))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -168,8 +171,12 @@ def test_serial_runs_once_with_one_worker_and_auto_resolves_to_available_cores()
 
 
 def test_available_cores_respects_affinity():
-    import os
-
+    """A process pinned to one CPU (as `taskset -c 0` pins it) may use one core."""
+    pinned = subprocess.run(
+        [sys.executable, "-c", "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})"
+         "\nfrom parbench import machine; print(machine.available_cores())"],
+        capture_output=True, text=True, check=True, timeout=60)
+    assert pinned.stdout.split() == ["1"]
     assert 1 <= machine.available_cores() <= len(os.sched_getaffinity(0))
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from parbench import walltime
+from parbench import identity, walltime
 from parbench.backends import default_series
 from parbench.crossover.bracket import inside
 from parbench.figures.registry import OVERVIEW, WORKLOAD, of_scope
@@ -159,8 +159,9 @@ def test_aggregates_and_figures_exist(finished_run):
 def test_timing_jobs_never_overlapped(finished_run):
     workdir, _ = finished_run
     timings = pd.read_csv(workdir / "results/timings.csv")
-    spans = timings.groupby(["workload", "kernel", "series", "size", "tasks", "workers"])[
+    spans = timings.groupby(list(identity.JOB), dropna=False)[
         ["job_start_unix", "job_end_unix"]].first().sort_values("job_start_unix")
+    assert len(spans) == len(list((workdir / "results/raw").rglob("*.csv")))  # every job
     starts, ends = spans["job_start_unix"].to_numpy(), spans["job_end_unix"].to_numpy()
     assert (starts[1:] >= ends[:-1]).all()
 
@@ -187,7 +188,6 @@ def test_replicates_ran_apart_and_their_variance_is_reported(finished_run):
     short = timings[timings["maps_per_sample"] > 1]
     assert short["sample_seconds"].median() >= TINY["min_sample_seconds"]
     assert short["sample_seconds"].quantile(0.1) >= 0.4 * TINY["min_sample_seconds"]
-    assert short["sample_seconds"].div(short["seconds"]).round().eq(short["maps_per_sample"]).all()
     design = pd.read_csv(workdir / "results/design.csv")
     assert (design["scope"] == "sweep").sum() == 1
     assert design["recommended_replicates"].ge(2).all()
@@ -452,8 +452,9 @@ def test_parbench_aggregate_names_a_cut_file_and_can_leave_it_out(finished_run, 
 
 
 def test_walltime_accounts_for_the_whole_sweep(finished_run):
-    """`parbench walltime` splits the sweep's wall time; the parts add up to it, and
-    the timed samples are a real part of it."""
+    """`parbench walltime` splits the sweep's wall time into parts (the last is what
+    is left), each a duration: the job records and the rows agree, and the timed
+    samples are a real part of it."""
     workdir, _ = finished_run
     records = walltime.job_records(workdir / ".snakemake/metadata")
     assert (records["rule"] == "measure").sum() == EXPECTED_JOBS
@@ -462,7 +463,7 @@ def test_walltime_accounts_for_the_whole_sweep(finished_run):
     # The parts add up to the wall time by construction; that each is a duration
     # (none negative) is what shows the records and the rows agree.
     assert (parts > -1e-6).all(), parts
-    assert parts["timed samples"] > 0 and walltime.orchestration_ratio(records) >= 1
+    assert parts["timed samples"] > 0
     printed = subprocess.run([PARBENCH, "--results", str(workdir / "results"), "walltime",
                               "--metadata", str(workdir / ".snakemake/metadata")],
                              capture_output=True, text=True, check=True).stdout

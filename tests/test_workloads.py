@@ -100,3 +100,22 @@ def test_a_plugin_is_loaded_by_import_path():
         load_plugin("parbench.workloads.exp_sinh:Nope")
     with pytest.raises(TypeError, match="not a parbench.workloads.base.Workload"):
         load_plugin("parbench.workloads.exp_sinh:python_kernel")
+
+
+def test_image_filter_is_repeated_3x3_correlation_then_every_4th_pixel():
+    """Checked against scipy's correlation, not the workload's own code: a task's
+    `passesN` 3×3 passes over the shared image ('valid' borders), then every 4th pixel
+    of every 4th row."""
+    from scipy.signal import correlate2d
+
+    from parbench.workloads.image_filter import PASSES, filter_image, task_filter
+
+    image = np.random.default_rng(seed=3).random((41, 41), dtype=np.float32)  # 16 passes fit
+    for kernel, passes in PASSES.items():
+        for index in (0, 5):
+            reference = image.astype(np.float64)
+            for _ in range(passes):
+                reference = correlate2d(reference, task_filter(index), mode="valid")
+            found = filter_image(passes, index, image)
+            assert found.shape == reference[::4, ::4].shape, kernel
+            np.testing.assert_allclose(found, reference[::4, ::4], rtol=1e-4, err_msg=kernel)
