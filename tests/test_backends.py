@@ -52,6 +52,9 @@ def test_map_returns_every_result_in_order(started, workload_name, kernel):
     assert max_relative_error(results, expected) <= workload.rtol
 
 
+LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+
+
 def test_nothing_listens_beyond_localhost(started):
     pids = {process.pid for process in tree_processes(os.getpid())}
     listening = [
@@ -59,8 +62,7 @@ def test_nothing_listens_beyond_localhost(started):
         for connection in psutil.net_connections("inet")
         if connection.status == psutil.CONN_LISTEN and connection.pid in pids
     ]
-    loopback = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
-    assert set(listening) <= loopback, f"{started.name} listens on {set(listening) - loopback}"
+    assert set(listening) <= LOOPBACK, f"{started.name} listens on {set(listening) - LOOPBACK}"
 
 
 def listening_addresses(pids: set[int]) -> set[str]:
@@ -82,7 +84,7 @@ def test_a_local_ipyparallel_cluster_takes_nothing_from_the_users_ipython_profil
     try:
         assert len(set(backend.map(worker_pid, 2 * WORKERS, None))) == WORKERS
         listening = listening_addresses({process.pid for process in tree_processes(os.getpid())})
-        assert listening and listening <= {"127.0.0.1"}, listening
+        assert listening and listening <= LOOPBACK, listening
     finally:
         backend.stop()
     written = [path.relative_to(profile) for path in profile.rglob("*") if path.is_file()]
