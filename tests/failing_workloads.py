@@ -38,3 +38,22 @@ class DiesOnce(Workload):
 
     def expected(self, index: int, size: int, shared_input: Any) -> float:
         return float(index)
+
+
+def off_by_one(index: int, shared_input: Any) -> float:
+    return float(index + 1)
+
+
+class OffByOne(Workload):
+    """Every task returns its index plus one, where the serial reference is the index:
+    a kernel that computes the wrong thing, quickly."""
+
+    name = "off_by_one"
+    kernels = ("python",)
+    size_unit = "unused"
+
+    def task(self, kernel: str, size: int) -> Task:
+        return off_by_one
+
+    def expected(self, index: int, size: int, shared_input: Any) -> float:
+        return float(index)

@@ -218,6 +218,24 @@ run_job(Job("exp_sinh", "numpy", "serial", 1000, 2, 1),
 """
 
 
+def test_wrong_results_are_failures_not_times(tmp_path: Path):
+    """Maps that return other results than the serial reference time another problem:
+    the job's rows are errors saying by how much, and the combination's summary has no
+    time to put in medians, speed-ups or crossovers."""
+    from parbench.aggregate import summarise
+
+    rows = measure(Job("off_by_one", "python", "pool", 1, 4, 2),
+                   job_settings(min_repeats=2, max_repeats=2),
+                   workload_plugin="tests.failing_workloads:OffByOne")
+    assert (rows["status"] == "error").all() and not rows["verified"].any()
+    assert rows["seconds"].notna().sum() == 2  # the samples were timed, and are kept
+    assert "differ from the serial reference" in rows["error"].iloc[-1]
+    assert "tolerance" in rows["error"].iloc[-1]
+    summary = summarise(rows).iloc[0]
+    assert summary["status"] == "error" and summary["repeats"] == 0
+    assert "differ from the serial reference" in summary["error"]
+
+
 @pytest.mark.parametrize("engine", PROCESS_ENGINES)
 def test_a_worker_that_dies_mid_map_is_an_error_row_naming_it(tmp_path: Path, monkeypatch,
                                                               engine):

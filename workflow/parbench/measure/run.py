@@ -57,6 +57,10 @@ class Unsupported(Exception):
     """The backend has no idiomatic way to run this combination: a row says so."""
 
 
+class WrongResults(Exception):
+    """A backend's maps returned other results than the serial reference."""
+
+
 class JobRun:
     """One combination on one started backend: its inputs, its timed maps, its
     per-worker state and its stop. Every failure ends as the row's `error`."""
@@ -87,6 +91,7 @@ class JobRun:
             self._start()
             self._repeat_until_stopped()
             self._check_worker_states()
+            self._refuse_wrong_results()
             self.overhead_per_task_seconds = dispatch_overhead(
                 self.backend, self.job.tasks, self.settings.calibration_repeats)
         except Unsupported as reason:
@@ -218,6 +223,22 @@ class JobRun:
             self.state_verified = self.workload.states_agree(
                 self.backend.worker_states(), self.maps_run, job.tasks,
                 job.size)
+
+    def _refuse_wrong_results(self) -> None:
+        """Times of maps that returned something other than the serial reference's
+        results are no measurement of the problem: every repeat becomes a failure,
+        and the job's error row says how far the results were off."""
+        wrong = [repeat for repeat in self.repeats if not repeat["verified"]]
+        if not wrong and self.warmups_verified and self.state_verified is not False:
+            return
+        for repeat in self.repeats:
+            repeat["status"] = "error"
+        worst = max((repeat["max_relative_error"] for repeat in wrong), default=math.nan)
+        where = (f"{len(wrong)} of {len(self.repeats)} timed samples" if wrong
+                 else "the warm-up maps" if not self.warmups_verified
+                 else "the workers' gathered states")
+        raise WrongResults(f"results differ from the serial reference in {where} (max "
+                           f"relative error {worst:.3g}, tolerance {self.workload.rtol:g})")
 
     def _stop(self) -> None:
         # Everything the backend started, listed before it is asked to stop.
