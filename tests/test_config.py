@@ -112,6 +112,7 @@ def test_schema_fills_defaults_for_omitted_keys():
      "backends.joblib-x.max_nbytes", "matching"),
     (lambda c: c.update(timing_lock="/nonexistent/folder/parbench.lock"), "timing_lock",
      "no folder that exists"),
+    (lambda c: c.update(timing_lock=str(REPO)), "timing_lock", "cannot be opened"),
     (lambda c: c.update(clusters={"lab": {"engine": "ipyparallel",
                                           "connection_file": "/nonexistent/client.json"}},
                         targets=["local", "lab"]),

@@ -281,14 +281,17 @@ def test_plots_rebuild_without_timing(finished_run):
                                     "all": 1}
 
 
-def test_a_figure_setting_retimes_nothing(finished_run):
-    """Only what a job measures is a rerun trigger; the config's hash is not."""
+@pytest.mark.parametrize("setting", ["figure_width_inches=3.5",
+                                     "timing_lock=/tmp/parbench-moved-timing.lock"])
+def test_a_setting_that_measures_nothing_retimes_nothing(finished_run, setting):
+    """Only what a job measures is a rerun trigger; the config's hash is not, nor where
+    the timing lock lives (a sweep moved to Slurm with a shared lock keeps its jobs)."""
     workdir, _ = finished_run
     result = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", "tiny.yaml",
-                           "--config", "figure_width_inches=3.5")
+                           "--config", setting)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert planned_jobs(result) == {"plot_workload": 3, "plot_overview": 1, "findings": 1,
-                                    "all": 1}
+    redrawn = {"plot_workload": 3, "plot_overview": 1, "findings": 1, "all": 1}
+    assert planned_jobs(result) == ({} if "timing_lock" in setting else redrawn)
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])

@@ -265,6 +265,13 @@ def check_paths(config: Mapping[str, Any]) -> None:
     if lock and not Path(lock).parent.is_dir():
         raise ValueError(f"config key timing_lock: {lock!r} is in no folder that exists "
                          f"({str(Path(lock).parent)!r}); every timing job locks it")
+    if lock:
+        try:  # as every timing job opens it (made here if missing: an empty file)
+            with open(lock, "a"):
+                pass
+        except OSError as problem:
+            raise ValueError(f"config key timing_lock: {lock!r} cannot be opened to lock: "
+                             f"{problem.strerror}") from None
     for name, cluster in (config.get("clusters") or {}).items():
         connection_file = (cluster or {}).get("connection_file")
         if connection_file and not Path(connection_file).is_file():

@@ -20,8 +20,9 @@ rule measure:
         timing_slot=1,
         machine_share=WHOLE_MACHINE,
     params:
+        # Not `timing_lock`: a param is a rerun trigger, and where the lock lives
+        # changes no measurement (the script reads it from the config).
         settings=sweep.measurement_settings(config),
-        timing_lock=config["timing_lock"],
         job=job_params,
     script:
         "../scripts/measure.py"

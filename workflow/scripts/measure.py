@@ -15,7 +15,7 @@ if __name__ == "__main__":
             Series(**snakemake.params.job["series"]),
             snakemake.output[0],
             workload_plugin=snakemake.params.job["workload_plugin"] or None,
-            timing_lock=snakemake.params.timing_lock,
+            timing_lock=snakemake.config.get("timing_lock"),
             config_hash=config_hash(snakemake.config),
             planned_round=snakemake.params.job["planned_round"],
         )
