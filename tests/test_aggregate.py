@@ -194,11 +194,12 @@ def _corrupt(path: Path, how: str) -> None:
         path.write_text("".join(lines[:2] + lines[3:]))
     elif how == "another job's row":
         path.write_text(text + lines[-1].replace("exp_sinh", "shared_array", 1))
-    elif how == "not a number":
-        header = lines[0].split(",")
-        cells = lines[1].split(",")
-        cells[header.index("seconds")] = "fast"
-        path.write_text(lines[0] + ",".join(cells) + "".join(lines[2:]))
+    elif how.startswith("cell "):  # "cell COLUMN=VALUE", in the first row
+        column, _, value = how.removeprefix("cell ").partition("=")
+        header = lines[0].rstrip("\n").split(",")
+        cells = lines[1].rstrip("\n").split(",")
+        cells[header.index(column)] = value
+        path.write_text(lines[0] + ",".join(cells) + "\n" + "".join(lines[2:]))
     elif how == "a column missing":
         frame = pd.read_csv(path).drop(columns="status")
         frame.to_csv(path, index=False)
@@ -210,7 +211,12 @@ def _corrupt(path: Path, how: str) -> None:
     ("cut mid-row", "a row cut short"),
     ("a row lost", "not 0.."),
     ("another job's row", "more than one job"),
-    ("not a number", "column seconds: not numbers"),
+    ("cell seconds=fast", "column seconds: not numbers"),
+    # Not required, but a wrong kind would change its whole column's type.
+    ("cell maps_per_sample=abc", "column maps_per_sample: not whole numbers"),
+    ("cell background_cpu_fraction=high", "column background_cpu_fraction: not numbers"),
+    ("cell loaded=maybe", "column loaded: not True/False"),
+    ("cell workers=0", "column workers: below 1"),
     ("a column missing", "missing columns ['status']"),
     ("empty", "not a readable CSV"),
 ])

@@ -28,6 +28,15 @@ INTEGER = [name for name in REQUIRED if columns.BY_NAME[name].kind == columns.IN
 NUMBER = [name for name in REQUIRED if columns.BY_NAME[name].kind == columns.NUMBER]
 STATUSES = {"ok", "error", "unsupported"}
 BOOLEAN = {"True", "False", "true", "false", "1", "0", "1.0", "0.0"}
+# The other declared columns a file has are checked by their kind where not empty
+# (a value of the wrong kind would change the type of the whole column aggregated).
+OPTIONAL_KINDS = {column.name: column.kind for column in columns.COLUMNS
+                  if columns.JOB in column.tables and not column.required
+                  and not column.family and column.kind != columns.TEXT}
+KIND_WORDS = {columns.INTEGER: "whole numbers", columns.NUMBER: "numbers",
+              columns.FLAG: "True/False"}
+# Counts a job cannot have fewer of.
+AT_LEAST = {"tasks": 1, "workers": 1, "replicate": 0, "repeat": 0}
 
 
 class InvalidJobCsv(ValueError):
@@ -84,6 +93,16 @@ def job_csv_problems(rows: pd.DataFrame) -> list[str]:
         bad = [value for value in rows[column] if value != "" and not _is_number(value)]
         if bad:
             problems.append(f"column {column}: not numbers: {bad[:3]}")
+    for column, kind in OPTIONAL_KINDS.items():
+        if column in rows:
+            bad = [value for value in rows[column] if value != "" and not _fits(kind, value)]
+            if bad:
+                problems.append(f"column {column}: not {KIND_WORDS[kind]}: {bad[:3]}")
+    for column, least in AT_LEAST.items():
+        if column in rows:
+            bad = [value for value in rows[column] if _is_number(value) and float(value) < least]
+            if bad:
+                problems.append(f"column {column}: below {least}: {bad[:3]}")
     statuses = set(rows["status"]) - STATUSES
     if statuses:
         problems.append(f"column status: unknown values {sorted(statuses)}")
@@ -115,6 +134,12 @@ def _is_number(text: str) -> bool:
 
 def _is_integer(text: str) -> bool:
     return _is_number(text) and math.isfinite(float(text)) and float(text).is_integer()
+
+
+def _fits(kind: str, text: str) -> bool:
+    if kind == columns.FLAG:
+        return text in BOOLEAN
+    return _is_integer(text) if kind == columns.INTEGER else _is_number(text)
 
 
 def read_job_csvs(paths: Iterable[str | Path],
@@ -204,6 +229,21 @@ def _suspect_files(rows: pd.DataFrame, owner: np.ndarray) -> np.ndarray:
     for column in NUMBER:
         numbers = pd.to_numeric(rows[column], errors="coerce")
         bad |= (numbers.isna() & (rows[column] != "")).to_numpy()
+    for column, kind in OPTIONAL_KINDS.items():
+        if column not in rows:
+            continue
+        given = (rows[column] != "").to_numpy()
+        if kind == columns.FLAG:
+            bad |= given & ~rows[column].isin(BOOLEAN).to_numpy()
+            continue
+        numbers = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
+        wrong = np.isnan(numbers)
+        if kind == columns.INTEGER:
+            wrong |= np.isfinite(numbers) & (numbers != np.floor(numbers))
+        bad |= given & wrong
+    for column, least in AT_LEAST.items():
+        if column in rows:
+            bad |= pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float) < least
     bad |= ~rows["status"].isin(STATUSES).to_numpy()
     bad |= ~rows["verified"].isin(BOOLEAN).to_numpy()
     seconds = pd.to_numeric(rows["seconds"], errors="coerce").to_numpy(dtype=float)
