@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from parbench import worker_state
@@ -31,4 +32,12 @@ class SerialBackend(Backend):
         worker_state.clear()
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
-        return [task(index, shared_input) for index in range(tasks)]
+        began = time.perf_counter()
+        results = [task(index, shared_input) for index in range(tasks)]
+        # A loop in the job's own process cannot be stopped mid-task: one that outlived
+        # the limit is still a failure, once it returns (one clock read per map).
+        seconds = time.perf_counter() - began
+        if seconds > self.limits.map_timeout_seconds:
+            raise TimeoutError(f"the map took {seconds:.3g} s, longer than "
+                               f"map_timeout_seconds ({self.limits.map_timeout_seconds:g})")
+        return results
