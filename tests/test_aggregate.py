@@ -205,6 +205,8 @@ def _corrupt(path: Path, how: str) -> None:
         frame.to_csv(path, index=False)
     elif how == "empty":
         path.write_text("")
+    elif how == "under another job's name":
+        path.rename(path.with_name(path.name.replace("_rep0", "_rep7")))
 
 
 @pytest.mark.parametrize(("how", "said"), [
@@ -219,13 +221,16 @@ def _corrupt(path: Path, how: str) -> None:
     ("cell workers=0", "column workers: below 1"),
     ("a column missing", "missing columns ['status']"),
     ("empty", "not a readable CSV"),
+    # A file copied over another's: its rows would be aggregated twice.
+    ("under another job's name", "another job than its path names (replicate differ)"),
 ])
 def test_a_corrupt_job_csv_stops_aggregation_naming_the_file(one_valid_job, job_csvs, tmp_path,
                                                              how, said):
-    bad = tmp_path / "raw/exp_sinh/numpy/pool/size1000_tasks4_workers2_rep7.csv"
+    bad = tmp_path / "raw/exp_sinh/numpy/pool/size1000_tasks4_workers2_rep0.csv"
     bad.parent.mkdir(parents=True)
     shutil.copy(one_valid_job, bad)
     _corrupt(bad, how)
+    bad = next(bad.parent.iterdir())  # renamed, in one case
     outputs = [tmp_path / f"{name}.csv" for name in ("timings", "summary", "crossover",
                                                       "machines")]
     with pytest.raises(InvalidJobCsv) as error:

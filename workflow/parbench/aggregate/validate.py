@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from parbench import columns, migrations
+from parbench import columns, identity, migrations
 from parbench.identity import COMBINATION
 
 # What every per-job CSV has, and which of it must be numbers (parbench.columns;
@@ -54,9 +54,34 @@ def read_job_csv(path: str | Path) -> pd.DataFrame:
             migrations.UnknownFormat) as problem:
         raise InvalidJobCsv(f"{path}: not a readable CSV ({problem})".strip()) from None
     problems = _ragged_lines(text) + job_csv_problems(rows)
+    if not problems:
+        problems = path_problems(path, rows)
     if problems:
         raise InvalidJobCsv(f"{path}: " + "; ".join(problems))
     return typed(text, str(path))
+
+
+def path_problems(path: str | Path, rows: pd.DataFrame) -> list[str]:
+    """Rows of another job than the one their file's path names (a file copied over
+    another's would be aggregated twice). Empty where the path names no job."""
+    named = identity.parse_job_csv(str(path))
+    if named is None or rows.empty:
+        return []
+    first = rows.iloc[0]
+    differ = [name for name, value in _named_fields(named, rows) if not _same(first[name], value)]
+    return [f"its rows are of another job than its path names ({', '.join(differ)} differ)"
+            ] if differ else []
+
+
+def _named_fields(job: identity.Job, rows: pd.DataFrame) -> list[tuple[str, object]]:
+    """The fields a path names that its rows carry (old files had no replicate)."""
+    return [(name, getattr(job, name)) for name in identity.JOB if name in rows]
+
+
+def _same(cell: str, value: object) -> bool:
+    if isinstance(value, int):
+        return _is_integer(cell) and int(float(cell)) == value
+    return cell == str(value)
 
 
 def _ragged_lines(text: str) -> list[str]:
@@ -186,7 +211,7 @@ def _read_group(header: str, files: list[tuple[str, str]],
     owner = np.repeat(np.arange(len(files)), counts)
     ragged = {index for index, (_, uneven) in enumerate(shapes) if uneven}
     suspect = (set(np.flatnonzero(np.array(counts) == 0)) | set(_suspect_files(rows, owner))
-               | ragged)
+               | ragged | _misnamed_files(files, rows, counts))
     if suspect:
         for index in sorted(suspect):
             path = files[index][0]
@@ -203,6 +228,23 @@ def _read_group(header: str, files: list[tuple[str, str]],
                 return None
             return typed(kept_text, source)
     return typed(text, source)
+
+
+def _misnamed_files(files: list[tuple[str, str]], rows: pd.DataFrame,
+                    counts: list[int]) -> set[int]:
+    """Indices of files whose first row is of another job than their path names."""
+    firsts = np.cumsum([0, *counts[:-1]])
+    columns_here = [name for name in identity.JOB if name in rows]
+    cells = rows[columns_here].to_numpy()
+    misnamed = set()
+    for index, ((path, _), first) in enumerate(zip(files, firsts)):
+        named = identity.parse_job_csv(path)
+        if named is None or counts[index] == 0:
+            continue
+        if any(not _same(cell, getattr(named, name))
+               for name, cell in zip(columns_here, cells[first])):
+            misnamed.add(index)
+    return misnamed
 
 
 def _records(body: str, width: int) -> tuple[int, bool]:
