@@ -186,7 +186,8 @@ def job_csvs(tmp_path_factory) -> list[Path]:
     rows = pd.read_csv(paths[0])
     failed = rows.iloc[[0]].assign(series="ipyparallel", engine="ipyparallel",
                                    status="error", seconds=math.nan,
-                                   verified=False, error="RuntimeError: engines died")
+                                   verified=False, error="RuntimeError: engines died",
+                                   stop_reason="error")
     folder = tmp_path_factory.mktemp("failed")
     write_csv_atomically(failed, folder / "ipyparallel_failed.csv")
     return [*paths, folder / "ipyparallel_failed.csv"]

@@ -192,6 +192,8 @@ def _corrupt(path: Path, how: str) -> None:
         path.write_text(text[: len(text) - len(lines[-1]) // 2])
     elif how == "a row lost":
         path.write_text("".join(lines[:2] + lines[3:]))
+    elif how == "the last row lost":  # whole: the file still reads as one job's
+        path.write_text("".join(lines[:-1]))
     elif how == "another job's row":
         path.write_text(text + lines[-1].replace("exp_sinh", "shared_array", 1))
     elif how.startswith("cell "):  # "cell COLUMN=VALUE", in the first row
@@ -212,6 +214,7 @@ def _corrupt(path: Path, how: str) -> None:
 @pytest.mark.parametrize(("how", "said"), [
     ("cut mid-row", "a row cut short"),
     ("a row lost", "not 0.."),
+    ("the last row lost", "fewer timed repeats than its stop reason says"),
     ("another job's row", "more than one job"),
     ("cell seconds=fast", "column seconds: not numbers"),
     # Not required, but a wrong kind would change its whole column's type.

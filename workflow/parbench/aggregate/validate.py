@@ -146,7 +146,24 @@ def job_csv_problems(rows: pd.DataFrame) -> list[str]:
         if repeats != list(range(len(rows))):
             problems.append(f"repeats {repeats[:10]} are not 0..{len(rows) - 1}, one row each "
                             "(rows lost or repeated?)")
+    if not problems and _too_few_for_its_stop(rows):
+        problems.append("fewer timed repeats than its stop reason says it took (rows lost "
+                        "at the end?)")
     return problems
+
+
+def _too_few_for_its_stop(rows: pd.DataFrame) -> bool:
+    """A job that says it stopped at max_repeats (or at its ci_target) with fewer timed
+    repeats than that: its last rows were lost, whole."""
+    if "stop_reason" not in rows or "max_repeats" not in rows or "min_repeats" not in rows:
+        return False
+    timed = sum(value != "" for value in rows["seconds"])
+    reason = rows["stop_reason"].iloc[0]
+    if reason == "max_repeats" and _is_integer(rows["max_repeats"].iloc[0]):
+        return timed < int(float(rows["max_repeats"].iloc[0]))
+    if reason == "ci_target" and _is_integer(rows["min_repeats"].iloc[0]):
+        return timed < int(float(rows["min_repeats"].iloc[0]))
+    return False
 
 
 def _is_number(text: str) -> bool:
@@ -297,8 +314,26 @@ def _suspect_files(rows: pd.DataFrame, owner: np.ndarray) -> np.ndarray:
     repeats = pd.to_numeric(frame["repeat"], errors="coerce")
     in_order = repeats.to_numpy() == frame.groupby("_file").cumcount().to_numpy()
     disorder = pd.Series(~in_order).groupby(owner).any()
+    short = _short_files(rows, owner)
     return np.unique(np.concatenate([owner[bad], mixed[mixed].index.to_numpy(),
-                                     disorder[disorder].index.to_numpy()]))
+                                     disorder[disorder].index.to_numpy(), short]))
+
+
+def _short_files(rows: pd.DataFrame, owner: np.ndarray) -> np.ndarray:
+    """Indices of files with fewer timed repeats than their stop reason says (a
+    superset of `_too_few_for_its_stop`'s, each checked alone)."""
+    if "stop_reason" not in rows or "max_repeats" not in rows or "min_repeats" not in rows:
+        return np.array([], dtype=int)
+    frame = pd.DataFrame({
+        "file": owner, "timed": (rows["seconds"] != "").to_numpy(),
+        "reason": rows["stop_reason"].to_numpy(),
+        "most": pd.to_numeric(rows["max_repeats"], errors="coerce").to_numpy(),
+        "least": pd.to_numeric(rows["min_repeats"], errors="coerce").to_numpy()})
+    files = frame.groupby("file").agg(timed=("timed", "sum"), reason=("reason", "first"),
+                                      most=("most", "first"), least=("least", "first"))
+    short = (((files["reason"] == "max_repeats") & (files["timed"] < files["most"]))
+             | ((files["reason"] == "ci_target") & (files["timed"] < files["least"])))
+    return files.index[short].to_numpy()
 
 
 def _read_one_by_one(files: list[tuple[str, str]],
