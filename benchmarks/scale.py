@@ -126,6 +126,10 @@ def write_synthetic_jobs(workdir: Path, config: dict[str, Any], template: pd.Dat
             variant=one_series.variant, single_process=engine.single_process,
             size=combination.size, tasks=combination.tasks, workers=combination.workers,
             replicate=combination.replicate, repeat=range(repeats), seconds=seconds,
+            # As a real job says why it stopped: at its most repeats, or short of them
+            # once its interval was tight (never fewer than its least).
+            min_repeats=REPEATS[0], max_repeats=REPEATS[1],
+            stop_reason="max_repeats" if repeats == REPEATS[1] else "ci_target",
             sample_seconds=seconds, startup_seconds=0.01 + fixed * 1e3,
             first_map_seconds=seconds[0] * 1.5, job_start_unix=started + 10 * position,
             job_end_unix=started + 10 * position + 5,
