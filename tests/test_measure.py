@@ -102,13 +102,14 @@ def test_a_backend_that_cannot_start_writes_an_error_row():
     assert math.isnan(rows["seconds"].iloc[0]) and not rows["verified"].iloc[0]
 
 
-@pytest.mark.parametrize("series_name", default_series())
-def test_a_map_that_times_out_is_an_error_row_and_the_backend_is_stopped(series_name):
-    # Two workers: joblib runs a one-worker map as a loop in the job, where its
-    # timeout cannot apply (it says so in a warning). The serial loop cannot be
-    # stopped mid-task either: its map is a failure once it returns.
+@pytest.mark.parametrize(("series_name", "workers"),
+                         [(name, 2) for name in default_series()] + [("joblib", 1)])
+def test_a_map_that_times_out_is_an_error_row_and_the_backend_is_stopped(series_name,
+                                                                          workers):
+    # The serial loop, and joblib on one worker (a loop in the job too), cannot stop a
+    # task: their map is a failure once it returns.
     rows = measure(
-        Job("exp_sinh", "python", series_name, 2_000_000, 4, 2),
+        Job("exp_sinh", "python", series_name, 2_000_000, 4, workers),
         job_settings(min_repeats=2, max_repeats=2, warmups=0, map_timeout_seconds=0.05),
     )
     assert rows["status"].iloc[-1] == "error"

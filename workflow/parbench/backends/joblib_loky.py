@@ -81,9 +81,12 @@ class JoblibBackend(Backend):
                                            for index in range(self.workers)))
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
+        began = time.perf_counter()
         results = self._parallel(self._delayed(task)(index, shared_input)
                                  for index in range(tasks))
         self._batch_size = getattr(self._parallel._backend, "_effective_batch_size", None)
+        if self.workers == 1:  # a loop in this process: joblib's timeout cannot apply
+            self.refuse_a_late_map(began)
         return results
 
     def shared_input_copies(self, tasks: int, nbytes: int) -> int:

@@ -34,10 +34,5 @@ class SerialBackend(Backend):
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
         began = time.perf_counter()
         results = [task(index, shared_input) for index in range(tasks)]
-        # A loop in the job's own process cannot be stopped mid-task: one that outlived
-        # the limit is still a failure, once it returns (one clock read per map).
-        seconds = time.perf_counter() - began
-        if seconds > self.limits.map_timeout_seconds:
-            raise TimeoutError(f"the map took {seconds:.3g} s, longer than "
-                               f"map_timeout_seconds ({self.limits.map_timeout_seconds:g})")
+        self.refuse_a_late_map(began)  # one clock read per map
         return results
