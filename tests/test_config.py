@@ -113,10 +113,6 @@ def test_schema_fills_defaults_for_omitted_keys():
     (lambda c: c.update(timing_lock="/nonexistent/folder/parbench.lock"), "timing_lock",
      "no folder that exists"),
     (lambda c: c.update(timing_lock=str(REPO)), "timing_lock", "cannot be opened"),
-    (lambda c: c.update(clusters={"lab": {"engine": "ipyparallel",
-                                          "connection_file": "/nonexistent/client.json"}},
-                        targets=["local", "lab"]),
-     "clusters.lab.connection_file", "no such file"),
 ])
 def test_invalid_values_name_the_key(change, key, hint):
     config = copy.deepcopy(DEFAULT)
