@@ -127,7 +127,10 @@ run() {
   # After the pinned packages, whatever the caller had (a rehearsal's pandas).
   export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
   if [ ! -f "$SITE/.installed" ]; then
-    install && touch "$SITE/.installed"
+    # A statement of its own: on the left of `&&`, bash would run it without `set -e`,
+    # and a failed check or extraction would still be marked installed.
+    install
+    touch "$SITE/.installed"
   fi
   export PATH="$SITE/bin:$PATH"
   python3 -c 'import dask, distributed, ipyparallel, joblib, numpy, pandas, psutil, ray
@@ -149,7 +152,7 @@ for module in (dask, distributed, ipyparallel, joblib, numpy, pandas, psutil, ra
     local snakemake=(python3 -m snakemake --configfile "config/16cpu/$design.yaml"
                      --workflow-profile workflow/profiles/default)
     # A run cut by SIGKILL left Snakemake's lock: nothing else runs here.
-    "${snakemake[@]}" --unlock >> results/sweep.log 2>&1
+    "${snakemake[@]}" --unlock >> results/sweep.log 2>&1 || true  # the run below says why
     # SIGTERM at the deadline: Snakemake stops its job, which stops its backend
     # and leaves no partial CSV; a later `run` picks up from there (and redoes a
     # job that a SIGKILL 30 s on left without its metadata).
