@@ -25,35 +25,35 @@ def die_once(index: int, shared_input: Any) -> float:
     return float(index)
 
 
-class DiesOnce(Workload):
+class _IndexExpected(Workload):
+    """Each task's serial reference is its index; `run` is what the task does."""
+
+    kernels = ("python",)
+    size_unit = "unused"
+    run: Task
+
+    def task(self, kernel: str, size: int) -> Task:
+        return type(self).run
+
+    def expected(self, index: int, size: int, shared_input: Any) -> float:
+        return float(index)
+
+
+class DiesOnce(_IndexExpected):
     """Task 0 of the first map kills the worker running it (as the OOM killer
     would); every other task, and task 0 run again, returns its index."""
 
     name = "dies_once"
-    kernels = ("python",)
-    size_unit = "unused"
-
-    def task(self, kernel: str, size: int) -> Task:
-        return die_once
-
-    def expected(self, index: int, size: int, shared_input: Any) -> float:
-        return float(index)
+    run = die_once
 
 
 def off_by_one(index: int, shared_input: Any) -> float:
     return float(index + 1)
 
 
-class OffByOne(Workload):
+class OffByOne(_IndexExpected):
     """Every task returns its index plus one, where the serial reference is the index:
     a kernel that computes the wrong thing, quickly."""
 
     name = "off_by_one"
-    kernels = ("python",)
-    size_unit = "unused"
-
-    def task(self, kernel: str, size: int) -> Task:
-        return off_by_one
-
-    def expected(self, index: int, size: int, shared_input: Any) -> float:
-        return float(index)
+    run = off_by_one

@@ -258,7 +258,7 @@ def test_records_are_counted_as_the_csv_module_reads_them(body):
     import csv
     import io
 
-    from parbench.aggregate.validate import _records
+    from parbench.aggregate.bulk import _records
 
     records = list(csv.reader(io.StringIO(body)))
     assert _records(body, 3) == (len(records), any(len(record) != 3 for record in records))

@@ -152,10 +152,11 @@ def test_a_runtime_folder_others_can_write_to_is_not_trusted(tmp_path: Path, mon
 
 
 def test_a_second_sigterm_during_the_backends_stop_leaves_no_process(tmp_path: Path):
-    """At a deadline both `timeout` and Snakemake send SIGTERM: the second lands while
-    the job's teardown stops its backend (ipyparallel's takes seconds, its engines in
-    sessions of their own) and ends that teardown. The job leaves its guarded block
-    unfinished, and its guard stops what is left."""
+    """At a deadline both `timeout` and Snakemake send SIGTERM: the second lands in the
+    job's teardown (ipyparallel's takes seconds, its engines in sessions of their own),
+    wherever it is by then, and ends it. Whatever the teardown had not stopped, the
+    guard does: nothing the job started is left (the guard's part alone:
+    test_a_guarded_block_left_by_an_exception_has_its_guard_stop_what_is_left)."""
     log = tmp_path / "job.log"
     job, _ = start_job_and_wait_for_its_map("ipyparallel", tmp_path / "job.csv", log)
     descendants = listed_by_the_guard(job.pid, guard.job_token(job.pid))

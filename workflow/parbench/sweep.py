@@ -265,16 +265,15 @@ def check_paths(config: Mapping[str, Any]) -> None:
     creating it. (A cluster's connection file is not checked: a stopped cluster's is
     gone, and its figures must still redraw; a job that cannot connect is an error
     row naming the file.)"""
-    lock = config.get("timing_lock")
-    if not lock:
+    if not config.get("timing_lock"):
         return
+    lock = Path(config["timing_lock"])
     hint = "; a machine that times nothing can pass --config timing_lock=null"
-    if not Path(lock).parent.is_dir():
-        raise ValueError(f"config key timing_lock: {lock!r} is in no folder that exists "
-                         f"({str(Path(lock).parent)!r}); every timing job locks it{hint}")
-    if Path(lock).is_dir() or not os.access(lock if Path(lock).exists()
-                                            else Path(lock).parent, os.W_OK):
-        raise ValueError(f"config key timing_lock: {lock!r} cannot be opened to lock "
+    if not lock.parent.is_dir():
+        raise ValueError(f"config key timing_lock: {str(lock)!r} is in no folder that "
+                         f"exists ({str(lock.parent)!r}); every timing job locks it{hint}")
+    if lock.is_dir() or not os.access(lock if lock.exists() else lock.parent, os.W_OK):
+        raise ValueError(f"config key timing_lock: {str(lock)!r} cannot be opened to lock "
                          f"(a folder, or not writable here){hint}")
 
 

@@ -1,4 +1,4 @@
-"""Reading: every per-job CSV checked (parbench.aggregate.validate) and brought to
+"""Reading: every per-job CSV checked against its schema (parbench.aggregate.bulk) and brought to
 today's format (parbench.migrations), and the aggregates read back exactly."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from parbench import columns, identity
-from parbench.aggregate.validate import read_job_csvs
+from parbench.aggregate.bulk import read_job_csvs
 from parbench.migrations import read_table  # noqa: F401 - aggregation's reader too
 
 JOB = list(identity.JOB)

@@ -12,6 +12,7 @@ The engines must be able to import parbench (checked: the row says where not).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import shutil
@@ -144,18 +145,17 @@ class IpyparallelBackend(Backend):
 
     def stop(self) -> None:
         client, cluster = getattr(self, "_client", None), getattr(self, "_cluster", None)
-        self._client = self._cluster = None
-        try:
+        profile_dir = self._profile_dir
+        self._client = self._cluster = self._profile_dir = None
+        # Last registered, first run; each runs even if one before it fails: the client
+        # closed, the engines and controller stopped, the job's profile deleted.
+        with contextlib.ExitStack() as stopping:
+            if profile_dir is not None:
+                stopping.callback(shutil.rmtree, profile_dir, ignore_errors=True)
+            if cluster is not None:
+                stopping.callback(cluster.stop_cluster_sync)
             if client is not None:
-                client.close()
-        finally:  # the engines and controller are stopped even if closing fails
-            try:
-                if cluster is not None:
-                    cluster.stop_cluster_sync()
-            finally:
-                profile_dir, self._profile_dir = self._profile_dir, None
-                if profile_dir is not None:
-                    shutil.rmtree(profile_dir, ignore_errors=True)
+                stopping.callback(client.close)
 
     scheduling = "static"  # DirectView.map splits the tasks evenly, up front
 
