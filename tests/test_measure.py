@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import multiprocessing
+import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +27,7 @@ from parbench.measure import (
 )
 from parbench.resources import is_helper
 from parbench.tables import write_csv_atomically
-from tests.conftest import start_job_and_wait_for_its_map
+from tests.conftest import REPO, start_job_and_wait_for_its_map
 from tests.unwaiting import job_settings
 
 pytestmark = [pytest.mark.engine, pytest.mark.heavy]
@@ -102,24 +106,62 @@ def test_a_backend_that_cannot_start_writes_an_error_row():
     assert math.isnan(rows["seconds"].iloc[0]) and not rows["verified"].iloc[0]
 
 
+# Tasks that would wait ten minutes: a backend that waited for them would hang the test.
+HANGING_TASK_MICROSECONDS = 600_000_000
+
+
 @pytest.mark.parametrize(("series_name", "workers"),
-                         [(name, 2) for name in default_series()] + [("joblib", 1)])
-def test_a_map_that_times_out_is_an_error_row_and_the_backend_is_stopped(series_name,
-                                                                          workers):
-    # The serial loop, and joblib on one worker (a loop in the job too), cannot stop a
-    # task: their map is a failure once it returns.
+                         [(name, 2) for name in default_series() if name != "threads"]
+                         + [("joblib", 1)])
+def test_a_map_that_hangs_is_an_error_row_and_the_backend_is_stopped(series_name, workers):
+    # The serial loop, and joblib on one worker (a loop in the job too), interrupt the
+    # task in the job's own process; every other backend stops the workers that run it.
+    # Threads cannot be stopped: a separate process tests them (the next test).
+    began = time.monotonic()
     rows = measure(
-        Job("exp_sinh", "python", series_name, 2_000_000, 4, workers),
-        job_settings(min_repeats=2, max_repeats=2, warmups=0, map_timeout_seconds=0.05),
+        Job("waits", "python", series_name, HANGING_TASK_MICROSECONDS, 4, workers),
+        job_settings(min_repeats=2, max_repeats=2, warmups=0, map_timeout_seconds=1),
+        workload_plugin="tests.waiting_workload:Waits",
     )
     assert rows["status"].iloc[-1] == "error"
-    assert "Timeout" in rows["error"].iloc[-1]
+    # One wording whichever engine timed out, with the engine's own words.
+    assert rows["error"].iloc[-1].startswith(
+        "TimeoutError: the map was still running after 1 s (map_timeout_seconds)")
+    # Nothing waited for the tasks (a tenth of their wait, for a loaded machine).
+    assert time.monotonic() - began < HANGING_TASK_MICROSECONDS / 1e6 / 10
     # The backend's own stop ended everything: the job had nothing left to kill.
     assert rows["leftover_processes_stopped"].iloc[0] == 0
     if series_name == "ray":
         import ray
 
         assert not ray.is_initialized()
+
+
+def test_a_job_whose_thread_hangs_writes_its_row_and_ends(tmp_path: Path):
+    """A thread cannot be stopped, and Python waits for a ThreadPoolExecutor's threads
+    at exit: the job, run as Snakemake runs it (its own process), writes its error row
+    and ends without waiting for the task."""
+    output = tmp_path / "job.csv"
+    arguments = {
+        "job": dataclasses.asdict(Job("waits", "python", "threads",
+                                      HANGING_TASK_MICROSECONDS, 4, 2)),
+        "settings": dataclasses.asdict(job_settings(min_repeats=1, max_repeats=1, warmups=0,
+                                                    map_timeout_seconds=1)),
+        "series": dataclasses.asdict(resolve_series("threads")),
+        "output": str(output), "workload_plugin": "tests.waiting_workload:Waits",
+        "timing_lock": str(tmp_path / "timing.lock"), "config_hash": "",
+        "planned_round": 0,
+    }
+    ended = subprocess.run(
+        [sys.executable, "-m", "parbench.measure.elsewhere", json.dumps(arguments)],
+        capture_output=True, text=True, timeout=HANGING_TASK_MICROSECONDS / 1e6 / 10,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "workflow"), str(REPO)])})
+    assert ended.returncode == 0, ended.stderr[-2000:]
+    assert "thread(s) still run a task that cannot be stopped" in ended.stderr
+    rows = pd.read_csv(output)
+    assert list(rows["status"]) == ["error"]
+    assert rows["error"].iloc[0].startswith(
+        "TimeoutError: the map was still running after 1 s (map_timeout_seconds)")
 
 
 def test_ipyparallel_without_engines_is_an_error_row():

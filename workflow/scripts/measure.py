@@ -3,7 +3,7 @@ from parbench.backends import Series
 from parbench.identity import Job
 from parbench.logs import stderr_to
 from parbench.machine import config_hash
-from parbench.measure import JobSettings, run_job
+from parbench.measure import JobSettings, end_job_process, run_job
 
 # Guarded: with the spawn/forkserver start methods, every Pool worker re-runs
 # this file as __mp_main__; unguarded, it would start the job again.
@@ -19,3 +19,4 @@ if __name__ == "__main__":
             config_hash=config_hash(snakemake.config),
             planned_round=snakemake.params.job["planned_round"],
         )
+        end_job_process()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -112,15 +111,6 @@ class Backend(ABC):
 
     def stop(self) -> None:  # noqa: B027 - optional phase
         """Stop every process `start` began. Idempotent."""
-
-    def refuse_a_late_map(self, began: float) -> None:
-        """For a map run as a loop in the job's own process, which nothing can stop
-        mid-task: one that outlived `map_timeout_seconds` (since `began`, a
-        time.perf_counter() reading) is still a failure, once it returns."""
-        seconds = time.perf_counter() - began
-        if seconds > self.limits.map_timeout_seconds:
-            raise TimeoutError(f"the map took {seconds:.3g} s, longer than "
-                               f"map_timeout_seconds ({self.limits.map_timeout_seconds:g})")
 
     def worker_states(self) -> list[Any]:
         """Every worker's `worker_state.snapshot()`, once each (see supports_worker_states)."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from parbench import worker_state
 from parbench.backends.base import Backend, option
+from parbench.backends.in_job_loop import LoopTimeout
 from parbench.workloads.base import Task
 
 # How long each start-up probe task lasts: long enough that idle workers, not one
@@ -42,8 +43,7 @@ class JoblibOptions:
 class JoblibBackend(Backend):
     name = "joblib"
     summary = ("`joblib.Parallel(n_jobs=workers, backend='loky')`, one `delayed` call per "
-               "index (1 worker: joblib runs the loop in the job's process, where "
-               "`map_timeout_seconds` cannot apply)")
+               "index (1 worker: joblib runs the loop in the job's process)")
     startup_covers = "loky executor and all workers up"
     shared_input_travels = "an argument; arrays over `max_nbytes` memory-mapped, once per call"
     colour = "#cc78bc"
@@ -61,15 +61,19 @@ class JoblibBackend(Backend):
         # A per-worker set-up goes to loky's initializer (through Parallel's backend kwargs).
         setup = {"initializer": worker_state.install, "initargs": (worker_setup,)} \
             if worker_setup is not None else {}
+        # On one worker joblib runs a loop here, where its timeout cannot apply (it
+        # warns): LoopTimeout does the job's.
+        timeout = {"timeout": self.limits.map_timeout_seconds} if self.workers > 1 else {}
         self._parallel = Parallel(n_jobs=self.workers, backend="loky",
                                   batch_size=self.options.batch_size,
-                                  max_nbytes=self.options.max_nbytes,
-                                  timeout=self.limits.map_timeout_seconds, **setup)
+                                  max_nbytes=self.options.max_nbytes, **timeout, **setup)
         self._parallel.__enter__()  # one pool of workers for every call of this job
         self._batch_size: int | None = None
         if self.workers == 1:  # joblib falls back to a loop in this process
             if worker_setup is not None:
                 worker_state.install(worker_setup)
+            self._loop_timeout = LoopTimeout(self.limits.map_timeout_seconds)
+            self._loop_timeout.start()
             return
         deadline = time.monotonic() + self.limits.start_timeout_seconds
         answered: set[int] = set()
@@ -81,12 +85,19 @@ class JoblibBackend(Backend):
                                            for index in range(self.workers)))
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
+        loop_timeout = getattr(self, "_loop_timeout", None)
         began = time.perf_counter()
-        results = self._parallel(self._delayed(task)(index, shared_input)
-                                 for index in range(tasks))
+        if loop_timeout is not None:
+            loop_timeout.map_began = began
+        try:
+            results = self._parallel(self._delayed(task)(index, shared_input)
+                                     for index in range(tasks))
+        finally:
+            if loop_timeout is not None:
+                loop_timeout.map_began = None
         self._batch_size = getattr(self._parallel._backend, "_effective_batch_size", None)
-        if self.workers == 1:  # a loop in this process: joblib's timeout cannot apply
-            self.refuse_a_late_map(began)
+        if loop_timeout is not None:
+            loop_timeout.refuse_late(began)
         return results
 
     def shared_input_copies(self, tasks: int, nbytes: int) -> int:
@@ -102,8 +113,11 @@ class JoblibBackend(Backend):
         return getattr(self, "_batch_size", None)
 
     def stop(self) -> None:
-        parallel = getattr(self, "_parallel", None)
-        self._parallel = None
+        loop_timeout, parallel = (getattr(self, "_loop_timeout", None),
+                                  getattr(self, "_parallel", None))
+        self._loop_timeout = self._parallel = None
+        if loop_timeout is not None:
+            loop_timeout.stop()
         if parallel is not None:
             parallel.__exit__(None, None, None)  # also removes its memory-mapped files
         from joblib.externals.loky import reusable_executor

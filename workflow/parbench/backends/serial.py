@@ -7,6 +7,7 @@ from typing import Any
 
 from parbench import worker_state
 from parbench.backends.base import Backend
+from parbench.backends.in_job_loop import LoopTimeout
 from parbench.workloads.base import Task
 
 
@@ -24,15 +25,24 @@ class SerialBackend(Backend):
     def start(self, worker_setup=None) -> None:
         if worker_setup is not None:
             worker_state.install(worker_setup)
+        self._timeout = LoopTimeout(self.limits.map_timeout_seconds)
+        self._timeout.start()
 
     def worker_states(self) -> list:
         return [worker_state.snapshot()]
 
     def stop(self) -> None:
+        timeout = getattr(self, "_timeout", None)
+        if timeout is not None:
+            timeout.stop()
         worker_state.clear()
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
-        began = time.perf_counter()
-        results = [task(index, shared_input) for index in range(tasks)]
-        self.refuse_a_late_map(began)  # one clock read per map
+        timeout = self._timeout
+        began = timeout.map_began = time.perf_counter()  # one clock read per map
+        try:
+            results = [task(index, shared_input) for index in range(tasks)]
+        finally:
+            timeout.map_began = None
+        timeout.refuse_late(began)
         return results

@@ -46,8 +46,12 @@ class ThreadsBackend(Backend):
                                 repeat(timeout, self.workers), timeout=timeout))
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
-        return list(self._executor.map(task, range(tasks), repeat(shared_input),
-                                       timeout=self.limits.map_timeout_seconds))
+        try:
+            return list(self._executor.map(task, range(tasks), repeat(shared_input),
+                                           timeout=self.limits.map_timeout_seconds))
+        except TimeoutError:
+            self._tasks_left_running = True
+            raise
 
     def worker_states(self) -> list:
         return [worker_state.snapshot()]
@@ -56,6 +60,9 @@ class ThreadsBackend(Backend):
         executor = getattr(self, "_executor", None)
         self._executor = None
         if executor is not None:
-            # A running task cannot be interrupted; queued ones are dropped.
-            executor.shutdown(wait=True, cancel_futures=True)
+            # A running task cannot be interrupted; queued ones are dropped. Waiting
+            # for the task of a map that timed out could take forever: the job ends
+            # without it (parbench.measure.slot.end_job_process).
+            executor.shutdown(wait=not getattr(self, "_tasks_left_running", False),
+                              cancel_futures=True)
         worker_state.clear()

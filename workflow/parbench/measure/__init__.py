@@ -19,11 +19,18 @@ from parbench.measure.run import (
     dispatch_overhead,
     stop_reason,
 )
-from parbench.measure.slot import TIMING_LOCK, exclusive_timing_slot, run_job, try_lock
+from parbench.measure.slot import (
+    TIMING_LOCK,
+    end_job_process,
+    exclusive_timing_slot,
+    run_job,
+    try_lock,
+)
 from parbench.measure.verify import max_relative_error, relative_error
 from parbench.settings import JobSettings
 
 __all__ = ["MAX_MAPS_PER_SAMPLE", "THREAD_ENV_VARS", "TIMING_LOCK", "Job", "JobRun",
-           "JobSettings", "Unsupported", "dispatch_overhead", "exclusive_timing_slot",
+           "JobSettings", "Unsupported", "dispatch_overhead", "end_job_process",
+           "exclusive_timing_slot",
            "limit_threads", "max_relative_error", "measure", "measure_rows",
            "relative_error", "run_job", "stop_reason", "try_lock", "wait_until_quiet"]

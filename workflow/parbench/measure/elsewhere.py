@@ -10,7 +10,7 @@ import sys
 
 from parbench.backends import Series
 from parbench.identity import Job
-from parbench.measure.slot import run_job
+from parbench.measure.slot import end_job_process, run_job
 from parbench.settings import JobSettings
 
 
@@ -20,6 +20,7 @@ def main(argument: str) -> None:
             given["output"], workload_plugin=given["workload_plugin"],
             timing_lock=given["timing_lock"], config_hash=given["config_hash"],
             planned_round=given["planned_round"])
+    end_job_process()
 
 
 # Guarded: Pool workers started by spawn or forkserver import this module again.

@@ -15,6 +15,7 @@ a backend with no idiomatic way to run the combination an `unsupported` row.
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 import statistics
 import sys
@@ -51,6 +52,20 @@ def stop_reason(seconds: Sequence[float], elapsed_seconds: float,
     if count >= 1 and elapsed_seconds + last > settings.job_budget_seconds:
         return "budget"
     return None
+
+
+def map_timed_out(engine_said: Exception, seconds: float,
+                  limit_seconds: float) -> TimeoutError | None:
+    """One wording for a map that ran out of `map_timeout_seconds`, whichever engine
+    says so and how (Ray's GetTimeoutError, ipyparallel's "Result not ready", joblib's
+    multiprocessing.TimeoutError, an empty concurrent.futures one), the engine's words
+    kept. None where the words are parbench's already, or where the timeout came
+    sooner (then it is the task's own)."""
+    if seconds < limit_seconds or "map_timeout_seconds" in str(engine_said):
+        return None
+    said = f"{type(engine_said).__name__}: {engine_said}".strip().rstrip(":")
+    return TimeoutError(f"the map was still running after {limit_seconds:g} s "
+                        f"(map_timeout_seconds); the engine said {said}")
 
 
 class Unsupported(Exception):
@@ -144,8 +159,15 @@ class JobRun:
         # cost is not billed to the maps.
         driver_before = time.process_time()
         began = time.perf_counter()
-        results = [backend.map(self.task, self.job.tasks, self.shared_input)
-                   for _ in range(maps)]
+        try:
+            results = [backend.map(self.task, self.job.tasks, self.shared_input)
+                       for _ in range(maps)]
+        except (TimeoutError, multiprocessing.TimeoutError) as engine_said:
+            worded = map_timed_out(engine_said, time.perf_counter() - began,
+                                   backend.limits.map_timeout_seconds)
+            if worded is None:
+                raise
+            raise worded from engine_said
         sample_seconds = time.perf_counter() - began
         driver_cpu = time.process_time() - driver_before
         self.maps_run += maps
