@@ -26,6 +26,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["TMPDIR"] = str(WORKER_TMPDIR)
     tempfile.tempdir = None
 
+from parbench import guard
 from parbench.aggregate import GLOBAL_TABLES, aggregate
 from parbench.backends import BACKENDS
 from parbench.resources import is_helper
@@ -66,9 +67,12 @@ HELPERS = [helper for backend in BACKENDS.values() for helper in backend.helper_
 
 @pytest.fixture(scope="session", autouse=True)
 def no_child_outlives_the_suite():
-    """After the last test of this process, whichever it is: no child of the test
-    process is left (a failure is reported at the last test's teardown)."""
-    yield
+    """The test process is guarded as a timing job is (parbench.guard): killed outright
+    (a CI time limit, `kill -9`), its guard stops the clusters and engines its tests
+    started. After its last test, whichever it is: no child of it is left (a failure
+    is reported at the last test's teardown)."""
+    with guard.guarded_job():
+        yield
     children = [child for child in psutil.Process().children(recursive=True)
                 if child.status() != psutil.STATUS_ZOMBIE and not is_helper(child, HELPERS)]
     assert children == [], [" ".join(child.cmdline()[:3]) for child in children]

@@ -9,7 +9,7 @@ Covered where the code they test lives:
 - a sweep without a serial baseline or without successes draws every figure:
   test_pipeline.py::test_a_design_without_a_serial_baseline_still_draws_every_figure
 - corrupt per-job CSVs are named, or skipped and listed:
-  test_aggregate_plot.py::test_a_corrupt_job_csv_stops_aggregation_naming_the_file (and
+  test_aggregate.py::test_a_corrupt_job_csv_stops_aggregation_naming_the_file (and
   the tests after it)
 - an input too large for memory is an error row before any allocation:
   test_workloads.py::test_a_size_too_large_for_memory_is_an_error_row_before_any_allocation
@@ -17,7 +17,7 @@ Covered where the code they test lives:
   test_config.py::test_a_list_override_from_the_command_line_reaches_the_jobs;
   nonsense values refused by key: test_config.py::test_invalid_values_name_the_key
 - result files readable:
-  test_aggregate_plot.py::test_result_files_are_readable_by_others_as_any_file
+  test_aggregate.py::test_result_files_are_readable_by_others_as_any_file
 - a killed job's forked workers no longer keep the timing slot (every later job
   waited for them): test_measure.py::test_a_killed_jobs_forked_workers_do_not_keep_the_timing_slot
 """
@@ -132,6 +132,40 @@ def test_a_guarded_block_left_by_an_exception_has_its_guard_stop_what_is_left():
     if psutil.pid_exists(engine_pid):  # a test that failed stops what it started
         psutil.Process(engine_pid).kill()
         pytest.fail("the engine outlived its job")
+
+
+# A test of this suite that starts a cluster the way tests/clusters.py does (in a
+# session of its own, so that no kill of the test's process group reaches it).
+STARTS_A_CLUSTER = """
+import time
+from tests.clusters import start
+
+def test_starts_a_cluster_and_waits(tmp_path):
+    engine = start(["sleep", "300"], tmp_path / "engine.log")
+    print(engine.pid, flush=True)
+    time.sleep(300)
+"""
+
+
+def test_a_test_process_killed_outright_leaves_no_cluster(tmp_path: Path):
+    """CI's time limit or a `kill -9` ends a test process without its fixtures'
+    teardown: the guard it runs under, as a timing job does, stops what it started."""
+    (tmp_path / "test_killed.py").write_text(STARTS_A_CLUSTER)
+    suite = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "tests.conftest",
+         "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tmp_path / "test_killed.py")],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        engine = psutil.Process(int(suite.stdout.readline()))
+        listed_by_the_guard(suite.pid, guard.job_token(suite.pid))
+    finally:
+        suite.kill()
+        suite.wait()
+    try:
+        engine.wait(timeout=30)
+    except psutil.TimeoutExpired:
+        engine.kill()  # a test that failed stops what it started
+        pytest.fail("the cluster outlived its killed test process")
 
 
 def test_a_runtime_folder_others_can_write_to_is_not_trusted(tmp_path: Path, monkeypatch):

@@ -201,8 +201,13 @@ def stop_orphans() -> list[str]:
 @contextlib.contextmanager
 def guarded_job() -> Iterator[None]:
     """Mark everything this job starts, and keep a guard that stops it all if the
-    job is killed before it leaves this block."""
+    job is killed before it leaves this block. Within a guarded block of the same
+    process (a job run inside a test process that guards itself), the outer guard
+    does all of that already."""
     token = job_token()
+    if os.environ.get(JOB_VARIABLE) == token:
+        yield
+        return
     private_runtime_dir()
     lifeline = open(lifeline_path(token), "w")  # noqa: SIM115 - held for the job's life
     os.set_inheritable(lifeline.fileno(), True)
@@ -263,6 +268,9 @@ def guard(token: str) -> int:
         with contextlib.suppress(psutil.Error):
             new = [child for child in job.children(recursive=True) if child.pid not in seen]
             if new:
+                # Those that have ended are dropped: a long-lived job (a test process)
+                # starts thousands.
+                seen = {pid: process for pid, process in seen.items() if process.is_running()}
                 seen.update({child.pid: child for child in new})
                 write_list(token, list(seen.values()))
                 changed_at = time.monotonic()
