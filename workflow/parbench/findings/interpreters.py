@@ -15,7 +15,7 @@ from parbench.interpreters import PROJECT, interpreter_column
 def verdicts(summary: pd.DataFrame, challenger: str, baseline: str) -> dict[str, str]:
     """Per workload (and kernel), whether `challenger` wins, loses or ties against
     `baseline` over the sizes both ran (warm; the largest worker count; a win is a
-    95 % CI wholly below the other's): `wins`, `loses`, `ties`, or `mixed`."""
+    95 % CI wholly below the other's): one of OUTCOMES, the sizes' outcomes together."""
     found = {}
     ok = summary[(summary["status"] == "ok") & summary["median_seconds"].notna()]
     for (workload, kernel), rows in ok.groupby(["workload", "kernel"], sort=False):
@@ -39,8 +39,16 @@ def verdicts(summary: pd.DataFrame, challenger: str, baseline: str) -> dict[str,
                 outcomes.add("ties")
         name = f"`{workload}`" + (f" ({kernel})" if ok.loc[ok["workload"] == workload,
                                                           "kernel"].nunique() > 1 else "")
-        found[name] = outcomes.pop() if len(outcomes) == 1 else "mixed"
+        found[name] = ("wins or loses" if {"wins", "loses"} <= outcomes
+                       else " or ".join(sorted(outcomes)))
     return found
+
+
+# Each workload's verdict, as the sentence says it (by size: the sizes differ).
+OUTCOMES = {"wins": "beat", "loses": "lose to", "ties": "tie with",
+            "ties or wins": "beat or tie with, by size,",
+            "loses or ties": "tie with or lose to, by size,",
+            "wins or loses": "beat or lose to, by size,"}
 
 
 def interpreter_sentence(summary: pd.DataFrame, machines: pd.DataFrame,
@@ -59,8 +67,7 @@ def interpreter_sentence(summary: pd.DataFrame, machines: pd.DataFrame,
         if not found:
             continue
         parts = []
-        for outcome, label in (("wins", "beat"), ("loses", "lose to"), ("ties", "tie with"),
-                               ("mixed", "beat or lose to, by size,")):
+        for outcome, label in OUTCOMES.items():
             names = [name for name, verdict in found.items() if verdict == outcome]
             if names:
                 parts.append(f"{label} `{baseline}` on {words.listed(names)}")

@@ -137,7 +137,8 @@ def why(headline: pd.Series, run: str = REGIMES_RUN) -> str:
     sides = [f"`{series}` ships it {copies(series)} a map at "
              f"{cost(series, 'per_byte_seconds', 1e9, 'ns')} a byte, and pays "
              f"{cost(series, 'per_map_seconds')} a map and "
-             f"{cost(series, 'dispatch_seconds')} a task" for series in pair]
+             f"{cost(series, 'dispatch_seconds')} a task (empty tasks' dispatch, the median "
+             "over the fitted workloads)" for series in pair]
     return (f"**Why** ([the cost model](docs/model.md), fitted on run `{run}`). A map's warm "
             f"time is the fixed costs per map and per task, plus the bytes of the shared "
             f"input times the copies the series makes, plus the work: {sides[0]}; "

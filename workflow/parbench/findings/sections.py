@@ -65,7 +65,7 @@ def headline(summary: pd.DataFrame, crossover: pd.DataFrame,
         return [Paragraph("This run compared no pair of series (config `compare`): it has "
                           "timings and figures, but no crossover to state.")]
     where = (f"on `{row['workload']}` ({row['kernel']} kernel, {row['tasks']:.0f} tasks, "
-             f"{row['workers']:.0f} workers; size: {row['size_unit']})")
+             f"{words.counted(row['workers'], 'worker')}; size: {row['size_unit']})")
     text = f"**The answer, {where}:** " + words.crossover(row)
     return [Paragraph(text), *fixed_costs(summary, row), *why(row, model)]
 
@@ -183,7 +183,7 @@ def workload_section(workload: str, summary: pd.DataFrame,
     pairs = crossover[(crossover["workload"] == workload) & (crossover["time_basis"] == WARM)]
     for _, pair in pairs.iterrows():
         curve = (f"{pair['kernel']} kernel, {pair['tasks']:.0f} tasks, "
-                 f"{pair['workers']:.0f} workers")
+                 f"{words.counted(pair['workers'], 'worker')}")
         blocks.append(Paragraph(f"{curve}: " + words.crossover(pair)))
     return blocks
 
@@ -195,10 +195,14 @@ def undecided(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
     loaded = int(summary["loaded"].fillna(False).astype(bool).sum())
     failed = summary[~summary["status"].isin(["ok", "partial", "unsupported"])]
     warm = crossover[crossover["time_basis"] == WARM]
+    # A pair never measured side by side (a series left out of a workload, or one with
+    # no way to run it) is no open question.
     open_pairs = warm[~warm["crossover_status"].isin(["found", "none in range"])
-                      & ~warm["crossover_status"].str.endswith("faster throughout")]
+                      & ~warm["crossover_status"].str.endswith("faster throughout")
+                      & (warm["sizes_compared"].fillna(1) > 0)]
     items = [f"{noisy} of {len(measured)} combinations have a median whose 95 % CI is wider "
-             "than the `ci_target` they were measured for (hollow points in the figures)."]
+             "than the `ci_target` they were measured for, or fewer ok samples than "
+             "`min_repeats` in a replicate (`noisy`: hollow points in the figures)."]
     if loaded:
         items.append(f"{loaded} combinations have replicates measured on a loaded machine.")
     if not failed.empty:
@@ -209,8 +213,8 @@ def undecided(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
         items.append(f"{unsupported} combinations have no idiomatic way to run "
                      "(`unsupported`).")
     for _, row in open_pairs.iterrows():
-        items.append(f"`{row['workload']}`, {row['tasks']:.0f} tasks: "
-                     + words.crossover(row))
+        items.append(f"`{row['workload']}` ({row['kernel']} kernel), {row['tasks']:.0f} "
+                     f"tasks, {words.counted(row['workers'], 'worker')}: " + words.crossover(row))
     return [Heading("What this run could not decide"),
             *[Paragraph(f"- {item}") for item in items]]
 

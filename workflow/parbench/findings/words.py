@@ -74,6 +74,8 @@ def crossover(row: pd.Series) -> str:
                                     "outside the sizes fitted.",
         "too few sizes": f"{challenger} and {baseline} ran together at too few sizes to tell.",
     }
+    if status == "too few sizes" and not row.get("sizes_compared", 1):
+        return f"{challenger} and {baseline} were not both measured at any size."
     if status.endswith("faster throughout"):
         return f"{challenger} is faster than {baseline} at every size measured."
     return phrases.get(status, f"{challenger} against {baseline}: {status}.")
@@ -86,6 +88,11 @@ def crossover_cell(row: pd.Series) -> str:
         return (f"{size(row['crossover_size'], unit)} [{size(row['crossover_ci_low'], unit)}, "
                 f"{size(row['crossover_ci_high'], unit)}] ({row['method']})")
     return row["crossover_status"]
+
+
+def counted(count: float, noun: str) -> str:
+    """`1 worker`, `16 workers`."""
+    return f"{count:.0f} {noun}" + ("" if count == 1 else "s")
 
 
 def listed(names: list[str]) -> str:

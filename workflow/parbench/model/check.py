@@ -116,9 +116,12 @@ def check_run(run: Path) -> RunCheck:
                              row["crossover_ci_low"], row["crossover_ci_high"],
                              row["predicted_crossover_size"], str(row.get("size_unit", "")))
               for row in found.to_dict("records")]
+    # A run without the serial loop of a fitted workload has no compute to fit: no model.
+    fitted = not read_table(run / "model.csv").empty
     return RunCheck(run.name, str(machines["cpu_model"].iloc[0]),
                     int(machines["available_cores"].iloc[0]),
-                    sorted(set(summary["workload"]) & set(FIT_WORKLOADS)), held,
+                    sorted(set(summary["workload"]) & set(FIT_WORKLOADS)) if fitted else [],
+                    held,
                     held_out_errors(read_table(run / "predictions.csv")), checks)
 
 
