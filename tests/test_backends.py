@@ -142,3 +142,27 @@ def test_a_map_returns_once_the_work_is_done(started):
     map_seconds = time.perf_counter() - began
     # Perfectly spread, the work takes compute / workers; submitting alone takes ~ms.
     assert map_seconds >= 0.5 * compute_seconds / WORKERS
+
+
+def test_a_loop_in_the_job_is_interrupted_at_its_limit_and_gives_sigalrm_back():
+    """The serial loop's and joblib-on-one-worker's timeout (backends/in_job_loop.py):
+    ticking while started, a task past the limit interrupted wherever it waits, and
+    SIGALRM as it was once stopped. The jobs' own test: test_measure.py's hanging maps."""
+    import signal
+
+    from parbench.backends.in_job_loop import LoopTimeout
+
+    timeout = LoopTimeout(0.2)
+    timeout.start()
+    try:
+        assert signal.getitimer(signal.ITIMER_REAL)[1] > 0  # ticking
+        timeout.map_began = began = time.perf_counter()
+        with pytest.raises(TimeoutError, match="map_timeout_seconds"):
+            time.sleep(60)
+        assert time.perf_counter() - began < 30
+    finally:
+        timeout.stop()
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+    with pytest.raises(TimeoutError, match="longer than map_timeout_seconds"):
+        timeout.refuse_late(began)

@@ -25,6 +25,7 @@ Covered where the code they test lives:
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -151,19 +152,26 @@ def test_a_test_process_killed_outright_leaves_no_cluster(tmp_path: Path):
     """CI's time limit or a `kill -9` ends a test process without its fixtures'
     teardown: the guard it runs under, as a timing job does, stops what it started."""
     (tmp_path / "test_killed.py").write_text(STARTS_A_CLUSTER)
+    # Not an xdist worker: its guard keeps its list where this test reads it (this
+    # worker's temporary folder, inherited).
+    environment = {name: value for name, value in os.environ.items()
+                   if name != "PYTEST_XDIST_WORKER"}
     suite = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-s", "-p", "tests.conftest",
          "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tmp_path / "test_killed.py")],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
+        started, _, _ = select.select([suite.stdout], [], [], 120)
+        assert started, "the test process did not start its cluster"
         engine = psutil.Process(int(suite.stdout.readline()))
-        listed_by_the_guard(suite.pid, guard.job_token(suite.pid))
+        listed = listed_by_the_guard(suite.pid, guard.job_token(suite.pid))
+        assert engine.pid in {process.pid for process in guard.listed_processes(
+            guard.job_token(suite.pid))}, [process.pid for process in listed]
     finally:
         suite.kill()
         suite.wait()
-    try:
-        engine.wait(timeout=30)
-    except psutil.TimeoutExpired:
+    psutil.wait_procs([engine], timeout=30)
+    if alive([engine]):  # (a zombie no one reaps is gone all the same)
         engine.kill()  # a test that failed stops what it started
         pytest.fail("the cluster outlived its killed test process")
 

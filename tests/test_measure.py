@@ -106,8 +106,8 @@ def test_a_backend_that_cannot_start_writes_an_error_row():
     assert math.isnan(rows["seconds"].iloc[0]) and not rows["verified"].iloc[0]
 
 
-# Tasks that would wait ten minutes: a backend that waited for them would hang the test.
-HANGING_TASK_MICROSECONDS = 600_000_000
+# Tasks that would wait two minutes: a backend that waited for them fails the test.
+HANGING_TASK_MICROSECONDS = 120_000_000
 
 
 @pytest.mark.parametrize(("series_name", "workers"),
@@ -127,8 +127,8 @@ def test_a_map_that_hangs_is_an_error_row_and_the_backend_is_stopped(series_name
     # One wording whichever engine timed out, with the engine's own words.
     assert rows["error"].iloc[-1].startswith(
         "TimeoutError: the map was still running after 1 s (map_timeout_seconds)")
-    # Nothing waited for the tasks (a tenth of their wait, for a loaded machine).
-    assert time.monotonic() - began < HANGING_TASK_MICROSECONDS / 1e6 / 10
+    # Nothing waited for a task (ipyparallel's start and stop take 20 s here).
+    assert time.monotonic() - began < HANGING_TASK_MICROSECONDS / 1e6 / 2
     # The backend's own stop ended everything: the job had nothing left to kill.
     assert rows["leftover_processes_stopped"].iloc[0] == 0
     if series_name == "ray":
@@ -154,10 +154,10 @@ def test_a_job_whose_thread_hangs_writes_its_row_and_ends(tmp_path: Path):
     }
     ended = subprocess.run(
         [sys.executable, "-m", "parbench.measure.elsewhere", json.dumps(arguments)],
-        capture_output=True, text=True, timeout=HANGING_TASK_MICROSECONDS / 1e6 / 10,
+        capture_output=True, text=True, timeout=HANGING_TASK_MICROSECONDS / 1e6 / 2,
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "workflow"), str(REPO)])})
     assert ended.returncode == 0, ended.stderr[-2000:]
-    assert "thread(s) still run a task that cannot be stopped" in ended.stderr
+    assert "threads still run a task that cannot be stopped" in ended.stderr
     rows = pd.read_csv(output)
     assert list(rows["status"]) == ["error"]
     assert rows["error"].iloc[0].startswith(

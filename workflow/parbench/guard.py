@@ -261,17 +261,21 @@ def guard(token: str) -> int:
         return 0
     finished_said = sys.stdin.buffer.fileno()
     watching, changed_at = [finished_said, job_ended], time.monotonic()
-    # Everything ever seen under the job, never dropped: as the job dies, its
-    # children die or are re-parented, and a fresh listing would lose them.
-    seen: dict[int, psutil.Process] = {}
+    # Everything seen under the job, dropped only once ended: as the job dies, its
+    # children die or are re-parented, and a fresh listing would lose them. Keyed by
+    # PID and start time: a new child may reuse an ended one's PID.
+    seen: dict[tuple[int, float], psutil.Process] = {}
     while True:
         with contextlib.suppress(psutil.Error):
-            new = [child for child in job.children(recursive=True) if child.pid not in seen]
+            new = {(child.pid, child.create_time()): child
+                   for child in job.children(recursive=True)}
+            new = {key: child for key, child in new.items() if key not in seen}
             if new:
                 # Those that have ended are dropped: a long-lived job (a test process)
                 # starts thousands.
-                seen = {pid: process for pid, process in seen.items() if process.is_running()}
-                seen.update({child.pid: child for child in new})
+                seen = {key: process for key, process in seen.items()
+                        if process.is_running()}
+                seen.update(new)
                 write_list(token, list(seen.values()))
                 changed_at = time.monotonic()
         changing = time.monotonic() - changed_at < CHANGING_FOR_SECONDS

@@ -3,12 +3,13 @@ from parbench.backends import Series
 from parbench.identity import Job
 from parbench.logs import stderr_to
 from parbench.machine import config_hash
-from parbench.measure import JobSettings, end_job_process, run_job
+from parbench.measure import JobSettings, job_process, run_job
 
 # Guarded: with the spawn/forkserver start methods, every Pool worker re-runs
 # this file as __mp_main__; unguarded, it would start the job again.
 if __name__ == "__main__":
-    with stderr_to(snakemake.log[0]):
+    # job_process: a threads job whose timed-out task runs on ends all the same.
+    with stderr_to(snakemake.log[0]), job_process():
         run_job(
             Job.from_wildcards(snakemake.wildcards),
             JobSettings(**snakemake.params.settings),
@@ -19,4 +20,3 @@ if __name__ == "__main__":
             config_hash=config_hash(snakemake.config),
             planned_round=snakemake.params.job["planned_round"],
         )
-        end_job_process()

@@ -9,13 +9,19 @@ limit, again at every tick should the task swallow it. A tick costs a few micros
 a second; a map, two attribute writes (arming the timer for each map would cost about
 a microsecond a map, which biases the serial baseline of maps of 30 µs).
 
+Only Python code is interrupted: a task inside one call into C (a long NumPy call, a
+deadlock in an extension) is interrupted once that call returns. A tick interrupts the
+job's blocking system calls too, which Python retries (PEP 475).
+
 Where no SIGALRM can be had (the job does not run on the main thread, or something
-else handles SIGALRM), a map that outlived the limit fails once it returns.
+else handles SIGALRM), a map that outlived the limit fails once it returns, and the
+job's log says so.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from typing import Any
@@ -37,6 +43,9 @@ class LoopTimeout:
         """Start ticking, where SIGALRM is free and this is the main thread."""
         if (threading.current_thread() is not threading.main_thread()
                 or signal.getsignal(signal.SIGALRM) is not signal.SIG_DFL):
+            print("warning: SIGALRM is taken here (not the main thread, or another "
+                  "handler): a map that hangs cannot be interrupted, and fails only once "
+                  "it returns", file=sys.stderr, flush=True)
             return
         self._handler_before = signal.signal(signal.SIGALRM, self._tick)
         tick = min(LONGEST_TICK_SECONDS, max(SHORTEST_TICK_SECONDS, self.limit_seconds / 4))

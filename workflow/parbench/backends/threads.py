@@ -16,6 +16,17 @@ from parbench import worker_state
 from parbench.backends.base import Backend
 from parbench.workloads.base import Task
 
+# Names of the executor's threads: one still alive after stop() runs a task that a
+# timed-out map left behind (threads_left_running).
+THREAD_NAME_PREFIX = "parbench-threads"
+
+
+def threads_left_running() -> list[str]:
+    """The threads backend's threads still running a task of a map that timed out
+    (nothing can stop a thread; stop() no longer waits for them)."""
+    return [thread.name for thread in threading.enumerate()
+            if thread.name.startswith(THREAD_NAME_PREFIX) and thread.is_alive()]
+
 
 def _wait_for_all(all_started: threading.Barrier, timeout: float) -> int:
     all_started.wait(timeout)
@@ -39,7 +50,7 @@ class ThreadsBackend(Backend):
         if worker_setup is not None:
             # Threads share memory: the idiomatic way builds one state for all of them.
             worker_state.install(worker_setup)
-        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="parbench")
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix=THREAD_NAME_PREFIX)
         # Threads start on demand: W tasks that wait for each other start all W.
         all_started = threading.Barrier(self.workers)
         list(self._executor.map(_wait_for_all, repeat(all_started, self.workers),
@@ -62,7 +73,7 @@ class ThreadsBackend(Backend):
         if executor is not None:
             # A running task cannot be interrupted; queued ones are dropped. Waiting
             # for the task of a map that timed out could take forever: the job ends
-            # without it (parbench.measure.slot.end_job_process).
+            # without it (parbench.measure.slot.job_process).
             executor.shutdown(wait=not getattr(self, "_tasks_left_running", False),
                               cancel_futures=True)
         worker_state.clear()

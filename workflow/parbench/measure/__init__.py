@@ -21,8 +21,8 @@ from parbench.measure.run import (
 )
 from parbench.measure.slot import (
     TIMING_LOCK,
-    end_job_process,
     exclusive_timing_slot,
+    job_process,
     run_job,
     try_lock,
 )
@@ -30,7 +30,7 @@ from parbench.measure.verify import max_relative_error, relative_error
 from parbench.settings import JobSettings
 
 __all__ = ["MAX_MAPS_PER_SAMPLE", "THREAD_ENV_VARS", "TIMING_LOCK", "Job", "JobRun",
-           "JobSettings", "Unsupported", "dispatch_overhead", "end_job_process",
-           "exclusive_timing_slot",
+           "JobSettings", "Unsupported", "dispatch_overhead", "exclusive_timing_slot",
+           "job_process",
            "limit_threads", "max_relative_error", "measure", "measure_rows",
            "relative_error", "run_job", "stop_reason", "try_lock", "wait_until_quiet"]

@@ -11,12 +11,14 @@ import signal
 import sys
 import tempfile
 import threading
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from parbench import guard, interpreters
 from parbench.backends import Series
+from parbench.backends.threads import threads_left_running
 from parbench.identity import Job
 from parbench.measure.rows import measure_rows
 from parbench.settings import JobSettings
@@ -121,17 +123,27 @@ def run_job(job: Job, settings: JobSettings, series: Series, output: str | Path,
     write_rows_atomically([{**row, "orphans_stopped": len(orphans)} for row in rows], output)
 
 
-def end_job_process() -> None:
-    """The last call of a timing job's process, once its rows are written. Python
-    waits at exit for every thread of a ThreadPoolExecutor, and a thread still running
-    the task of a map that timed out cannot be stopped: the finished job, and the
-    sweep behind it, would wait as long as that task runs. Such a process ends here
-    without waiting (a job without one ends as usual)."""
-    left = [thread.name for thread in threading.enumerate()
-            if thread is not threading.main_thread() and not thread.daemon]
-    if left:
-        print(f"parbench job {os.getpid()}: {len(left)} thread(s) still run a task that "
-              f"cannot be stopped ({', '.join(left)}); the job, its rows written, ends "
-              "without waiting for them", file=sys.stderr, flush=True)
-        sys.stdout.flush()
-        os._exit(0)
+@contextlib.contextmanager
+def job_process() -> Iterator[None]:
+    """Around all of a timing job's process. Python waits at exit for every thread of
+    a ThreadPoolExecutor, and a thread still running the task of a map that timed out
+    cannot be stopped: the job, finished or failed, and the sweep behind it would wait
+    as long as that task runs. Such a process ends here without waiting, its rows
+    written (or, failed, its traceback); any other ends as usual."""
+    try:
+        yield
+    except BaseException:
+        if threads_left_running():
+            traceback.print_exc()
+            _end_now(1)
+        raise
+    if threads_left_running():
+        _end_now(0)
+
+
+def _end_now(status: int) -> None:
+    print(f"parbench job {os.getpid()}: threads still run a task that cannot be stopped "
+          f"({', '.join(threads_left_running())}); the job ends without waiting for them",
+          file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(status)
