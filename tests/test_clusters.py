@@ -91,6 +91,9 @@ def alive(processes: list[psutil.Process]) -> bool:
     ({"local": {"engine": "ray", "address": "x:1"}}, ["local"], "clusters.local"),
     ({}, ["elsewhere"], "targets"),
     ({"lab": {"engine": "dask", "address": "tcp://x:1"}}, ["lab"], "targets"),  # no dask series
+    # An address Ray would read as "start a fresh instance here".
+    ({"lab": {"engine": "ray", "address": "local"}}, ["lab"], "clusters.lab.address"),
+    ({"lab": {"engine": "ray", "address": "$(id):1"}}, ["lab"], "clusters.lab.address"),
 ])
 def test_a_bad_cluster_or_target_is_refused_naming_its_key(clusters_given, targets, key):
     with pytest.raises(ValueError, match=rf"config key {key}[:. ]"):

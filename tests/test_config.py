@@ -39,6 +39,7 @@ def test_default_config_is_valid_and_spans_the_expected_crossover():
 @pytest.mark.parametrize("design", sorted((REPO / "config").rglob("*.yaml")),
                          ids=lambda path: str(path.relative_to(REPO / "config")))
 def test_every_committed_design_is_valid(design):
+    sweep.check_config_files([design])  # no key given twice
     config = validated(yaml.safe_load(design.read_text()))
     assert sweep.combinations(config)
 
@@ -113,6 +114,24 @@ def test_schema_fills_defaults_for_omitted_keys():
     (lambda c: c.update(timing_lock="/nonexistent/folder/parbench.lock"), "timing_lock",
      "no folder that exists"),
     (lambda c: c.update(timing_lock=str(REPO)), "timing_lock", "cannot be opened"),
+    # A workload's name is a folder of results/: none that leaves it.
+    (lambda c: c["workloads"].update({"../out x": {
+        "sizes": [1], "plugin": "parbench.workloads.exp_sinh:ExpSinh"}}), "workloads",
+     "does not match"),
+    # YAML's 2.0 passes a schema's `integer`, and would fail every job in range().
+    (lambda c: c.update(replicates=2.0), "replicates", "whole number"),
+    (lambda c: c.update(warmups=1.0), "warmups", "whole number"),
+    (lambda c: c["refine"].update(rounds=2.0), "refine.rounds", "whole number"),
+    (lambda c: c.update(workers=[2.0]), "workers.0", "whole number"),
+    (lambda c: c["workloads"]["exp_sinh"].update(sizes=[10**30]), "sizes", "maximum"),
+    (lambda c: c.update(replicates=10**6), "replicates", "maximum"),
+    (lambda c: c.update(figure_width_inches=1e9), "figure_width_inches", "maximum"),
+    (lambda c: c["refine"].update(factors=[1.0, 1.0]), "factors", "non-unique"),
+    (lambda c: c.update(compare=[["ray", "pool"], ["ray", "pool"]]), "compare", "non-unique"),
+    (lambda c: c.update(backends={"pool-c1": {"chunksize": 7}}),
+     "backends.pool-c1.chunksize", "name of its own"),
+    (lambda c: c["refine"].update(workloads=["exp_sinh"]) or c["workloads"]["exp_sinh"].update(
+        backends=["serial"]), "refine.workloads", "both series"),
 ])
 def test_invalid_values_name_the_key(change, key, hint):
     config = copy.deepcopy(DEFAULT)
@@ -135,13 +154,19 @@ def test_options_and_variants_make_series_of_their_own():
 
 
 @pytest.mark.snakemake
-def test_workflow_refuses_a_bad_config_before_any_job(workflow_copy: Path):
-    bad = workflow_copy / "bad.yaml"
-    bad.write_text(yaml.safe_dump({"workloads": {"exp_sinh": {"sizes": [100]}},
-                                   "backends": {"serial": None, "pool": {"chunk": 3}}}))
-    result = run_snakemake(workflow_copy, "--cores", "1", "--configfile", str(bad))
+@pytest.mark.parametrize(("design", "said"), [
+    (yaml.safe_dump({"workloads": {"exp_sinh": {"sizes": [100]}},
+                     "backends": {"serial": None, "pool": {"chunk": 3}}}),
+     "config key backends.pool.chunk"),
+    # A workload given twice: Snakemake's reading would keep the second alone.
+    ("workloads:\n  exp_sinh: {sizes: [100]}\n  exp_sinh: {sizes: [5]}\n",
+     "config key exp_sinh: given twice in one mapping (line 3"),
+])
+def test_workflow_refuses_a_bad_config_before_any_job(workflow_copy: Path, design, said):
+    (workflow_copy / "bad.yaml").write_text(design)
+    result = run_snakemake(workflow_copy, "--cores", "1", "--configfile", "bad.yaml")
     assert result.returncode != 0
-    assert "config key backends.pool.chunk" in result.stderr
+    assert said in result.stderr, result.stderr[-2000:]
     assert not (workflow_copy / "results").exists()
 
 

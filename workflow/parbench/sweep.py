@@ -24,6 +24,8 @@ from parbench.identity import RAW_CSV, RAW_LOG, Job, job_csv  # noqa: F401 - the
 from parbench.settings import JobSettings
 from parbench.workloads import workload_class
 
+SCHEMA = Path(__file__).resolve().parents[1] / "schemas/config.schema.yaml"
+
 
 def resolve_workers(values: list[int | str]) -> list[int]:
     """`auto` is the cores this process may use (affinity and cgroup quota)."""
@@ -199,6 +201,43 @@ def typed_override(value: Any) -> Any:
     return value
 
 
+class _RefusingDuplicateKeys(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise ValueError(f"config key {key}: given twice in one mapping (line "
+                                 f"{key_node.start_mark.line + 1} of {key_node.start_mark.name}"
+                                 "); YAML would keep the last one silently")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def check_config_files(paths: Sequence[str | Path]) -> None:
+    """The design's files, read again as they were written: Snakemake's reading merges a
+    workload given twice into one, silently."""
+    for path in paths:
+        with open(path) as design:
+            yaml.load(design, _RefusingDuplicateKeys)  # noqa: S506 - a SafeLoader
+
+
+def _integers_with_a_fraction(config: Mapping[str, Any]) -> Iterator[str]:
+    """Where the config gives `2.0` for an integer: a JSON schema's `integer` takes any
+    number whose fraction is zero, and `range(2.0)` fails every job later."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    whole = base.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+    strict = jsonschema.validators.extend(base, type_checker=whole)
+    for error in strict(yaml.safe_load(SCHEMA.read_text())).iter_errors(config):
+        key = ".".join(str(part) for part in error.absolute_path)
+        yield f"config key {key}: {error.instance!r} is not a whole number written as one"
+
+
 def _not_finite(value: Any, key: str) -> Iterator[str]:
     """The keys under `key` whose value is a float that is nan or infinite."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -217,6 +256,8 @@ def check_consistency(config: Mapping[str, Any]) -> None:
     finite (YAML's `.nan` passes a schema's bounds)."""
     for key in _not_finite(config, ""):
         raise ValueError(f"config key {key}: not a finite number")
+    for problem in _integers_with_a_fraction(config):
+        raise ValueError(problem)
     config_series = series(config)
     for workload_name, workload in config["workloads"].items():
         key = f"workloads.{workload_name}" + (".plugin" if workload.get("plugin") else "")
@@ -289,3 +330,11 @@ def check_refinement(config: Mapping[str, Any], config_series: Mapping[str, Seri
     if unknown:
         raise ValueError(f"config key refine.workloads: {unknown} are not workloads of the "
                          f"sweep ({list(config['workloads'])})")
+    pairs = [[name.partition("@")[0] for name in pair] for pair in refine.get("pairs") or []]
+    every_series = [name.partition("@")[0] for name in config_series]
+    for name in refine.get("workloads") or []:
+        runs = set(config["workloads"][name].get("backends") or every_series)
+        if pairs and not any(set(pair) <= runs for pair in pairs):
+            raise ValueError(f"config key refine.workloads: {name} does not run both series "
+                             f"of any refined pair ({pairs}; it runs {sorted(runs)}): "
+                             "nothing there could be refined")

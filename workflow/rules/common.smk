@@ -38,8 +38,9 @@ if workflow.overwrite_configfiles:
 for key in workflow.config_settings.config:
     config[key] = sweep.typed_override(config[key])
 
-validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 try:
+    sweep.check_config_files(workflow.overwrite_configfiles or workflow.configfiles)
+    validate(config, schema="../schemas/config.schema.yaml", set_default=True)
     sweep.check_consistency(config)
 except ValueError as problem:
     raise WorkflowError(str(problem))

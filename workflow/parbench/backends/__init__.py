@@ -99,6 +99,15 @@ def resolve_series(name: str, overrides: Mapping[str, Any] | None = None,
             f"(declared: {list(backend.variants) or 'none'}); give this series its options, "
             f"e.g. `backends: {{{name}: {{option: value}}}}`")
     values = dict(backend.variants[label].options) if label in backend.variants else {}
+    # A declared variant is what the docs and the default pairs say it is.
+    redefined = sorted(option for option in set(values) & set(overrides)
+                       if overrides[option] != values[option])
+    if redefined:
+        raise ValueError(
+            f"config key {key}.{name}.{redefined[0]}: `{name}` is declared with "
+            f"{redefined[0]} {values[redefined[0]]!r}; a series with another value needs a "
+            f"name of its own, e.g. `{engine}-mine: {{{redefined[0]}: "
+            f"{overrides[redefined[0]]!r}}}`")
     values.update(overrides or {})
     connecting = sorted(name for name in set(values) & {field.name for field in
                                                         connection_fields(backend)}

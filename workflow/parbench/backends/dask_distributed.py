@@ -29,8 +29,11 @@ from parbench.workloads.base import Task
 @dataclass(frozen=True)
 class DaskOptions:
     address: str | None = option(None, "the existing scheduler's address "
-                                 "(`tcp://HOST:PORT`); `null`: a LocalCluster per job",
-                                 choices=(None,), kind=str, connection=True)
+                                 "(`tcp://HOST:PORT`, or tls, ucx, ws, wss); `null`: a "
+                                 "LocalCluster per job", choices=(None,), kind=str,
+                                 pattern=r"((tcp|tls|ucx|ws|wss)://)?"
+                                         r"([A-Za-z0-9._-]+|\[[0-9A-Fa-f:]+\]):[0-9]+",
+                                 connection=True)
 
 
 def _parbench_importable() -> bool:

@@ -44,9 +44,12 @@ os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
 
 @dataclass(frozen=True)
 class RayOptions:
+    # A pattern: `local` or an empty address would start a fresh instance, and its rows
+    # would say they ran on the cluster.
     address: str | None = option(None, "the existing cluster's `HOST:PORT` (its GCS); "
                                  "`null`: a fresh local instance on loopback per job",
-                                 choices=(None,), kind=str, connection=True)
+                                 choices=(None,), kind=str, connection=True,
+                                 pattern=r"([A-Za-z0-9._-]+|\[[0-9A-Fa-f:]+\]):[0-9]+")
 
 
 # What a failed connection most often means, for the row's error.
