@@ -31,6 +31,5 @@ from parbench.settings import JobSettings
 
 __all__ = ["MAX_MAPS_PER_SAMPLE", "THREAD_ENV_VARS", "TIMING_LOCK", "Job", "JobRun",
            "JobSettings", "Unsupported", "dispatch_overhead", "exclusive_timing_slot",
-           "job_process",
-           "limit_threads", "max_relative_error", "measure", "measure_rows",
+           "job_process", "limit_threads", "max_relative_error", "measure", "measure_rows",
            "relative_error", "run_job", "stop_reason", "try_lock", "wait_until_quiet"]
