@@ -14,7 +14,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from parbench import machine, sweep
+from parbench import config_checks, machine, sweep
 from parbench.backends import BACKENDS, default_series
 from tests.conftest import REPO, run_snakemake
 
@@ -26,7 +26,7 @@ def validated(config: dict) -> dict:
     """What the workflow does at parse time: the schema, then the registries."""
     config = copy.deepcopy(config)
     validate(config, schema=SCHEMA, set_default=True)
-    sweep.check_consistency(config)
+    config_checks.check_consistency(config)
     return config
 
 
@@ -39,7 +39,7 @@ def test_default_config_is_valid_and_spans_the_expected_crossover():
 @pytest.mark.parametrize("design", sorted((REPO / "config").rglob("*.yaml")),
                          ids=lambda path: str(path.relative_to(REPO / "config")))
 def test_every_committed_design_is_valid(design):
-    sweep.check_config_files([design])  # no key given twice
+    config_checks.check_config_files([design])  # no key given twice
     config = validated(yaml.safe_load(design.read_text()))
     assert sweep.combinations(config)
 
@@ -282,7 +282,7 @@ def test_a_workload_can_run_a_subset_of_the_series():
     assert {backend for workload, backend in backends if workload == "exp_sinh"} == {
         "serial", "pool", "ray"}
     with pytest.raises(ValueError, match=r"workloads\.shared_array\.backends: \['dask'\]"):
-        sweep.check_consistency(validated({
+        config_checks.check_consistency(validated({
             "workloads": {"shared_array": {"sizes": [1000], "backends": ["dask"]}},
             "backends": ["serial", "pool"]}))
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from parbench import columns
 from parbench.backends import BACKENDS
 from parbench.backends.base import allowed_values, option_fields
+from parbench.config_checks import config_schema
 from parbench.figures.registry import FIGURES
 from parbench.workloads import WORKLOADS
 
@@ -78,16 +79,12 @@ def workloads_table() -> str:
     return "\n".join(lines)
 
 
-SCHEMA = Path(__file__).resolve().parents[1] / "schemas/config.schema.yaml"
-
-
 def config_key_meanings() -> dict[str, str]:
     """Each config key's description, from the schema (the one place it is written)."""
-    import yaml
-
-    if not SCHEMA.is_file():  # an installed copy without the workflow beside it
+    schema = config_schema()
+    if schema is None:  # an installed copy without the workflow beside it
         return {}
-    properties = yaml.safe_load(SCHEMA.read_text())["properties"]
+    properties = schema["properties"]
     return {key: " ".join(spec.get("description", "").split())
             for key, spec in properties.items()}
 
@@ -119,9 +116,7 @@ def yaml_text(value: object) -> str:
 def config_table() -> str:
     """Every config key: its type, default and meaning, from the schema (the one place
     they are written)."""
-    import yaml
-
-    schema = yaml.safe_load(SCHEMA.read_text())
+    schema = config_schema()
     lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
 
     def add(key: str, spec: dict, required: bool) -> None:

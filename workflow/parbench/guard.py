@@ -267,9 +267,8 @@ def guard(token: str) -> int:
     seen: dict[tuple[int, float], psutil.Process] = {}
     while True:
         with contextlib.suppress(psutil.Error):
-            new = {(child.pid, child.create_time()): child
-                   for child in job.children(recursive=True)}
-            new = {key: child for key, child in new.items() if key not in seen}
+            new = {key: child for child in job.children(recursive=True)
+                   if (key := (child.pid, child.create_time())) not in seen}
             if new:
                 # Those that have ended are dropped: a long-lived job (a test process)
                 # starts thousands.

@@ -7,24 +7,19 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import math
-import os
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from parbench import machine
-from parbench.backends import BACKENDS, Series, series_from_config, target_of
+from parbench.backends import BACKENDS, Series, series_from_config
 from parbench.crossover import DEFAULT_PAIRS
 from parbench.identity import RAW_CSV, RAW_LOG, Job, job_csv  # noqa: F401 - the rules' paths
 from parbench.settings import JobSettings
 from parbench.workloads import workload_class
-
-SCHEMA = Path(__file__).resolve().parents[1] / "schemas/config.schema.yaml"
 
 
 def resolve_workers(values: list[int | str]) -> list[int]:
@@ -199,142 +194,3 @@ def typed_override(value: Any) -> Any:
         except yaml.YAMLError:
             return value
     return value
-
-
-class _RefusingDuplicateKeys(yaml.SafeLoader):
-    """YAML that refuses a key given twice in one mapping (PyYAML keeps the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if key in seen:
-                raise ValueError(f"config key {key}: given twice in one mapping (line "
-                                 f"{key_node.start_mark.line + 1} of {key_node.start_mark.name}"
-                                 "); YAML would keep the last one silently")
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-def check_config_files(paths: Sequence[str | Path]) -> None:
-    """The design's files, read again as they were written: Snakemake's reading merges a
-    workload given twice into one, silently."""
-    for path in paths:
-        with open(path) as design:
-            yaml.load(design, _RefusingDuplicateKeys)  # noqa: S506 - a SafeLoader
-
-
-def _integers_with_a_fraction(config: Mapping[str, Any]) -> Iterator[str]:
-    """Where the config gives `2.0` for an integer: a JSON schema's `integer` takes any
-    number whose fraction is zero, and `range(2.0)` fails every job later."""
-    import jsonschema
-
-    base = jsonschema.Draft202012Validator
-    whole = base.TYPE_CHECKER.redefine(
-        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
-    strict = jsonschema.validators.extend(base, type_checker=whole)
-    for error in strict(yaml.safe_load(SCHEMA.read_text())).iter_errors(config):
-        key = ".".join(str(part) for part in error.absolute_path)
-        yield f"config key {key}: {error.instance!r} is not a whole number written as one"
-
-
-def _not_finite(value: Any, key: str) -> Iterator[str]:
-    """The keys under `key` whose value is a float that is nan or infinite."""
-    if isinstance(value, float) and not math.isfinite(value):
-        yield key
-    elif isinstance(value, Mapping):
-        for name, item in value.items():
-            yield from _not_finite(item, f"{key}.{name}" if key else str(name))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _not_finite(item, f"{key}[{index}]")
-
-
-def check_consistency(config: Mapping[str, Any]) -> None:
-    """What a JSON schema cannot say: names and options come from the registries,
-    kernels belong to their workload, pairs name series of the sweep, numbers are
-    finite (YAML's `.nan` passes a schema's bounds)."""
-    for key in _not_finite(config, ""):
-        raise ValueError(f"config key {key}: not a finite number")
-    for problem in _integers_with_a_fraction(config):
-        raise ValueError(problem)
-    config_series = series(config)
-    for workload_name, workload in config["workloads"].items():
-        key = f"workloads.{workload_name}" + (".plugin" if workload.get("plugin") else "")
-        try:
-            known = workload_class(workload_name, workload.get("plugin")).kernels
-        except (ValueError, TypeError) as problem:
-            raise ValueError(f"config key {key}: {problem}") from None
-        smallest = workload_class(workload_name, workload.get("plugin")).min_size
-        too_small = [size for size in workload["sizes"] if size < smallest]
-        if too_small:
-            raise ValueError(f"config key workloads.{workload_name}.sizes: {too_small} below "
-                             f"the workload's smallest size, {smallest}")
-        base_names = {name.partition("@")[0] for name in config_series}
-        unknown = [name for name in workload.get("backends") or [] if name not in base_names]
-        if unknown:
-            raise ValueError(f"config key workloads.{workload_name}.backends: {unknown} are not "
-                             f"series of the sweep (`backends`: {list(config_series)})")
-        for kernel in workload.get("kernels") or []:
-            if kernel not in known:
-                raise ValueError(
-                    f"config key workloads.{workload_name}.kernels: unknown kernel {kernel!r}; "
-                    f"allowed: {list(known)}"
-                )
-    if config["min_repeats"] > config["max_repeats"]:
-        raise ValueError(
-            f"config keys min_repeats ({config['min_repeats']}) and max_repeats "
-            f"({config['max_repeats']}): min_repeats must not exceed max_repeats"
-        )
-    for pair in config["compare"] or []:
-        missing = [name for name in pair if name not in config_series]
-        if missing:
-            raise ValueError(
-                f"config key compare: {pair} names series not in `backends` "
-                f"({list(config_series)}): {missing}"
-            )
-        if len({target_of(name) for name in pair}) > 1:
-            raise ValueError(f"config key compare: {pair} compares series on different "
-                             "targets; a crossover compares series on one machine or cluster")
-    check_refinement(config, config_series)
-    check_paths(config)
-
-
-def check_paths(config: Mapping[str, Any]) -> None:
-    """The timing lock, where this machine can tell: a lock in a folder that does not
-    exist, or that is itself a folder, would fail every timing job. Checked without
-    creating it. (A cluster's connection file is not checked: a stopped cluster's is
-    gone, and its figures must still redraw; a job that cannot connect is an error
-    row naming the file.)"""
-    if not config.get("timing_lock"):
-        return
-    lock = Path(config["timing_lock"])
-    hint = "; a machine that times nothing can pass --config timing_lock=null"
-    if not lock.parent.is_dir():
-        raise ValueError(f"config key timing_lock: {str(lock)!r} is in no folder that "
-                         f"exists ({str(lock.parent)!r}); every timing job locks it{hint}")
-    if lock.is_dir() or not os.access(lock if lock.exists() else lock.parent, os.W_OK):
-        raise ValueError(f"config key timing_lock: {str(lock)!r} cannot be opened to lock "
-                         f"(a folder, or not writable here){hint}")
-
-
-def check_refinement(config: Mapping[str, Any], config_series: Mapping[str, Series]) -> None:
-    """`refine` names compared pairs and workloads of the sweep."""
-    refine = config.get("refine") or {}
-    compared = [list(pair) for pair in comparisons(config, config_series)]
-    for pair in refine.get("pairs") or []:
-        if list(pair) not in compared:
-            raise ValueError(f"config key refine.pairs: {list(pair)} is not a compared pair "
-                             f"of the sweep (`compare`: {compared})")
-    unknown = [name for name in refine.get("workloads") or [] if name not in config["workloads"]]
-    if unknown:
-        raise ValueError(f"config key refine.workloads: {unknown} are not workloads of the "
-                         f"sweep ({list(config['workloads'])})")
-    pairs = [[name.partition("@")[0] for name in pair] for pair in refine.get("pairs") or []]
-    every_series = [name.partition("@")[0] for name in config_series]
-    for name in refine.get("workloads") or []:
-        runs = set(config["workloads"][name].get("backends") or every_series)
-        if pairs and not any(set(pair) <= runs for pair in pairs):
-            raise ValueError(f"config key refine.workloads: {name} does not run both series "
-                             f"of any refined pair ({pairs}; it runs {sorted(runs)}): "
-                             "nothing there could be refined")

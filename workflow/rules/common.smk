@@ -18,7 +18,7 @@ os.environ.update(
     )
 )
 
-from parbench import columns, interpreters, refine, sweep  # noqa: E402
+from parbench import columns, config_checks, interpreters, refine, sweep  # noqa: E402
 from parbench.figures.registry import FIGURES, tables_read  # noqa: E402 - no matplotlib
 from parbench.identity import Job, wildcard_patterns  # noqa: E402
 from parbench.snakemake_fixes import linear_pipe_or_service_check  # noqa: E402
@@ -39,9 +39,9 @@ for key in workflow.config_settings.config:
     config[key] = sweep.typed_override(config[key])
 
 try:
-    sweep.check_config_files(workflow.overwrite_configfiles or workflow.configfiles)
+    config_checks.check_config_files(workflow.overwrite_configfiles or workflow.configfiles)
     validate(config, schema="../schemas/config.schema.yaml", set_default=True)
-    sweep.check_consistency(config)
+    config_checks.check_consistency(config)
 except ValueError as problem:
     raise WorkflowError(str(problem))
 

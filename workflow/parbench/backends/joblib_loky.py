@@ -9,6 +9,7 @@ job's start-up is cold.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -69,10 +70,12 @@ class JoblibBackend(Backend):
                                   max_nbytes=self.options.max_nbytes, **timeout, **setup)
         self._parallel.__enter__()  # one pool of workers for every call of this job
         self._batch_size: int | None = None
+        # On more workers, joblib's own timeout applies: a limit that never ends a map.
+        self._loop_timeout = LoopTimeout(self.limits.map_timeout_seconds
+                                         if self.workers == 1 else math.inf)
         if self.workers == 1:  # joblib falls back to a loop in this process
             if worker_setup is not None:
                 worker_state.install(worker_setup)
-            self._loop_timeout = LoopTimeout(self.limits.map_timeout_seconds)
             self._loop_timeout.start()
             return
         deadline = time.monotonic() + self.limits.start_timeout_seconds
@@ -85,19 +88,15 @@ class JoblibBackend(Backend):
                                            for index in range(self.workers)))
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
-        loop_timeout = getattr(self, "_loop_timeout", None)
-        began = time.perf_counter()
-        if loop_timeout is not None:
-            loop_timeout.map_began = began
+        loop_timeout = self._loop_timeout
+        began = loop_timeout.map_began = time.perf_counter()
         try:
             results = self._parallel(self._delayed(task)(index, shared_input)
                                      for index in range(tasks))
         finally:
-            if loop_timeout is not None:
-                loop_timeout.map_began = None
+            loop_timeout.map_began = None
         self._batch_size = getattr(self._parallel._backend, "_effective_batch_size", None)
-        if loop_timeout is not None:
-            loop_timeout.refuse_late(began)
+        loop_timeout.refuse_late(began)
         return results
 
     def shared_input_copies(self, tasks: int, nbytes: int) -> int:

@@ -50,6 +50,7 @@ class ThreadsBackend(Backend):
         if worker_setup is not None:
             # Threads share memory: the idiomatic way builds one state for all of them.
             worker_state.install(worker_setup)
+        self._tasks_left_running = False
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix=THREAD_NAME_PREFIX)
         # Threads start on demand: W tasks that wait for each other start all W.
         all_started = threading.Barrier(self.workers)
@@ -74,6 +75,5 @@ class ThreadsBackend(Backend):
             # A running task cannot be interrupted; queued ones are dropped. Waiting
             # for the task of a map that timed out could take forever: the job ends
             # without it (parbench.measure.slot.job_process).
-            executor.shutdown(wait=not getattr(self, "_tasks_left_running", False),
-                              cancel_futures=True)
+            executor.shutdown(wait=not self._tasks_left_running, cancel_futures=True)
         worker_state.clear()

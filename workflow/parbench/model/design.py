@@ -11,12 +11,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from parbench import columns, sweep
+from parbench import columns, config_checks, sweep
 from parbench.model.fit import Model
 from parbench.model.tables import predict
 from parbench.model.terms import Problem, crossing
-
-SCHEMA = Path(__file__).resolve().parents[2] / "schemas/config.schema.yaml"
 
 
 def design_config(path: str | Path) -> dict[str, Any]:
@@ -25,11 +23,11 @@ def design_config(path: str | Path) -> dict[str, Any]:
     config = yaml.safe_load(Path(path).read_text()) or {}
     if "workloads" not in config:
         raise ValueError("config key workloads: a design needs its workloads")
-    if SCHEMA.is_file():
-        for key, spec in yaml.safe_load(SCHEMA.read_text())["properties"].items():
-            if "default" in spec:
-                config.setdefault(key, spec["default"])
-    sweep.check_consistency(config)
+    schema = config_checks.config_schema()
+    for key, spec in (schema["properties"] if schema else {}).items():
+        if "default" in spec:
+            config.setdefault(key, spec["default"])
+    config_checks.check_consistency(config)
     return config
 
 
