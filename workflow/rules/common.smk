@@ -39,7 +39,9 @@ for key in workflow.config_settings.config:
     config[key] = sweep.typed_override(config[key])
 
 try:
-    config_checks.check_config_files(workflow.overwrite_configfiles or workflow.configfiles)
+    config_checks.check_config_files(
+        workflow.overwrite_configfiles or workflow.configfiles
+    )
     validate(config, schema="../schemas/config.schema.yaml", set_default=True)
     config_checks.check_consistency(config)
 except ValueError as problem:
