@@ -137,6 +137,22 @@ def test_a_map_that_hangs_is_an_error_row_and_the_backend_is_stopped(series_name
         assert not ray.is_initialized()
 
 
+def test_a_task_s_own_timeout_is_not_called_the_map_s():
+    """The limit is a map's: a sample of several maps that lasts past it, whose task
+    raises a TimeoutError of its own, keeps the task's words."""
+    # 0.4 s maps; a sample must last 1.5 s, so the calibration's second trial runs
+    # about five maps, from 0.8 s; the task's own timeout comes at 2 s, in its fourth
+    # map, 1.2 s into a sample that has outlasted the 1 s limit of one map.
+    rows = measure(
+        Job("times_out_itself", "python", "serial", 100_000, 4, 1),
+        job_settings(min_repeats=1, max_repeats=1, warmups=0, map_timeout_seconds=1,
+                     min_sample_seconds=1.5),
+        workload_plugin="tests.waiting_workload:TimesOutItself",
+    )
+    assert list(rows["status"]) == ["error"]
+    assert rows["error"].iloc[0] == "TimeoutError: the task's own timeout"
+
+
 def test_a_job_whose_thread_hangs_writes_its_row_and_ends(tmp_path: Path):
     """A thread cannot be stopped, and Python waits for a ThreadPoolExecutor's threads
     at exit: the job, run as Snakemake runs it (its own process), writes its error row

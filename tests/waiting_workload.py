@@ -47,3 +47,30 @@ class Waits(Workload):
 
     def expected(self, index: int, size: int, shared_input: Any) -> float:
         return float(index)
+
+
+# The task's own TimeoutError, raised from this many seconds into the job's maps.
+OWN_TIMEOUT_AFTER_SECONDS = 2.0
+_first_call: list[float] = []
+
+
+def wait_then_time_out(microseconds: int, index: int, shared_input: Any) -> float:
+    now = time.perf_counter()
+    _first_call[:] = _first_call or [now]
+    if now - _first_call[0] > OWN_TIMEOUT_AFTER_SECONDS:
+        raise TimeoutError("the task's own timeout")
+    return wait(microseconds, index, shared_input)
+
+
+class TimesOutItself(Waits):
+    """Waits whose tasks raise their own TimeoutError (not the map's limit) once the
+    job's maps have run `OWN_TIMEOUT_AFTER_SECONDS`. In the serial loop only: the
+    clock starts at the first task in the job's process."""
+
+    name = "times_out_itself"
+
+    def prepare(self, kernel: str, size: int, tasks: int) -> None:
+        _first_call.clear()
+
+    def task(self, kernel: str, size: int) -> Task:
+        return functools.partial(wait_then_time_out, size)
