@@ -43,6 +43,15 @@ def test_every_kernel_matches_the_serial_reference(name, kernel):
                for i in range(tasks) for j in range(i + 1, tasks))
 
 
+def test_a_lost_or_nan_result_is_never_a_match():
+    # Anywhere in the map, not only first: max() skips a NaN that follows a number.
+    for lost in (None, math.nan, [1.0, math.nan]):
+        results = [0.0, 1.0, lost, 3.0]
+        expected = [0.0, 1.0, [1.0, 2.0] if isinstance(lost, list) else 2.0, 3.0]
+        assert max_relative_error(results, expected) == math.inf, lost
+    assert max_relative_error([0.0, 1.0, 2.0], [0.0, 1.0, 2.0]) == 0.0
+
+
 # Workloads whose memory grows with their size (the others' does not).
 MEMORY_BOUND = [name for name, workload in WORKLOADS.items()
                 if workload().bytes_needed(10**15, 8, 2) > 0]

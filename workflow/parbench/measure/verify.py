@@ -16,7 +16,9 @@ def relative_error(got: Any, want: Any) -> float:
     if got.shape != want.shape:
         return math.inf
     scale = max(float(np.max(np.abs(want), initial=0.0)), 1e-300)
-    return float(np.max(np.abs(got - want), initial=0.0)) / scale
+    error = float(np.max(np.abs(got - want), initial=0.0)) / scale
+    # A NaN (a lost result reads as one) is no match: max() would skip it.
+    return error if math.isfinite(error) else math.inf
 
 
 def max_relative_error(results: Sequence[Any], expected: Sequence[Any]) -> float:
