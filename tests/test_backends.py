@@ -7,12 +7,14 @@ the moment it is registered.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 
@@ -21,6 +23,7 @@ from parbench.measure import limit_threads, max_relative_error
 from parbench.probes import worker_blas_threads, worker_pid, worker_thread
 from parbench.resources import tree_processes
 from parbench.workloads import WORKLOADS, get_workload
+from parbench.workloads.shared_array import sum_kernel
 
 pytestmark = [pytest.mark.engine]
 
@@ -50,6 +53,39 @@ def test_map_returns_every_result_in_order(started, workload_name, kernel):
     results = started.map(workload.task(kernel, size), tasks, shared_input)
     expected = [workload.expected(index, size, shared_input) for index in range(tasks)]
     assert max_relative_error(results, expected) <= workload.rtol
+
+
+def test_each_map_ships_the_shared_input_as_it_is_then(started):
+    """Every map moves its data, as a new problem's would be: a backend that kept what
+    an earlier map shipped (joblib's file of an array object it has seen) would time
+    warm maps that move nothing, and here return the old data's sums."""
+    array = np.arange(250_000, dtype=np.float64)  # 2 MB: over joblib's max_nbytes
+    before = started.map(sum_kernel, 3, array)
+    array += 1.0
+    after = started.map(sum_kernel, 3, array)
+    started.between_samples()
+    assert after == [float(array.sum()) + index for index in range(3)] != before
+
+
+def test_joblib_frees_its_copies_between_samples():
+    backend = get_backend("joblib", WORKERS)
+    backend.start()
+    try:
+        array = np.ones(250_000)  # 2 MB: memory-mapped
+        for _ in range(3):
+            backend.map(sum_kernel, 2, array)
+        assert len(joblib_memmaps()) == 3  # one per map
+        backend.between_samples()
+        assert joblib_memmaps() == []
+        assert backend.map(sum_kernel, 2, array) == [250_000.0, 250_001.0]
+    finally:
+        backend.stop()
+
+
+def joblib_memmaps() -> list[Path]:
+    """This process's joblib memory-mapped files, wherever joblib put its folder."""
+    return [path for folder in {Path("/dev/shm"), Path(tempfile.gettempdir())}
+            for path in folder.glob(f"joblib_memmapping_folder_{os.getpid()}_*/*.pkl")]
 
 
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}

@@ -109,6 +109,10 @@ class Backend(ABC):
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
         """Run task(i, shared_input) for i in range(tasks); return results in order."""
 
+    def between_samples(self) -> None:  # noqa: B027 - optional phase
+        """After each timed sample, outside its timer: free what its maps left for
+        later (joblib's memory-mapped copies of the shared input)."""
+
     def stop(self) -> None:  # noqa: B027 - optional phase
         """Stop every process `start` began. Idempotent."""
 

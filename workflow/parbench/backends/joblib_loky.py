@@ -1,10 +1,13 @@
 """joblib.Parallel on its default loky backend (scikit-learn's engine).
 
 Workers start by fork+exec, so they inherit nothing of the job's memory. Arrays
-larger than `max_nbytes` are memory-mapped to the workers instead of pickled
-(dumped to a temporary folder on each call); the batch size joblib settles on
-is recorded as `chunksize`. The reusable executor is shut down at stop, so each
-job's start-up is cold.
+larger than `max_nbytes` are memory-mapped to the workers instead of pickled:
+dumped to a temporary folder on each map, as a new array would be. (Within one
+`Parallel` context joblib dumps an array object once and hands its file to later
+calls: the same object every map here, so warm maps would have moved no data.) The
+files are freed between timed samples, outside the timer. The batch size joblib
+settles on is recorded as `chunksize`. The reusable executor is shut down at stop,
+so each job's start-up is cold.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import math
 import time
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from parbench import worker_state
 from parbench.backends.base import Backend, option
@@ -46,7 +51,8 @@ class JoblibBackend(Backend):
     summary = ("`joblib.Parallel(n_jobs=workers, backend='loky')`, one `delayed` call per "
                "index (1 worker: joblib runs the loop in the job's process)")
     startup_covers = "loky executor and all workers up"
-    shared_input_travels = "an argument; arrays over `max_nbytes` memory-mapped, once per call"
+    shared_input_travels = ("an argument; arrays over `max_nbytes` written to a memory-mapped "
+                            "file once per call")
     colour = "#cc78bc"
     marker = "v"
     packages = ("joblib",)
@@ -70,6 +76,7 @@ class JoblibBackend(Backend):
                                   max_nbytes=self.options.max_nbytes, **timeout, **setup)
         self._parallel.__enter__()  # one pool of workers for every call of this job
         self._batch_size: int | None = None
+        self._files_left = False
         # On more workers, joblib's own timeout applies: a limit that never ends a map.
         self._loop_timeout = LoopTimeout(self.limits.map_timeout_seconds
                                          if self.workers == 1 else math.inf)
@@ -89,6 +96,12 @@ class JoblibBackend(Backend):
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
         loop_timeout = self._loop_timeout
+        if isinstance(shared_input, np.ndarray):
+            # A new object each map (a view: no copy), so joblib dumps it again.
+            shared_input = shared_input.view()
+            limit = self.options.max_nbytes
+            self._files_left |= (self.workers > 1 and limit is not None
+                                 and shared_input.nbytes > _bytes(limit))
         began = loop_timeout.map_began = time.perf_counter()
         try:
             results = self._parallel(self._delayed(task)(index, shared_input)
@@ -98,6 +111,14 @@ class JoblibBackend(Backend):
         self._batch_size = getattr(self._parallel._backend, "_effective_batch_size", None)
         loop_timeout.refuse_late(began)
         return results
+
+    def between_samples(self) -> None:
+        """joblib deletes a context's memory-mapped files when it ends (waiting while
+        workers still hold them): a new context on the same warm workers and states."""
+        if self._files_left:
+            self._files_left = False
+            self._parallel.__exit__(None, None, None)
+            self._parallel.__enter__()
 
     def shared_input_copies(self, tasks: int, nbytes: int) -> int:
         """Memory-mapped once per call above `max_nbytes`; below, pickled per batch."""

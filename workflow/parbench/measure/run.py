@@ -177,6 +177,7 @@ class JobRun:
         self.maps_run += maps
         cpu = driver_cpu + resources.cpu_seconds_between(
             workers_before, resources.cpu_snapshot(job_pid, exclude=not_workers))
+        backend.between_samples()  # after the CPU is read: its work is not the maps'
         error_size = max(max_relative_error(result, self.expected) for result in results)
         if backend.on_cluster:  # the workers' CPU is on other hosts: not measured
             cpu = math.nan
