@@ -20,7 +20,13 @@ import pytest
 
 from parbench.backends import default_series, get_backend
 from parbench.measure import limit_threads, max_relative_error
-from parbench.probes import worker_blas_threads, worker_pid, worker_thread
+from parbench.probes import (
+    MOMENT_SECONDS,
+    start_after_a_moment,
+    worker_blas_threads,
+    worker_pid,
+    worker_thread,
+)
 from parbench.resources import tree_processes
 from parbench.workloads import WORKLOADS, get_workload
 from parbench.workloads.shared_array import sum_kernel
@@ -156,6 +162,29 @@ def test_tasks_run_where_the_backend_says(started):
         assert set(pids) == {os.getpid()} and threading.get_ident() not in threads
     else:
         assert os.getpid() not in pids
+
+
+def test_dask_workers_keep_the_jobs_blas_threads_other_than_one():
+    """Dask's nannies set the BLAS variables to 1 in the workers they start: a job's
+    `blas_threads: 2` must reach them as it reaches every other backend's."""
+    limit_threads(2)
+    backend = get_backend("dask", WORKERS)
+    try:
+        backend.start()
+        assert backend.map(worker_blas_threads, 2 * WORKERS, None) == [2.0] * (2 * WORKERS)
+    finally:
+        backend.stop()
+        limit_threads(1)
+
+
+def test_a_map_runs_as_many_tasks_at_once_as_it_has_workers(started):
+    """A backend started on fewer workers than asked (Ray's `num_cpus`, Dask's
+    `n_workers`, joblib's `n_jobs`) would pass every other contract test: tasks that
+    last a moment show how many ran side by side."""
+    starts = started.map(start_after_a_moment, 2 * WORKERS, None)
+    at_once = max(sum(other <= start < other + MOMENT_SECONDS for other in starts)
+                  for start in starts)
+    assert at_once == (1 if started.single_process else WORKERS), starts
 
 
 def test_thread_settings_reach_the_workers(started):

@@ -24,7 +24,9 @@ Covered where the code they test lives:
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -38,9 +40,9 @@ import psutil
 import pytest
 import yaml
 
-from parbench import guard
+from parbench import guard, resources
 from parbench.backends import BACKENDS
-from parbench.measure import Job, measure
+from parbench.measure import Job, exclusive_timing_slot, measure
 from tests.conftest import REPO, run_snakemake, start_job_and_wait_for_its_map
 from tests.failing_workloads import MARK_VARIABLE
 from tests.unwaiting import UNWAITING, job_settings
@@ -103,7 +105,14 @@ def test_a_job_killed_outright_leaves_no_process(tmp_path: Path, engine):
         time.sleep(0.2)
     text = log.read_text()
     assert f"parbench job {job.pid}" in text  # the log says which job it was
-    assert "ended without finishing" in text and "stopped" in text
+    stopped = re.search(r"ended without finishing .*; stopped (\d+) process\(es\) it had "
+                        r"started", text)
+    assert stopped, text[-2000:]
+    # Pool's and the executor's workers are mid-task, ipyparallel's engines in sessions
+    # of their own: none ends by itself, so the guard stopped them. (Ray's, Dask's and
+    # loky's may notice their driver's death first.)
+    if engine in ("pool", "process_pool", "ipyparallel"):
+        assert int(stopped.group(1)) >= 1, text[-2000:]
     assert not guard.lifeline_path(token).exists() and not guard.list_path(token).exists()
 
 
@@ -191,6 +200,88 @@ def test_a_runtime_folder_others_can_write_to_is_not_trusted(tmp_path: Path, mon
         os.chown(planted, 65534, 65534)  # nobody's
         with pytest.raises(RuntimeError, match="not a private folder"):
             guard.stop_orphans()
+
+
+# A parent that never reaps its child: the child, once exited, is a zombie that only
+# its parent (or, once that is gone, PID 1) can clear.
+LEAVES_A_ZOMBIE = """
+import subprocess, time
+child = subprocess.Popen(["true"])
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_zombie_that_someone_else_must_reap_is_not_waited_for():
+    """Exited processes that only another can reap (a container's PID 1 may never) are
+    over: teardown must not wait out its grace period for them."""
+    parent = subprocess.Popen([sys.executable, "-c", LEAVES_A_ZOMBIE], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        zombie = psutil.Process(int(parent.stdout.readline()))
+        deadline = time.monotonic() + 30
+        while zombie.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert zombie.status() == psutil.STATUS_ZOMBIE
+        grace = 60.0
+        began = time.monotonic()
+        assert resources.stop_leftovers([zombie], grace_seconds=grace) == []
+        assert time.monotonic() - began < grace / 4
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_a_timing_lock_that_is_not_the_users_own_file_is_refused(tmp_path: Path):
+    """In a shared /tmp another user could make the lock first and hold it: every
+    timing job would wait for ever. A link, or someone else's file, is refused."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("")
+    link = tmp_path / "linked.lock"
+    link.symlink_to(elsewhere)
+    with pytest.raises(RuntimeError, match="cannot use .*linked.lock as the timing lock"), \
+            exclusive_timing_slot(link):
+        pass
+    if os.geteuid() != 0:
+        pytest.skip("making a file another user's needs root")
+    theirs = tmp_path / "theirs.lock"
+    theirs.write_text("")
+    theirs.chmod(0o666)
+    os.chown(theirs, 65534, 65534)  # nobody's
+    with pytest.raises(RuntimeError, match="owned by user 65534"), \
+            exclusive_timing_slot(theirs):
+        pass
+    with exclusive_timing_slot(tmp_path / "mine.lock"):  # made here, the user's own
+        assert (tmp_path / "mine.lock").stat().st_uid == os.getuid()
+
+
+def test_a_dead_jobs_list_stops_a_process_only_where_pid_and_start_time_match(
+        tmp_path: Path, monkeypatch):
+    """PIDs are reused: a process whose PID a dead job's list names, but which started
+    at another time, is someone else's and must survive; the one that matches is the
+    job's and is stopped."""
+    runtime = tmp_path / "parbench-jobs"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setattr(guard, "RUNTIME_DIR", runtime)
+    bystander = subprocess.Popen(["sleep", "120"])
+    left_behind = subprocess.Popen(["sleep", "120"])
+    try:
+        started = {process.pid: psutil.Process(process.pid).create_time()
+                   for process in (bystander, left_behind)}
+        dead_job = "999999999-1.00"  # no such PID: the job is gone
+        guard.list_path(dead_job).write_text(json.dumps([
+            [bystander.pid, f"{started[bystander.pid] - 5:.2f}"],  # the PID, reused
+            [left_behind.pid, f"{started[left_behind.pid]:.2f}"]]))
+        assert not guard.token_alive(dead_job)
+        stopped = guard.stop_orphans()
+        assert left_behind.wait(timeout=30) is not None
+        assert bystander.poll() is None, stopped
+        assert [entry.split()[0] for entry in stopped] == [str(left_behind.pid)]
+        assert not guard.list_path(dead_job).exists()  # the dead job is forgotten
+    finally:
+        for process in (bystander, left_behind):
+            process.kill()
+            process.wait()
 
 
 def test_a_second_sigterm_during_the_backends_stop_leaves_no_process(tmp_path: Path):

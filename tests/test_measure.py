@@ -313,8 +313,8 @@ def test_pool_workers_die_on_sigterm_even_under_the_jobs_handler():
 def test_sigterm_stops_every_backend_and_writes_nothing(tmp_path: Path, series_name):
     """Snakemake stops jobs with SIGTERM: the job must stop its backend's processes,
     all of them, and write no CSV."""
-    output = tmp_path / "job.csv"
-    job, backend = start_job_and_wait_for_its_map(series_name, output)
+    output, log = tmp_path / "job.csv", tmp_path / "job.log"
+    job, backend = start_job_and_wait_for_its_map(series_name, output, log)
     try:
         descendants = psutil.Process(job.pid).children(recursive=True)
         job.terminate()
@@ -323,6 +323,12 @@ def test_sigterm_stops_every_backend_and_writes_nothing(tmp_path: Path, series_n
         assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE
                 and not is_helper(p, backend.helper_processes)] == []
         assert not output.exists()
+        # The job's own stop ran (the backend's stop() and its wait for leftovers),
+        # not only the guard's kill once the job was gone. (While `ray.init` runs, its
+        # own handler has SIGTERM exit the job: SystemExit, stopped the same way.)
+        said = log.read_text()
+        assert re.search(rf"{backend.name} stopped after (Terminated \(signal 15\)|"
+                         r"SystemExit \(15\))", said), said[-2000:]
     finally:
         if job.poll() is None:
             job.kill()

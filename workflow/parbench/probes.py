@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from typing import Any
 
 
@@ -23,6 +24,18 @@ def worker_pid(index: int, shared_input: Any = None) -> float:
 def worker_thread(index: int, shared_input: Any = None) -> float:
     """The thread a task runs on (threads backends run tasks in the job's process)."""
     return float(threading.get_ident())
+
+
+# How long `start_after_a_moment`'s tasks last: long enough that every free worker
+# takes one before the first ends.
+MOMENT_SECONDS = 0.3
+
+
+def start_after_a_moment(index: int, shared_input: Any = None) -> float:
+    """When a task lasting MOMENT_SECONDS started (wall clock): how many ran at once."""
+    started = time.time()
+    time.sleep(MOMENT_SECONDS)
+    return started
 
 
 def worker_blas_threads(index: int, shared_input: Any = None) -> float:

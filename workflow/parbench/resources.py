@@ -115,13 +115,32 @@ def background_fraction(machine_busy: float, own_cpu: float, wall_seconds: float
     return max(0.0, machine_busy - own_cpu) / (wall_seconds * (psutil.cpu_count() or 1))
 
 
+def still_running(process: psutil.Process) -> bool:
+    """Running, and not a zombie: one that has exited but that no one has reaped yet
+    (its parent gone, and a container's PID 1 that never reaps) is over all the same."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def wait_until_ended(processes: Iterable[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait up to `timeout` for `processes` to end (reaping this process's children);
+    returns those still running."""
+    deadline = time.monotonic() + timeout
+    alive = [process for process in processes if still_running(process)]
+    while alive and time.monotonic() < deadline:
+        psutil.wait_procs(alive, timeout=min(0.02, max(0.0, deadline - time.monotonic())))
+        alive = [process for process in alive if still_running(process)]
+    return alive
+
+
 def stop_leftovers(processes: Iterable[psutil.Process], grace_seconds: float = 10.0) -> list[str]:
     """Wait for `processes` to exit; terminate, then kill, those that do not.
 
     Returns a description of each one that had to be stopped.
     """
-    alive = [process for process in processes if process.is_running()]
-    _, alive = psutil.wait_procs(alive, timeout=grace_seconds)
+    alive = wait_until_ended(processes, grace_seconds)
     stopped = []
     for process in alive:
         try:
@@ -129,8 +148,7 @@ def stop_leftovers(processes: Iterable[psutil.Process], grace_seconds: float = 1
             process.terminate()
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             continue
-    _, still_alive = psutil.wait_procs(alive, timeout=3)
-    for process in still_alive:
+    for process in wait_until_ended(alive, 3):
         with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
     return stopped

@@ -18,6 +18,7 @@ to a LocalCluster the job starts).
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +72,13 @@ class DaskBackend(Backend):
             # pages (worker lists, profiles, metrics): none.
             "distributed.scheduler.http.routes": [],
             "distributed.worker.http.routes": [],
+            # The nannies set the BLAS thread variables to 1 in every worker they start
+            # (and, in this process, here): the job's own values (`blas_threads`), as
+            # every other backend's workers have them.
+            "distributed.nanny.pre-spawn-environ": {
+                **dask.config.get("distributed.nanny.pre-spawn-environ", {}),
+                **{name: value for name, value in os.environ.items()
+                   if name.endswith(("_NUM_THREADS", "_MAXIMUM_THREADS"))}},
         })
         if self.options.address:
             self._cluster = None  # not ours: never closed by this job

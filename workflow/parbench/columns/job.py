@@ -93,7 +93,9 @@ OUTCOME = (
 JOB_TIMES = (
     Column("startup_seconds", NUMBER, S, "starting the backend until its workers take work "
            "(Pool: processes up; Ray: `ray.init`; ipyparallel: controller and engines "
-           "registered); not in `seconds`", JS, "job", MEDIAN, required=True),
+           "registered), the first import of the engine's package included, as a script "
+           "pays it (a second `attempts` has it imported already); not in `seconds`",
+           JS, "job", MEDIAN, required=True),
     Column("startup_kind", TEXT, "", "`start` (the job started its backend: a cold start) or "
            "`connect` (it joined an existing cluster: connect time, never to be compared with "
            "a start)", (JOB,), "job"),

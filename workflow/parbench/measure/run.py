@@ -94,6 +94,7 @@ class JobRun:
         self.state_verified: bool | None = None
         self.maps_run = 0
         self.leftovers: list[str] = []
+        self.interrupted = ""  # what ended the job before its rows, if anything
         self.cluster: dict[str, Any] = {}
         self.job_pid = os.getpid()
         # Processes that exist before the backend starts are not its own: the job
@@ -115,6 +116,11 @@ class JobRun:
             self.status = "error"
             self.error = f"{type(failure).__name__}: {failure}".strip()
             traceback.print_exc(file=sys.stderr)
+        except BaseException as interrupted:  # SIGTERM (Terminated), Ctrl-C: no row
+            self.interrupted = f"{type(interrupted).__name__} ({interrupted})"
+            print(f"parbench job {self.job_pid}: {self.interrupted}; stopping "
+                  f"{self.backend.name}", file=sys.stderr, flush=True)
+            raise
         finally:
             self._stop()
 
@@ -287,6 +293,9 @@ class JobRun:
         if self.leftovers:
             print(f"warning: stopped {len(self.leftovers)} process(es) the backend left "
                   f"behind: {self.leftovers}", file=sys.stderr)
+        if self.interrupted:
+            print(f"parbench job {self.job_pid}: {self.backend.name} stopped after "
+                  f"{self.interrupted}", file=sys.stderr, flush=True)
 
     def repeat_rows(self) -> list[dict[str, Any]]:
         """One row per timed repeat, then one for the failure, if any."""

@@ -34,7 +34,7 @@ def exclusive_timing_slot(lock_path: Path = TIMING_LOCK) -> Iterator[None]:
     # A POSIX record lock (lockf), not flock: it belongs to this process alone.
     # An flock is shared with every forked child (Pool workers), so a job killed
     # outright left its orphaned workers holding the slot, and every later job waited.
-    with open(lock_path, "a") as lock:
+    with open_own_lock(lock_path) as lock:
         if not try_lock(lock):
             print(f"waiting for the timing slot ({lock_path})", file=sys.stderr, flush=True)
             fcntl.lockf(lock, fcntl.LOCK_EX)
@@ -42,6 +42,25 @@ def exclusive_timing_slot(lock_path: Path = TIMING_LOCK) -> Iterator[None]:
             yield
         finally:
             fcntl.lockf(lock, fcntl.LOCK_UN)
+
+
+def open_own_lock(lock_path: Path) -> Any:
+    """The lock file, made if missing, once it is this user's own plain file: in a
+    shared /tmp, one that another user made first could be held by them for ever (or
+    be a link to a file of this user's), and every timing job would wait on it."""
+    try:
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW,
+                             0o600)
+    except OSError as failure:
+        raise RuntimeError(f"cannot use {lock_path} as the timing lock ({failure.strerror}): "
+                           "remove it, or set `timing_lock`") from failure
+    status = os.fstat(descriptor)
+    if status.st_uid != os.getuid():
+        os.close(descriptor)
+        raise RuntimeError(f"the timing lock {lock_path} is owned by user {status.st_uid}, "
+                           f"not {os.getuid()}: another user could hold it and stop every "
+                           "timing job; remove it, or set `timing_lock`")
+    return os.fdopen(descriptor, "a")
 
 
 def try_lock(lock: Any) -> bool:
