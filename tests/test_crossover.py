@@ -123,6 +123,18 @@ def test_identical_curves_have_no_clear_winner():
     assert estimate.status == NO_CLEAR_WINNER and math.isnan(estimate.size)
 
 
+def test_a_size_without_data_does_not_make_a_winner():
+    """A size whose jobs all failed has no interval: it tells the curves apart no
+    more than one where they overlap."""
+    rng = np.random.default_rng(6)
+    sizes = [1e4, 1e5, 1e6]
+    same = [_noisy(size * 1e-6, rng) for size in sizes]
+    failed = [s.copy() for s in same]
+    failed[0] = np.full_like(failed[0], np.nan)
+    estimate = crossover_with_confidence(sizes, same, failed)
+    assert estimate.status == NO_CLEAR_WINNER
+
+
 def test_clear_winner_throughout_gives_no_number():
     rng = np.random.default_rng(7)
     sizes = [1e4, 1e5, 1e6]
@@ -340,6 +352,21 @@ def test_a_straight_fit_inside_its_bracket_is_the_headline():
     # A fit whose estimate the signs put elsewhere does not hold.
     elsewhere = dataclasses.replace(fitted, size=bracket.ci_high * 1.5)
     assert choose(elsewhere, bracket) == BRACKET
+
+
+def test_the_bracket_is_the_last_crossing_where_a_curve_crosses_back():
+    """Ahead at the smallest size, behind at the next three, ahead again above: the
+    challenger overtakes for good between the fourth and the fifth."""
+    rng = np.random.default_rng(35)
+    sizes = [0.1, 0.2, 0.5, 1.0, 2.0, 4.0]
+    ratios = [0.5, -0.5, -0.5, -0.5, 0.5, 0.8]  # log(baseline / challenger)
+    baseline = {size: {replicate: 0.02 for replicate in range(3)} for size in sizes}
+    challenger = {size: {replicate: 0.02 * math.exp(-ratio + rng.normal(0, 0.03))
+                         for replicate in range(3)} for size, ratio in zip(sizes, ratios)}
+    bracket = sign_bracket(challenger, baseline)
+    assert bracket.status == FOUND
+    assert (bracket.ci_low, bracket.ci_high) == (1.0, 2.0)
+    assert 1.0 < bracket.size < 2.0
 
 
 def test_no_bracket_where_the_signs_are_not_told_from_noise():

@@ -127,6 +127,9 @@ def test_cheapest_design_favours_replicates_when_the_variance_is_between_jobs():
         variance = (components.between + components.within / design.repeats) / design.replicates
         assert stats.Z_95 * math.sqrt(variance) <= math.log1p(0.05)
     assert stats.cheapest_design(stats.VarianceComponents(math.nan, 0.01), 1, 1, 0.05) is None
+    # Costs unknown (rows without job times): no design, rather than a crash.
+    for costs in ((math.nan, 0.1), (1.0, math.nan)):
+        assert stats.cheapest_design(between_jobs, *costs, 0.05) is None
 
 
 def test_many_bootstraps_at_once_give_each_ones_medians_to_the_bit():

@@ -216,7 +216,9 @@ def cheapest_design(components: VarianceComponents, replicate_cost_seconds: floa
     scale; medians are treated as means, with at least MIN_REPEATS_FOR_A_MEDIAN
     repeats). None when the components are unknown."""
     between, within = components.between, components.within
-    if math.isnan(between) or math.isnan(within) or repeat_cost_seconds <= 0:
+    # Costs come from the rows' job times, which an older or partial run may lack.
+    if (math.isnan(between) or math.isnan(within) or not math.isfinite(replicate_cost_seconds)
+            or not math.isfinite(repeat_cost_seconds) or repeat_cost_seconds <= 0):
         return None
     if between <= 0:
         repeats = max_repeats

@@ -107,11 +107,14 @@ def headline(interpolated: CrossoverEstimate, fitted: FittedCrossover,
     chosen = {FIT: fitted, BRACKET: bracket, INTERPOLATED: interpolated}[method]
     relative = relative_half_width(chosen.ci_low, chosen.ci_high, chosen.size) \
         if chosen.status == FOUND else np.nan
+    # An interval goes with its estimate: none where no size is given (a fit whose
+    # crossing fell outside its sizes keeps its own numbers in the fit_ columns).
+    given = chosen.status == FOUND or method == INTERPOLATED
     return {
         "method": method, "crossover_status": chosen.status,
-        "crossover_size": chosen.size if chosen.status == FOUND or method == INTERPOLATED
-        else np.nan,
-        "crossover_ci_low": chosen.ci_low, "crossover_ci_high": chosen.ci_high,
+        "crossover_size": chosen.size if given else np.nan,
+        "crossover_ci_low": chosen.ci_low if given else np.nan,
+        "crossover_ci_high": chosen.ci_high if given else np.nan,
         "crossover_relative_half_width": relative,
         "interpolated_status": interpolated.status, "interpolated_size": interpolated.size,
         "interpolated_ci_low": interpolated.ci_low,

@@ -9,11 +9,16 @@ the sign of their paired log ratio y = log(baseline / challenger) at each measur
 
   the bracket  the largest size A where y is below zero and the smallest size B above A
                where it is above zero, each told from noise by a one-sided t-test at
-               (1 − confidence) / 2 (the variance between replicates pooled over every
-               size of the curve: noise on log axes is alike at every size); the
-               crossing lies between them with at least `confidence`, whatever the
-               curves do between the sizes. Its estimate is where the size means of y
-               cross zero in [A, B], on log axes.
+               (1 − confidence) / m for a curve of m sizes (the variance between
+               replicates pooled over every size of the curve: noise on log axes is
+               alike at every size). A bracket misses only where some size is told
+               the wrong sign, a size below the crossing positive or one above it
+               negative: at most m tests' errors, (1 − confidence) together
+               (Bonferroni), so over repeated runs a bracket that misses the crossing
+               comes out at most 1 − `confidence` of the time, whatever the curves do
+               between the sizes (of the brackets given where the curves barely part,
+               more may miss). Its estimate is where the size means of y cross zero in
+               [A, B], on log axes.
 
 The headline (`choose`) is the fit where it holds (found, its lines not told from a
 straight line by a lack-of-fit test, its estimate inside the bracket), else the
@@ -65,18 +70,22 @@ def sign_bracket(challenger: JobValues, baseline: JobValues,
     spread = math.sqrt(scatter / freedom)
     from scipy.special import stdtrit  # as in fitted: scipy.stats is slow to import
 
-    critical = float(stdtrit(freedom, 0.5 + confidence / 2))
+    # Bonferroni over the curve's sizes (see the module): refinement piles sizes up
+    # near the crossing, where each test errs nearly at its level.
+    critical = float(stdtrit(freedom, 1 - (1 - confidence) / len(ratios)))
     means = {size: float(values.mean()) for size, values in ratios.items()}
     if spread == 0:
         told = {size: np.sign(mean) for size, mean in means.items()}
     else:
         told = {size: np.sign(mean) * (abs(mean) / (spread / math.sqrt(len(ratios[size])))
                                        > critical) for size, mean in means.items()}
-    high = min((size for size in means if told[size] > 0), default=math.inf)
-    below = [size for size in means if size < high and told[size] < 0]
-    if not below or high == math.inf:
+    # The last crossing: above the largest size where the challenger is told slower,
+    # it never is again. (The first would leave sizes above it where it still loses:
+    # Ray's small arguments travel inline, so a curve can cross, and cross back.)
+    low = max((size for size in means if told[size] < 0), default=-math.inf)
+    high = min((size for size in means if size > low and told[size] > 0), default=math.inf)
+    if low == -math.inf or high == math.inf:
         return SignBracket(NO_SIGN_CHANGE if len(means) > 1 else TOO_FEW_SIZES)
-    low = max(below)
     between = [size for size in means if low <= size <= high]
     for left, right in zip(between, between[1:]):
         if means[left] < 0 <= means[right]:  # the first crossing of the means, log-linear

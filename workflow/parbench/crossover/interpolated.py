@@ -134,6 +134,10 @@ Interval = tuple[float, float]
 
 
 def _intervals_overlap(first: Interval, second: Interval) -> bool:
+    """Whether two intervals overlap; one that is unknown (a size without data) does
+    not tell them apart either."""
+    if not all(math.isfinite(end) for end in (*first, *second)):
+        return True
     return first[0] <= second[1] and second[0] <= first[1]
 
 

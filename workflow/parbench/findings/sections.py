@@ -38,10 +38,17 @@ def headline_row(crossover: pd.DataFrame) -> pd.Series | None:
     return None
 
 
-def why(row: pd.Series, model: pd.DataFrame | None) -> list[Block]:
-    """The cost model's line on a crossover: where it puts it, and the costs behind."""
+def why(row: pd.Series, model: pd.DataFrame | None,
+        engines: Mapping[str, str] | None = None) -> list[Block]:
+    """The cost model's line on a crossover: where it puts it, and the costs behind
+    (`engines`: each series' backend, whose class says how its copies travel)."""
     if model is None or model.empty or pd.isna(row.get("predicted_crossover_size")):
         return []
+    from parbench.backends import BACKENDS
+
+    travels = [f"`{series}`: {BACKENDS[engine].shared_input_travels}"
+               for series in (row["challenger"], row["baseline"])
+               if (engine := (engines or {}).get(series)) in BACKENDS]
     costs = model[model["series"].isin([row["challenger"], row["baseline"]])
                   & (model["parameter"].isin(["per_byte_seconds", "per_map_seconds"]))]
     parts = []
@@ -52,10 +59,10 @@ def why(row: pd.Series, model: pd.DataFrame | None) -> list[Block]:
                      "a map")
     return [Paragraph(
         f"Why, by the cost model (`model.csv`, fitted on this run's data, compute and "
-        f"dispatch workloads): it puts this crossover at "
+        f"dispatch workloads): it puts the crossing at "
         f"{words.size(row['predicted_crossover_size'], row['size_unit'])}; "
-        + "; ".join(parts) + ", each byte counted once per copy a map makes (Pool: one "
-        "per chunk of tasks; Ray: one put).")]
+        + "; ".join(parts) + ", each byte counted once per copy a map makes"
+        + (f" ({'; '.join(travels)})" if travels else "") + ".")]
 
 
 def headline(summary: pd.DataFrame, crossover: pd.DataFrame,
@@ -67,7 +74,9 @@ def headline(summary: pd.DataFrame, crossover: pd.DataFrame,
     where = (f"on `{row['workload']}` ({row['kernel']} kernel, {row['tasks']:.0f} tasks, "
              f"{words.counted(row['workers'], 'worker')}; size: {row['size_unit']})")
     text = f"**The answer, {where}:** " + words.crossover(row)
-    return [Paragraph(text), *fixed_costs(summary, row), *why(row, model)]
+    engines = summary.drop_duplicates("series").set_index("series")["engine"] \
+        if "engine" in summary else None
+    return [Paragraph(text), *fixed_costs(summary, row), *why(row, model, engines)]
 
 
 def _regime(workload: str) -> str:

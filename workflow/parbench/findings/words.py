@@ -42,7 +42,8 @@ def method(row: pd.Series) -> str:
         return ("the interval is the two measured sizes where the paired times change sign, "
                 "each side told from noise; a straight line does not hold there")
     return (f"interpolated between the grid's {size(row['size_below'], row['size_unit'])} "
-            f"and {size(row['size_above'], row['size_unit'])}")
+            f"and {size(row['size_above'], row['size_unit'])}, a bootstrap interval that "
+            "few replicates make too narrow")
 
 
 def crossover(row: pd.Series) -> str:
