@@ -25,6 +25,7 @@ DEFAULT = yaml.safe_load((REPO / "config/config.yaml").read_text())
 def validated(config: dict) -> dict:
     """What the workflow does at parse time: the schema, then the registries."""
     config = copy.deepcopy(config)
+    config_checks.check_schema(config)
     validate(config, schema=SCHEMA, set_default=True)
     config_checks.check_consistency(config)
     return config
@@ -132,6 +133,8 @@ def test_schema_fills_defaults_for_omitted_keys():
      "backends.pool-c1.chunksize", "name of its own"),
     (lambda c: c["refine"].update(workloads=["exp_sinh"]) or c["workloads"]["exp_sinh"].update(
         backends=["serial"]), "refine.workloads", "both series"),
+    # Refinement's settings without a pair to refine would be ignored in silence.
+    (lambda c: c["refine"].update(pairs=[]), "refine.pairs", "nothing is refined"),
 ])
 def test_invalid_values_name_the_key(change, key, hint):
     config = copy.deepcopy(DEFAULT)
@@ -161,6 +164,9 @@ def test_options_and_variants_make_series_of_their_own():
     # A workload given twice: Snakemake's reading would keep the second alone.
     ("workloads:\n  exp_sinh: {sizes: [100]}\n  exp_sinh: {sizes: [5]}\n",
      "config key exp_sinh: given twice in one mapping (line 3"),
+    # The schema's objection, worded as the others: the key and its value first.
+    (yaml.safe_dump({"workloads": {"exp_sinh": {"sizes": [100]}}, "replicates": 0}),
+     "config key replicates (0): 0 is less than the minimum of 1"),
 ])
 def test_workflow_refuses_a_bad_config_before_any_job(workflow_copy: Path, design, said):
     (workflow_copy / "bad.yaml").write_text(design)

@@ -52,6 +52,27 @@ def check_config_files(paths: Sequence[str | Path]) -> None:
             yaml.load(design, _RefusingDuplicateKeys)  # noqa: S506 - a SafeLoader
 
 
+def check_schema(config: Mapping[str, Any]) -> None:
+    """The schema's first objection, as the other checks word theirs: the key, its
+    value, what is wrong (Snakemake's own report buries the key under the schema)."""
+    import jsonschema
+
+    schema = config_schema()
+    if schema is None:
+        return
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is None:
+        return
+    key = ".".join(str(part) for part in error.absolute_path)
+    scalar = not isinstance(error.instance, (Mapping, list))
+    where = f"config key {key}" + (f" ({error.instance!r})" if scalar else "") if key \
+        else "config"
+    # Where the value matched none of several forms, say each form's objection.
+    forms = sorted({sub.message for sub in error.context or ()})
+    raise ValueError(f"{where}: {error.message}" + (f" ({'; '.join(forms)})" if forms else ""))
+
+
 def _integers_with_a_fraction(config: Mapping[str, Any]) -> Iterator[str]:
     """Where the config gives `2.0` for an integer: a JSON schema's `integer` takes any
     number whose fraction is zero, and `range(2.0)` fails every job later."""
@@ -157,6 +178,10 @@ def check_refinement(config: Mapping[str, Any], config_series: Mapping[str, Seri
         if list(pair) not in compared:
             raise ValueError(f"config key refine.pairs: {list(pair)} is not a compared pair "
                              f"of the sweep (`compare`: {compared})")
+    if refine.get("workloads") and not refine.get("pairs"):
+        raise ValueError(f"config key refine.pairs: empty, so nothing is refined, yet "
+                         f"refine.workloads names {list(refine['workloads'])}: name the pairs "
+                         "to refine (for example [[ray, pool]]), or leave refine out")
     unknown = [name for name in refine.get("workloads") or [] if name not in config["workloads"]]
     if unknown:
         raise ValueError(f"config key refine.workloads: {unknown} are not workloads of the "

@@ -42,6 +42,7 @@ try:
     config_checks.check_config_files(
         workflow.overwrite_configfiles or workflow.configfiles
     )
+    config_checks.check_schema(config)
     validate(config, schema="../schemas/config.schema.yaml", set_default=True)
     config_checks.check_consistency(config)
 except ValueError as problem:
