@@ -59,6 +59,7 @@ bench: $(BIN)/snakemake
 	$(BIN)/python -m benchmarks $(BENCH)
 
 lint: $(BIN)/snakemake
+	$(BIN)/ruff check workflow tests benchmarks
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 

@@ -94,10 +94,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def engine_processes(since: float = SESSION_STARTED) -> list[psutil.Process]:
     """Backend processes (Ray, ipyparallel, loky, ...) started after `since` and still alive."""
-    found = []
-    for process in psutil.process_iter(["name", "cmdline", "create_time", "status"]):
+    found, uid = [], os.getuid()
+    for process in psutil.process_iter(["name", "cmdline", "create_time", "status", "uids"]):
         try:
-            if process.info["create_time"] < since or process.info["status"] == "zombie":
+            if (process.info["create_time"] < since or process.info["status"] == "zombie"
+                    or process.info["uids"].real != uid):  # another user's are not ours
                 continue
             text = " ".join([process.info["name"] or ""] + (process.info["cmdline"] or []))
             if any(marker in text for marker in ENGINE_PROCESS_MARKERS):

@@ -212,7 +212,8 @@ def test_the_sweep_runs_on_a_two_node_ray_cluster_beside_local(tmp_path):
 @pytest.mark.slow
 def test_a_job_runs_on_dask_workers_in_another_network_namespace(tmp_path):
     needs_netns()
-    with clusters.two_namespaces("pbt") as namespaces, \
+    # Named by this process: a run killed before its clean-up leaves no name in the way.
+    with clusters.two_namespaces(f"t{os.getpid()}") as namespaces, \
             clusters.dask_cluster(tmp_path, namespaces) as address:
         first_namespace = namespaces[0]
         rows = run_job_on_cluster("dask", "address", address, tmp_path / "job.csv",
