@@ -46,9 +46,10 @@ def why(row: pd.Series, model: pd.DataFrame | None,
         return []
     from parbench.backends import BACKENDS
 
+    engines = {} if engines is None else dict(engines)
     travels = [f"`{series}`: {BACKENDS[engine].shared_input_travels}"
                for series in (row["challenger"], row["baseline"])
-               if (engine := (engines or {}).get(series)) in BACKENDS]
+               if (engine := engines.get(series)) in BACKENDS]
     costs = model[model["series"].isin([row["challenger"], row["baseline"]])
                   & (model["parameter"].isin(["per_byte_seconds", "per_map_seconds"]))]
     parts = []
