@@ -369,6 +369,18 @@ def test_the_bracket_is_the_last_crossing_where_a_curve_crosses_back():
     assert 1.0 < bracket.size < 2.0
 
 
+def test_lines_that_do_not_gain_where_the_medians_cross_cannot_place_it():
+    """The fit is tried around a crossing of the medians; where its lines lose ground
+    instead, it can neither place that crossing nor say there is none."""
+    rng = np.random.default_rng(37)
+    ratios = {1.0: 0.1, 1.5: 0.0, 2.0: -0.1}  # log(baseline / challenger), falling
+    baseline = {size: {replicate: 0.02 for replicate in range(3)} for size in ratios}
+    challenger = {size: {replicate: 0.02 * math.exp(-ratio + rng.normal(0, 0.01))
+                         for replicate in range(3)} for size, ratio in ratios.items()}
+    fitted = fit_crossover(challenger, baseline, around=1.5, max_residual=0.5)
+    assert fitted.status == UNBOUNDED and math.isnan(fitted.size)
+
+
 def test_no_bracket_where_the_signs_are_not_told_from_noise():
     rng = np.random.default_rng(33)
     same = {size: {replicate: 0.02 * math.exp(rng.normal(0, 0.1)) for replicate in range(3)}

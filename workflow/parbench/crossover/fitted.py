@@ -157,8 +157,10 @@ def fit_crossover(challenger: JobValues, baseline: JobValues, around: float,
 
     t = float(stdtrit(len(lines) - 1, 0.5 + confidence / 2))
     found = {"replicates": len(lines), **extent, **residuals}
-    if slope <= 0:  # the challenger does not gain on the baseline as the size grows
-        return FittedCrossover(NONE_IN_RANGE, **found)
+    if slope <= 0:
+        # The fit is tried only where the medians cross; lines that do not gain there
+        # cannot place that crossing (its interval would be unbounded), nor deny it.
+        return FittedCrossover(UNBOUNDED, **found)
     size = _scaled(around, -intercept / slope)
     low, high = (_scaled(around, bound)
                  for bound in fieller_interval(intercept, slope, covariance, t))
