@@ -47,9 +47,11 @@ def why(row: pd.Series, model: pd.DataFrame | None,
     from parbench.backends import BACKENDS
 
     engines = {} if engines is None else dict(engines)
-    travels = [f"`{series}`: {BACKENDS[engine].shared_input_travels}"
+    # A backend's own words, for a series that is the backend with its defaults (a
+    # variant's options may change how its input travels: pool-shm's does).
+    travels = [f"`{series}`: {BACKENDS[series].shared_input_travels}"
                for series in (row["challenger"], row["baseline"])
-               if (engine := engines.get(series)) in BACKENDS]
+               if engines.get(series) == series and series in BACKENDS]
     costs = model[model["series"].isin([row["challenger"], row["baseline"]])
                   & (model["parameter"].isin(["per_byte_seconds", "per_map_seconds"]))]
     parts = []
