@@ -81,8 +81,15 @@ def test_joblib_frees_its_copies_between_samples():
         for _ in range(3):
             backend.map(sum_kernel, 2, array)
         assert len(joblib_memmaps()) == 3  # one per map
+        batching = backend._parallel._backend
+        batching._effective_batch_size = 4  # as if auto batching had learnt it
         backend.between_samples()
+        deadline = time.monotonic() + 10  # joblib's resource tracker unlinks them
+        while joblib_memmaps() and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert joblib_memmaps() == []
+        # What auto batching learnt is kept: a sample does not start it again from 1.
+        assert backend._parallel._backend._effective_batch_size == 4
         assert backend.map(sum_kernel, 2, array) == [250_000.0, 250_001.0]
     finally:
         backend.stop()

@@ -128,11 +128,15 @@ def wait_until_ended(processes: Iterable[psutil.Process], timeout: float) -> lis
     """Wait up to `timeout` for `processes` to end (reaping this process's children);
     returns those still running."""
     deadline = time.monotonic() + timeout
-    alive = [process for process in processes if still_running(process)]
-    while alive and time.monotonic() < deadline:
-        psutil.wait_procs(alive, timeout=min(0.02, max(0.0, deadline - time.monotonic())))
+    alive = list(processes)
+    while True:
+        # wait_procs reaps this process's own children that have ended; a zombie
+        # whose parent is another is over all the same.
+        left = max(0.0, deadline - time.monotonic())
+        _, alive = psutil.wait_procs(alive, timeout=min(0.02, left))
         alive = [process for process in alive if still_running(process)]
-    return alive
+        if not alive or time.monotonic() >= deadline:
+            return alive
 
 
 def stop_leftovers(processes: Iterable[psutil.Process], grace_seconds: float = 10.0) -> list[str]:

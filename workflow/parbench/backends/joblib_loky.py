@@ -24,6 +24,8 @@ from parbench.backends.base import Backend, option
 from parbench.backends.in_job_loop import LoopTimeout
 from parbench.workloads.base import Task
 
+# What joblib's auto batching has learnt (joblib.parallel's AutoBatchingMixin).
+LEARNT_BATCHING = ("_effective_batch_size", "_smoothed_batch_duration")
 # How long each start-up probe task lasts: long enough that idle workers, not one
 # fast worker, answer them; counted in the start-up time.
 PROBE_SECONDS = 0.02
@@ -114,11 +116,17 @@ class JoblibBackend(Backend):
 
     def between_samples(self) -> None:
         """joblib deletes a context's memory-mapped files when it ends (waiting while
-        workers still hold them): a new context on the same warm workers and states."""
+        workers still hold them): a new context on the same warm workers and states,
+        with the batch size joblib had learnt (ending a context forgets it, and every
+        sample would learn it again from one task a batch)."""
         if self._files_left:
             self._files_left = False
+            learnt = {name: getattr(self._parallel._backend, name) for name in LEARNT_BATCHING
+                      if hasattr(self._parallel._backend, name)}
             self._parallel.__exit__(None, None, None)
             self._parallel.__enter__()
+            for name, value in learnt.items():
+                setattr(self._parallel._backend, name, value)
 
     def shared_input_copies(self, tasks: int, nbytes: int) -> int:
         """Memory-mapped once per call above `max_nbytes`; below, pickled per batch."""
