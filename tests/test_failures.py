@@ -232,9 +232,9 @@ def test_a_zombie_that_someone_else_must_reap_is_not_waited_for():
         parent.wait()
 
 
-def test_a_timing_lock_that_is_not_the_users_own_file_is_refused(tmp_path: Path):
-    """In a shared /tmp another user could make the lock first and hold it: every
-    timing job would wait for ever. A link, or someone else's file, is refused."""
+def test_a_timing_lock_that_is_a_link_is_refused(tmp_path: Path):
+    """In a shared /tmp another user could put a link where the lock goes, to a file
+    of this user's."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.write_text("")
     link = tmp_path / "linked.lock"
@@ -242,6 +242,11 @@ def test_a_timing_lock_that_is_not_the_users_own_file_is_refused(tmp_path: Path)
     with pytest.raises(RuntimeError, match="cannot use .*linked.lock as the timing lock"), \
             exclusive_timing_slot(link):
         pass
+
+
+def test_a_timing_lock_another_user_owns_is_refused(tmp_path: Path):
+    """In a shared /tmp another user could make the lock first and hold it: every
+    timing job would wait for ever."""
     if os.geteuid() != 0:
         pytest.skip("making a file another user's needs root")
     theirs = tmp_path / "theirs.lock"
