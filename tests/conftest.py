@@ -32,6 +32,7 @@ from parbench.backends import BACKENDS
 from parbench.resources import is_helper
 from parbench.tables import write_csv_atomically
 from parbench.workflow_copy import copy_workflow
+from tests.no_skips import fail_on_skips
 
 REPO = Path(__file__).resolve().parents[1]
 # The tests' own workloads (tests/failing_workloads.py, waiting_workload.py) load in the jobs and
@@ -90,6 +91,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.config.get_terminal_writer().line(
             f"FAILED: engine processes outlived the suite: {names}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    fail_on_skips(session)  # under CI
 
 
 def engine_processes(since: float = SESSION_STARTED) -> list[psutil.Process]:
