@@ -133,8 +133,6 @@ def test_schema_fills_defaults_for_omitted_keys():
      "backends.pool-c1.chunksize", "name of its own"),
     (lambda c: c["refine"].update(workloads=["exp_sinh"]) or c["workloads"]["exp_sinh"].update(
         backends=["serial"]), "refine.workloads", "both series"),
-    # Refinement's settings without a pair to refine would be ignored in silence.
-    (lambda c: c["refine"].update(pairs=[]), "refine.pairs", "nothing is refined"),
 ])
 def test_invalid_values_name_the_key(change, key, hint):
     config = copy.deepcopy(DEFAULT)
@@ -142,6 +140,15 @@ def test_invalid_values_name_the_key(change, key, hint):
     with pytest.raises((WorkflowError, ValueError)) as error:
         validated(config)
     assert key in str(error.value) and hint in str(error.value), str(error.value)
+
+
+def test_refinement_turned_off_with_workloads_named_says_so(capsys):
+    """`pairs: []` turns refinement off (as `--config` gives it, beside the default's
+    workloads): the design runs, and says its refine.workloads have no effect."""
+    config = copy.deepcopy(DEFAULT)
+    config["refine"]["pairs"] = []
+    validated(config)
+    assert "refine.pairs is empty, so nothing is refined" in capsys.readouterr().err
 
 
 def test_options_and_variants_make_series_of_their_own():

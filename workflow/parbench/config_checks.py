@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -179,9 +180,11 @@ def check_refinement(config: Mapping[str, Any], config_series: Mapping[str, Seri
             raise ValueError(f"config key refine.pairs: {list(pair)} is not a compared pair "
                              f"of the sweep (`compare`: {compared})")
     if refine.get("workloads") and not refine.get("pairs"):
-        raise ValueError(f"config key refine.pairs: empty, so nothing is refined, yet "
-                         f"refine.workloads names {list(refine['workloads'])}: name the pairs "
-                         "to refine (for example [[ray, pool]]), or leave refine out")
+        # `pairs: []` is how refinement is turned off (`--config` keeps the default's
+        # workloads): said, not refused.
+        print(f"warning: config key refine.pairs is empty, so nothing is refined "
+              f"(refine.workloads, {list(refine['workloads'])}, has no effect)",
+              file=sys.stderr)
     unknown = [name for name in refine.get("workloads") or [] if name not in config["workloads"]]
     if unknown:
         raise ValueError(f"config key refine.workloads: {unknown} are not workloads of the "
