@@ -188,7 +188,8 @@ def test_a_map_runs_as_many_tasks_at_once_as_it_has_workers(started):
     """A backend started on fewer workers than asked (Ray's `num_cpus`, Dask's
     `n_workers`, joblib's `n_jobs`) would pass every other contract test: tasks that
     last a moment show how many ran side by side."""
-    starts = started.map(start_after_a_moment, 2 * WORKERS, None)
+    # Four waves: a worker slow to take its first task on a busy machine still joins.
+    starts = started.map(start_after_a_moment, 4 * WORKERS, None)
     at_once = max(sum(other <= start < other + MOMENT_SECONDS for other in starts)
                   for start in starts)
     assert at_once == (1 if started.single_process else WORKERS), starts

@@ -157,7 +157,7 @@ def test_a_map_that_hangs_is_an_error_row_and_the_backend_is_stopped(series_name
         assert not ray.is_initialized()
 
 
-def test_a_task_s_own_timeout_is_not_called_the_map_s():
+def test_a_tasks_own_timeout_is_not_worded_as_the_maps():
     """The limit is a map's: a sample of several maps that lasts past it, whose task
     raises a TimeoutError of its own, keeps the task's words."""
     # 0.4 s maps; a sample must last 1.5 s, so the calibration's second trial runs

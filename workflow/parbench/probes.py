@@ -32,8 +32,9 @@ MOMENT_SECONDS = 0.3
 
 
 def start_after_a_moment(index: int, shared_input: Any = None) -> float:
-    """When a task lasting MOMENT_SECONDS started (wall clock): how many ran at once."""
-    started = time.time()
+    """When a task lasting MOMENT_SECONDS started (the monotonic clock, one for every
+    process of a Linux machine): how many ran at once."""
+    started = time.monotonic()
     time.sleep(MOMENT_SECONDS)
     return started
 
