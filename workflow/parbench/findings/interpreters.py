@@ -76,7 +76,7 @@ def interpreter_sentence(summary: pd.DataFrame, machines: pd.DataFrame,
         return None
     return (f"Threads on {described} (`{challenger}`, interpreter `{interpreter}`) "
             + "; they ".join(clauses)
-            + " (warm times, 95 % intervals apart).")
+            + " (warm times, 95 % bootstrap intervals apart, narrow over few replicates).")
 
 
 def interpreter_description(machines: pd.DataFrame, interpreter: str,

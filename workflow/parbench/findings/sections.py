@@ -146,7 +146,8 @@ def regimes(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
                       "(fit): where the lines fitted near the crossing meet, "
                       "(bracket): between the two measured sizes where the paired times "
                       "change sign, (interpolated): between two grid sizes; tied: 95 % "
-                      "intervals overlap."), table]
+                      "intervals overlap (bootstrap intervals, narrower than the scatter "
+                      "between jobs allows where the replicates are few)."), table]
 
 
 def fixed_costs(summary: pd.DataFrame, row: pd.Series) -> list[Block]:
