@@ -63,6 +63,8 @@ class DaskBackend(Backend):
         import dask
         from distributed import Client, LocalCluster
 
+        from parbench.measure.environment import THREAD_ENV_VARS
+
         dask.config.set({
             "distributed.scheduler.active-memory-manager.start": False,
             # A task whose worker died is otherwise re-run on another, up to 3 times,
@@ -77,8 +79,7 @@ class DaskBackend(Backend):
             # every other backend's workers have them.
             "distributed.nanny.pre-spawn-environ": {
                 **dask.config.get("distributed.nanny.pre-spawn-environ", {}),
-                **{name: value for name, value in os.environ.items()
-                   if name.endswith(("_NUM_THREADS", "_MAXIMUM_THREADS"))}},
+                **{name: os.environ[name] for name in THREAD_ENV_VARS if name in os.environ}},
         })
         if self.options.address:
             self._cluster = None  # not ours: never closed by this job

@@ -79,6 +79,10 @@ class JoblibBackend(Backend):
         self._parallel.__enter__()  # one pool of workers for every call of this job
         self._batch_size: int | None = None
         self._files_left = False
+        # Arrays above this many bytes are memory-mapped (joblib does not on one worker).
+        limit = self.options.max_nbytes
+        self._memory_mapped_above = _bytes(limit) if limit is not None and self.workers > 1 \
+            else math.inf
         # On more workers, joblib's own timeout applies: a limit that never ends a map.
         self._loop_timeout = LoopTimeout(self.limits.map_timeout_seconds
                                          if self.workers == 1 else math.inf)
@@ -101,9 +105,7 @@ class JoblibBackend(Backend):
         if isinstance(shared_input, np.ndarray):
             # A new object each map (a view: no copy), so joblib dumps it again.
             shared_input = shared_input.view()
-            limit = self.options.max_nbytes
-            self._files_left |= (self.workers > 1 and limit is not None
-                                 and shared_input.nbytes > _bytes(limit))
+            self._files_left |= shared_input.nbytes > self._memory_mapped_above
         began = loop_timeout.map_began = time.perf_counter()
         try:
             results = self._parallel(self._delayed(task)(index, shared_input)

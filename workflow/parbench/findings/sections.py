@@ -38,20 +38,16 @@ def headline_row(crossover: pd.DataFrame) -> pd.Series | None:
     return None
 
 
-def why(row: pd.Series, model: pd.DataFrame | None,
-        engines: Mapping[str, str] | None = None) -> list[Block]:
-    """The cost model's line on a crossover: where it puts it, and the costs behind
-    (`engines`: each series' backend, whose class says how its copies travel)."""
+def why(row: pd.Series, model: pd.DataFrame | None) -> list[Block]:
+    """The cost model's line on a crossover: where it puts it, and the costs behind."""
     if model is None or model.empty or pd.isna(row.get("predicted_crossover_size")):
         return []
     from parbench.backends import BACKENDS
 
-    engines = {} if engines is None else dict(engines)
-    # A backend's own words, for a series that is the backend with its defaults (a
-    # variant's options may change how its input travels: pool-shm's does).
+    # A backend's own words, for a series named as its backend (a variant's options
+    # may change how its input travels: pool-shm's does).
     travels = [f"`{series}`: {BACKENDS[series].shared_input_travels}"
-               for series in (row["challenger"], row["baseline"])
-               if engines.get(series) == series and series in BACKENDS]
+               for series in (row["challenger"], row["baseline"]) if series in BACKENDS]
     costs = model[model["series"].isin([row["challenger"], row["baseline"]])
                   & (model["parameter"].isin(["per_byte_seconds", "per_map_seconds"]))]
     parts = []
@@ -77,9 +73,7 @@ def headline(summary: pd.DataFrame, crossover: pd.DataFrame,
     where = (f"on `{row['workload']}` ({row['kernel']} kernel, {row['tasks']:.0f} tasks, "
              f"{words.counted(row['workers'], 'worker')}; size: {row['size_unit']})")
     text = f"**The answer, {where}:** " + words.crossover(row)
-    engines = summary.drop_duplicates("series").set_index("series")["engine"] \
-        if "engine" in summary else None
-    return [Paragraph(text), *fixed_costs(summary, row), *why(row, model, engines)]
+    return [Paragraph(text), *fixed_costs(summary, row), *why(row, model)]
 
 
 def _regime(workload: str) -> str:
