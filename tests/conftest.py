@@ -142,6 +142,19 @@ run_job(Job("exp_sinh", "python", sys.argv[2], int(sys.argv[3]), 4, 2),
 """
 
 
+def measuring_process(job_pid: int, deadline: float) -> psutil.Process:
+    """The process a timing job measures in: its one child, forked from it (the job
+    watches it, to write the row of a measuring process killed outright)."""
+    job = psutil.Process(job_pid)
+    while True:
+        forked = [child for child in job.children()
+                  if command_line(child) == command_line(job)]
+        if forked or time.time() > deadline:
+            assert len(forked) == 1, f"job {job_pid} measures in one process: {forked}"
+            return forked[0]
+        time.sleep(0.05)
+
+
 def backend_is_mapping(job: psutil.Process, backend: type) -> bool:
     """Has the job's backend started its workers (so that the long map is running)?"""
     if backend.in_job_process:
@@ -171,10 +184,10 @@ def start_job_and_wait_for_its_map(series_name: str, output: Path,
     iterations = 10_000_000 if backend.in_job_process else 50_000_000
     job = subprocess.Popen([sys.executable, "-c", JOB_SCRIPT, str(output), series_name,
                             str(iterations)], stderr=stderr)
-    parent = psutil.Process(job.pid)
     deadline = time.time() + 120
+    measuring = measuring_process(job.pid, deadline)
     while time.time() < deadline and not (backend.single_process
-                                          or backend_is_mapping(parent, backend)):
+                                          or backend_is_mapping(measuring, backend)):
         time.sleep(0.3)
     time.sleep(1.5)  # into the map (the serial loop: into its first task)
     return job, backend

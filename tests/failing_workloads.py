@@ -57,3 +57,37 @@ class OffByOne(_IndexExpected):
 
     name = "off_by_one"
     run = off_by_one
+
+
+class _KillsItsJob(_IndexExpected):
+    """Preparing its input, the job's own measuring process dies: `signal_number` at
+    once, as the kernel's out-of-memory killer or a crash in C code ends it."""
+
+    signal_number: signal.Signals
+    run = off_by_one  # never runs
+
+    def prepare(self, kernel: str, size: int, tasks: int) -> None:
+        os.kill(os.getpid(), self.signal_number)
+
+
+class KilledOutright(_KillsItsJob):
+    name = "killed_outright"
+    signal_number = signal.SIGKILL
+
+
+class CrashesInC(_KillsItsJob):
+    name = "crashes_in_c"
+    signal_number = signal.SIGSEGV
+
+
+class AllocatesTooMuch(_IndexExpected):
+    """Preparing its input, the job's own measuring process fills 1 GiB, page by page
+    (more than the memory cgroup a test runs it in)."""
+
+    name = "allocates"
+    run = off_by_one  # never runs
+
+    def prepare(self, kernel: str, size: int, tasks: int) -> None:
+        self._filled = bytearray(2**30)
+        for offset in range(0, len(self._filled), 4096):
+            self._filled[offset] = 1

@@ -1,6 +1,7 @@
 """Nothing lost, nothing left behind: each failure a user met, as they meet it.
 
-Covered here: hard-killed jobs (SIGKILL) and what they leave, workers that die
+Covered here: hard-killed jobs (SIGKILL) and what they leave, measuring processes
+killed outright (the kernel's OOM killer, a crash in C code), workers that die
 during a map, Ray's and Dask's silent retries, peak memory that counted shared
 pages once per process, inputs that do not fit in /dev/shm, empty logs of
 crashed jobs, and Snakemake interrupted by SIGINT alone.
@@ -24,6 +25,7 @@ Covered where the code they test lives:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -33,6 +35,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -41,9 +44,15 @@ import pytest
 import yaml
 
 from parbench import guard, resources
+from parbench.aggregate.validate import read_job_csv
 from parbench.backends import BACKENDS
 from parbench.measure import Job, exclusive_timing_slot, measure
-from tests.conftest import REPO, run_snakemake, start_job_and_wait_for_its_map
+from tests.conftest import (
+    REPO,
+    measuring_process,
+    run_snakemake,
+    start_job_and_wait_for_its_map,
+)
 from tests.failing_workloads import MARK_VARIABLE
 from tests.unwaiting import UNWAITING, job_settings
 
@@ -114,6 +123,103 @@ def test_a_job_killed_outright_leaves_no_process(tmp_path: Path, engine):
     if engine in ("pool", "process_pool", "ipyparallel"):
         assert int(stopped.group(1)) >= 1, text[-2000:]
     assert not guard.lifeline_path(token).exists() and not guard.list_path(token).exists()
+
+
+def test_a_measuring_process_killed_outright_is_an_error_row_and_leaves_no_process(
+        tmp_path: Path):
+    """The OOM killer picks the biggest process, often the one holding the job's inputs:
+    the job that watches it die writes the row that says so (the sweep goes on), and
+    stops what it had started, here ipyparallel's engines, in sessions of their own."""
+    output, log = tmp_path / "job.csv", tmp_path / "job.log"
+    job, _ = start_job_and_wait_for_its_map("ipyparallel", output, log)
+    measuring = measuring_process(job.pid, time.time() + 10)
+    descendants = listed_by_the_guard(job.pid, guard.job_token(job.pid))
+    assert len(descendants) > 2, "the backend started processes"
+    measuring.kill()
+    assert job.wait(timeout=60) == 0, log.read_text()[-2000:]
+    psutil.wait_procs(descendants, timeout=30)
+    assert alive(descendants) == []
+    rows = read_job_csv(output)  # checked as aggregation checks every per-job CSV
+    assert list(rows["status"]) == ["error"] and not rows["verified"].iloc[0]
+    assert re.fullmatch(rf"JobKilled: the job's measuring process {measuring.pid} was killed "
+                        r"by SIGKILL: kill -9, .*", rows["error"].iloc[0])
+    assert rows["series"].iloc[0] == "ipyparallel" and rows["workers"].iloc[0] == 2
+    stopped = re.search(r"killed by SIGKILL.*; stopped (\d+) process\(es\) it had started",
+                        log.read_text())
+    assert stopped and int(stopped.group(1)) >= 2, log.read_text()[-2000:]
+
+
+KILLED_JOB = """
+import sys
+from parbench.backends import resolve_series
+from parbench.measure import Job, run_job
+from tests.unwaiting import job_settings
+workload, plugin = sys.argv[2:4]
+run_job(Job(workload, "python", "pool", 1000, 4, 2), job_settings(min_repeats=1, max_repeats=1),
+        resolve_series("pool"), sys.argv[1], workload_plugin=f"tests.failing_workloads:{plugin}")
+"""
+
+
+@pytest.mark.parametrize(("workload", "plugin", "words"), [
+    ("killed_outright", "KilledOutright", "SIGKILL: kill -9, a time limit"),
+    ("crashes_in_c", "CrashesInC", "SIGSEGV: a crash in C code"),
+])
+def test_a_measuring_process_that_dies_of_a_signal_says_which(tmp_path: Path, workload, plugin,
+                                                              words):
+    output = tmp_path / "job.csv"
+    ended = subprocess.run([sys.executable, "-c", KILLED_JOB, str(output), workload, plugin],
+                           capture_output=True, text=True, timeout=120)
+    assert ended.returncode == 0, ended.stderr[-2000:]
+    rows = read_job_csv(output)
+    assert list(rows["status"]) == ["error"] and words in rows["error"].iloc[0]
+    assert rows["workload"].iloc[0] == workload and rows["orphans_stopped"].iloc[0] == 0
+
+
+def test_a_measuring_process_the_kernels_oom_killer_ends_is_said_to_be(tmp_path: Path):
+    """A real out-of-memory kill: the job runs in a memory cgroup of its own, smaller
+    than what its workload allocates."""
+    output = tmp_path / "job.csv"
+    with memory_limited_cgroup(300 * 2**20) as enter:
+        ended = subprocess.run([sys.executable, "-c", KILLED_JOB, str(output), "allocates",
+                                "AllocatesTooMuch"], capture_output=True, text=True,
+                               timeout=120, preexec_fn=enter)
+    assert ended.returncode == 0, ended.stderr[-2000:]
+    rows = read_job_csv(output)
+    assert list(rows["status"]) == ["error"]
+    assert re.search(r"killed by SIGKILL: the kernel's out-of-memory killer killed [1-9]",
+                     rows["error"].iloc[0]), rows["error"].iloc[0]
+
+
+@contextlib.contextmanager
+def memory_limited_cgroup(limit_bytes: int) -> Iterator[Callable[[], None]]:
+    """A memory cgroup (v2, or v1's memory hierarchy) limited to `limit_bytes`, without
+    swap; yields what moves the calling process into it (a preexec_fn)."""
+    root = Path("/sys/fs/cgroup")
+    v2 = "memory" in (root / "cgroup.controllers").read_text().split() if (
+        root / "cgroup.controllers").exists() else False
+    folder = (root if v2 else root / "memory") / f"parbench-test-{os.getpid()}"
+    try:
+        folder.mkdir()
+        if v2:
+            (folder / "memory.max").write_text(str(limit_bytes))
+            with contextlib.suppress(OSError):
+                (folder / "memory.swap.max").write_text("0")
+        else:
+            (folder / "memory.limit_in_bytes").write_text(str(limit_bytes))
+            (folder / "memory.swappiness").write_text("0")
+    except OSError as failure:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+        pytest.skip(f"no memory cgroup can be made here ({failure}): run as root on Linux")
+    procs = folder / "cgroup.procs"
+    try:
+        yield lambda: procs.write_text(str(os.getpid()))
+    finally:
+        for _ in range(50):  # empty once its processes are reaped
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+                break
+            time.sleep(0.1)
 
 
 # A job's guarded block left by an exception before its teardown stopped everything

@@ -1,8 +1,9 @@
 """No process outlives its timing job, even when the job is killed outright.
 
-SIGKILL (the out-of-memory killer, a scheduler's time limit, `kill -9`) ends a
-job without running its `finally`, so its engines would live on: ipyparallel's
-controller and engines for good, still computing while the next jobs measure.
+SIGKILL (a scheduler's time limit, `kill -9`) ends a job without running its
+`finally`, so its engines would live on: ipyparallel's controller and engines for
+good, still computing while the next jobs measure. (Where the job's measuring child
+alone dies, the job stops them itself: parbench.measure.slot.)
 Three things make their lifetime follow the job's:
 
 - **A mark on everything the job starts.** The job sets `PARBENCH_JOB=<token>`
@@ -175,6 +176,13 @@ def stop_processes(processes: list[psutil.Process]) -> list[str]:
     return stop_leftovers(victims.values(), grace_seconds=0)
 
 
+def stop_what_the_job_started(token: str) -> list[str]:
+    """Stop every process marked or listed for the job `token`, by PID (not the caller:
+    a job whose measuring process died stops what that process left)."""
+    return stop_processes(marked_processes(lambda mark: mark == token)
+                          + listed_processes(token))
+
+
 def forget(token: str) -> None:
     lifeline_path(token).unlink(missing_ok=True)
     list_path(token).unlink(missing_ok=True)
@@ -290,8 +298,7 @@ def guard(token: str) -> int:
         if job_ended in readable:
             break
     # The job is gone without finishing: nothing it started may outlive it.
-    stopped = stop_processes(marked_processes(lambda mark: mark == token)
-                             + listed_processes(token))
+    stopped = stop_what_the_job_started(token)
     forget(token)
     print(f"parbench guard: job {pid} ended without finishing (a signal, SIGKILL, the "
           f"out-of-memory killer or a time limit); stopped {len(stopped)} process(es) it "

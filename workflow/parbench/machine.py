@@ -6,6 +6,7 @@ quota, never `os.cpu_count()`: in containers the latter over-counts (ray#27958).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -110,6 +111,17 @@ def shm_free_bytes() -> int | None:
         return shutil.disk_usage("/dev/shm").free
     except OSError:
         return None
+
+
+def oom_kills() -> int:
+    """Processes the kernel's out-of-memory killer has killed since boot (0 where
+    /proc/vmstat does not count them)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/vmstat").read_text().splitlines():
+            name, _, count = line.partition(" ")
+            if name == "oom_kill":
+                return int(count)
+    return 0
 
 
 def blas_library() -> str:

@@ -1,7 +1,8 @@
 """CPU seconds and peak memory of a job's whole process tree.
 
-The tree is the job's process and every descendant: Pool workers, Ray's raylet,
-GCS and workers, ipyparallel's controller and engines.
+The tree is the job's measuring process and every descendant: Pool workers, Ray's
+raylet, GCS and workers, ipyparallel's controller and engines. (The job's own
+process, which only watches the measuring one, is not in it.)
 
 - CPU: the job's own process by `time.process_time()` at the timer's edges; every
   other process by snapshots of its threads' on-CPU time (schedstat) just before

@@ -3,13 +3,12 @@ from parbench.backends import Series
 from parbench.identity import Job
 from parbench.logs import stderr_to
 from parbench.machine import config_hash
-from parbench.measure import JobSettings, job_process, run_job
+from parbench.measure import JobSettings, run_job
 
 # Guarded: with the spawn/forkserver start methods, every Pool worker re-runs
 # this file as __mp_main__; unguarded, it would start the job again.
 if __name__ == "__main__":
-    # job_process: a threads job whose timed-out task runs on ends all the same.
-    with stderr_to(snakemake.log[0]), job_process():
+    with stderr_to(snakemake.log[0]):
         run_job(
             Job.from_wildcards(snakemake.wildcards),
             JobSettings(**snakemake.params.settings),

@@ -115,9 +115,9 @@ JOB_TIMES = (
            "started has exited", JS, "job", MEDIAN),
     Column("overhead_per_task_seconds", NUMBER, S, "per-task dispatch cost: median time of "
            "`calibration_repeats` maps of `tasks` empty tasks, ÷ `tasks`", JS, "job", MEDIAN),
-    Column("peak_rss_bytes", NUMBER, BYTES, "peak summed resident memory of the job's process "
-           "tree (shared pages once per process: an upper bound); empty on a cluster", JS,
-           "job", MEDIAN),
+    Column("peak_rss_bytes", NUMBER, BYTES, "peak summed resident memory of the job's "
+           "measuring process tree (shared pages once per process: an upper bound); empty "
+           "on a cluster", JS, "job", MEDIAN),
     Column("peak_pss_bytes", NUMBER, BYTES, "peak summed proportional set size of the "
            "process tree (every page once: what it really occupies); empty on a cluster",
            JS, "job", MEDIAN),

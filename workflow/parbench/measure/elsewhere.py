@@ -10,17 +10,16 @@ import sys
 
 from parbench.backends import Series
 from parbench.identity import Job
-from parbench.measure.slot import job_process, run_job
+from parbench.measure.slot import run_job
 from parbench.settings import JobSettings
 
 
 def main(argument: str) -> None:
     given = json.loads(argument)
-    with job_process():
-        run_job(Job(**given["job"]), JobSettings(**given["settings"]),
-                Series(**given["series"]), given["output"],
-                workload_plugin=given["workload_plugin"], timing_lock=given["timing_lock"],
-                config_hash=given["config_hash"], planned_round=given["planned_round"])
+    run_job(Job(**given["job"]), JobSettings(**given["settings"]),
+            Series(**given["series"]), given["output"],
+            workload_plugin=given["workload_plugin"], timing_lock=given["timing_lock"],
+            config_hash=given["config_hash"], planned_round=given["planned_round"])
 
 
 # Guarded: Pool workers started by spawn or forkserver import this module again.

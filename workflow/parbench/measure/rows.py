@@ -46,7 +46,6 @@ def measure_rows(job: Job, settings: JobSettings, series: Series | None = None,
     limit_threads(settings.blas_threads)
     load_avg_1m = os.getloadavg()[0]
     series = series or resolve_series(job.series)
-    cores = machine.available_cores()
     quiet_waited_seconds = 0.0
     for attempt in range(1, settings.remeasure_loaded + 2):
         waited, background_before = wait_until_quiet(settings)
@@ -68,6 +67,48 @@ def measure_rows(job: Job, settings: JobSettings, series: Series | None = None,
         print(f"warning: attempt {attempt} ran on a loaded machine (others used "
               f"{background_before:.0%} before, {run.background_cpu_fraction_during:.0%} "
               "during the samples); measuring again", file=sys.stderr)
+    conditions = {
+        "load_avg_1m": load_avg_1m,
+        "quiet_waited_seconds": quiet_waited_seconds,
+        "background_cpu_fraction": background_before,
+        "background_cpu_fraction_during": run.background_cpu_fraction_during,
+        "loaded": loaded,
+        "attempts": attempt,
+    }
+    recorded = {**plugin_values(backend, backend.recorded(job.tasks), "backend_"),
+                **plugin_values(workload, workload.recorded(job.kernel, job.size), "workload_")}
+    return job_rows(job, settings, series, workload, backend, run, memory, conditions,
+                    recorded, config_hash, planned_round, job_start_unix)
+
+
+def killed_rows(job: Job, settings: JobSettings, series: Series, death: str,
+                workload_plugin: str | None = None, config_hash: str = "",
+                planned_round: int = 0, job_start_unix: float = math.nan
+                ) -> list[dict[str, Any]]:
+    """The error row of a job whose measuring process was killed outright (SIGKILL, a
+    crash in C code): written by the process that watched it die, from what the job
+    is, not from what it measured, which died with it (`death` says how)."""
+    workload = get_workload(job.workload, workload_plugin)
+    backend = get_backend(series, job.workers,
+                          Limits(map_timeout_seconds=settings.map_timeout_seconds))
+    run = JobRun(job, settings, workload, backend)
+    run.status, run.error = "error", death
+    memory = {"peak_rss_bytes": math.nan, "peak_pss_bytes": math.nan}
+    # What the backend and the workload settled on (a chunk size, loop lengths) died
+    # with the process; the machine's state then is unknown, and not `loaded`.
+    conditions = {"load_avg_1m": os.getloadavg()[0], "loaded": False, "attempts": 1}
+    return job_rows(job, settings, series, workload, backend, run, memory, conditions, {},
+                    config_hash, planned_round, job_start_unix)
+
+
+def job_rows(job: Job, settings: JobSettings, series: Series, workload: Any, backend: Any,
+             run: JobRun, memory: Mapping[str, float], conditions: Mapping[str, Any],
+             recorded: Mapping[str, Any], config_hash: str, planned_round: int,
+             job_start_unix: float) -> list[dict[str, Any]]:
+    """The rows of one run: what the job is and what it measured (`run`), the memory
+    its process tree used, the machine's `conditions` while it ran and what the backend
+    and the workload `recorded` of themselves."""
+    cores = machine.available_cores()
     # On a cluster, the job's host is not where the workers run.
     oversubscribed = backend.workers > cores and not backend.on_cluster
     if backend.on_cluster:  # the process tree here is the driver alone
@@ -103,15 +144,9 @@ def measure_rows(job: Job, settings: JobSettings, series: Series | None = None,
         "state_verified": "" if run.state_verified is None else run.state_verified,
         "stop_reason": run.stop_reason or run.status,
         **settings.recorded(),
-        **plugin_values(backend, backend.recorded(job.tasks), "backend_"),
-        **plugin_values(workload, workload.recorded(job.kernel, job.size), "workload_"),
+        **recorded,
         "oversubscribed": oversubscribed,
-        "load_avg_1m": load_avg_1m,
-        "quiet_waited_seconds": quiet_waited_seconds,
-        "background_cpu_fraction": background_before,
-        "background_cpu_fraction_during": run.background_cpu_fraction_during,
-        "loaded": loaded,
-        "attempts": attempt,
+        **conditions,
         "planned_round": planned_round,
         **machine.provenance(settings.blas_threads),
         "config_hash": config_hash or machine.config_hash(dataclasses.asdict(settings)),
