@@ -18,6 +18,7 @@ from parbench.aggregate.validate import InvalidJobCsv
 from parbench.machine import available_cores
 from parbench.tables import write_csv_atomically
 from tests.conftest import REPO, SMALL_RUN
+from tests.test_crossover import _paired_jobs
 
 SIZES = [100_000, 1_000_000, 3_000_000]  # shared_array's
 
@@ -69,6 +70,25 @@ def test_crossover_found_between_the_right_sizes_with_its_interval(aggregates):
     # Ray's start-up (seconds) dwarfs Pool's at every size: no cold crossover in range.
     cold = crossover[crossover["time_basis"] == "cold"]
     assert set(cold["crossover_status"]) == {"none in range"}
+
+
+def test_whether_a_pair_is_told_apart_rests_on_its_paired_replicates():
+    """The interpolated verdicts (the headline where neither a fit nor a bracket holds)
+    come from paired t-tests over replicates: series that the machine's drift moves
+    alike are told apart, which a bootstrap of their unpaired samples could not do."""
+    sizes = [1.0, 2.0, 4.0, 8.0]
+    (ray, pool), _ = _paired_jobs(np.random.default_rng(2), [-0.5, -0.2, 0.3, 0.6], sizes,
+                                  job_sd=0.02, drift_sd=0.4)
+    rows = [{"series": series, "workload": "shared_array", "kernel": "numpy", "tasks": 8,
+             "workers": 2, "size": size, "replicate": replicate, "seconds": seconds,
+             "status": "ok", "single_process": False, "startup_seconds": 0.1,
+             "first_map_seconds": seconds, "ci_target": 0.05, "size_unit": "bytes"}
+            for series, jobs in (("ray", ray), ("pool", pool))
+            for size, replicates in zip(sizes, jobs)
+            for replicate, samples in enumerate(replicates) for seconds in samples]
+    table = crossovers(pd.DataFrame(rows), [["ray", "pool"]])
+    warm = table[table["time_basis"] == "warm"].iloc[0]
+    assert warm["interpolated_status"] == "found" and 2.0 < warm["interpolated_size"] < 4.0
 
 
 def test_a_challenger_that_failed_everywhere_keeps_its_row(aggregates):

@@ -23,6 +23,7 @@ from parbench.crossover import (
     fit_crossover,
     relative_half_width,
     sign_bracket,
+    told_apart,
 )
 
 CROSSOVER_COLUMNS = columns.names(columns.CROSSOVER)
@@ -173,13 +174,13 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
                 challenger_samples = _samples(challenger_rows, basis)
                 baseline_samples = _samples(baseline_rows, basis)
                 sizes = sorted(set(challenger_samples) & set(baseline_samples))
+                challenger_values = _job_values(challenger_rows, basis)
+                baseline_values = _job_values(baseline_rows, basis)
                 interpolated = crossover_with_confidence(
                     sizes, [challenger_samples[size] for size in sizes],
                     [baseline_samples[size] for size in sizes], challenger=challenger,
-                    drawn=drawn,
+                    drawn=drawn, told_apart=told_apart(challenger_values, baseline_values),
                 )
-                challenger_values = _job_values(challenger_rows, basis)
-                baseline_values = _job_values(baseline_rows, basis)
                 fitted = fit_crossover(challenger_values, baseline_values,
                                        interpolated.medians_cross, max_residual)
                 bracket = sign_bracket(challenger_values, baseline_values)

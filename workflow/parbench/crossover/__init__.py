@@ -1,7 +1,8 @@
 """Where one series overtakes another, three ways.
 
   interpolated  between the two grid points where the medians cross, with a two-level
-                bootstrap interval (what every earlier run reported)
+                bootstrap interval (what every earlier run reported); whether the two
+                are told apart at all, from the bracket's paired t-tests
   fitted        a straight line through the paired differences of every replicate at
                 every size near the crossing, with Fieller's interval over replicates:
                 the headline wherever it holds
@@ -18,6 +19,8 @@ from parbench.crossover.bracket import (
     SignBracket,
     choose,
     sign_bracket,
+    told_apart,
+    told_signs,
 )
 from parbench.crossover.fitted import (
     FITTED_STATUSES,
@@ -50,4 +53,4 @@ __all__ = ["BRACKET", "DEFAULT_PAIRS", "FASTER_THROUGHOUT", "FIT", "FITTED_STATU
            "Crossover", "CrossoverEstimate", "FittedCrossover", "SignBracket", "choose",
            "crossover_with_confidence", "fieller_interval", "find_crossover",
            "fit_crossover", "relative_half_width", "resampled_crossovers",
-           "sign_bracket"]
+           "sign_bracket", "told_apart", "told_signs"]

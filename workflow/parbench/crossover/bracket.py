@@ -59,13 +59,16 @@ class SignBracket:
         return relative_half_width(self.ci_low, self.ci_high, self.size)
 
 
-def sign_bracket(challenger: JobValues, baseline: JobValues,
-                 confidence: float = 0.95) -> SignBracket:
-    """The bracket of two series' per-job values on one curve (see the module)."""
+def told_signs(challenger: JobValues, baseline: JobValues, confidence: float = 0.95
+               ) -> tuple[dict[float, float], dict[float, int]] | None:
+    """Per size, the mean paired log ratio y = log(baseline / challenger) and its sign
+    where the one-sided t-test of the module tells it from noise (+1: the challenger
+    faster, −1: slower, 0: not told); None where no size has two replicates to pair,
+    so there is no scatter between them to test against."""
     ratios = paired_log_ratios(challenger, baseline)
     freedom = sum(len(values) - 1 for values in ratios.values())
     if not ratios or freedom < 1:
-        return SignBracket(TOO_FEW_SIZES)
+        return None
     scatter = sum(float(((values - values.mean()) ** 2).sum()) for values in ratios.values())
     spread = math.sqrt(scatter / freedom)
     from scipy.special import stdtrit  # as in fitted: scipy.stats is slow to import
@@ -75,10 +78,31 @@ def sign_bracket(challenger: JobValues, baseline: JobValues,
     critical = float(stdtrit(freedom, 1 - (1 - confidence) / len(ratios)))
     means = {size: float(values.mean()) for size, values in ratios.items()}
     if spread == 0:
-        told = {size: np.sign(mean) for size, mean in means.items()}
+        told = {size: int(np.sign(mean)) for size, mean in means.items()}
     else:
-        told = {size: np.sign(mean) * (abs(mean) / (spread / math.sqrt(len(ratios[size])))
-                                       > critical) for size, mean in means.items()}
+        told = {size: int(np.sign(mean)) * bool(
+                    abs(mean) / (spread / math.sqrt(len(ratios[size]))) > critical)
+                for size, mean in means.items()}
+    return means, told
+
+
+def told_apart(challenger: JobValues, baseline: JobValues, confidence: float = 0.95
+               ) -> dict[float, int] | None:
+    """`told_signs` with both signs tested at once (each at half the level): where the two
+    series are alike at every size, some size is told apart, either way, at most
+    1 − `confidence` of the time. (The bracket's tests are one-sided: each of its ends can
+    err in one direction only.)"""
+    tested = told_signs(challenger, baseline, 1 - (1 - confidence) / 2)
+    return None if tested is None else tested[1]
+
+
+def sign_bracket(challenger: JobValues, baseline: JobValues,
+                 confidence: float = 0.95) -> SignBracket:
+    """The bracket of two series' per-job values on one curve (see the module)."""
+    tested = told_signs(challenger, baseline, confidence)
+    if tested is None:
+        return SignBracket(TOO_FEW_SIZES)
+    means, told = tested
     # The last crossing: above the largest size where the challenger is told slower,
     # it never is again. (The first would leave sizes above it where it still loses:
     # Ray's small arguments travel inline, so a curve can cross, and cross back.)

@@ -7,13 +7,14 @@ where it is not faster and the next one, the crossing of log(time) curves is
 interpolated linearly in log(size). `crossover_with_confidence` adds a
 bootstrap interval, and says "no clear winner" instead of a number when the
 two backends cannot be told apart anywhere in the range, or "not significant"
-when the medians cross but the challenger's lead above the crossing is noise.
+when the medians cross but the challenger's lead above the crossing is noise
+(told by paired t-tests over replicates where there are several).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,6 +167,7 @@ def crossover_with_confidence(
     challenger: str = "ray",
     resamples: int = RESAMPLES,
     drawn: dict | None = None,
+    told_apart: Mapping[float, int] | None = None,
 ) -> CrossoverEstimate:
     """The crossover of the medians, with a bootstrap 95 % interval.
 
@@ -181,6 +183,12 @@ def crossover_with_confidence(
     faster (intervals apart) at any size above the crossing, the crossing and its
     interval are given with the status "not significant". `drawn`: bootstrap medians
     already drawn by earlier calls, shared by the calls given the same dict.
+
+    `told_apart` decides those two verdicts instead, where there are replicates to
+    pair: per size, +1 where the challenger is told faster, −1 slower, 0 not told
+    (parbench.crossover.bracket.told_apart: paired t-tests over replicates, which the
+    bootstrap's intervals, too narrow over few replicates, stand in for only where
+    every size ran once).
     """
     order = np.argsort(np.asarray(sizes, dtype=float))
     sizes = [float(sizes[i]) for i in order]
@@ -197,7 +205,13 @@ def crossover_with_confidence(
     # The 95 % interval of each median, per size: (challenger's, baseline's).
     intervals = [(stats.percentile_interval(c), stats.percentile_interval(b))
                  for c, b in zip(challenger_medians, baseline_medians)]
-    if all(_intervals_overlap(c, b) for c, b in intervals):
+    if told_apart is None:
+        apart = [not _intervals_overlap(c, b) for c, b in intervals]
+        ahead = [_clearly_faster(c, b) for c, b in intervals]
+    else:
+        apart = [told_apart.get(size, 0) != 0 for size in sizes]
+        ahead = [told_apart.get(size, 0) > 0 for size in sizes]
+    if not any(apart):
         return CrossoverEstimate(NO_CLEAR_WINNER, found_fraction=0.0, medians_cross=point.size)
     resample_sizes = resampled_crossovers(sizes, np.array(challenger_medians),
                                           np.array(baseline_medians))
@@ -206,7 +220,7 @@ def crossover_with_confidence(
         return CrossoverEstimate(point.status, found_fraction=found_fraction)
     # "Overtakes" needs a size above the crossing where the challenger is clearly
     # faster; a lead inside the noise is reported with its number, but not as found.
-    significant = any(_clearly_faster(*intervals[index])
+    significant = any(ahead[index]
                       for index, size in enumerate(sizes) if size >= point.size_above)
     low, high = stats.percentile_interval(np.log(resample_sizes))
     return CrossoverEstimate(
