@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -139,6 +139,39 @@ def spread(samples: Samples, medians: np.ndarray | None = None) -> Spread:
     mean = values.mean()
     cv = float(values.std(ddof=1) / mean) if values.size > 1 and mean > 0 else np.nan
     return Spread(float(np.median(values)), low, high, float(q3 - q1), cv)
+
+
+def replicate_interval(samples: Samples, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The `confidence` interval of the geometric mean of the replicates' medians, by
+    Student's t with k − 1 degrees of freedom on their logs: the rerun's unit of
+    evidence is the job, and over few of them a bootstrap's interval is too narrow
+    (z·√((k−1)/k)/t as wide: a tenth at k = 2). (nan, nan) with fewer than two."""
+    logs = np.log([float(np.median(group)) for group in as_replicates(samples)
+                   if group.size and np.median(group) > 0])
+    if logs.size < 2:
+        return math.nan, math.nan
+    from scipy.special import stdtrit  # scipy.stats is slow to import
+
+    half = float(stdtrit(logs.size - 1, 1 - (1 - confidence) / 2)
+                 * logs.std(ddof=1) / math.sqrt(logs.size))
+    return math.exp(logs.mean() - half), math.exp(logs.mean() + half)
+
+
+def intervals_to_compare(rows: Any) -> tuple[Any, Any]:
+    """The 95 % interval (low, high) by which summary `rows` (a table, or one row) are
+    told apart, tied where two overlap: over replicates (`replicate_ci_low`, Student's
+    t) where a combination ran two or more, else its one job's bootstrap (`ci_low`)."""
+    low, high = rows["ci_low"], rows["ci_high"]
+    if "replicate_ci_low" not in rows:  # a summary.csv written before that column
+        return low, high
+    replicated = _known(rows["replicate_ci_low"]) & _known(rows["replicate_ci_high"])
+    return (np.where(replicated, rows["replicate_ci_low"], low),
+            np.where(replicated, rows["replicate_ci_high"], high))
+
+
+def _known(values: Any) -> Any:
+    """Not NaN, for a column or one cell."""
+    return ~np.isnan(np.asarray(values, dtype=float))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import pandas as pd
 from parbench import columns, identity, stats
 from parbench.aggregate.read import family_columns, loaded_rows, sweep_positions
 from parbench.aggregate.speedup import speedups
-from parbench.stats import variance_components
+from parbench.stats import replicate_interval, variance_components
 
 IDENTITY, JOB = list(identity.COMBINATION), list(identity.JOB)
 # The columns the per-combination statistics read (a narrow frame keeps the loop over
@@ -86,6 +86,7 @@ def _combination_row(key: tuple, rows: Mapping[str, np.ndarray],
         replicates=len(samples), loaded_replicates=len(loaded_jobs),
         excluded_replicates=len(excluded),
         between_replicate_cv=components.between_cv, within_replicate_cv=components.within_cv,
+        **dict(zip(("replicate_ci_low", "replicate_ci_high"), replicate_interval(samples))),
         error=next((message for message in messages if message), ""),
     )
     # Fewer repeats than asked for (the job's time budget ran out) cannot show

@@ -32,6 +32,11 @@ COMBINATION_STATISTICS = tuple(
          "a fitted parameter's, from resampling the rows it was fitted on",
          SUMMARY, MODEL),
         ("ci_high", NUMBER, S, "its high end", SUMMARY, MODEL),
+        ("replicate_ci_low", NUMBER, S, "95 % interval over replicates, low end: the "
+         "geometric mean of the replicates' medians ± Student's t with k − 1 degrees of "
+         "freedom (the bootstrap's is too narrow over few replicates); what the findings "
+         "compare series by (tied: these overlap); empty with one replicate"),
+        ("replicate_ci_high", NUMBER, S, "its high end"),
         ("min_seconds", NUMBER, S, "fastest sample"),
         ("max_seconds", NUMBER, S, "slowest sample"),
         ("iqr_seconds", NUMBER, S, "interquartile range of the samples"),

@@ -10,12 +10,14 @@ import pandas as pd
 from parbench.findings import words
 from parbench.findings.document import Block, Heading, Paragraph
 from parbench.interpreters import PROJECT, interpreter_column
+from parbench.stats import intervals_to_compare
 
 
 def verdicts(summary: pd.DataFrame, challenger: str, baseline: str) -> dict[str, str]:
     """Per workload (and kernel), whether `challenger` wins, loses or ties against
     `baseline` over the sizes both ran (warm; the largest worker count; a win is a
-    95 % CI wholly below the other's): one of OUTCOMES, the sizes' outcomes together."""
+    95 % interval over replicates wholly below the other's: stats.intervals_to_compare):
+    one of OUTCOMES, the sizes' outcomes together."""
     found = {}
     ok = summary[(summary["status"] == "ok") & summary["median_seconds"].notna()]
     for (workload, kernel), rows in ok.groupby(["workload", "kernel"], sort=False):
@@ -31,9 +33,11 @@ def verdicts(summary: pd.DataFrame, challenger: str, baseline: str) -> dict[str,
             continue
         outcomes = set()
         for key in both:
-            if mine.loc[key, "ci_high"] < theirs.loc[key, "ci_low"]:
+            my_low, my_high = intervals_to_compare(mine.loc[key])
+            their_low, their_high = intervals_to_compare(theirs.loc[key])
+            if my_high < their_low:
                 outcomes.add("wins")
-            elif mine.loc[key, "ci_low"] > theirs.loc[key, "ci_high"]:
+            elif my_low > their_high:
                 outcomes.add("loses")
             else:
                 outcomes.add("ties")
@@ -76,7 +80,8 @@ def interpreter_sentence(summary: pd.DataFrame, machines: pd.DataFrame,
         return None
     return (f"Threads on {described} (`{challenger}`, interpreter `{interpreter}`) "
             + "; they ".join(clauses)
-            + " (warm times, 95 % bootstrap intervals apart, narrow over few replicates).")
+            + " (warm times; told apart where their 95 % intervals over replicates, by "
+              "Student's t, do not overlap).")
 
 
 def interpreter_description(machines: pd.DataFrame, interpreter: str,
