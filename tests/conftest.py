@@ -143,16 +143,19 @@ run_job(Job("exp_sinh", "python", sys.argv[2], int(sys.argv[3]), 4, 2),
 
 
 def measuring_process(job_pid: int, deadline: float) -> psutil.Process:
-    """The process a timing job measures in: its one child, forked from it (the job
-    watches it, to write the row of a measuring process killed outright)."""
+    """The process a timing job measures in: its child forked from it, with its command
+    line (parbench.measure.supervised). Seen twice, 0.2 s apart: the guard's launcher,
+    also the job's child, has that command line too until it executes the guard."""
     job = psutil.Process(job_pid)
+    seen = None
     while True:
         forked = [child for child in job.children()
                   if command_line(child) == command_line(job)]
-        if forked or time.time() > deadline:
-            assert len(forked) == 1, f"job {job_pid} measures in one process: {forked}"
-            return forked[0]
-        time.sleep(0.05)
+        if len(forked) == 1 and forked[0] == seen:
+            return seen
+        assert time.time() < deadline, f"job {job_pid} measures in no process: {forked}"
+        seen = forked[0] if len(forked) == 1 else None
+        time.sleep(0.2)
 
 
 def backend_is_mapping(job: psutil.Process, backend: type) -> bool:

@@ -19,7 +19,7 @@ import yaml
 
 from parbench import guard, interpreters, sweep
 from parbench.backends import series_from_config
-from tests.conftest import REPO, run_snakemake
+from tests.conftest import REPO, command_line, measuring_process, run_snakemake
 from tests.test_failures import alive, listed_by_the_guard
 from tests.unwaiting import UNWAITING
 
@@ -238,15 +238,19 @@ def test_a_job_on_the_interpreter_killed_outright_leaves_no_process(tmp_path: Pa
                                 free_threaded_python], stderr=stderr)
     process = psutil.Process(job.pid)
     deadline = time.time() + 60
-    while time.time() < deadline and len(
-            [child for child in process.children(recursive=True)
-             if "parbench.resources" not in " ".join(child.cmdline())]) < 2:
+    measuring = measuring_process(job.pid, deadline)
+
+    def workers() -> list[psutil.Process]:
+        return [child for child in measuring.children(recursive=True)
+                if "parbench.resources" not in command_line(child)]  # the memory sampler
+
+    while time.time() < deadline and len(workers()) < 2:
         time.sleep(0.3)
     time.sleep(1.5)
     assert free_threaded_python in " ".join(process.cmdline()) or \
         Path(process.exe()).resolve() == Path(free_threaded_python).resolve()
+    assert len(workers()) >= 2, "the Pool's workers started"
     descendants = listed_by_the_guard(job.pid, guard.job_token(job.pid))
-    assert len(descendants) >= 2, "the Pool's workers started"
     job.kill()
     job.wait()
     psutil.wait_procs(descendants, timeout=30)

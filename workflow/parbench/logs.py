@@ -24,6 +24,8 @@ def stderr_to(log_path: str | Path) -> Iterator[None]:
         os.dup2(log.fileno(), 2)
         try:
             yield
+        except SystemExit:  # an exit status, said where it was decided
+            raise
         except BaseException:
             # A job that crashes says why in its log, the file Snakemake points to
             # (restored, stderr would carry the traceback elsewhere).

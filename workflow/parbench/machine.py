@@ -114,14 +114,37 @@ def shm_free_bytes() -> int | None:
 
 
 def oom_kills() -> int:
-    """Processes the kernel's out-of-memory killer has killed since boot (0 where
-    /proc/vmstat does not count them)."""
+    """Processes of this process's cgroup the kernel's out-of-memory killer has killed
+    (cgroup v2's `memory.events`, v1's `memory.oom_control`); where neither can be read,
+    every one the machine's has killed since boot (/proc/vmstat). 0 where nothing
+    counts them."""
+    cgroups = Path("/proc/self/cgroup")
     with contextlib.suppress(OSError):
-        for line in Path("/proc/vmstat").read_text().splitlines():
-            name, _, count = line.partition(" ")
-            if name == "oom_kill":
-                return int(count)
-    return 0
+        for line in cgroups.read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if controllers == "":
+                counters = [Path("/sys/fs/cgroup", path.lstrip("/"), "memory.events"),
+                            Path("/sys/fs/cgroup/unified", path.lstrip("/"), "memory.events")]
+            elif "memory" in controllers.split(","):
+                counters = [Path("/sys/fs/cgroup/memory", path.lstrip("/"),
+                                 "memory.oom_control")]
+            else:
+                continue
+            for counter in counters:
+                count = _counted(counter, "oom_kill")
+                if count is not None:
+                    return count
+    return _counted(Path("/proc/vmstat"), "oom_kill") or 0
+
+
+def _counted(path: Path, name: str) -> int | None:
+    """The value of `name` in a file of `name value` lines (None: unreadable, or absent)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == name:
+                return int(value)
+    return None
 
 
 def blas_library() -> str:

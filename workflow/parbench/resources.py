@@ -4,15 +4,17 @@ The tree is the job's measuring process and every descendant: Pool workers, Ray'
 raylet, GCS and workers, ipyparallel's controller and engines. (The job's own
 process, which only watches the measuring one, is not in it.)
 
-- CPU: the job's own process by `time.process_time()` at the timer's edges; every
+- CPU: the measuring process by `time.process_time()` at the timer's edges; every
   other process by snapshots of its threads' on-CPU time (schedstat) just before
   and just after a timed map, outside the timed region. Work done by a process
   that starts and exits within one map is missed; warm-up maps make that rare.
 - Memory: a sampler *subprocess* (not a thread: a thread would take the GIL
-  from the serial backend, which runs in the job's own process) sums memory
+  from the serial backend, which runs in the measuring process) sums memory
   over the tree every `interval` seconds and reports the peaks of two sums: the
   proportional set size (PSS: a page shared by n processes counts 1/n in each,
-  so every page once: what the tree really uses) and the resident set size
+  so every page once: what the tree really uses; the job's own process is added,
+  since the pages it shares with the measuring one, forked from it, would otherwise
+  count half) and the resident set size
   (RSS: shared pages, of a fork or Ray's object store, once per process). RSS
   is read every sample; PSS, which costs ~100x more to read, whenever RSS
   reaches a new peak (PSS <= RSS, so the PSS peak is near one of them).
@@ -28,7 +30,7 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import psutil
 
@@ -172,9 +174,14 @@ def summed_pss(processes: Iterable[psutil.Process]) -> int:
 class MemorySampler:
     """Peak summed RSS of a process tree, sampled by a subprocess."""
 
-    def __init__(self, root_pid: int, interval_seconds: float) -> None:
+    def __init__(self, root_pid: int, interval_seconds: float,
+                 pss_also: Sequence[int] = ()) -> None:
+        """`pss_also`: processes outside the tree whose proportional set size counts
+        with it (the job's process, whose pages its forked measuring process shares:
+        without it, each shared page would count half)."""
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "parbench.resources", str(root_pid), str(interval_seconds)],
+            [sys.executable, "-m", "parbench.resources", str(root_pid), str(interval_seconds),
+             *map(str, pss_also)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
 
@@ -189,8 +196,10 @@ class MemorySampler:
             return {"peak_rss_bytes": float("nan"), "peak_pss_bytes": float("nan")}
 
 
-def _sample_until_stdin_closes(root_pid: int, interval_seconds: float) -> dict[str, float]:
+def _sample_until_stdin_closes(root_pid: int, interval_seconds: float,
+                               pss_also: Sequence[int] = ()) -> dict[str, float]:
     me = os.getpid()
+    outside = [psutil.Process(pid) for pid in pss_also if psutil.pid_exists(pid)]
     peak_rss = peak_pss = 0
     members: list[psutil.Process] = []
     listed_at = 0.0
@@ -208,7 +217,7 @@ def _sample_until_stdin_closes(root_pid: int, interval_seconds: float) -> dict[s
         if rss > peak_rss * PSS_AT_RSS_GROWTH:
             # PSS never exceeds RSS, so its peak is read where RSS peaks: reading it
             # (smaps_rollup) costs ~17 ms for a Ray tree, too much every 50 ms.
-            peak_pss = max(peak_pss, summed_pss(readable_members))
+            peak_pss = max(peak_pss, summed_pss(readable_members + outside))
         peak_rss = max(peak_rss, rss)
         readable, _, _ = select.select([sys.stdin], [], [], interval_seconds)
         if readable and not sys.stdin.read(1):  # EOF: the job is done
@@ -217,6 +226,6 @@ def _sample_until_stdin_closes(root_pid: int, interval_seconds: float) -> dict[s
 
 if __name__ == "__main__":
     root, interval = int(sys.argv[1]), float(sys.argv[2])
-    peaks = _sample_until_stdin_closes(root, interval)
+    peaks = _sample_until_stdin_closes(root, interval, [int(pid) for pid in sys.argv[3:]])
     with contextlib.suppress(BrokenPipeError):  # a killed job reads nothing
         print(json.dumps(peaks))

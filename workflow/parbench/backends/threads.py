@@ -74,6 +74,6 @@ class ThreadsBackend(Backend):
         if executor is not None:
             # A running task cannot be interrupted; queued ones are dropped. Waiting
             # for the task of a map that timed out could take forever: the job ends
-            # without it (parbench.measure.slot.job_process).
+            # without it (parbench.measure.supervised).
             executor.shutdown(wait=not self._tasks_left_running, cancel_futures=True)
         worker_state.clear()

@@ -1,6 +1,7 @@
 """One job = one combination in one replicate = one tidy CSV of timings.
 
   slot         the entry point: one timing job at a time, guarded, rows written
+  supervised   the job measured in a forked child, whose death by a signal is a row
   rows         the job's rows, every column as parbench.columns declares it
   run          the backend started, the timed samples, the stop
   environment  BLAS threads, and waiting for a quiet machine
@@ -22,7 +23,6 @@ from parbench.measure.run import (
 from parbench.measure.slot import (
     TIMING_LOCK,
     exclusive_timing_slot,
-    job_process,
     run_job,
     try_lock,
 )
@@ -31,5 +31,5 @@ from parbench.settings import JobSettings
 
 __all__ = ["MAX_MAPS_PER_SAMPLE", "THREAD_ENV_VARS", "TIMING_LOCK", "Job", "JobRun",
            "JobSettings", "Unsupported", "dispatch_overhead", "exclusive_timing_slot",
-           "job_process", "limit_threads", "max_relative_error", "measure", "measure_rows",
+           "limit_threads", "max_relative_error", "measure", "measure_rows",
            "relative_error", "run_job", "stop_reason", "try_lock", "wait_until_quiet"]

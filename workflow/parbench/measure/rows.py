@@ -34,13 +34,16 @@ def measure(job: Job, settings: JobSettings, series: Series | None = None,
 
 def measure_rows(job: Job, settings: JobSettings, series: Series | None = None,
                  workload_plugin: str | None = None, config_hash: str = "",
-                 planned_round: int = 0) -> list[dict[str, Any]]:
+                 planned_round: int = 0, watched_by: int | None = None
+                 ) -> list[dict[str, Any]]:
     """Run one combination and return its rows (one per timed sample, or a failure row).
 
     `series` gives the backend's options (default: the series named by `job.series`,
     with its declared options); `workload_plugin` an import path (`module:Class`) for a
     workload that is not registered; `config_hash` the design's (default: the
-    settings'); `planned_round` the refinement round that planned the job (0: the grid).
+    settings'); `planned_round` the refinement round that planned the job (0: the grid);
+    `watched_by` the job's process this one was forked from (parbench.measure.supervised),
+    whose pages the two share: its proportional set size counts with the tree's.
     """
     job_start_unix = time.time()
     limit_threads(settings.blas_threads)
@@ -53,7 +56,8 @@ def measure_rows(job: Job, settings: JobSettings, series: Series | None = None,
         workload = get_workload(job.workload, workload_plugin)
         backend = get_backend(series, job.workers,
                               Limits(map_timeout_seconds=settings.map_timeout_seconds))
-        sampler = resources.MemorySampler(os.getpid(), settings.sample_interval_seconds)
+        sampler = resources.MemorySampler(os.getpid(), settings.sample_interval_seconds,
+                                          pss_also=[watched_by] if watched_by else [])
         run = JobRun(job, settings, workload, backend)
         try:
             run.run()

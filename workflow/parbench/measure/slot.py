@@ -13,16 +13,15 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from parbench import guard, interpreters, machine
+from parbench import guard, interpreters
 from parbench.backends import Series
-from parbench.backends.threads import threads_left_running
 from parbench.identity import Job
 from parbench.measure.rows import killed_rows, measure_rows
+from parbench.measure.supervised import measured_in_a_child
 from parbench.settings import JobSettings
 from parbench.tables import write_rows_atomically
 
@@ -142,12 +141,12 @@ def run_job(job: Job, settings: JobSettings, series: Series, output: str | Path,
 
         def measure_and_write() -> None:
             rows = measure_rows(job, settings, series, workload_plugin, config_hash,
-                                planned_round)
+                                planned_round, watched_by=os.getppid())
             write_rows_atomically([{**row, "orphans_stopped": len(orphans)} for row in rows],
                                   output)
 
         with guard.guarded_job():
-            death = measured_in_a_child(measure_and_write)
+            death = measured_in_a_child(measure_and_write, output)
             if death:
                 # What the dead process had started (engines, a raylet) is stopped here,
                 # while this job's timing slot is still held.
@@ -158,110 +157,3 @@ def run_job(job: Job, settings: JobSettings, series: Series, output: str | Path,
                                    config_hash, planned_round, job_start_unix)
                 write_rows_atomically([{**row, "orphans_stopped": len(orphans)}
                                        for row in rows], output)
-
-
-# SIGTERM (Snakemake, a scheduler's time limit) and SIGINT (Ctrl-C) ask a job to stop:
-# its measuring process stops its backend and no row is written.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-def measured_in_a_child(measure: Callable[[], None]) -> str | None:
-    """Run `measure` in a forked child, in a process group of its own, and wait for it.
-
-    SIGKILL (the out-of-memory killer, `kill -9`) or a crash in C code ends a process
-    without a word, and often the job's own, which holds its inputs: the process that
-    watched it die can still say so in a row. Returns None once the child exits 0, and
-    how it died when a signal killed it. A SIGTERM or SIGINT to this process is passed
-    on to the child, which stops its backend itself; this process then exits as the
-    child did, as it does when the child fails otherwise (its traceback in the log)."""
-    oom_kills_before = machine.oom_kills()
-    # Blocked across the fork: a stop asked before the child is known is passed on.
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    child = os.fork()
-    if child == 0:
-        _measure_and_exit(measure)
-    stop_asked: list[int] = []
-
-    def pass_on(signum: int, frame: Any) -> None:
-        stop_asked.append(signum)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(child, signum)
-
-    previous = {number: signal.signal(number, pass_on) for number in STOP_SIGNALS}
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-    try:
-        _, status = os.waitpid(child, 0)
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-        return None
-    if os.WIFSIGNALED(status) and not stop_asked and os.WTERMSIG(status) not in STOP_SIGNALS:
-        return death_of(child, os.WTERMSIG(status), machine.oom_kills() - oom_kills_before)
-    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
-    print(f"parbench job {os.getpid()}: its measuring process {child} ended with status "
-          f"{code}{' after a stop was asked' if stop_asked else ''}; no row written",
-          file=sys.stderr, flush=True)
-    raise SystemExit(code)
-
-
-def _measure_and_exit(measure: Callable[[], None]) -> None:
-    """The child: measure, then leave without unwinding the parent's stack (its lock,
-    its guard are the parent's)."""
-    status = 1
-    try:
-        os.setpgid(0, 0)  # a signal to the job's process group reaches it once: passed on
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-        print(f"parbench job {os.getppid()}: measuring in process {os.getpid()}",
-              file=sys.stderr, flush=True)
-        with job_process():
-            measure()
-        status = 0
-    except SystemExit as exiting:
-        status = exiting.code if isinstance(exiting.code, int) else 1
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(status)
-
-
-def death_of(pid: int, signum: int, oom_kills: int) -> str:
-    """How a measuring process killed by `signum` died, in the words of a row."""
-    name = signal.Signals(signum).name
-    if signum == signal.SIGKILL and oom_kills > 0:
-        why = (f"the kernel's out-of-memory killer killed {oom_kills} process(es) meanwhile "
-               "(/proc/vmstat oom_kill)")
-    elif signum == signal.SIGKILL:
-        why = "kill -9, a time limit, or an out-of-memory killer outside the kernel's count"
-    else:
-        why = "a crash in C code (the interpreter, NumPy, an engine's library)"
-    return f"JobKilled: the job's measuring process {pid} was killed by {name}: {why}"
-
-
-@contextlib.contextmanager
-def job_process() -> Iterator[None]:
-    """Around all of a job's measuring process. Python waits at exit for every thread
-    of a ThreadPoolExecutor, and a thread still running the task of a map that timed
-    out cannot be stopped: the job, finished or failed, and the sweep behind it would
-    wait as long as that task runs. Such a process ends here without waiting, its rows
-    written (or, failed, its traceback); any other ends as usual."""
-    try:
-        yield
-    except BaseException:
-        if threads_left_running():
-            traceback.print_exc()
-            _end_now(1)
-        raise
-    if threads_left_running():
-        _end_now(0)
-
-
-def _end_now(status: int) -> None:
-    print(f"parbench job {os.getpid()}: threads still run a task that cannot be stopped "
-          f"({', '.join(threads_left_running())}); the job ends without waiting for them",
-          file=sys.stderr, flush=True)
-    sys.stdout.flush()
-    os._exit(status)

@@ -1,0 +1,158 @@
+"""A job measured in a forked child, watched by the job's own process.
+
+SIGKILL (the kernel's out-of-memory killer, `kill -9`) or a crash in C code ends a
+process without a word, and the out-of-memory killer picks the biggest one, often
+the process that holds the job's inputs. Measured in a child, such a death still
+becomes a row: the job's own process, small and idle, watches it die, stops what it
+had started and writes the row that says how it died (`death_of`).
+
+The child runs in a process group of its own: a SIGTERM or SIGINT to the job (or to
+its process group, as a terminal's Ctrl-C) is passed on to it once, and it stops its
+backend itself; then no row is written, as for any stopped job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from parbench import machine
+from parbench.backends.threads import threads_left_running
+
+# SIGTERM (Snakemake, a scheduler's time limit) and SIGINT (Ctrl-C) ask a job to stop.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# Signals a crash in C code ends a process with.
+CRASHES = {signal.SIGSEGV, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
+
+
+def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str | None:
+    """Run `measure` (which writes `output`) in a forked child and wait for it.
+
+    Returns None once the child exits 0, or was killed only after it had written
+    `output`; how it died when a signal killed it before. Exits as the child did when
+    a stop was asked or the child failed otherwise (its traceback in the log)."""
+    oom_kills_before = machine.oom_kills()
+    written_before = _identity(output)
+    stop_asked: list[int] = []
+    state: dict[str, Any] = {"pidfd": None, "sent": 0}
+
+    def pass_on(signum: int, frame: Any) -> None:
+        stop_asked.append(signum)
+        _send_what_was_asked(stop_asked, state)
+
+    # Installed before the fork, and the signals blocked across it: a stop asked while
+    # the child is not yet known is kept, and passed on once it is.
+    previous = {number: signal.signal(number, pass_on) for number in STOP_SIGNALS}
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        child = os.fork()
+        if child == 0:
+            try:
+                for number, handler in previous.items():
+                    signal.signal(number, handler)
+                _measure_and_exit(measure)
+            finally:
+                os._exit(1)  # never the parent's stack, whatever happened
+        # By pidfd, not PID: a signal passed on after the child is reaped reaches no one.
+        state["pidfd"] = os.pidfd_open(child)
+        _send_what_was_asked(stop_asked, state)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        _, status = os.waitpid(child, 0)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if state["pidfd"] is not None:
+            os.close(state["pidfd"])
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        return None
+    if os.WIFSIGNALED(status) and not stop_asked and os.WTERMSIG(status) not in STOP_SIGNALS:
+        if _identity(output) not in (None, written_before):
+            print(f"parbench job {os.getpid()}: its measuring process {child} was killed by "
+                  f"{signal.Signals(os.WTERMSIG(status)).name} after it had written its rows; "
+                  "they stand", file=sys.stderr, flush=True)
+            return None
+        return death_of(child, os.WTERMSIG(status), machine.oom_kills() - oom_kills_before)
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+    print(f"parbench job {os.getpid()}: its measuring process {child} ended with status "
+          f"{code}{' after a stop was asked' if stop_asked else ''}; no row written",
+          file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+def _send_what_was_asked(stop_asked: list[int], state: dict[str, Any]) -> None:
+    """Pass on every stop asked and not yet sent, once the child is known."""
+    while state["pidfd"] is not None and state["sent"] < len(stop_asked):
+        signum = stop_asked[state["sent"]]
+        state["sent"] += 1
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(state["pidfd"], signum)
+
+
+def _identity(path: str | Path) -> tuple[int, int] | None:
+    """The file at `path` as (inode, modification time), None if there is none: rows
+    are written by a rename, so a new file is a new identity."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_ino, status.st_mtime_ns
+
+
+def _measure_and_exit(measure: Callable[[], None]) -> None:
+    """The child: measure, then leave by os._exit, never by the parent's stack (its lock
+    and its guard are the parent's). Python would wait at exit for a thread still
+    running the task of a map that timed out, which cannot be stopped: os._exit does
+    not."""
+    status = 1
+    try:
+        os.setpgid(0, 0)  # a signal to the job's process group reaches it once: passed on
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        print(f"parbench job {os.getppid()}: measuring in process {os.getpid()}",
+              file=sys.stderr, flush=True)
+        measure()
+        status = 0
+    except SystemExit as exiting:
+        status = 0 if exiting.code is None else exiting.code if isinstance(
+            exiting.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        # A stop asked now would skip os._exit: from here on it waits, unread.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        if threads_left_running():
+            print(f"parbench job {os.getpid()}: threads still run a task that cannot be "
+                  f"stopped ({', '.join(threads_left_running())}); the job ends without "
+                  "waiting for them", file=sys.stderr, flush=True)
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(status)
+
+
+def death_of(pid: int, signum: int, oom_kills: int) -> str:
+    """How a measuring process killed by `signum` died, in the words of a row
+    (`oom_kills`: the kernel's count of out-of-memory kills in the job's cgroup
+    meanwhile, machine.oom_kills)."""
+    name = signal.Signals(signum).name
+    if signum == signal.SIGKILL and oom_kills > 0:
+        why = (f"the kernel's out-of-memory killer killed {oom_kills} process(es) of the "
+               "job's cgroup meanwhile")
+    elif signum == signal.SIGKILL:
+        why = "kill -9, a time limit, or an out-of-memory killer outside the kernel's count"
+    elif signum == signal.SIGBUS:
+        why = ("a bus error: a memory-mapped file that could not be backed (a full "
+               "/dev/shm or disk), or a crash in C code")
+    elif signum in CRASHES:
+        why = "a crash in C code (the interpreter, NumPy, an engine's library)"
+    else:
+        why = "a signal parbench neither sends nor handles"
+    return f"JobKilled: the job's measuring process {pid} was killed by {name}: {why}"
