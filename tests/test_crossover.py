@@ -27,9 +27,9 @@ from parbench.crossover import (
     fieller_interval,
     find_crossover,
     fit_crossover,
+    paired_tests,
     resampled_crossovers,
     sign_bracket,
-    told_apart,
 )
 from parbench.refine import Refinement
 from tests.conftest import REPO
@@ -191,7 +191,7 @@ def test_a_pair_drifting_together_is_told_apart_by_its_paired_replicates():
     (ray, pool), values = _paired_jobs(np.random.default_rng(2), [-0.5, -0.2, 0.3, 0.6],
                                        sizes, job_sd=0.02, drift_sd=0.4)
     assert crossover_with_confidence(sizes, ray, pool).status == NO_CLEAR_WINNER
-    paired = crossover_with_confidence(sizes, ray, pool, told_apart=told_apart(*values))
+    paired = crossover_with_confidence(sizes, ray, pool, paired=paired_tests(*values))
     assert paired.status == FOUND and 2.0 < paired.size < 4.0
 
 
@@ -208,7 +208,7 @@ def test_alike_series_are_told_apart_at_most_5_in_100_runs():
             sizes, ray, pool, resamples=500).status != NO_CLEAR_WINNER
         claimed["paired"] += crossover_with_confidence(
             sizes, ray, pool, resamples=500,
-            told_apart=told_apart(*values)).status != NO_CLEAR_WINNER
+            paired=paired_tests(*values)).status != NO_CLEAR_WINNER
     assert claimed["paired"] / runs <= 0.06, claimed
     assert claimed["bootstrap"] > 2 * claimed["paired"], claimed
 

@@ -114,13 +114,15 @@ def test_the_fastest_series_names_the_ones_it_cannot_be_told_from(aggregates):
     rows = summary[(summary["workload"] == "shared_array") & (summary["status"] == "ok")]
     largest = rows[rows["size"] == rows["size"].max()].sort_values("median_seconds")
     best, runner_up = largest.index[0], largest.index[1]
+    assert (largest["replicates"] >= 2).all()  # told apart over replicates (stats.compare)
     apart, overlapping = summary.copy(), summary.copy()
-    # Series are told apart by their intervals over replicates (the bootstrap's where
-    # a combination ran once): both moved alike.
-    for low, high in (("ci_low", "ci_high"), ("replicate_ci_low", "replicate_ci_high")):
-        apart.loc[largest.index[1:], low] = largest.loc[best, ["ci_high",
-                                                               "replicate_ci_high"]].max() * 2
-        overlapping.loc[runner_up, low] = 0.0
+    low, high = largest.loc[best, ["replicate_ci_low", "replicate_ci_high"]]
+    # Far slower, with the same scatter between replicates: told apart.
+    apart.loc[largest.index[1:], ["replicate_ci_low", "replicate_ci_high"]] = \
+        [low * 1000, high * 1000]
+    # The best's very replicates: not told apart, whatever the bootstrap's intervals.
+    overlapping.loc[runner_up, ["replicate_ci_low", "replicate_ci_high", "replicates"]] = \
+        [low, high, largest.loc[best, "replicates"]]
 
     def fastest_cell(table_summary):
         table = regime_table(table_summary, crossover)

@@ -127,17 +127,38 @@ def test_the_interval_over_replicates_is_students_and_covers_a_rerun_as_it_says(
     assert covered["bootstrap"] / runs < 0.85, covered
 
 
-def test_rows_are_compared_by_their_interval_over_replicates_where_they_have_one():
-    import pandas as pd
+def test_rows_are_told_apart_by_welchs_test_on_their_replicates():
+    """stats.compare, from the interval and count a summary row records, gives what
+    scipy's Welch test gives on the replicates' medians themselves."""
+    from scipy.stats import ttest_ind
 
-    rows = pd.DataFrame({"ci_low": [1.0, 1.0], "ci_high": [2.0, 2.0],
-                         "replicate_ci_low": [0.5, np.nan], "replicate_ci_high": [3.0, np.nan]})
-    low, high = stats.intervals_to_compare(rows)
-    assert list(low) == [0.5, 1.0] and list(high) == [3.0, 2.0]
-    assert stats.intervals_to_compare(rows.iloc[0]) == (0.5, 3.0)
-    older = rows[["ci_low", "ci_high"]]  # a summary.csv written before the column
-    assert [list(values) for values in stats.intervals_to_compare(older)] == [[1.0, 1.0],
-                                                                             [2.0, 2.0]]
+    rng = np.random.default_rng(5)
+    outcomes = set()
+    for _ in range(200):
+        counts = rng.integers(2, 6, size=2)
+        medians = [np.exp(rng.normal(shift, 0.1, count))
+                   for shift, count in zip((0.0, rng.normal(0, 0.15)), counts)]
+        rows = []
+        for values in medians:
+            low, high = stats.replicate_interval([[value] for value in values])
+            rows.append({"replicate_ci_low": low, "replicate_ci_high": high,
+                         "replicates": len(values), "ci_low": np.nan, "ci_high": np.nan})
+        test = ttest_ind(np.log(medians[0]), np.log(medians[1]), equal_var=False)
+        expected = 0 if test.pvalue > 0.05 else int(np.sign(test.statistic))
+        assert stats.compare(*rows) == expected
+        assert stats.compare(rows[1], rows[0]) == -expected
+        outcomes.add(expected)
+    assert outcomes == {-1, 0, 1}  # every verdict came up
+
+
+def test_rows_of_one_replicate_are_told_apart_by_their_bootstrap_intervals():
+    once = {"ci_low": 1.0, "ci_high": 2.0, "replicates": 1,
+            "replicate_ci_low": np.nan, "replicate_ci_high": np.nan}
+    replicated = {"ci_low": 2.5, "ci_high": 3.0, "replicates": 3,
+                  "replicate_ci_low": 1.5, "replicate_ci_high": 4.0}
+    assert stats.compare(once, replicated) == -1  # the bootstrap intervals lie apart
+    assert stats.compare({**once, "ci_high": 2.6}, replicated) == 0
+    assert stats.compare(replicated, once) == 1
 
 
 def test_variance_components_recover_known_between_and_within_spread():

@@ -157,21 +157,38 @@ def replicate_interval(samples: Samples, confidence: float = CONFIDENCE) -> tupl
     return math.exp(logs.mean() - half), math.exp(logs.mean() + half)
 
 
-def intervals_to_compare(rows: Any) -> tuple[Any, Any]:
-    """The 95 % interval (low, high) by which summary `rows` (a table, or one row) are
-    told apart, tied where two overlap: over replicates (`replicate_ci_low`, Student's
-    t) where a combination ran two or more, else its one job's bootstrap (`ci_low`)."""
-    low, high = rows["ci_low"], rows["ci_high"]
-    if "replicate_ci_low" not in rows:  # a summary.csv written before that column
-        return low, high
-    replicated = _known(rows["replicate_ci_low"]) & _known(rows["replicate_ci_high"])
-    return (np.where(replicated, rows["replicate_ci_low"], low),
-            np.where(replicated, rows["replicate_ci_high"], high))
+def compare(first: Any, second: Any, confidence: float = CONFIDENCE) -> int:
+    """−1 where summary row `first` is told faster than `second`, +1 slower, 0 where the
+    two cannot be told apart: Welch's t-test on the logs of their replicates' medians,
+    two-sided at 1 − `confidence`, from what each row records of them (the centre and
+    half-width of `replicate_ci_low`/`_high` on log axes, Student's t with k − 1 degrees
+    of freedom, k = `replicates`). Where either ran once (no such interval), whether
+    their bootstrap intervals (`ci_low`/`ci_high`) lie apart."""
+    from scipy.special import stdtrit  # scipy.stats is slow to import
 
-
-def _known(values: Any) -> Any:
-    """Not NaN, for a column or one cell."""
-    return ~np.isnan(np.asarray(values, dtype=float))
+    summaries = []
+    for row in (first, second):
+        low, high = row.get("replicate_ci_low", math.nan), row.get("replicate_ci_high", math.nan)
+        replicates = row.get("replicates", 0)
+        if not (low > 0 and high > 0 and replicates >= 2):
+            summaries = None
+            break
+        spread = stdtrit(replicates - 1, 1 - (1 - CONFIDENCE) / 2)
+        summaries.append((math.log(low * high) / 2, math.log(high / low) / 2 / spread,
+                          replicates - 1))
+    if summaries is None:  # the bootstrap's intervals, apart or not
+        if first["ci_high"] < second["ci_low"]:
+            return -1
+        return 1 if first["ci_low"] > second["ci_high"] else 0
+    (centre, error, freedom), (other_centre, other_error, other_freedom) = summaries
+    variance = error**2 + other_error**2
+    if variance == 0:
+        return int(np.sign(centre - other_centre))
+    welch_freedom = variance**2 / (error**4 / freedom + other_error**4 / other_freedom)
+    statistic = (centre - other_centre) / math.sqrt(variance)
+    if abs(statistic) <= stdtrit(welch_freedom, 1 - (1 - confidence) / 2):
+        return 0
+    return int(np.sign(statistic))
 
 
 @dataclass(frozen=True)

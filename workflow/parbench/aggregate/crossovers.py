@@ -21,9 +21,9 @@ from parbench.crossover import (
     choose,
     crossover_with_confidence,
     fit_crossover,
+    paired_tests,
     relative_half_width,
     sign_bracket,
-    told_apart,
 )
 
 CROSSOVER_COLUMNS = columns.names(columns.CROSSOVER)
@@ -179,7 +179,7 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
                 interpolated = crossover_with_confidence(
                     sizes, [challenger_samples[size] for size in sizes],
                     [baseline_samples[size] for size in sizes], challenger=challenger,
-                    drawn=drawn, told_apart=told_apart(challenger_values, baseline_values),
+                    drawn=drawn, paired=paired_tests(challenger_values, baseline_values),
                 )
                 fitted = fit_crossover(challenger_values, baseline_values,
                                        interpolated.medians_cross, max_residual)

@@ -34,8 +34,9 @@ COMBINATION_STATISTICS = tuple(
         ("ci_high", NUMBER, S, "its high end", SUMMARY, MODEL),
         ("replicate_ci_low", NUMBER, S, "95 % interval over replicates, low end: the "
          "geometric mean of the replicates' medians ± Student's t with k − 1 degrees of "
-         "freedom (the bootstrap's is too narrow over few replicates); what the findings "
-         "compare series by (tied: these overlap); empty with one replicate"),
+         "freedom (the bootstrap's is too narrow over few replicates); from it and "
+         "`replicates` the findings tell series apart (Welch's t-test); empty with one "
+         "replicate"),
         ("replicate_ci_high", NUMBER, S, "its high end"),
         ("min_seconds", NUMBER, S, "fastest sample"),
         ("max_seconds", NUMBER, S, "slowest sample"),
@@ -118,8 +119,9 @@ CROSSOVER_COLUMNS = tuple(
         ("bracket_size", NUMBER, "", "where the paired log ratios' size means cross zero "
          "inside the bracket (log-linear)"),
         ("bracket_low", NUMBER, "", "the largest measured size where the challenger is "
-         "slower, told from noise (one-sided t-test at 2.5 %, the scatter between "
-         "replicates pooled over the curve's sizes): the bracket's low end"),
+         "slower, told from noise (one-sided t-test at 5 % over the curve's m sizes, "
+         "5 %/m each; the scatter between replicates pooled over them): the bracket's "
+         "low end"),
         ("bracket_high", NUMBER, "", "the smallest measured size above it where the "
          "challenger is faster, told from noise: the bracket's high end"),
         ("predicted_crossover_size", NUMBER, "", "where the cost model (model.csv) puts "

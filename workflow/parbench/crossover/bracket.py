@@ -35,7 +35,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from parbench.crossover.fitted import FittedCrossover, JobValues, paired_log_ratios
-from parbench.crossover.interpolated import FOUND, TOO_FEW_SIZES, relative_half_width
+from parbench.crossover.interpolated import (
+    FOUND,
+    TOO_FEW_SIZES,
+    PairedTests,
+    relative_half_width,
+)
 
 # Below this p-value of the fit's lack-of-fit test (FittedCrossover.lack_of_fit_p) its
 # line is not to be believed. Lenient on purpose: a missed bend costs coverage, a false
@@ -86,14 +91,18 @@ def told_signs(challenger: JobValues, baseline: JobValues, confidence: float = 0
     return means, told
 
 
-def told_apart(challenger: JobValues, baseline: JobValues, confidence: float = 0.95
-               ) -> dict[float, int] | None:
-    """`told_signs` with both signs tested at once (each at half the level): where the two
-    series are alike at every size, some size is told apart, either way, at most
-    1 − `confidence` of the time. (The bracket's tests are one-sided: each of its ends can
-    err in one direction only.)"""
-    tested = told_signs(challenger, baseline, 1 - (1 - confidence) / 2)
-    return None if tested is None else tested[1]
+def paired_tests(challenger: JobValues, baseline: JobValues, confidence: float = 0.95
+                 ) -> PairedTests | None:
+    """`told_signs` as PairedTests: apart, both signs tested at once (each at half the
+    level: where the two series are alike at every size, some size comes out told
+    apart at most 1 − `confidence` of the time), and ahead, one-sided as the bracket's
+    tests; None where no replicates pair."""
+    either_way = told_signs(challenger, baseline, 1 - (1 - confidence) / 2)
+    one_way = told_signs(challenger, baseline, confidence)
+    if either_way is None or one_way is None:
+        return None
+    return PairedTests(apart={size: sign != 0 for size, sign in either_way[1].items()},
+                       ahead={size: sign > 0 for size, sign in one_way[1].items()})
 
 
 def sign_bracket(challenger: JobValues, baseline: JobValues,

@@ -134,6 +134,16 @@ class CrossoverEstimate(Crossover):
 Interval = tuple[float, float]
 
 
+@dataclass(frozen=True)
+class PairedTests:
+    """Per size, what paired t-tests over replicates tell (parbench.crossover.bracket.
+    paired_tests): whether the two series differ, either way (two-sided), and whether
+    the challenger is faster (one-sided); each at 1 − confidence over all the sizes."""
+
+    apart: Mapping[float, bool]
+    ahead: Mapping[float, bool]
+
+
 def _intervals_overlap(first: Interval, second: Interval) -> bool:
     """Whether two intervals overlap; one that is unknown (a size without data) does
     not tell them apart either."""
@@ -167,7 +177,7 @@ def crossover_with_confidence(
     challenger: str = "ray",
     resamples: int = RESAMPLES,
     drawn: dict | None = None,
-    told_apart: Mapping[float, int] | None = None,
+    paired: PairedTests | None = None,
 ) -> CrossoverEstimate:
     """The crossover of the medians, with a bootstrap 95 % interval.
 
@@ -184,11 +194,9 @@ def crossover_with_confidence(
     interval are given with the status "not significant". `drawn`: bootstrap medians
     already drawn by earlier calls, shared by the calls given the same dict.
 
-    `told_apart` decides those two verdicts instead, where there are replicates to
-    pair: per size, +1 where the challenger is told faster, −1 slower, 0 not told
-    (parbench.crossover.bracket.told_apart: paired t-tests over replicates, which the
-    bootstrap's intervals, too narrow over few replicates, stand in for only where
-    every size ran once).
+    `paired` decides those two verdicts instead, where there are replicates to pair:
+    paired t-tests over replicates, which the bootstrap's intervals, too narrow over
+    few replicates, stand in for only where every size ran once.
     """
     order = np.argsort(np.asarray(sizes, dtype=float))
     sizes = [float(sizes[i]) for i in order]
@@ -205,12 +213,12 @@ def crossover_with_confidence(
     # The 95 % interval of each median, per size: (challenger's, baseline's).
     intervals = [(stats.percentile_interval(c), stats.percentile_interval(b))
                  for c, b in zip(challenger_medians, baseline_medians)]
-    if told_apart is None:
+    if paired is None:
         apart = [not _intervals_overlap(c, b) for c, b in intervals]
         ahead = [_clearly_faster(c, b) for c, b in intervals]
     else:
-        apart = [told_apart.get(size, 0) != 0 for size in sizes]
-        ahead = [told_apart.get(size, 0) > 0 for size in sizes]
+        apart = [paired.apart.get(size, False) for size in sizes]
+        ahead = [paired.ahead.get(size, False) for size in sizes]
     if not any(apart):
         return CrossoverEstimate(NO_CLEAR_WINNER, found_fraction=0.0, medians_cross=point.size)
     resample_sizes = resampled_crossovers(sizes, np.array(challenger_medians),

@@ -11,7 +11,7 @@ from matplotlib.patches import Patch
 from parbench.crossover import FOUND
 from parbench.figures import panels
 from parbench.figures.style import DEFAULT_WIDTH, format_size, ordered_series, palette
-from parbench.stats import intervals_to_compare
+from parbench.stats import compare
 
 
 def _winner_panel(ax, cell: pd.DataFrame, colours, unit: str, rows: str = "tasks",
@@ -28,8 +28,7 @@ def _winner_panel(ax, cell: pd.DataFrame, colours, unit: str, rows: str = "tasks
             runner_up = ranked.iloc[1] if len(ranked) > 1 else None
             margin = runner_up["median_seconds"] / best["median_seconds"] if runner_up is not None \
                 else np.inf
-            clear = runner_up is None or (intervals_to_compare(best)[1]
-                                          < intervals_to_compare(runner_up)[0])
+            clear = runner_up is None or compare(best, runner_up) == -1
             # Shade: a margin of 2x or more is full colour, a near-tie is pale.
             alpha = 0.25 + 0.75 * min(1.0, np.log2(max(margin, 1.0))) if clear else 0.15
             ax.add_patch(plt.Rectangle((x, y), 1, 1, color=colours[best["series"]],
@@ -141,7 +140,7 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None, workload: str,
             axes[2 * row + 1][0].set_title(f"{kernel} kernel, parallel backends only")
     legend = [Patch(color=colours[b], label=b) for b in ordered_series(data)]
     legend.append(Patch(facecolor="white", edgecolor="0.5", hatch="///",
-                        label="no clear winner (95 % intervals over replicates overlap)"))
+                        label="no clear winner (not told apart by Welch's t-test over replicates)"))
     figure.legend(handles=legend + boundary_handles, loc="outside lower center",
                   ncols=min(len(legend) + len(boundary_handles), 4), frameon=False)
     figure.suptitle(f"{workload}: fastest backend per cell (×: margin over the runner-up)"

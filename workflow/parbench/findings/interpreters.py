@@ -10,14 +10,14 @@ import pandas as pd
 from parbench.findings import words
 from parbench.findings.document import Block, Heading, Paragraph
 from parbench.interpreters import PROJECT, interpreter_column
-from parbench.stats import intervals_to_compare
+from parbench.stats import compare
 
 
 def verdicts(summary: pd.DataFrame, challenger: str, baseline: str) -> dict[str, str]:
     """Per workload (and kernel), whether `challenger` wins, loses or ties against
-    `baseline` over the sizes both ran (warm; the largest worker count; a win is a
-    95 % interval over replicates wholly below the other's: stats.intervals_to_compare):
-    one of OUTCOMES, the sizes' outcomes together."""
+    `baseline` over the sizes both ran (warm; the largest worker count; a win or a loss
+    is told by Welch's t-test over replicates, stats.compare): one of OUTCOMES, the
+    sizes' outcomes together."""
     found = {}
     ok = summary[(summary["status"] == "ok") & summary["median_seconds"].notna()]
     for (workload, kernel), rows in ok.groupby(["workload", "kernel"], sort=False):
@@ -33,14 +33,8 @@ def verdicts(summary: pd.DataFrame, challenger: str, baseline: str) -> dict[str,
             continue
         outcomes = set()
         for key in both:
-            my_low, my_high = intervals_to_compare(mine.loc[key])
-            their_low, their_high = intervals_to_compare(theirs.loc[key])
-            if my_high < their_low:
-                outcomes.add("wins")
-            elif my_low > their_high:
-                outcomes.add("loses")
-            else:
-                outcomes.add("ties")
+            outcomes.add({-1: "wins", 1: "loses", 0: "ties"}[
+                compare(mine.loc[key], theirs.loc[key])])
         name = f"`{workload}`" + (f" ({kernel})" if ok.loc[ok["workload"] == workload,
                                                           "kernel"].nunique() > 1 else "")
         found[name] = ("wins or loses" if {"wins", "loses"} <= outcomes
@@ -80,8 +74,7 @@ def interpreter_sentence(summary: pd.DataFrame, machines: pd.DataFrame,
         return None
     return (f"Threads on {described} (`{challenger}`, interpreter `{interpreter}`) "
             + "; they ".join(clauses)
-            + " (warm times; told apart where their 95 % intervals over replicates, by "
-              "Student's t, do not overlap).")
+            + " (warm times; told apart by Welch's t-test over replicates at 5 %).")
 
 
 def interpreter_description(machines: pd.DataFrame, interpreter: str,

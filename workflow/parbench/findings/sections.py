@@ -11,7 +11,7 @@ from parbench.findings import words
 from parbench.findings.document import Block, Figure, Heading, Paragraph, Table
 from parbench.findings.interpreters import interpreter_description, interpreters_section
 from parbench.interpreters import PROJECT, interpreter_column
-from parbench.stats import intervals_to_compare
+from parbench.stats import compare
 
 WARM = "warm"
 
@@ -84,17 +84,15 @@ def _regime(workload: str) -> str:
 
 
 def _fastest_at_largest(summary: pd.DataFrame) -> str:
-    """The fastest series' warm time at a curve's largest size, and the series its
-    95 % interval overlaps (a tie: the data cannot order them; stats.intervals_to_compare)."""
+    """The fastest series' warm time at a curve's largest size, and the series that
+    cannot be told from it (a tie: Welch's t-test over replicates, stats.compare)."""
     measured = _measured(summary, "median_seconds")
     if measured.empty:
         return "—"
     at_largest = measured[measured["size"] == measured["size"].max()]
     best = at_largest.loc[at_largest["median_seconds"].idxmin()]
-    low, _ = intervals_to_compare(at_largest)
-    _, best_high = intervals_to_compare(best)
-    tied = at_largest[(at_largest["series"] != best["series"])
-                      & (low <= best_high)]["series"]
+    tied = [row["series"] for _, row in at_largest.iterrows()
+            if row["series"] != best["series"] and compare(row, best) == 0]
     text = (f"{_fastest(at_largest, 'median_seconds')} at "
             f"{words.size(best['size'], str(best['size_unit']))}")
     if len(tied):
@@ -142,8 +140,8 @@ def regimes(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
             Paragraph("Warm times (start-up excluded); sizes in each workload's unit; "
                       "(fit): where the lines fitted near the crossing meet, "
                       "(bracket): between the two measured sizes where the paired times "
-                      "change sign, (interpolated): between two grid sizes; tied: their 95 % "
-                      "intervals over replicates (Student's t) overlap."), table]
+                      "change sign, (interpolated): between two grid sizes; tied: not told "
+                      "apart by Welch's t-test over replicates at 5 %."), table]
 
 
 def fixed_costs(summary: pd.DataFrame, row: pd.Series) -> list[Block]:
