@@ -135,6 +135,9 @@ def test_a_measuring_process_killed_outright_is_an_error_row_and_leaves_no_proce
     measuring = measuring_process(job.pid, time.time() + 10)
     descendants = listed_by_the_guard(job.pid, guard.job_token(job.pid))
     assert len(descendants) > 2, "the backend started processes"
+    # Whatever it starts goes to the OOM killer before the job, which writes the row.
+    for process in (measuring, *measuring.children(recursive=True)):
+        assert oom_score_adj(process.pid) >= oom_score_adj(job.pid) + 500, process
     measuring.kill()
     assert job.wait(timeout=60) == 0, log.read_text()[-2000:]
     psutil.wait_procs(descendants, timeout=30)
@@ -147,6 +150,10 @@ def test_a_measuring_process_killed_outright_is_an_error_row_and_leaves_no_proce
     stopped = re.search(r"killed by SIGKILL.*; stopped (\d+) process\(es\) it had started",
                         log.read_text())
     assert stopped and int(stopped.group(1)) >= 2, log.read_text()[-2000:]
+
+
+def oom_score_adj(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/oom_score_adj").read_text())
 
 
 KILLED_JOB = """

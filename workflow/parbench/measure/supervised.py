@@ -27,6 +27,9 @@ from parbench.backends.threads import threads_left_running
 
 # SIGTERM (Snakemake, a scheduler's time limit) and SIGINT (Ctrl-C) ask a job to stop.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# Added to the measuring process's out-of-memory score (-1000 to 1000; +500: half the
+# memory the kernel weighs against, so it goes before the job's own process).
+OOM_SCORE_ADJ = 500
 # Signals a crash in C code ends a process with.
 CRASHES = {signal.SIGSEGV, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
 
@@ -115,6 +118,7 @@ def _measure_and_exit(measure: Callable[[], None]) -> None:
     status = 1
     try:
         os.setpgid(0, 0)  # a signal to the job's process group reaches it once: passed on
+        volunteer_to_the_oom_killer()
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         print(f"parbench job {os.getppid()}: measuring in process {os.getpid()}",
               file=sys.stderr, flush=True)
@@ -136,6 +140,18 @@ def _measure_and_exit(measure: Callable[[], None]) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(status)
+
+
+def volunteer_to_the_oom_killer() -> None:
+    """Have the out-of-memory killer pick this process, and whatever it starts, before
+    the job's own (`OOM_SCORE_ADJ`): in a cgroup at its memory limit, the pages of a
+    killed measuring process take a few milliseconds to be freed, and an allocation
+    meanwhile (its memory sampler ending) had the kernel kill the next biggest
+    process, the job's, before it could write the row. Raising one's own score needs
+    no privilege; where it cannot be written, nothing changes."""
+    with contextlib.suppress(OSError, ValueError):
+        score = Path("/proc/self/oom_score_adj")
+        score.write_text(str(min(1000, int(score.read_text()) + OOM_SCORE_ADJ)))
 
 
 def death_of(pid: int, signum: int, oom_kills: int) -> str:
