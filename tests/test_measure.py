@@ -17,7 +17,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from parbench import columns, machine
+from parbench import columns, machine, resources
 from parbench.backends import BACKENDS, default_series, get_backend, resolve_series
 from parbench.measure import (
     Job,
@@ -90,6 +90,36 @@ def test_every_series_measures_verified_rows_and_leaves_nothing(series_name):
         assert first["peak_rss_bytes"] >= driver_rss
     else:  # the tree, not the driver alone: the test process itself holds ~150 MB
         assert first["peak_rss_bytes"] > driver_rss + 2 * 20e6
+
+
+# A process whose one thread spins 0.3 s of CPU and ends, then says its own CPU time.
+SPINS_IN_A_THREAD_THAT_ENDS = """
+import sys, threading, time
+def spin():
+    end = time.thread_time() + 0.3
+    while time.thread_time() < end:
+        pass
+thread = threading.Thread(target=spin)
+thread.start()
+thread.join()
+print(time.process_time(), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_the_cpu_of_a_thread_that_has_ended_still_counts():
+    """A thread of a worker that ends within a sample (an engine's helper) used CPU the
+    sample must count: another process's CPU is read from its CPU clock, which keeps
+    the time of ended threads (a sum over the threads still there lost it)."""
+    child = subprocess.Popen([sys.executable, "-c", SPINS_IN_A_THREAD_THAT_ENDS],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        own = float(child.stdout.readline())
+        counted = resources.process_cpu_seconds(psutil.Process(child.pid))
+    finally:
+        child.stdin.close()
+        child.wait()
+    assert own >= 0.3 and counted >= 0.9 * own, (own, counted)
 
 
 @pytest.mark.parametrize(("workload", "kernel", "size"), [

@@ -5,9 +5,10 @@ raylet, GCS and workers, ipyparallel's controller and engines. (The job's own
 process, which only watches the measuring one, is not in it.)
 
 - CPU: the measuring process by `time.process_time()` at the timer's edges; every
-  other process by snapshots of its threads' on-CPU time (schedstat) just before
-  and just after a timed map, outside the timed region. Work done by a process
-  that starts and exits within one map is missed; warm-up maps make that rare.
+  other process by snapshots of its CPU clock (the scheduler's on-CPU time of all its
+  threads, ended ones included) just before and just after a timed map, outside the
+  timed region. Work done by a process that starts and exits within one map is
+  missed; warm-up maps make that rare.
 - Memory: a sampler *subprocess* (not a thread: a thread would take the GIL
   from the serial backend, which runs in the measuring process) sums memory
   over the tree every `interval` seconds and reports the peaks of two sums: the
@@ -63,19 +64,23 @@ def tree_processes(root_pid: int, exclude: Iterable[int] = ()) -> list[psutil.Pr
     return [process for process in members if process.pid not in excluded]
 
 
-def process_cpu_seconds(process: psutil.Process) -> float:
-    """CPU seconds a process (all its threads) has used so far.
+def process_cpu_clock(pid: int) -> int:
+    """The clock id of a process's CPU clock, as clock_getcpuclockid(3) makes it on Linux
+    (CPUCLOCK_SCHED of the whole thread group: ~pid << 3 | 2)."""
+    return (~pid << 3) | 2
 
-    Linux's /proc/PID/task/TID/schedstat counts on-CPU time in nanoseconds;
-    psutil's user + system times tick in 10 ms, too coarse for maps of a few ms.
+
+def process_cpu_seconds(process: psutil.Process) -> float:
+    """CPU seconds a process (all its threads, those that have ended too) has used so far.
+
+    Linux's CPU clock of a process counts the scheduler's on-CPU time in nanoseconds,
+    the threads that have ended included (a sum over /proc/PID/task/*/schedstat missed
+    those); psutil's user + system times tick in 10 ms, too coarse for maps of a few ms,
+    and are read only where the clock cannot be.
     """
     try:
-        total_ns = 0
-        for thread in os.scandir(f"/proc/{process.pid}/task"):
-            with open(f"{thread.path}/schedstat") as schedstat:
-                total_ns += int(schedstat.read().split()[0])
-        return total_ns / 1e9
-    except (OSError, ValueError, IndexError):
+        return time.clock_gettime(process_cpu_clock(process.pid))
+    except OSError:
         times = process.cpu_times()
         return times.user + times.system
 
