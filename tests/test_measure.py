@@ -377,8 +377,9 @@ def test_sigterm_stops_every_backend_and_writes_nothing(tmp_path: Path, series_n
         # not only the guard's kill once the job was gone. (While `ray.init` runs, its
         # own handler has SIGTERM exit the job: SystemExit, stopped the same way.)
         said = log.read_text()
-        assert re.search(rf"{backend.name} stopped after (Terminated \(signal 15\)|"
-                         r"SystemExit \(15\))", said), said[-2000:]
+        # Named by the job's own process, as the log's first line names the job.
+        assert re.search(rf"parbench job {job.pid}: {backend.name} stopped after "
+                         r"(Terminated \(signal 15\)|SystemExit \(15\))", said), said[-2000:]
     finally:
         if job.poll() is None:
             job.kill()

@@ -58,7 +58,7 @@ def measure_rows(job: Job, settings: JobSettings, series: Series | None = None,
                               Limits(map_timeout_seconds=settings.map_timeout_seconds))
         sampler = resources.MemorySampler(os.getpid(), settings.sample_interval_seconds,
                                           pss_also=[watched_by] if watched_by else [])
-        run = JobRun(job, settings, workload, backend)
+        run = JobRun(job, settings, workload, backend, job_pid=watched_by)
         try:
             run.run()
         finally:

@@ -81,7 +81,9 @@ class JobRun:
     per-worker state and its stop. Every failure ends as the row's `error`."""
 
     def __init__(self, job: Job, settings: JobSettings, workload: Any,
-                 backend: Any) -> None:
+                 backend: Any, job_pid: int | None = None) -> None:
+        """`job_pid`: the job's own process, where this one was forked from it
+        (parbench.measure.supervised); None: this process is the job's."""
         self.job, self.settings = job, settings
         self.workload, self.backend = workload, backend
         self.repeats: list[dict[str, Any]] = []
@@ -96,10 +98,12 @@ class JobRun:
         self.leftovers: list[str] = []
         self.interrupted = ""  # what ended the job before its rows, if anything
         self.cluster: dict[str, Any] = {}
-        self.job_pid = os.getpid()
+        self.measuring_pid = os.getpid()
+        # Log lines name the job by its own process (the one the log's first line names).
+        self.job_pid = job_pid or self.measuring_pid
         # Processes that exist before the backend starts are not its own: the job
         # itself, its memory sampler and, in a test, whatever else runs there.
-        self.not_workers = [process.pid for process in resources.tree_processes(self.job_pid)]
+        self.not_workers = [process.pid for process in resources.tree_processes(self.measuring_pid)]
 
     def run(self) -> None:
         try:
@@ -159,8 +163,8 @@ class JobRun:
     def timed_sample(self, maps: int = 1) -> dict[str, Any]:
         """`maps` consecutive maps under one timer; times are per map. Every map's
         results are checked after the timer stops."""
-        backend, job_pid, not_workers = self.backend, self.job_pid, self.not_workers
-        workers_before = resources.cpu_snapshot(job_pid, exclude=not_workers)
+        backend, measuring_pid, not_workers = self.backend, self.measuring_pid, self.not_workers
+        workers_before = resources.cpu_snapshot(measuring_pid, exclude=not_workers)
         # The job's own CPU is read at the timer's edges, so the snapshots'
         # cost is not billed to the maps.
         driver_before = time.process_time()
@@ -182,7 +186,7 @@ class JobRun:
         driver_cpu = time.process_time() - driver_before
         self.maps_run += maps
         cpu = driver_cpu + resources.cpu_seconds_between(
-            workers_before, resources.cpu_snapshot(job_pid, exclude=not_workers))
+            workers_before, resources.cpu_snapshot(measuring_pid, exclude=not_workers))
         backend.between_samples()  # after the CPU is read: its work is not the maps'
         error_size = max(max_relative_error(result, self.expected) for result in results)
         if backend.on_cluster:  # the workers' CPU is on other hosts: not measured
@@ -232,7 +236,7 @@ class JobRun:
         # Who else used the machine while the samples were taken: everything busy
         # on it minus what this job's process tree used.
         machine_before = resources.machine_busy_seconds()
-        tree_before = resources.tree_cpu_seconds(self.job_pid)
+        tree_before = resources.tree_cpu_seconds(self.measuring_pid)
         sampling_since = time.perf_counter()
         while self.stop_reason == "":
             sample = self.timed_sample(self.maps_per_sample)
@@ -246,7 +250,7 @@ class JobRun:
         if not self.backend.on_cluster:
             self.background_cpu_fraction_during = resources.background_fraction(
                 resources.machine_busy_seconds() - machine_before,
-                resources.tree_cpu_seconds(self.job_pid) - tree_before,
+                resources.tree_cpu_seconds(self.measuring_pid) - tree_before,
                 time.perf_counter() - sampling_since)
 
     def _check_worker_states(self) -> None:
@@ -276,7 +280,7 @@ class JobRun:
     def _stop(self) -> None:
         # Everything the backend started, listed before it is asked to stop.
         started = [process for process in resources.tree_processes(
-                       self.job_pid, exclude=self.not_workers)
+                       self.measuring_pid, exclude=self.not_workers)
                    if not resources.is_helper(process, self.backend.helper_processes)]
         began = time.perf_counter()
         try:

@@ -133,7 +133,7 @@ def _measure_and_exit(measure: Callable[[], None]) -> None:
         # A stop asked now would skip os._exit: from here on it waits, unread.
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         if threads_left_running():
-            print(f"parbench job {os.getpid()}: threads still run a task that cannot be "
+            print(f"parbench job {os.getppid()}: threads still run a task that cannot be "
                   f"stopped ({', '.join(threads_left_running())}); the job ends without "
                   "waiting for them", file=sys.stderr, flush=True)
         with contextlib.suppress(BaseException):
