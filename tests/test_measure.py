@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -480,6 +481,33 @@ def test_a_job_on_a_busy_machine_waits_remeasures_and_keeps_its_loaded_flag():
     assert first["background_cpu_fraction"] > 0.25
     assert first["background_cpu_fraction_during"] > 0.25
     assert (rows["status"] == "ok").all() and rows["verified"].all()
+
+
+def test_the_quiet_gate_does_not_count_the_jobs_own_cpu_as_others_load():
+    """Before its backend starts, the job's process is not idle (a BLAS library forked
+    into it spins its threads up): the gate reads others' load, not its own. One
+    thread of this process spins through the gate's window: the machine is a core's
+    share busier than the gate says others made it, whatever else runs."""
+    from parbench.measure.environment import others_busy_fraction
+
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            pass
+
+    spinner = threading.Thread(target=spin)
+    machine_before, began = resources.machine_busy_seconds(), time.perf_counter()
+    spinner.start()
+    try:
+        others = others_busy_fraction(0.5)
+    finally:
+        stop.set()
+        spinner.join()
+    machine = resources.background_fraction(resources.machine_busy_seconds() - machine_before,
+                                            0.0, time.perf_counter() - began)
+    own_share = 1 / psutil.cpu_count()
+    assert machine - others >= 0.6 * own_share, (machine, others)
 
 
 def test_a_job_on_a_quiet_machine_says_how_quiet_it_was():

@@ -7,8 +7,7 @@ import os
 import sys
 import time
 
-import psutil
-
+from parbench import resources
 from parbench.settings import JobSettings
 
 # Thread-pool variables every BLAS/OpenMP flavour reads; set identically for
@@ -39,15 +38,27 @@ def limit_threads(blas_threads: int) -> None:
 
 def wait_until_quiet(settings: JobSettings) -> tuple[float, float]:
     """Wait, up to `quiet_wait_seconds`, until others use at most `quiet_cpu_fraction`
-    of the machine. Returns (seconds waited, the last background fraction seen).
-    Nothing of this job runs yet: whatever keeps the CPUs busy is someone else."""
+    of the machine. Returns (seconds waited, the last background fraction seen)."""
     began = time.perf_counter()
-    background = psutil.cpu_percent(interval=BACKGROUND_WINDOW_SECONDS) / 100
+    background = others_busy_fraction(BACKGROUND_WINDOW_SECONDS)
     while (background > settings.quiet_cpu_fraction
            and time.perf_counter() - began < settings.quiet_wait_seconds):
-        background = psutil.cpu_percent(interval=QUIET_POLL_SECONDS) / 100
+        background = others_busy_fraction(QUIET_POLL_SECONDS)
     waited = time.perf_counter() - began - BACKGROUND_WINDOW_SECONDS
     if background > settings.quiet_cpu_fraction:
         print(f"warning: the machine is still {background:.0%} busy with other work after "
               f"{waited:.0f} s; measuring anyway", file=sys.stderr)
     return max(0.0, waited), background
+
+
+def others_busy_fraction(window_seconds: float) -> float:
+    """The share of the machine's CPUs others kept busy over the next `window_seconds`:
+    the machine's busy time less this process's own. (This process is not idle before
+    its backend starts: a BLAS library forked into it starts its threads again, and
+    they spin a while, about 0.1 s of CPU, which once read as someone else's load.)"""
+    machine_before, own_before = resources.machine_busy_seconds(), time.process_time()
+    began = time.perf_counter()
+    time.sleep(window_seconds)
+    return resources.background_fraction(
+        resources.machine_busy_seconds() - machine_before, time.process_time() - own_before,
+        time.perf_counter() - began)
