@@ -113,14 +113,13 @@ def shm_free_bytes() -> int | None:
         return None
 
 
-def oom_kills() -> int:
-    """Processes of this process's cgroup the kernel's out-of-memory killer has killed
-    (cgroup v2's `memory.events`, v1's `memory.oom_control`); where neither can be read,
-    every one the machine's has killed since boot (/proc/vmstat). 0 where nothing
-    counts them."""
-    cgroups = Path("/proc/self/cgroup")
-    with contextlib.suppress(OSError):
-        for line in cgroups.read_text().splitlines():
+def oom_kills() -> tuple[int, str]:
+    """How many processes the kernel's out-of-memory killer has killed, and where it
+    counted them: in this process's cgroup (v2's `memory.events`, v1's
+    `memory.oom_control`), else on the whole machine since boot (/proc/vmstat); (0, "")
+    where nothing counts them."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
             _, controllers, path = line.split(":", 2)
             if controllers == "":
                 counters = [Path("/sys/fs/cgroup", path.lstrip("/"), "memory.events"),
@@ -133,8 +132,9 @@ def oom_kills() -> int:
             for counter in counters:
                 count = _counted(counter, "oom_kill")
                 if count is not None:
-                    return count
-    return _counted(Path("/proc/vmstat"), "oom_kill") or 0
+                    return count, "the job's cgroup"
+    count = _counted(Path("/proc/vmstat"), "oom_kill")
+    return (0, "") if count is None else (count, "the machine")
 
 
 def _counted(path: Path, name: str) -> int | None:

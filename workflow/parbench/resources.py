@@ -13,9 +13,9 @@ process, which only watches the measuring one, is not in it.)
   from the serial backend, which runs in the measuring process) sums memory
   over the tree every `interval` seconds and reports the peaks of two sums: the
   proportional set size (PSS: a page shared by n processes counts 1/n in each,
-  so every page once: what the tree really uses; the job's own process is added,
-  since the pages it shares with the measuring one, forked from it, would otherwise
-  count half) and the resident set size
+  so every page once: what the tree really uses; the job's own process adds its
+  share of the pages it still shares with the measuring one, forked from it, which
+  would otherwise count half) and the resident set size
   (RSS: shared pages, of a fork or Ray's object store, once per process). RSS
   is read every sample; PSS, which costs ~100x more to read, whenever RSS
   reaches a new peak (PSS <= RSS, so the PSS peak is near one of them).
@@ -120,7 +120,8 @@ def background_fraction(machine_busy: float, own_cpu: float, wall_seconds: float
     short windows read coarse)."""
     if wall_seconds <= 0:
         return math.nan
-    return max(0.0, machine_busy - own_cpu) / (wall_seconds * (psutil.cpu_count() or 1))
+    return min(1.0, max(0.0, machine_busy - own_cpu) / (wall_seconds
+                                                      * (psutil.cpu_count() or 1)))
 
 
 def still_running(process: psutil.Process) -> bool:
@@ -176,14 +177,27 @@ def summed_pss(processes: Iterable[psutil.Process]) -> int:
     return total
 
 
+def shared_pss(processes: Iterable[psutil.Process]) -> int:
+    """The part of each process's proportional set size in pages it shares (PSS less
+    its unique set): outside the tree, the job's process counts its half of the pages
+    its forked measuring process still shares with it, not its own copies."""
+    total = 0
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied,
+                                 psutil.ZombieProcess):
+            memory = process.memory_full_info()
+            total += max(0, memory.pss - memory.uss)
+    return total
+
+
 class MemorySampler:
     """Peak summed RSS of a process tree, sampled by a subprocess."""
 
     def __init__(self, root_pid: int, interval_seconds: float,
                  pss_also: Sequence[int] = ()) -> None:
-        """`pss_also`: processes outside the tree whose proportional set size counts
-        with it (the job's process, whose pages its forked measuring process shares:
-        without it, each shared page would count half)."""
+        """`pss_also`: processes outside the tree whose shared pages count with its PSS
+        (the job's process, whose pages its forked measuring process shares: without
+        it, each shared page would count half; `shared_pss`)."""
         self._process = subprocess.Popen(
             [sys.executable, "-m", "parbench.resources", str(root_pid), str(interval_seconds),
              *map(str, pss_also)],
@@ -222,7 +236,7 @@ def _sample_until_stdin_closes(root_pid: int, interval_seconds: float,
         if rss > peak_rss * PSS_AT_RSS_GROWTH:
             # PSS never exceeds RSS, so its peak is read where RSS peaks: reading it
             # (smaps_rollup) costs ~17 ms for a Ray tree, too much every 50 ms.
-            peak_pss = max(peak_pss, summed_pss(readable_members + outside))
+            peak_pss = max(peak_pss, summed_pss(readable_members) + shared_pss(outside))
         peak_rss = max(peak_rss, rss)
         readable, _, _ = select.select([sys.stdin], [], [], interval_seconds)
         if readable and not sys.stdin.read(1):  # EOF: the job is done

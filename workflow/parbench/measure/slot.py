@@ -137,11 +137,11 @@ def run_job(job: Job, settings: JobSettings, series: Series, output: str | Path,
         if orphans:
             print(f"warning: stopped {len(orphans)} process(es) that an earlier, killed job "
                   f"left running: {orphans}", file=sys.stderr)
-        job_start_unix = time.time()
+        job_start_unix, job_pid = time.time(), os.getpid()
 
-        def measure_and_write() -> None:
+        def measure_and_write() -> None:  # in the measuring process, forked from this one
             rows = measure_rows(job, settings, series, workload_plugin, config_hash,
-                                planned_round, watched_by=os.getppid())
+                                planned_round, watched_by=job_pid)
             write_rows_atomically([{**row, "orphans_stopped": len(orphans)} for row in rows],
                                   output)
 

@@ -37,13 +37,14 @@ CRASHES = {signal.SIGSEGV, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
 def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str | None:
     """Run `measure` (which writes `output`) in a forked child and wait for it.
 
-    Returns None once the child exits 0, or was killed only after it had written
-    `output`; how it died when a signal killed it before. Exits as the child did when
+    Returns None once the child has written `output` (its rows stand, however it
+    ended), and how it died when a signal killed it before. Exits as the child did when
     a stop was asked or the child failed otherwise (its traceback in the log)."""
-    oom_kills_before = machine.oom_kills()
+    oom_kills_before, counted_in = machine.oom_kills()
     written_before = _identity(output)
+    job_pid = os.getpid()
     stop_asked: list[int] = []
-    state: dict[str, Any] = {"pidfd": None, "sent": 0}
+    state: dict[str, Any] = {"child": None, "pidfd": None, "sent": 0}
 
     def pass_on(signum: int, frame: Any) -> None:
         stop_asked.append(signum)
@@ -53,6 +54,7 @@ def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str 
     # the child is not yet known is kept, and passed on once it is.
     previous = {number: signal.signal(number, pass_on) for number in STOP_SIGNALS}
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    status = None
     try:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -61,43 +63,56 @@ def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str 
             try:
                 for number, handler in previous.items():
                     signal.signal(number, handler)
-                _measure_and_exit(measure)
+                _measure_and_exit(measure, job_pid)
             finally:
                 os._exit(1)  # never the parent's stack, whatever happened
-        # By pidfd, not PID: a signal passed on after the child is reaped reaches no one.
-        state["pidfd"] = os.pidfd_open(child)
+        state["child"] = child
+        # By pidfd where the kernel has them: a signal passed on after the child is
+        # reaped reaches no one. (Until it is reaped, its PID cannot be reused either.)
+        with contextlib.suppress(OSError, AttributeError):
+            state["pidfd"] = os.pidfd_open(child)
         _send_what_was_asked(stop_asked, state)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         _, status = os.waitpid(child, 0)
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        if status is None and state["child"] is not None:  # left by an exception
+            with contextlib.suppress(OSError):
+                os.kill(state["child"], signal.SIGKILL)
+                os.waitpid(state["child"], 0)
+        state["child"] = None  # reaped: nothing more is passed on
         for number, handler in previous.items():
             signal.signal(number, handler)
         if state["pidfd"] is not None:
             os.close(state["pidfd"])
-    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+    if _identity(output) not in (None, written_before):
+        if code:
+            print(f"parbench job {job_pid}: its measuring process {child} ended with status "
+                  f"{code} after it had written its rows; they stand", file=sys.stderr,
+                  flush=True)
         return None
     if os.WIFSIGNALED(status) and not stop_asked and os.WTERMSIG(status) not in STOP_SIGNALS:
-        if _identity(output) not in (None, written_before):
-            print(f"parbench job {os.getpid()}: its measuring process {child} was killed by "
-                  f"{signal.Signals(os.WTERMSIG(status)).name} after it had written its rows; "
-                  "they stand", file=sys.stderr, flush=True)
-            return None
-        return death_of(child, os.WTERMSIG(status), machine.oom_kills() - oom_kills_before)
-    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
-    print(f"parbench job {os.getpid()}: its measuring process {child} ended with status "
-          f"{code}{' after a stop was asked' if stop_asked else ''}; no row written",
+        oom_kills, _ = machine.oom_kills()
+        return death_of(child, os.WTERMSIG(status), oom_kills - oom_kills_before, counted_in)
+    print(f"parbench job {job_pid}: its measuring process {child} ended with status {code}"
+          f"{' after a stop was asked' if stop_asked else ''}; no row written",
           file=sys.stderr, flush=True)
-    raise SystemExit(code)
+    raise SystemExit(code or 1)  # exited 0 without its rows: a failure all the same
 
 
 def _send_what_was_asked(stop_asked: list[int], state: dict[str, Any]) -> None:
-    """Pass on every stop asked and not yet sent, once the child is known."""
-    while state["pidfd"] is not None and state["sent"] < len(stop_asked):
+    """Pass on every stop asked and not yet sent, once the child is known and while it
+    is not yet reaped."""
+    while state["child"] is not None and state["sent"] < len(stop_asked):
         signum = stop_asked[state["sent"]]
         state["sent"] += 1
         with contextlib.suppress(ProcessLookupError):
-            signal.pidfd_send_signal(state["pidfd"], signum)
+            if state["pidfd"] is not None:
+                signal.pidfd_send_signal(state["pidfd"], signum)
+            else:
+                os.kill(state["child"], signum)
 
 
 def _identity(path: str | Path) -> tuple[int, int] | None:
@@ -110,17 +125,17 @@ def _identity(path: str | Path) -> tuple[int, int] | None:
     return status.st_ino, status.st_mtime_ns
 
 
-def _measure_and_exit(measure: Callable[[], None]) -> None:
+def _measure_and_exit(measure: Callable[[], None], job_pid: int) -> None:
     """The child: measure, then leave by os._exit, never by the parent's stack (its lock
     and its guard are the parent's). Python would wait at exit for a thread still
     running the task of a map that timed out, which cannot be stopped: os._exit does
-    not."""
+    not. `job_pid`: the job's own process, which the log names."""
     status = 1
     try:
         os.setpgid(0, 0)  # a signal to the job's process group reaches it once: passed on
         volunteer_to_the_oom_killer()
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-        print(f"parbench job {os.getppid()}: measuring in process {os.getpid()}",
+        print(f"parbench job {job_pid}: measuring in process {os.getpid()}",
               file=sys.stderr, flush=True)
         measure()
         status = 0
@@ -130,10 +145,12 @@ def _measure_and_exit(measure: Callable[[], None]) -> None:
     except BaseException:
         traceback.print_exc()
     finally:
-        # A stop asked now would skip os._exit: from here on it waits, unread.
-        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        # A stop asked now would skip os._exit: from here on it is ignored (a pending
+        # one too: Python runs no handler for an ignored signal).
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
         if threads_left_running():
-            print(f"parbench job {os.getppid()}: threads still run a task that cannot be "
+            print(f"parbench job {job_pid}: threads still run a task that cannot be "
                   f"stopped ({', '.join(threads_left_running())}); the job ends without "
                   "waiting for them", file=sys.stderr, flush=True)
         with contextlib.suppress(BaseException):
@@ -154,14 +171,15 @@ def volunteer_to_the_oom_killer() -> None:
         score.write_text(str(min(1000, int(score.read_text()) + OOM_SCORE_ADJ)))
 
 
-def death_of(pid: int, signum: int, oom_kills: int) -> str:
+def death_of(pid: int, signum: int, oom_kills: int, counted_in: str = "the job's cgroup"
+             ) -> str:
     """How a measuring process killed by `signum` died, in the words of a row
-    (`oom_kills`: the kernel's count of out-of-memory kills in the job's cgroup
-    meanwhile, machine.oom_kills)."""
+    (`oom_kills`: the kernel's count of out-of-memory kills meanwhile, `counted_in`
+    where: machine.oom_kills)."""
     name = signal.Signals(signum).name
     if signum == signal.SIGKILL and oom_kills > 0:
-        why = (f"the kernel's out-of-memory killer killed {oom_kills} process(es) of the "
-               "job's cgroup meanwhile")
+        why = (f"the kernel's out-of-memory killer killed {oom_kills} process(es) of "
+               f"{counted_in} meanwhile")
     elif signum == signal.SIGKILL:
         why = "kill -9, a time limit, or an out-of-memory killer outside the kernel's count"
     elif signum == signal.SIGBUS:
