@@ -28,6 +28,7 @@ def _winner_panel(ax, cell: pd.DataFrame, colours, unit: str, rows: str = "tasks
             runner_up = ranked.iloc[1] if len(ranked) > 1 else None
             margin = runner_up["median_seconds"] / best["median_seconds"] if runner_up is not None \
                 else np.inf
+            # Clear only where told faster (a runner-up the test puts ahead is no clearer).
             clear = runner_up is None or compare(best, runner_up) == -1
             # Shade: a margin of 2x or more is full colour, a near-tie is pale.
             alpha = 0.25 + 0.75 * min(1.0, np.log2(max(margin, 1.0))) if clear else 0.15
