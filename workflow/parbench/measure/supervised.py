@@ -73,6 +73,11 @@ def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str 
             state["pidfd"] = os.pidfd_open(child)
         _send_what_was_asked(stop_asked, state)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        # Ended, but not reaped until nothing more can be passed on: by PID, a signal
+        # sent after the reaping could reach a process that took the PID over.
+        os.waitid(os.P_PID, child, os.WEXITED | os.WNOWAIT)
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        state["child"] = None
         _, status = os.waitpid(child, 0)
     finally:
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
@@ -80,7 +85,7 @@ def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str 
             with contextlib.suppress(OSError):
                 os.kill(state["child"], signal.SIGKILL)
                 os.waitpid(state["child"], 0)
-        state["child"] = None  # reaped: nothing more is passed on
+        state["child"] = None  # nothing more is passed on
         for number, handler in previous.items():
             signal.signal(number, handler)
         if state["pidfd"] is not None:
