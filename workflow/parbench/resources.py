@@ -167,26 +167,17 @@ def stop_leftovers(processes: Iterable[psutil.Process], grace_seconds: float = 1
     return stopped
 
 
-def summed_pss(processes: Iterable[psutil.Process]) -> int:
-    """Proportional set size summed over `processes`: each shared page once."""
-    total = 0
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied,
-                                 psutil.ZombieProcess):
-            total += process.memory_full_info().pss
-    return total
-
-
-def shared_pss(processes: Iterable[psutil.Process]) -> int:
-    """The part of each process's proportional set size in pages it shares (PSS less
-    its unique set): outside the tree, the job's process counts its half of the pages
-    its forked measuring process still shares with it, not its own copies."""
+def summed_pss(processes: Iterable[psutil.Process], shared_only: bool = False) -> int:
+    """Proportional set size summed over `processes`: each shared page once. With
+    `shared_only`, the part of each in pages it shares (PSS less its unique set):
+    outside the tree, the job's process counts its half of the pages its forked
+    measuring process still shares with it, not its own copies."""
     total = 0
     for process in processes:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied,
                                  psutil.ZombieProcess):
             memory = process.memory_full_info()
-            total += max(0, memory.pss - memory.uss)
+            total += max(0, memory.pss - memory.uss) if shared_only else memory.pss
     return total
 
 
@@ -197,7 +188,7 @@ class MemorySampler:
                  pss_also: Sequence[int] = ()) -> None:
         """`pss_also`: processes outside the tree whose shared pages count with its PSS
         (the job's process, whose pages its forked measuring process shares: without
-        it, each shared page would count half; `shared_pss`)."""
+        it, each shared page would count half; `summed_pss`)."""
         self._process = subprocess.Popen(
             [sys.executable, "-m", "parbench.resources", str(root_pid), str(interval_seconds),
              *map(str, pss_also)],
@@ -236,7 +227,8 @@ def _sample_until_stdin_closes(root_pid: int, interval_seconds: float,
         if rss > peak_rss * PSS_AT_RSS_GROWTH:
             # PSS never exceeds RSS, so its peak is read where RSS peaks: reading it
             # (smaps_rollup) costs ~17 ms for a Ray tree, too much every 50 ms.
-            peak_pss = max(peak_pss, summed_pss(readable_members) + shared_pss(outside))
+            peak_pss = max(peak_pss, summed_pss(readable_members)
+                           + summed_pss(outside, shared_only=True))
         peak_rss = max(peak_rss, rss)
         readable, _, _ = select.select([sys.stdin], [], [], interval_seconds)
         if readable and not sys.stdin.read(1):  # EOF: the job is done

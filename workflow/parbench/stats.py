@@ -146,8 +146,8 @@ def replicate_interval(samples: Samples, confidence: float = CONFIDENCE) -> tupl
     Student's t with k − 1 degrees of freedom on their logs: the rerun's unit of
     evidence is the job, and over few of them a bootstrap's interval is too narrow
     (z·√((k−1)/k)/t as wide: a tenth at k = 2). (nan, nan) with fewer than two."""
-    logs = np.log([float(np.median(group)) for group in as_replicates(samples)
-                   if group.size and np.median(group) > 0])
+    medians = np.array([np.median(group) for group in as_replicates(samples)])
+    logs = np.log(medians[medians > 0])
     if logs.size < 2:
         return math.nan, math.nan
     from scipy.special import stdtrit  # scipy.stats is slow to import
@@ -173,8 +173,9 @@ def compare(first: Any, second: Any, confidence: float = CONFIDENCE) -> int:
         if not (low > 0 and high > 0 and replicates >= 2):
             summaries = None
             break
-        spread = stdtrit(replicates - 1, 1 - (1 - CONFIDENCE) / 2)
-        summaries.append((math.log(low * high) / 2, math.log(high / low) / 2 / spread,
+        # replicate_interval's quantile (its default confidence) gives back the error.
+        quantile = stdtrit(replicates - 1, 1 - (1 - CONFIDENCE) / 2)
+        summaries.append((math.log(low * high) / 2, math.log(high / low) / 2 / quantile,
                           replicates - 1))
     if summaries is None:  # the bootstrap's intervals, apart or not
         if first["ci_high"] < second["ci_low"]:

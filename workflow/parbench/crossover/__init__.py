@@ -18,9 +18,9 @@ from parbench.crossover.bracket import (
     NO_SIGN_CHANGE,
     SignBracket,
     choose,
+    paired_t,
     paired_tests,
     sign_bracket,
-    told_signs,
 )
 from parbench.crossover.fitted import (
     FITTED_STATUSES,
@@ -53,4 +53,4 @@ __all__ = ["BRACKET", "DEFAULT_PAIRS", "FASTER_THROUGHOUT", "FIT", "FITTED_STATU
            "Crossover", "CrossoverEstimate", "FittedCrossover", "SignBracket", "choose",
            "crossover_with_confidence", "fieller_interval", "find_crossover",
            "fit_crossover", "relative_half_width", "resampled_crossovers",
-           "sign_bracket", "paired_tests", "told_signs"]
+           "sign_bracket", "paired_t", "paired_tests"]

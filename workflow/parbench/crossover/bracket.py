@@ -64,54 +64,65 @@ class SignBracket:
         return relative_half_width(self.ci_low, self.ci_high, self.size)
 
 
-def told_signs(challenger: JobValues, baseline: JobValues, confidence: float = 0.95
-               ) -> tuple[dict[float, float], dict[float, int]] | None:
-    """Per size, the mean paired log ratio y = log(baseline / challenger) and its sign
-    where the one-sided t-test of the module tells it from noise (+1: the challenger
-    faster, −1: slower, 0: not told); None where no size has two replicates to pair,
-    so there is no scatter between them to test against."""
+@dataclass(frozen=True)
+class PairedT:
+    """The paired log ratios y = log(baseline / challenger) of one curve, tested once:
+    per size, their mean and its t statistic against the scatter between replicates
+    pooled over every size (±inf where the replicates agree exactly)."""
+
+    means: dict[float, float]
+    statistics: dict[float, float]
+    freedom: int
+
+    def told(self, confidence: float) -> dict[float, int]:
+        """Per size, the sign the one-sided t-test of the module tells at
+        `confidence` (+1: the challenger faster, −1: slower, 0: not told)."""
+        from scipy.special import stdtrit  # as in fitted: scipy.stats is slow to import
+
+        # Bonferroni over the curve's sizes (see the module): refinement piles sizes
+        # up near the crossing, where each test errs nearly at its level.
+        critical = float(stdtrit(self.freedom, 1 - (1 - confidence) / len(self.means)))
+        return {size: int(np.sign(mean)) * bool(abs(self.statistics[size]) > critical)
+                for size, mean in self.means.items()}
+
+
+def paired_t(challenger: JobValues, baseline: JobValues) -> PairedT | None:
+    """Two series' per-job values on one curve as PairedT; None where no size has two
+    replicates to pair, so there is no scatter between them to test against."""
     ratios = paired_log_ratios(challenger, baseline)
     freedom = sum(len(values) - 1 for values in ratios.values())
     if not ratios or freedom < 1:
         return None
     scatter = sum(float(((values - values.mean()) ** 2).sum()) for values in ratios.values())
     spread = math.sqrt(scatter / freedom)
-    from scipy.special import stdtrit  # as in fitted: scipy.stats is slow to import
-
-    # Bonferroni over the curve's sizes (see the module): refinement piles sizes up
-    # near the crossing, where each test errs nearly at its level.
-    critical = float(stdtrit(freedom, 1 - (1 - confidence) / len(ratios)))
     means = {size: float(values.mean()) for size, values in ratios.items()}
-    if spread == 0:
-        told = {size: int(np.sign(mean)) for size, mean in means.items()}
-    else:
-        told = {size: int(np.sign(mean)) * bool(
-                    abs(mean) / (spread / math.sqrt(len(ratios[size]))) > critical)
-                for size, mean in means.items()}
-    return means, told
+    statistics = {size: (mean / (spread / math.sqrt(len(ratios[size]))) if spread
+                         else math.copysign(math.inf, mean) if mean else 0.0)
+                  for size, mean in means.items()}
+    return PairedT(means, statistics, freedom)
 
 
 def paired_tests(challenger: JobValues, baseline: JobValues, confidence: float = 0.95
                  ) -> PairedTests | None:
-    """`told_signs` as PairedTests: apart, both signs tested at once (each at half the
-    level: where the two series are alike at every size, some size comes out told
+    """PairedT's verdicts as PairedTests: apart, both signs tested at once (each at half
+    the level: where the two series are alike at every size, some size comes out told
     apart at most 1 − `confidence` of the time), and ahead, one-sided as the bracket's
     tests; None where no replicates pair."""
-    either_way = told_signs(challenger, baseline, 1 - (1 - confidence) / 2)
-    one_way = told_signs(challenger, baseline, confidence)
-    if either_way is None or one_way is None:
+    tested = paired_t(challenger, baseline)
+    if tested is None:
         return None
-    return PairedTests(apart={size: sign != 0 for size, sign in either_way[1].items()},
-                       ahead={size: sign > 0 for size, sign in one_way[1].items()})
+    either_way, one_way = tested.told(1 - (1 - confidence) / 2), tested.told(confidence)
+    return PairedTests(apart={size: sign != 0 for size, sign in either_way.items()},
+                       ahead={size: sign > 0 for size, sign in one_way.items()})
 
 
 def sign_bracket(challenger: JobValues, baseline: JobValues,
                  confidence: float = 0.95) -> SignBracket:
     """The bracket of two series' per-job values on one curve (see the module)."""
-    tested = told_signs(challenger, baseline, confidence)
+    tested = paired_t(challenger, baseline)
     if tested is None:
         return SignBracket(TOO_FEW_SIZES)
-    means, told = tested
+    means, told = tested.means, tested.told(confidence)
     # The last crossing: above the largest size where the challenger is told slower,
     # it never is again. (The first would leave sizes above it where it still loses:
     # Ray's small arguments travel inline, so a curve can cross, and cross back.)

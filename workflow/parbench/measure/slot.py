@@ -139,11 +139,13 @@ def run_job(job: Job, settings: JobSettings, series: Series, output: str | Path,
                   f"left running: {orphans}", file=sys.stderr)
         job_start_unix, job_pid = time.time(), os.getpid()
 
-        def measure_and_write() -> None:  # in the measuring process, forked from this one
-            rows = measure_rows(job, settings, series, workload_plugin, config_hash,
-                                planned_round, watched_by=job_pid)
+        def write(rows: list[dict[str, Any]]) -> None:
             write_rows_atomically([{**row, "orphans_stopped": len(orphans)} for row in rows],
                                   output)
+
+        def measure_and_write() -> None:  # in the measuring process, forked from this one
+            write(measure_rows(job, settings, series, workload_plugin, config_hash,
+                               planned_round, watched_by=job_pid))
 
         with guard.guarded_job():
             death = measured_in_a_child(measure_and_write, output)
@@ -151,9 +153,7 @@ def run_job(job: Job, settings: JobSettings, series: Series, output: str | Path,
                 # What the dead process had started (engines, a raylet) is stopped here,
                 # while this job's timing slot is still held.
                 stopped = guard.stop_what_the_job_started(guard.job_token())
-                print(f"parbench job {os.getpid()}: {death}; stopped {len(stopped)} "
+                print(f"parbench job {job_pid}: {death}; stopped {len(stopped)} "
                       f"process(es) it had started: {stopped}", file=sys.stderr, flush=True)
-                rows = killed_rows(job, settings, series, death, workload_plugin,
-                                   config_hash, planned_round, job_start_unix)
-                write_rows_atomically([{**row, "orphans_stopped": len(orphans)}
-                                       for row in rows], output)
+                write(killed_rows(job, settings, series, death, workload_plugin,
+                                  config_hash, planned_round, job_start_unix))
