@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
+from parbench.aggregate.crossovers import headline
 from parbench.crossover import (
     BRACKET,
     FIT,
@@ -21,7 +22,9 @@ from parbench.crossover import (
     TOO_FEW_REPLICATES,
     TOO_FEW_SIZES,
     UNBOUNDED,
+    CrossoverEstimate,
     FittedCrossover,
+    SignBracket,
     choose,
     crossover_with_confidence,
     fieller_interval,
@@ -417,6 +420,54 @@ def test_the_bracket_is_the_last_crossing_where_a_curve_crosses_back():
     assert bracket.status == FOUND
     assert (bracket.ci_low, bracket.ci_high) == (1.0, 2.0)
     assert 1.0 < bracket.size < 2.0
+
+
+def test_the_bracket_estimate_is_the_last_crossing_of_the_means_inside_it():
+    """The regimes run's image_filter curve: told slower at 1 MB and faster at 4.6 MB,
+    the means in between above zero at 2.2 MB and below again at 3 MB, neither told. The
+    estimate is where the means cross the last time (between 3 and 4.6 MB), not the
+    first (between 1 and 2.2 MB), where the challenger is still slower above."""
+    rng = np.random.default_rng(39)
+    sizes = [1.0, 2.2, 3.0, 4.6]
+    ratios = [-0.283, 0.060, -0.041, 0.249]  # log(baseline / challenger)
+    baseline = {size: {replicate: 0.02 for replicate in range(4)} for size in sizes}
+    challenger = {size: {replicate: 0.02 * math.exp(-ratio + rng.normal(0, 0.06))
+                         for replicate in range(4)} for size, ratio in zip(sizes, ratios)}
+    bracket = sign_bracket(challenger, baseline)
+    assert (bracket.status, bracket.ci_low, bracket.ci_high) == (FOUND, 1.0, 4.6)
+    assert 3.0 < bracket.size < 4.6
+
+
+def test_a_fit_the_lack_of_fit_test_rejects_is_a_poor_fit_without_a_bracket():
+    """Found, but its lines told from straight ones, and no bracket to fall back on: the
+    headline says `poor fit` and gives no number (it gave the fit's, as if it held)."""
+    fitted = FittedCrossover(FOUND, 2.0, 1.6, 2.4, replicates=3, sizes=4, size_low=1.0,
+                             size_high=4.0, lack_of_fit_p=0.015)
+    bracket = SignBracket(NO_SIGN_CHANGE)
+    assert choose(fitted, bracket) == FIT
+    row = headline(CrossoverEstimate(FOUND, 2.1), fitted, bracket)
+    assert row["crossover_status"] == POOR_FIT and math.isnan(row["crossover_size"])
+    assert math.isnan(row["crossover_ci_low"]) and row["fit_size"] == 2.0
+    held = headline(CrossoverEstimate(FOUND, 2.1),
+                    dataclasses.replace(fitted, lack_of_fit_p=0.5), bracket)
+    assert held["crossover_status"] == FOUND and held["crossover_size"] == 2.0
+
+
+def test_a_fitted_interval_reaching_past_the_sizes_fitted_is_unbounded():
+    """Three replicates over three sizes close together: the crossing lies among them,
+    but Fieller's interval reaches past them, where no size checked the lines. It is
+    `unbounded interval` (it was `found`, with the bounds printed as measured)."""
+    sizes = [1.2, 1.4, 1.6]
+    challenger, baseline = _replicated_curves(np.random.default_rng(17), 3, sizes,
+                                              between=0.08, drift=0.05)
+    fitted = fit_crossover(challenger, baseline, around=1.4, max_residual=1.0)
+    assert fitted.status == UNBOUNDED and math.isnan(fitted.ci_low)
+    assert sizes[0] <= fitted.size <= sizes[-1]
+    # Quieter replicates over sizes wider apart: the interval lies among them, found.
+    lines = _replicated_curves(np.random.default_rng(17), 3, [1.0, 1.4, 2.4],
+                               between=0.02, drift=0.02)
+    wider = fit_crossover(*lines, around=1.4, max_residual=1.0)
+    assert wider.status == FOUND and 1.0 <= wider.ci_low <= wider.ci_high <= 2.4
 
 
 def test_lines_that_do_not_gain_where_the_medians_cross_cannot_place_it():

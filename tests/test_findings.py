@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from docutils.core import publish_parts
 from matplotlib import pyplot
 
 from parbench.findings import write_findings
 from parbench.findings.sections import regime_table
-from parbench.findings.words import crossover_cell, size
+from parbench.findings.words import crossover, crossover_cell, size
 from parbench.migrations import read_table
 from parbench.workloads import WORKLOADS
 
@@ -167,3 +168,35 @@ def test_the_readme_headline_names_each_rerun_of_its_design_with_its_crossing():
     for rerun in reruns:
         row = headline_row(read_table(DATA / rerun / "crossover.csv"))
         assert f"`{rerun}` on" in text and crossover_cell(row) in text
+
+
+def _pair(**columns) -> pd.Series:
+    return pd.Series({"challenger": "ray", "baseline": "pool", "size_unit": "bytes",
+                      **columns})
+
+
+def test_a_lead_told_apart_at_some_sizes_only_is_not_faster_at_every_size():
+    told_everywhere = _pair(crossover_status="ray faster throughout", sizes_compared=3,
+                            sizes_told_apart=3)
+    assert crossover(told_everywhere) == "`ray` is faster than `pool` at every size measured."
+    told_once = _pair(crossover_status="ray faster throughout", sizes_compared=3,
+                      sizes_told_apart=1)
+    assert "faster than" not in crossover(told_once)
+    assert "told apart at 1 of the 3" in crossover(told_once)
+
+
+@pytest.mark.parametrize("fit, says", [
+    ({"fit_status": "found", "fit_lack_of_fit_p": 0.015, "fit_size": 2e6}, "lack-of-fit p"),
+    ({"fit_status": "found", "fit_lack_of_fit_p": 0.6, "fit_size": 9e6}, "9 MB, outside"),
+    ({"fit_status": "too few sizes"}, "too few sizes"),
+    ({"fit_status": "unbounded interval"}, "cannot bound"),
+])
+def test_a_bracket_says_what_the_fit_said_instead(fit, says):
+    """A bracket is the headline for one of several reasons; its sentence gives the one
+    that holds (it said 'a straight line does not hold there' whatever the fit said)."""
+    row = _pair(crossover_status="found", method="bracket", crossover_size=3.2e6,
+                crossover_ci_low=1e6, crossover_ci_high=4.6e6, **fit)
+    sentence = crossover(row)
+    assert says in sentence and "overtakes `pool` above **3.2 MB**" in sentence
+    if fit["fit_status"] != "found" or fit["fit_lack_of_fit_p"] >= 0.2:
+        assert "straight line" not in sentence

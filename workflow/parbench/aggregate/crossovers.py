@@ -15,12 +15,14 @@ from parbench.crossover import (
     FIT,
     FOUND,
     INTERPOLATED,
+    POOR_FIT,
     CrossoverEstimate,
     FittedCrossover,
     SignBracket,
     choose,
     crossover_with_confidence,
     fit_crossover,
+    fit_holds,
     paired_tests,
     relative_half_width,
     sign_bracket,
@@ -106,13 +108,16 @@ def headline(interpolated: CrossoverEstimate, fitted: FittedCrossover,
     interpolated estimate (parbench.crossover.bracket.choose); each one always beside."""
     method = choose(fitted, bracket)
     chosen = {FIT: fitted, BRACKET: bracket, INTERPOLATED: interpolated}[method]
+    status = chosen.status
+    if method == FIT and status == FOUND and not fit_holds(fitted, bracket):
+        status = POOR_FIT  # its lines told from straight ones by the lack-of-fit test
     relative = relative_half_width(chosen.ci_low, chosen.ci_high, chosen.size) \
-        if chosen.status == FOUND else np.nan
+        if status == FOUND else np.nan
     # An interval goes with its estimate: none where no size is given (a fit whose
     # crossing fell outside its sizes keeps its own numbers in the fit_ columns).
-    given = chosen.status == FOUND or method == INTERPOLATED
+    given = status == FOUND or method == INTERPOLATED
     return {
-        "method": method, "crossover_status": chosen.status,
+        "method": method, "crossover_status": status,
         "crossover_size": chosen.size if given else np.nan,
         "crossover_ci_low": chosen.ci_low if given else np.nan,
         "crossover_ci_high": chosen.ci_high if given else np.nan,
@@ -121,6 +126,7 @@ def headline(interpolated: CrossoverEstimate, fitted: FittedCrossover,
         "interpolated_ci_low": interpolated.ci_low,
         "interpolated_ci_high": interpolated.ci_high,
         "found_fraction": interpolated.found_fraction,
+        "sizes_told_apart": interpolated.told_apart,
         "medians_cross": interpolated.medians_cross,
         "size_below": interpolated.size_below, "size_above": interpolated.size_above,
         "fit_status": fitted.status, "fit_size": fitted.size,

@@ -98,6 +98,9 @@ CROSSOVER_COLUMNS = tuple(
         ("size_below", NUMBER, "", "the grid point below the medians' crossing"),
         ("size_above", NUMBER, "", "the grid point above it"),
         ("sizes_compared", INTEGER, "", "sizes where both series succeeded"),
+        ("sizes_told_apart", INTEGER, "", "of them, those where the two are told apart, "
+         "either way: paired t-tests over replicates (5 % over the curve's sizes, two-sided) "
+         "where replicates pair, else their medians' bootstrap intervals apart"),
         ("fit_status", TEXT, "", "the fit's own status (`too few sizes` or `too few "
          "replicates` where it was not tried)"),
         ("fit_size", NUMBER, "", "the fitted crossing, also where it is not the headline"),

@@ -18,6 +18,7 @@ from parbench.crossover.bracket import (
     NO_SIGN_CHANGE,
     SignBracket,
     choose,
+    fit_holds,
     paired_t,
     paired_tests,
     sign_bracket,
@@ -52,5 +53,5 @@ __all__ = ["BRACKET", "DEFAULT_PAIRS", "FASTER_THROUGHOUT", "FIT", "FITTED_STATU
            "NO_SIGN_CHANGE", "POOR_FIT", "TOO_FEW_REPLICATES", "TOO_FEW_SIZES", "UNBOUNDED",
            "Crossover", "CrossoverEstimate", "FittedCrossover", "SignBracket", "choose",
            "crossover_with_confidence", "fieller_interval", "find_crossover",
-           "fit_crossover", "relative_half_width", "resampled_crossovers",
+           "fit_crossover", "fit_holds", "relative_half_width", "resampled_crossovers",
            "sign_bracket", "paired_t", "paired_tests"]

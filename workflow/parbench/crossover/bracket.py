@@ -17,8 +17,9 @@ the sign of their paired log ratio y = log(baseline / challenger) at each measur
                (Bonferroni), so over repeated runs a bracket that misses the crossing
                comes out at most 1 − `confidence` of the time, whatever the curves do
                between the sizes (of the brackets given where the curves barely part,
-               more may miss). Its estimate is where the size means of y cross zero in
-               [A, B], on log axes.
+               more may miss). Its estimate is where the size means of y cross
+               zero the last time in [A, B], on log axes, as the bracket's ends are
+               the last crossing's.
 
 The headline (`choose`) is the fit where it holds (found, its lines not told from a
 straight line by a lack-of-fit test, its estimate inside the bracket), else the
@@ -130,9 +131,10 @@ def sign_bracket(challenger: JobValues, baseline: JobValues,
     high = min((size for size in means if size > low and told[size] > 0), default=math.inf)
     if low == -math.inf or high == math.inf:
         return SignBracket(NO_SIGN_CHANGE if len(means) > 1 else TOO_FEW_SIZES)
-    between = [size for size in means if low <= size <= high]
-    for left, right in zip(between, between[1:]):
-        if means[left] < 0 <= means[right]:  # the first crossing of the means, log-linear
+    between = [size for size in sorted(means) if low <= size <= high]
+    # The last crossing of the means, as the bracket's ends (log-linear between sizes).
+    for left, right in reversed(list(zip(between, between[1:]))):
+        if means[left] < 0 <= means[right]:
             share = -means[left] / (means[right] - means[left])
             size = math.exp(math.log(left) + share * math.log(right / left))
             return SignBracket(FOUND, size, low, high)
@@ -152,7 +154,9 @@ def fit_holds(fitted: FittedCrossover, bracket: SignBracket) -> bool:
 def choose(fitted: FittedCrossover, bracket: SignBracket) -> str:
     """Which estimate is a curve's headline: FIT, BRACKET or INTERPOLATED (see the
     module); a fit that was tried and does not hold, with no bracket either, stays the
-    headline with its status (poor fit, unbounded, ...) rather than a number."""
+    headline with its status (poor fit, unbounded, ...) rather than a number: one found
+    whose lines the lack-of-fit test told from straight ones is a poor fit there
+    (parbench.aggregate.crossovers.headline)."""
     if fit_holds(fitted, bracket):
         return FIT
     if bracket.status == FOUND:

@@ -20,7 +20,8 @@ replicate r gives a line y_r = a_r + b_r·x, x = log(n / estimate), through its 
 the crossover is x* = −ā/b̄ of the mean line, and its interval is Fieller's for that
 ratio with the covariance of (ā, b̄) taken between replicates and Student's t with
 k − 1 degrees of freedom: the x with (ā + b̄·x)² ≤ t²·(V_aa + 2x·V_ab + x²·V_bb). It is
-bounded only when the slope is clearly positive (b̄² > t²·V_bb); otherwise the status
+bounded only when the slope is clearly positive (b̄² > t²·V_bb) and both bounds lie
+within the sizes fitted (beyond them, nothing checked the lines); otherwise the status
 says `unbounded interval` and no interval is given. Two replicates (t = 12.7) rarely
 bound it: refinement measures more (config `refine`).
 
@@ -164,12 +165,17 @@ def fit_crossover(challenger: JobValues, baseline: JobValues, around: float,
     size = _scaled(around, -intercept / slope)
     low, high = (_scaled(around, bound)
                  for bound in fieller_interval(intercept, slope, covariance, t))
+    size = size if math.isfinite(size) else math.nan
     # A bound beyond the largest float is no bound: a slope barely told from zero.
     if not (math.isfinite(low) and math.isfinite(high)):
-        return FittedCrossover(UNBOUNDED, size if math.isfinite(size) else math.nan, **found)
-    status = FOUND if chosen[0] <= size <= chosen[-1] else OUTSIDE
-    return FittedCrossover(status, size if math.isfinite(size) else math.nan, low, high,
-                           **found)
+        return FittedCrossover(UNBOUNDED, size, **found)
+    if not chosen[0] <= size <= chosen[-1]:
+        return FittedCrossover(OUTSIDE, size, low, high, **found)
+    # Nor is a bound beyond the sizes fitted: the lines are straight only as far as
+    # they were checked.
+    if not chosen[0] <= low <= high <= chosen[-1]:
+        return FittedCrossover(UNBOUNDED, size, **found)
+    return FittedCrossover(FOUND, size, low, high, **found)
 
 
 def paired_log_ratios(challenger: JobValues, baseline: JobValues,

@@ -129,6 +129,8 @@ class CrossoverEstimate(Crossover):
     found_fraction: float = math.nan  # share of bootstrap resamples with a crossover in range
     # Where the medians cross, significant or not: where a fit or more jobs should look.
     medians_cross: float = math.nan
+    # Sizes where the two are told apart, either way (nan: none compared).
+    told_apart: float = math.nan
 
 
 Interval = tuple[float, float]
@@ -219,13 +221,16 @@ def crossover_with_confidence(
     else:
         apart = [paired.apart.get(size, False) for size in sizes]
         ahead = [paired.ahead.get(size, False) for size in sizes]
-    if not any(apart):
-        return CrossoverEstimate(NO_CLEAR_WINNER, found_fraction=0.0, medians_cross=point.size)
+    told_apart = float(sum(apart))
+    if not told_apart:
+        return CrossoverEstimate(NO_CLEAR_WINNER, found_fraction=0.0, medians_cross=point.size,
+                                 told_apart=told_apart)
     resample_sizes = resampled_crossovers(sizes, np.array(challenger_medians),
                                           np.array(baseline_medians))
     found_fraction = sum(sizes[0] < size < sizes[-1] for size in resample_sizes) / resamples
     if point.status != FOUND:  # an interval of a crossover that is not there means nothing
-        return CrossoverEstimate(point.status, found_fraction=found_fraction)
+        return CrossoverEstimate(point.status, found_fraction=found_fraction,
+                                 told_apart=told_apart)
     # "Overtakes" needs a size above the crossing where the challenger is clearly
     # faster; a lead inside the noise is reported with its number, but not as found.
     significant = any(ahead[index]
@@ -234,5 +239,5 @@ def crossover_with_confidence(
     return CrossoverEstimate(
         FOUND if significant else NOT_SIGNIFICANT, point.size, point.size_below,
         point.size_above, ci_low=math.exp(low), ci_high=math.exp(high),
-        found_fraction=found_fraction, medians_cross=point.size,
+        found_fraction=found_fraction, medians_cross=point.size, told_apart=told_apart,
     )

@@ -7,6 +7,8 @@ import math
 
 import pandas as pd
 
+from parbench.crossover.bracket import LACK_OF_FIT_ALPHA
+
 
 def seconds(value: float) -> str:
     if not math.isfinite(value):
@@ -40,10 +42,26 @@ def method(row: pd.Series) -> str:
                 f"{row['fit_replicates']:.0f} replicates side by side")
     if row["method"] == "bracket":
         return ("the interval is the two measured sizes where the paired times change sign, "
-                "each side told from noise; a straight line does not hold there")
+                f"each side told from noise; {why_no_fit(row)}")
     return (f"interpolated between the grid's {size(row['size_below'], row['size_unit'])} "
             f"and {size(row['size_above'], row['size_unit'])}, a bootstrap interval that "
             "few replicates make too narrow")
+
+
+def why_no_fit(row: pd.Series) -> str:
+    """Why a curve's headline is not the fitted line (parbench.crossover.bracket), in
+    a clause: what the fit said."""
+    status, unit = row.get("fit_status", ""), row["size_unit"]
+    lack_of_fit = row.get("fit_lack_of_fit_p", math.nan)
+    if status == "found" and pd.notna(lack_of_fit) and lack_of_fit < LACK_OF_FIT_ALPHA:
+        return (f"the paired times bend away from a straight line there, lack-of-fit "
+                f"p = {lack_of_fit:.2g}")
+    if status == "found":
+        return f"the fitted lines cross at {size(row['fit_size'], unit)}, outside it"
+    return {"poor fit": "a straight line does not fit the times there",
+            "unbounded interval": "the fitted lines cannot bound the crossing",
+            "outside the fitted sizes": "the fitted lines cross outside the sizes fitted",
+            }.get(status, "too few sizes or replicates near the crossing to fit lines")
 
 
 def crossover(row: pd.Series) -> str:
@@ -65,8 +83,7 @@ def crossover(row: pd.Series) -> str:
         "no clear winner": f"{challenger} and {baseline} cannot be told apart at any size "
                            "measured.",
         "poor fit": f"a straight line does not fit the times of {challenger} and {baseline} "
-                    f"near their crossing (residuals {row.get('fit_residual_challenger', 0):.0%}"
-                    f" and {row.get('fit_residual_baseline', 0):.0%}); their medians cross"
+                    f"near their crossing ({fit_misses(row)}); their medians cross"
                     f"{near_words}.",
         "unbounded interval": f"{challenger} and {baseline} cross{near_words}, but "
                               f"{row.get('fit_replicates', 0):.0f} replicates cannot bound "
@@ -78,8 +95,23 @@ def crossover(row: pd.Series) -> str:
     if status == "too few sizes" and not row.get("sizes_compared", 1):
         return f"{challenger} and {baseline} were not both measured at any size."
     if status.endswith("faster throughout"):
+        compared, apart = row.get("sizes_compared", math.nan), row.get("sizes_told_apart",
+                                                                         math.nan)
+        if pd.notna(apart) and pd.notna(compared) and apart < compared:
+            return (f"{challenger}'s median is below {baseline}'s at every size measured; "
+                    f"the two are told apart at {apart:.0f} of the {compared:.0f}.")
         return f"{challenger} is faster than {baseline} at every size measured."
     return phrases.get(status, f"{challenger} against {baseline}: {status}.")
+
+
+def fit_misses(row: pd.Series) -> str:
+    """How a poor fit misses: the lack-of-fit test where it told the bend, else the
+    residuals of the two series' lines."""
+    lack_of_fit = row.get("fit_lack_of_fit_p", math.nan)
+    if row.get("fit_status") == "found" and pd.notna(lack_of_fit):
+        return f"lack-of-fit p = {lack_of_fit:.2g}"
+    return (f"residuals {row.get('fit_residual_challenger', 0):.0%} and "
+            f"{row.get('fit_residual_baseline', 0):.0%}")
 
 
 def crossover_cell(row: pd.Series) -> str:
