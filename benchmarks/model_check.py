@@ -35,8 +35,7 @@ def report(run: check.RunCheck) -> str:
                      f"{check.MEDIAN_ERROR_TARGET:.0%} {verdict(run.errors.met)}")
     for found in run.crossovers:
         lines.append(f"  {found.curve}: measured {found.measured:.3g} [{found.low:.3g}, "
-                     f"{found.high:.3g}], predicted {found.predicted:.3g}: {found.verdict} "
-                     f"({verdict(found.met)})")
+                     f"{found.high:.3g}], predicted {found.predicted:.3g}: {found.verdict}")
     if not run.crossovers:
         lines.append("  no held-out crossover found in the data")
     return "\n".join(lines)

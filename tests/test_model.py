@@ -183,7 +183,7 @@ def test_parbench_predict_answers_a_design_that_never_ran(aggregates, tmp_path: 
 DATA = Path(__file__).resolve().parents[1] / "docs/data"
 
 
-def test_a_crossover_check_tells_inside_near_enough_off_and_no_crossing():
+def test_a_crossover_check_tells_met_missed_and_no_crossing():
     from parbench.model.check import CrossoverCheck
 
     def verdict(predicted: float) -> tuple[str, bool]:
@@ -191,11 +191,26 @@ def test_a_crossover_check_tells_inside_near_enough_off_and_no_crossing():
                                predicted, "bytes")
         return found.verdict, found.met
 
-    assert verdict(2.1e6) == ("inside", True)
-    assert verdict(2.4e6) == ("20% off, near enough", True)  # outside, within 25 %
-    assert verdict(2.6e6) == ("30% off", False)
-    assert verdict(1.4e6) == ("30% off", False)
+    assert verdict(2.1e6) == ("inside its interval, 5% off, met", True)
+    assert verdict(2.4e6) == ("outside its interval, 20% off, met", True)  # within 25 %
+    assert verdict(2.6e6) == ("outside its interval, 30% off, **missed**", False)
+    assert verdict(1.4e6) == ("outside its interval, 30% off, **missed**", False)
     assert verdict(math.nan) == ("no crossing predicted", False)
+
+
+def test_inside_an_interval_too_wide_to_test_the_model_is_undecided_not_met():
+    """The regimes run's image_filter brackets span 1 to 10 MB: a prediction 55 % off the
+    estimate lay inside one and counted as met. Inside an interval no wider than ±25 %,
+    it still does."""
+    from parbench.model.check import CrossoverCheck
+
+    wide = CrossoverCheck("image_filter passes4 ray vs pool", 3.73e6, 1e6, 10e6, 1.68e6,
+                          "bytes")
+    assert wide.inside and not wide.narrow and not wide.met
+    assert wide.verdict.startswith("inside its interval but 55% off, undecided")
+    narrow = CrossoverCheck("shared_array numpy ray vs pool", 2e6, 1.45e6, 2.4e6, 1.46e6,
+                            "bytes")
+    assert narrow.inside and narrow.narrow and narrow.met and narrow.off > 0.25
 
 
 def test_the_model_check_predicts_every_held_out_row_of_the_regimes_run():
