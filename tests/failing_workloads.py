@@ -102,3 +102,28 @@ class ExitsQuietly(_IndexExpected):
 
     def prepare(self, kernel: str, size: int, tasks: int) -> None:
         os._exit(0)
+
+
+class TerminatedByOthers(_IndexExpected):
+    """Preparing its input, the job's measuring process gets a SIGTERM the job did not
+    pass on, as a user-space out-of-memory killer (earlyoom) or a kill by hand sends."""
+
+    name = "terminated_by_others"
+    run = off_by_one  # never runs
+
+    def prepare(self, kernel: str, size: int, tasks: int) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+class RecordsUndeclared(_IndexExpected):
+    """Measures, then records a column it never declared: the rows fail to build after
+    the measurement, outside it."""
+
+    name = "records_undeclared"
+    run = off_by_one
+
+    def expected(self, index: int, size: int, shared_input: Any) -> float:
+        return float(index + 1)
+
+    def recorded(self, kernel: str, size: int) -> dict[str, Any]:
+        return {"never_declared": 1}

@@ -184,15 +184,35 @@ def test_a_measuring_process_that_dies_of_a_signal_says_which(tmp_path: Path, wo
     assert rows["workload"].iloc[0] == workload and rows["orphans_stopped"].iloc[0] == 0
 
 
-def test_a_measuring_process_that_exits_without_its_rows_fails_the_job(tmp_path: Path):
-    """A library that calls sys.exit() or os._exit(0) in the measuring process: no
-    rows, so not a success, whatever the exit status."""
+@pytest.mark.parametrize(("workload", "plugin", "words"), [
+    # A library that calls os._exit(0) in the measuring process: no rows, no success.
+    ("exits_quietly", "ExitsQuietly", r"status 0 before writing its rows: it exited "
+                                      "without writing them"),
+    # A user-space out-of-memory killer's SIGTERM (the measuring process volunteers).
+    ("terminated_by_others", "TerminatedByOthers",
+     r"status 1 before writing its rows: Terminated: signal 15: a SIGTERM the job did not "
+     r"pass on, .*earlyoom"),
+    # A failure after the measurement, outside it: the rows cannot be built.
+    ("records_undeclared", "RecordsUndeclared", r"status 1 before writing its rows: "
+                                                r"\w+Error: .*never_declared"),
+    # A workload plug-in that cannot be imported where the job runs.
+    ("no_such_workload", "NoSuchClass", r"status 1 before writing its rows: ValueError: "
+                                        r"module 'tests.failing_workloads' has no "
+                                        r"'NoSuchClass'"),
+])
+def test_a_measuring_process_that_fails_before_its_rows_is_an_error_row(
+        tmp_path: Path, workload, plugin, words):
+    """Every failure of a combination is a row: these ended the job with a traceback
+    in its log and no row, so the combination vanished from the aggregates and every
+    rerun tried it again."""
     output = tmp_path / "job.csv"
-    ended = subprocess.run([sys.executable, "-c", KILLED_JOB, str(output), "exits_quietly",
-                            "ExitsQuietly"], capture_output=True, text=True, timeout=120)
-    assert ended.returncode != 0 and not output.exists()
-    assert re.search(r"measuring process \d+ ended with status 0; no row written",
-                     ended.stderr), ended.stderr[-2000:]
+    ended = subprocess.run([sys.executable, "-c", KILLED_JOB, str(output), workload, plugin],
+                           capture_output=True, text=True, timeout=120)
+    assert ended.returncode == 0, ended.stderr[-2000:]
+    rows = read_job_csv(output)
+    assert list(rows["status"]) == ["error"] and rows["workload"].iloc[0] == workload
+    assert re.search(r"^JobFailed: the job's measuring process \d+ ended with " + words,
+                     rows["error"].iloc[0]), rows["error"].iloc[0]
 
 
 def test_a_measuring_process_the_kernels_oom_killer_ends_is_said_to_be(tmp_path: Path):
@@ -570,7 +590,7 @@ def test_an_input_larger_than_dev_shm_is_an_error_row_before_anything_starts(ser
 def test_a_job_that_crashes_says_why_in_its_log(tmp_path: Path):
     """Snakemake points to the log: it must hold the job's identity and traceback,
     even for a failure outside the measurement (here, a workload that does not
-    exist), where it used to be empty."""
+    exist), where it used to be empty. The failure is the job's row too."""
     log = tmp_path / "job.log"
     script = (
         "import sys\n"
@@ -583,10 +603,12 @@ def test_a_job_that_crashes_says_why_in_its_log(tmp_path: Path):
         "            job_settings(), resolve_series('serial'), sys.argv[2])\n")
     result = subprocess.run([sys.executable, "-c", script, str(log), str(tmp_path / "x.csv")],
                             capture_output=True, text=True, timeout=120)
-    assert result.returncode != 0
+    assert result.returncode == 0, log.read_text()[-2000:]
     text = log.read_text()
     assert "parbench job" in text and "no_such_workload" in text
     assert "Traceback" in text and "unknown workload" in text
+    row = read_job_csv(tmp_path / "x.csv").iloc[0]
+    assert row["status"] == "error" and "unknown workload" in row["error"]
 
 
 def _sigint_as_from_a_shell() -> None:

@@ -85,18 +85,37 @@ def measure_rows(job: Job, settings: JobSettings, series: Series | None = None,
                     recorded, config_hash, planned_round, job_start_unix)
 
 
-def killed_rows(job: Job, settings: JobSettings, series: Series, death: str,
+class _Unloadable:
+    """What a failed row says of a workload or backend that cannot be loaded here (the
+    failure may be just that): nothing but its name."""
+
+    size_unit = ""
+    kernel_levels: dict[str, float] = {}
+    on_cluster = single_process = False
+
+    def __init__(self, name: str, workers: int = 0) -> None:
+        self.name, self.workers = name, workers
+
+
+def failed_rows(job: Job, settings: JobSettings, series: Series, failure: str,
                 workload_plugin: str | None = None, config_hash: str = "",
                 planned_round: int = 0, job_start_unix: float = math.nan
                 ) -> list[dict[str, Any]]:
     """The error row of a job whose measuring process was killed outright (SIGKILL, a
-    crash in C code): written by the process that watched it die, from what the job
-    is, not from what it measured, which died with it (`death` says how)."""
-    workload = get_workload(job.workload, workload_plugin)
-    backend = get_backend(series, job.workers,
-                          Limits(map_timeout_seconds=settings.map_timeout_seconds))
+    crash in C code) or failed before its rows: written by the process that watched it,
+    from what the job is, not from what it measured, which ended with it (`failure`
+    says how)."""
+    try:
+        workload = get_workload(job.workload, workload_plugin)
+    except Exception:  # a plug-in that cannot be imported here: the row says why
+        workload = _Unloadable(job.workload)
+    try:
+        backend = get_backend(series, job.workers,
+                              Limits(map_timeout_seconds=settings.map_timeout_seconds))
+    except Exception:
+        backend = _Unloadable(series.engine, job.workers)
     run = JobRun(job, settings, workload, backend)
-    run.status, run.error = "error", death
+    run.status, run.error = "error", failure
     memory = {"peak_rss_bytes": math.nan, "peak_pss_bytes": math.nan}
     # What the backend and the workload settled on (a chunk size, loop lengths) died
     # with the process; the machine's state then is unknown, and not `loaded`.

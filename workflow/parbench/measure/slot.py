@@ -1,6 +1,7 @@
 """A timing job's entry point: one job at a time on a machine (a lock), whatever
 a killed job left stopped first, the job guarded, measured in a forked child whose
-death by a signal is a row too, its rows written atomically."""
+death by a signal, or failure before its rows, is a row too, its rows written
+atomically."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Any
 from parbench import guard, interpreters
 from parbench.backends import Series
 from parbench.identity import Job
-from parbench.measure.rows import killed_rows, measure_rows
+from parbench.measure.rows import failed_rows, measure_rows
 from parbench.measure.supervised import measured_in_a_child
 from parbench.settings import JobSettings
 from parbench.tables import write_rows_atomically
@@ -148,12 +149,12 @@ def run_job(job: Job, settings: JobSettings, series: Series, output: str | Path,
                                planned_round, watched_by=job_pid))
 
         with guard.guarded_job():
-            death = measured_in_a_child(measure_and_write, output)
-            if death:
-                # What the dead process had started (engines, a raylet) is stopped here,
-                # while this job's timing slot is still held.
+            failure = measured_in_a_child(measure_and_write, output)
+            if failure:
+                # What the failed process had started (engines, a raylet) is stopped
+                # here, while this job's timing slot is still held.
                 stopped = guard.stop_what_the_job_started(guard.job_token())
-                print(f"parbench job {job_pid}: {death}; stopped {len(stopped)} "
+                print(f"parbench job {job_pid}: {failure}; stopped {len(stopped)} "
                       f"process(es) it had started: {stopped}", file=sys.stderr, flush=True)
-                write(killed_rows(job, settings, series, death, workload_plugin,
+                write(failed_rows(job, settings, series, failure, workload_plugin,
                                   config_hash, planned_round, job_start_unix))

@@ -8,7 +8,12 @@ had started and writes the row that says how it died (`death_of`).
 
 The child runs in a process group of its own: a SIGTERM or SIGINT to the job (or to
 its process group, as a terminal's Ctrl-C) is passed on to it once, and it stops its
-backend itself; then no row is written, as for any stopped job.
+backend itself; then no row is written, as for any stopped job. A child that fails
+otherwise before its rows (an exception outside the measurement, which JobRun turns
+into a row itself: a workload plug-in that cannot be imported on the series'
+interpreter; a SIGTERM the job did not pass on, from a user-space out-of-memory killer
+such as earlyoom or a kill by hand) tells the job why through a pipe, and that is the
+row (`failure_of`).
 """
 
 from __future__ import annotations
@@ -38,9 +43,10 @@ def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str 
     """Run `measure` (which writes `output`) in a forked child and wait for it.
 
     Returns None once the child has written `output` (its rows stand, however it
-    ended), and how it died when a signal killed it before. Exits as the child did when
-    a stop was asked or the child failed otherwise (its traceback in the log)."""
+    ended); else, where no stop was asked, how it died or failed, in the words of a
+    row's error. Exits as the child did when a stop was asked (no row)."""
     oom_kills_before, counted_in = machine.oom_kills()
+    reason_read, reason_write = os.pipe()
     written_before = _identity(output)
     job_pid = os.getpid()
     stop_asked: list[int] = []
@@ -61,11 +67,13 @@ def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str 
         child = os.fork()
         if child == 0:
             try:
+                os.close(reason_read)
                 for number, handler in previous.items():
                     signal.signal(number, handler)
-                _measure_and_exit(measure, job_pid)
+                _measure_and_exit(measure, job_pid, reason_write)
             finally:
                 os._exit(1)  # never the parent's stack, whatever happened
+        os.close(reason_write)
         state["child"] = child
         # By pidfd where the kernel has them: a signal passed on after the child is
         # reaped reaches no one. (Until it is reaped, its PID cannot be reused either.)
@@ -90,6 +98,7 @@ def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str 
             signal.signal(number, handler)
         if state["pidfd"] is not None:
             os.close(state["pidfd"])
+        reason = _read_all(reason_read)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
     if _identity(output) not in (None, written_before):
@@ -98,13 +107,14 @@ def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str 
                   f"{code} after it had written its rows; they stand", file=sys.stderr,
                   flush=True)
         return None
-    if os.WIFSIGNALED(status) and not stop_asked and os.WTERMSIG(status) not in STOP_SIGNALS:
+    if stop_asked:
+        print(f"parbench job {job_pid}: its measuring process {child} ended with status "
+              f"{code} after a stop was asked; no row written", file=sys.stderr, flush=True)
+        raise SystemExit(code or 1)
+    if os.WIFSIGNALED(status):
         oom_kills, _ = machine.oom_kills()
         return death_of(child, os.WTERMSIG(status), oom_kills - oom_kills_before, counted_in)
-    print(f"parbench job {job_pid}: its measuring process {child} ended with status {code}"
-          f"{' after a stop was asked' if stop_asked else ''}; no row written",
-          file=sys.stderr, flush=True)
-    raise SystemExit(code or 1)  # exited 0 without its rows: a failure all the same
+    return failure_of(child, code, reason)
 
 
 def _send_what_was_asked(stop_asked: list[int], state: dict[str, Any]) -> None:
@@ -120,6 +130,17 @@ def _send_what_was_asked(stop_asked: list[int], state: dict[str, Any]) -> None:
                 os.kill(state["child"], signum)
 
 
+def _read_all(descriptor: int) -> str:
+    """What the child wrote to the pipe, once it has ended (its end is closed), and the
+    pipe closed."""
+    chunks = []
+    with contextlib.suppress(OSError):
+        while chunk := os.read(descriptor, 65536):
+            chunks.append(chunk)
+    os.close(descriptor)
+    return b"".join(chunks).decode(errors="replace").strip()
+
+
 def _identity(path: str | Path) -> tuple[int, int] | None:
     """The file at `path` as (inode, modification time), None if there is none: rows
     are written by a rename, so a new file is a new identity."""
@@ -130,11 +151,12 @@ def _identity(path: str | Path) -> tuple[int, int] | None:
     return status.st_ino, status.st_mtime_ns
 
 
-def _measure_and_exit(measure: Callable[[], None], job_pid: int) -> None:
+def _measure_and_exit(measure: Callable[[], None], job_pid: int, reason: int) -> None:
     """The child: measure, then leave by os._exit, never by the parent's stack (its lock
     and its guard are the parent's). Python would wait at exit for a thread still
     running the task of a map that timed out, which cannot be stopped: os._exit does
-    not. `job_pid`: the job's own process, which the log names."""
+    not. `job_pid`: the job's own process, which the log names; `reason`: the pipe where
+    a failure's one line goes, for the job's row."""
     status = 1
     try:
         os.setpgid(0, 0)  # a signal to the job's process group reaches it once: passed on
@@ -147,8 +169,10 @@ def _measure_and_exit(measure: Callable[[], None], job_pid: int) -> None:
     except SystemExit as exiting:
         status = 0 if exiting.code is None else exiting.code if isinstance(
             exiting.code, int) else 1
-    except BaseException:
+        _tell(reason, f"SystemExit: {exiting.code}")
+    except BaseException as failure:
         traceback.print_exc()
+        _tell(reason, f"{type(failure).__name__}: {failure}".strip().rstrip(":"))
     finally:
         # A stop asked now would skip os._exit: from here on it is ignored (a pending
         # one too: Python runs no handler for an ignored signal).
@@ -164,6 +188,12 @@ def _measure_and_exit(measure: Callable[[], None], job_pid: int) -> None:
         os._exit(status)
 
 
+def _tell(reason: int, line: str) -> None:
+    """Write a failure's line to the job through the pipe (a pipe's buffer holds it)."""
+    with contextlib.suppress(OSError):
+        os.write(reason, line.encode()[:4096])
+
+
 def volunteer_to_the_oom_killer() -> None:
     """Have the out-of-memory killer pick this process, and whatever it starts, before
     the job's own (`OOM_SCORE_ADJ`): in a cgroup at its memory limit, the pages of a
@@ -174,6 +204,17 @@ def volunteer_to_the_oom_killer() -> None:
     with contextlib.suppress(OSError, ValueError):
         score = Path("/proc/self/oom_score_adj")
         score.write_text(str(min(1000, int(score.read_text()) + OOM_SCORE_ADJ)))
+
+
+def failure_of(pid: int, code: int, reason: str) -> str:
+    """How a measuring process that ended without its rows, neither stopped nor killed
+    by a signal, failed, in the words of a row (`reason`: what it said, if anything)."""
+    if reason.startswith("Terminated"):
+        reason += (": a SIGTERM the job did not pass on, from someone else (an "
+                   "out-of-memory killer in user space, such as earlyoom, or a kill by hand)")
+    said = f": {reason}" if reason else ("" if code else ": it exited without writing them")
+    return (f"JobFailed: the job's measuring process {pid} ended with status {code} "
+            f"before writing its rows{said}")
 
 
 def death_of(pid: int, signum: int, oom_kills: int, counted_in: str = "the job's cgroup"
