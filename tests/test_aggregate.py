@@ -222,8 +222,8 @@ def _corrupt(path: Path, how: str) -> None:
         cells = lines[1].rstrip("\n").split(",")
         cells[header.index(column)] = value
         path.write_text(lines[0] + ",".join(cells) + "\n" + "".join(lines[2:]))
-    elif how == "a column missing":
-        frame = pd.read_csv(path).drop(columns="status")
+    elif how.startswith("column missing "):
+        frame = pd.read_csv(path).drop(columns=how.removeprefix("column missing "))
         frame.to_csv(path, index=False)
     elif how == "empty":
         path.write_text("")
@@ -242,7 +242,9 @@ def _corrupt(path: Path, how: str) -> None:
     ("cell background_cpu_fraction=high", "column background_cpu_fraction: not numbers"),
     ("cell loaded=maybe", "column loaded: not True/False"),
     ("cell workers=0", "column workers: below 1"),
-    ("a column missing", "missing columns ['status']"),
+    ("column missing status", "missing columns ['status']"),
+    # Aggregated beside good files, its rows came from a machine of no name, unsaid.
+    ("column missing hostname", "missing columns ['hostname']"),
     ("empty", "not a readable CSV"),
     # A file copied over another's: its rows would be aggregated twice.
     ("under another job's name", "another job than its path names (replicate differ)"),

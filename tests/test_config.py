@@ -14,8 +14,9 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from parbench import config_checks, machine, sweep
+from parbench import config_checks, guard, machine, sweep
 from parbench.backends import BACKENDS, default_series
+from parbench.workloads.exp_sinh import ExpSinh
 from tests.conftest import REPO, run_snakemake
 
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
@@ -115,6 +116,12 @@ def test_schema_fills_defaults_for_omitted_keys():
     (lambda c: c.update(timing_lock="/nonexistent/folder/parbench.lock"), "timing_lock",
      "no folder that exists"),
     (lambda c: c.update(timing_lock=str(REPO)), "timing_lock", "cannot be opened"),
+    # Meant as "never": Python's lock and the engines' timers raise OverflowError.
+    (lambda c: c.update(map_timeout_seconds=1e10), "map_timeout_seconds", "maximum"),
+    # A kernel of a plug-in is a folder of results/raw and a wildcard.
+    (lambda c: c["workloads"].update(mine={"sizes": [1],
+                                           "plugin": "tests.test_config:DashedKernel"}),
+     "workloads.mine.plugin", "letters, digits and `_`"),
     # A workload's name is a folder of results/: none that leaves it.
     (lambda c: c["workloads"].update({"../out x": {
         "sizes": [1], "plugin": "parbench.workloads.exp_sinh:ExpSinh"}}), "workloads",
@@ -140,6 +147,41 @@ def test_invalid_values_name_the_key(change, key, hint):
     with pytest.raises((WorkflowError, ValueError)) as error:
         validated(config)
     assert key in str(error.value) and hint in str(error.value), str(error.value)
+
+
+class DashedKernel(ExpSinh):
+    """A plug-in whose kernel's name has a dash: no wildcard of the measure rule."""
+
+    kernels = ("python-fast",)
+
+
+def test_a_timing_lock_that_would_fail_every_job_is_refused_before_any_runs(
+        tmp_path: Path, monkeypatch):
+    """A link, another user's file, a runtime folder others can write to: each job
+    refused it at its start (a RuntimeError, no row), one after another."""
+    config = copy.deepcopy(DEFAULT)
+    target = tmp_path / "someone_elses.lock"
+    target.write_text("")
+    link = tmp_path / "parbench.lock"
+    link.symlink_to(target)
+    config["timing_lock"] = str(link)
+    with pytest.raises(ValueError, match=r"config key timing_lock: .* is a link"):
+        validated(config)
+    if os.geteuid() == 0:
+        own = tmp_path / "nobodys.lock"
+        own.write_text("")
+        os.chown(own, 65534, 65534)
+        config["timing_lock"] = str(own)
+        with pytest.raises(ValueError, match=r"timing_lock: .* is owned by user 65534"):
+            validated(config)
+    config["timing_lock"] = str(tmp_path / "mine.lock")
+    validated(config)
+    shared = tmp_path / "parbench-jobs"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    monkeypatch.setattr(guard, "RUNTIME_DIR", shared)
+    with pytest.raises(ValueError, match="runtime folder: .* not a private folder"):
+        validated(config)
 
 
 def test_refinement_turned_off_with_workloads_named_says_so(capsys):

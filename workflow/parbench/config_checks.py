@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import yaml
 
 from parbench.backends import Series, target_of
+from parbench.identity import KERNEL_NAME
 from parbench.sweep import comparisons, series
 from parbench.workloads import workload_class
 
@@ -128,6 +130,11 @@ def check_consistency(config: Mapping[str, Any]) -> None:
         if unknown:
             raise ValueError(f"config key workloads.{workload_name}.backends: {unknown} are not "
                              f"series of the sweep (`backends`: {list(config_series)})")
+        unnamed = [kernel for kernel in known if not re.fullmatch(KERNEL_NAME, kernel)]
+        if unnamed:
+            raise ValueError(f"config key {key}: the workload's kernels {unnamed} are not "
+                             f"names of letters, digits and `_` ({KERNEL_NAME}): each is a "
+                             "folder of results/raw and a wildcard of the measure rule")
         for kernel in workload.get("kernels") or []:
             if kernel not in known:
                 raise ValueError(
@@ -154,21 +161,32 @@ def check_consistency(config: Mapping[str, Any]) -> None:
 
 
 def check_paths(config: Mapping[str, Any]) -> None:
-    """The timing lock, where this machine can tell: a lock in a folder that does not
-    exist, or that is itself a folder, would fail every timing job. Checked without
-    creating it. (A cluster's connection file is not checked: a stopped cluster's is
+    """The timing lock and the jobs' runtime folder, where this machine can tell: a lock
+    in a folder that does not exist, one that is a folder, a link or another user's, or
+    a runtime folder others can write to, would fail every timing job. Checked without
+    creating them. (A cluster's connection file is not checked: a stopped cluster's is
     gone, and its figures must still redraw; a job that cannot connect is an error
     row naming the file.)"""
-    if not config.get("timing_lock"):
-        return
-    lock = Path(config["timing_lock"])
+    from parbench import guard
+    from parbench.measure.slot import TIMING_LOCK, lock_refused
+
+    try:
+        guard.private_runtime_dir(create=False)
+    except RuntimeError as problem:
+        raise ValueError(f"the timing jobs' runtime folder: {problem}") from None
+    given = config.get("timing_lock")
+    lock = Path(given) if given else TIMING_LOCK
+    key = "config key timing_lock" + ("" if given else f" (unset: the default, {str(lock)!r})")
     hint = "; a machine that times nothing can pass --config timing_lock=null"
     if not lock.parent.is_dir():
-        raise ValueError(f"config key timing_lock: {str(lock)!r} is in no folder that "
+        raise ValueError(f"{key}: {str(lock)!r} is in no folder that "
                          f"exists ({str(lock.parent)!r}); every timing job locks it{hint}")
     if lock.is_dir() or not os.access(lock if lock.exists() else lock.parent, os.W_OK):
-        raise ValueError(f"config key timing_lock: {str(lock)!r} cannot be opened to lock "
+        raise ValueError(f"{key}: {str(lock)!r} cannot be opened to lock "
                          f"(a folder, or not writable here){hint}")
+    refused = lock_refused(lock)
+    if refused:
+        raise ValueError(f"{key}: {str(lock)!r} {refused}; remove it, or give another file")
 
 
 def check_refinement(config: Mapping[str, Any], config_series: Mapping[str, Series]) -> None:

@@ -20,6 +20,8 @@ def _identity(meaning: str, pattern: str = r"[^/]+", **default: Any) -> Any:
 
 
 WHOLE = r"\d+"
+# A kernel's name is a folder of results/raw and a wildcard: letters, digits and `_`.
+KERNEL_NAME = r"[A-Za-z0-9_]+"
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,8 @@ class Job:
     """One timing job: a combination in one replicate (its own process, own start)."""
 
     workload: str = _identity("the workload (`exp_sinh`, `shared_array`, …)")
-    kernel: str = _identity("the workload's kernel (`python`, `numpy`, `passes4`, …)")
+    kernel: str = _identity("the workload's kernel (`python`, `numpy`, `passes4`, …)",
+                            KERNEL_NAME)
     series: str = _identity(
         "the series: a registered backend (`pool`), one of its declared variants "
         "(`pool-shm`), a `<backend>-<label>` of the config, each on a cluster as "
@@ -93,6 +96,7 @@ def typed(values: dict[str, str]) -> dict[str, Any]:
 
 
 def wildcard_patterns() -> dict[str, str]:
-    """Snakemake's wildcard constraints for the fields whose path part is a number."""
+    """Snakemake's wildcard constraints for the fields whose path part is not any
+    folder name: numbers, and the kernel's name."""
     return {one.name: one.metadata["pattern"] for one in FIELDS
             if one.metadata["pattern"] != r"[^/]+"}

@@ -77,7 +77,6 @@ wildcard_constraints:
     **wildcard_patterns(),
     workload="|".join(map(re.escape, WORKLOAD_NAMES)),
     series="|".join(map(re.escape, SERIES)),
-    kernel="[A-Za-z0-9_]+",
     target="|".join(map(re.escape, CLUSTER_TARGETS)) or "no-cluster-target",
     round=r"\d+",
 

@@ -12,11 +12,12 @@ import pandas as pd
 
 from parbench import columns, identity
 from parbench.aggregate.bulk import read_job_csvs
+from parbench.columns.job import MACHINE_IDENTITY
 from parbench.migrations import read_table  # noqa: F401 - aggregation's reader too
 
 JOB = list(identity.JOB)
 # What says two rows came from different machines (machines.csv has the rest).
-MACHINE = ["hostname", "cpu_model", "logical_cpus", "available_cores"]
+MACHINE = list(MACHINE_IDENTITY)
 # `loaded` when something else kept more than this fraction of the machine busy
 # before or while one of its jobs measured (rows written before jobs judged that
 # themselves: just before it started).

@@ -190,8 +190,12 @@ SAMPLE = (
 # job's provenance (the per-job rows only).
 JM = (JOB, MACHINES)
 JMM = (JOB, MACHINES, MODEL)  # what identifies the machine a model was fitted on
+# What tells two rows came from different machines: every per-job CSV must say it
+# (aggregation warns when the rows it reads say several).
+MACHINE_IDENTITY = ("hostname", "cpu_model", "logical_cpus", "available_cores")
 PROVENANCE = tuple(
-    Column(name, kind, unit, meaning, tables, "provenance")
+    Column(name, kind, unit, meaning, tables, "provenance",
+           required=name in MACHINE_IDENTITY)
     for name, kind, unit, meaning, tables in (
         ("hostname", TEXT, "", "the machine", JMM),
         ("cpu_model", TEXT, "", "as /proc/cpuinfo names it", JMM),

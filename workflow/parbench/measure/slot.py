@@ -10,6 +10,7 @@ import dataclasses
 import fcntl
 import os
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -63,6 +64,21 @@ def open_own_lock(lock_path: Path) -> Any:
                            f"not {os.getuid()}: another user could hold it and stop every "
                            "timing job; remove it, or set `timing_lock`")
     return os.fdopen(descriptor, "a")
+
+
+def lock_refused(lock_path: Path) -> str | None:
+    """Why `open_own_lock` would refuse the lock file as it is now, without creating it
+    (None: it would not; a missing file it makes): checked before any job runs."""
+    try:
+        status = lock_path.lstat()
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(status.st_mode) or not stat.S_ISREG(status.st_mode):
+        return "is a link or not a plain file (another user's file could be behind it)"
+    if status.st_uid != os.getuid():
+        return (f"is owned by user {status.st_uid}, not {os.getuid()}: another user could "
+                "hold it and stop every timing job")
+    return None
 
 
 def try_lock(lock: Any) -> bool:
