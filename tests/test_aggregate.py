@@ -191,12 +191,21 @@ def test_noisy_means_the_precision_asked_for_was_missed_not_spread_samples():
     assert summarise(many.iloc[:4])["noisy"].tolist() == [True]
 
 
-def test_result_files_are_readable_by_others_as_any_file(tmp_path):
-    target = tmp_path / "rows.csv"
-    write_csv_atomically(pd.DataFrame({"a": [1]}), target)
-    mask = os.umask(0)
-    os.umask(mask)
-    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+def test_result_files_are_readable_by_others_as_any_file(tmp_path, monkeypatch):
+    """With the process's umask, read without setting it (set to 0 for a moment, a
+    file another thread made meanwhile was writable by all)."""
+    previous = os.umask(0o027)
+    try:
+        def never(mask: int) -> int:
+            raise AssertionError(f"the umask was set to {mask:o} to read it")
+
+        monkeypatch.setattr(os, "umask", never)
+        target = tmp_path / "rows.csv"
+        write_csv_atomically(pd.DataFrame({"a": [1]}), target)
+        assert target.stat().st_mode & 0o777 == 0o640
+    finally:
+        monkeypatch.undo()
+        os.umask(previous)
 
 
 @pytest.fixture

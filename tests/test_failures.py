@@ -362,6 +362,17 @@ time.sleep(120)
 """
 
 
+def test_a_guard_given_a_token_whose_pid_went_to_another_process_watches_nothing():
+    """The token is the job's PID and start time: a guard that starts after its job
+    ended, its PID taken by another process (here, this test's), must not watch that
+    one, and stop what it starts when it ends."""
+    stale = f"{os.getpid()}-1.00"
+    ended = subprocess.run([sys.executable, "-c", "import sys; from parbench import guard; "
+                            "sys.exit(guard.guard(sys.argv[1]))", stale],
+                           stdin=subprocess.PIPE, capture_output=True, timeout=60)
+    assert ended.returncode == 0 and not guard.list_path(stale).exists()
+
+
 def test_a_zombie_that_someone_else_must_reap_is_not_waited_for():
     """Exited processes that only another can reap (a container's PID 1 may never) are
     over: teardown must not wait out its grace period for them."""

@@ -225,7 +225,11 @@ def guarded_job() -> Iterator[None]:
     launcher = subprocess.Popen([sys.executable, "-m", "parbench.guard", token],
                                 stdin=subprocess.PIPE, env=guard_environment,
                                 start_new_session=True)
-    launcher.wait()  # it forks the guard and exits: the guard is not in the job's tree
+    # It forks the guard and exits: the guard is not in the job's tree.
+    if launcher.wait() != 0:
+        print(f"warning: the guard of job {token} did not start (status "
+              f"{launcher.returncode}): a job killed outright would leave what it started "
+              "to the next job's sweep", file=sys.stderr, flush=True)
     os.environ[JOB_VARIABLE] = token
     finished = False
     try:
@@ -267,6 +271,12 @@ def guard(token: str) -> int:
         job_ended = os.pidfd_open(pid)
     except (psutil.Error, OSError):
         return 0
+    if not token_alive(token):  # the job ended already, and its PID went to another
+        os.close(job_ended)
+        return 0
+    # The guard and the launcher that forked it are the job's descendants until the
+    # launcher exits: never on the list of what to stop.
+    itself = {os.getpid(), os.getppid()}
     finished_said = sys.stdin.buffer.fileno()
     watching, changed_at = [finished_said, job_ended], time.monotonic()
     # Everything seen under the job, dropped only once ended: as the job dies, its
@@ -276,7 +286,8 @@ def guard(token: str) -> int:
     while True:
         with contextlib.suppress(psutil.Error):
             new = {key: child for child in job.children(recursive=True)
-                   if (key := (child.pid, child.create_time())) not in seen}
+                   if child.pid not in itself
+                   and (key := (child.pid, child.create_time())) not in seen}
             if new:
                 # Those that have ended are dropped: a long-lived job (a test process)
                 # starts thousands.

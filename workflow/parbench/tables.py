@@ -23,7 +23,14 @@ if TYPE_CHECKING:
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process's umask, read without changing it: set to 0 for a moment (the only
+    other way to read it), files another thread made meanwhile were writable by all,
+    and a signal raising between the two calls left it at 0."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o077)  # no /proc (or a kernel before 4.7): briefly private, not open
     os.umask(mask)
     return mask
 

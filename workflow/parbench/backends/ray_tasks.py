@@ -95,14 +95,17 @@ class RayBackend(Backend):
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         job_sigterm_handler = signal.getsignal(signal.SIGTERM)
         self._placement = None
-        if address:
-            self._connect(ray, address, options)
-        else:
-            ray.init(address="local", num_cpus=self.workers, **options)
-        if callable(job_sigterm_handler):
-            # ray.init replaces the Python-level SIGTERM handler too (the C-level
-            # one is off, above); the job's handler is what stops Ray cleanly.
-            signal.signal(signal.SIGTERM, job_sigterm_handler)
+        try:
+            if address:
+                self._connect(ray, address, options)
+            else:
+                ray.init(address="local", num_cpus=self.workers, **options)
+        finally:
+            if callable(job_sigterm_handler):
+                # ray.init replaces the Python-level SIGTERM handler too (the C-level
+                # one is off, above), also where it then fails; the job's handler is
+                # what stops Ray cleanly, and what a lost SIGTERM is sent again for.
+                signal.signal(signal.SIGTERM, job_sigterm_handler)
         # Ray re-runs a task whose worker died (3 times by default) and the map
         # would be timed as if nothing happened: off, a death is the row's error.
         placed = self._placement_options()
