@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from parbench import columns, identity, stats
@@ -53,8 +55,9 @@ def with_sweep_design(table: pd.DataFrame) -> pd.DataFrame:
     ci_target = float(table["ci_target"].median())
     design = cheapest_design(typical, float(table["replicate_cost_seconds"].median()),
                              float(table["repeat_cost_seconds"].median()), ci_target)
-    allowed = table["ci_target"].map(stats.allowed_log_variance)
-    reached = (between + within / design.repeats) / design.replicates
+    reached = pd.Series([stats.half_width(one, other, design.repeats, design.replicates)
+                         for one, other in zip(between, within)], index=table.index)
+    allowed = table["ci_target"].map(math.log1p)
     sweep_row = {"scope": "sweep", "replicates": int(table["replicates"].median()),
                  "repeats_per_replicate": table["repeats_per_replicate"].median(),
                  "between_replicate_cv": typical.between_cv,

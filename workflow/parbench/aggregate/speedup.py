@@ -16,7 +16,8 @@ def speedups(summary: pd.DataFrame, medians: Sequence[np.ndarray]) -> list[tuple
     """(speedup, CI low, CI high) per combination: the serial loop's median on the
     same problem over its own; the interval from the ratios of both sides' bootstrap
     medians (stats.ratio_interval: the serial side's are its `medians`, drawn with the
-    same seed; the other side's are drawn again with the next seed)."""
+    same seed; the other side's are drawn again with the next seed), widened by both
+    sides' replicate errors where each ran twice or more (stats.widened)."""
     # On the series' own target: a cluster's times are never divided by the local loop's.
     problems = list(zip(*(summary[column] for column in PROBLEM),
                         summary["series"].map(target_of)))
@@ -35,8 +36,13 @@ def speedups(summary: pd.DataFrame, medians: Sequence[np.ndarray]) -> list[tuple
         elif backend[position] == "serial":
             speedups.append((1.0, 1.0, 1.0))  # the reference itself: exactly 1
         else:
-            low, high = stats.percentile_interval(medians[reference] / drawn_again[position])
-            speedups.append((stats.pooled_median(summary["_samples"].iat[reference])
-                             / summary["median_seconds"].iat[position], low, high))
+            reference_samples = summary["_samples"].iat[reference]
+            samples = summary["_samples"].iat[position]
+            speedup = (stats.pooled_median(reference_samples)
+                       / summary["median_seconds"].iat[position])
+            low, high = stats.widened(
+                speedup, stats.percentile_interval(medians[reference] / drawn_again[position]),
+                [stats.replicate_error(reference_samples), stats.replicate_error(samples)])
+            speedups.append((speedup, low, high))
     return speedups
 

@@ -92,7 +92,7 @@ def _combination_row(key: tuple, rows: Mapping[str, np.ndarray],
     # Fewer repeats than asked for (the job's time budget ran out) cannot show
     # their own noise: one repeat has a zero-width "interval".
     min_repeats = rows["min_repeats"][0] if "min_repeats" in rows else 0
-    summary["_too_few"] = bool(ok.sum() < min_repeats * max(1, len(samples)) and ok.any())
+    summary["_too_few"] = any(len(replicate) < min_repeats for replicate in samples)
     summary["loaded"] = bool(loaded_jobs - excluded)
     summary["_samples"] = samples
     summary["_components"] = components

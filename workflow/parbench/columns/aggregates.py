@@ -28,9 +28,11 @@ COMBINATION_STATISTICS = tuple(
         ("median_seconds", NUMBER, S, "median of the ok samples of every replicate: the "
          "steady-state map"),
         ("ci_low", NUMBER, S, "95 % CI of that median, low end: a two-level percentile "
-         "bootstrap (replicates with replacement, then samples within each); in model.csv "
-         "a fitted parameter's, from resampling the rows it was fitted on",
-         SUMMARY, MODEL),
+         "bootstrap (replicates with replacement, then samples within each), widened to "
+         "Student's t over the replicates' medians where there are two or more (over few "
+         "replicates the bootstrap's alone covers far less than 95 %); with one replicate "
+         "within-job noise only; in model.csv a fitted parameter's, from resampling the "
+         "rows it was fitted on", SUMMARY, MODEL),
         ("ci_high", NUMBER, S, "its high end", SUMMARY, MODEL),
         ("replicate_ci_low", NUMBER, S, "95 % interval over replicates, low end: the "
          "geometric mean of the replicates' medians ± Student's t with k − 1 degrees of "
@@ -57,7 +59,9 @@ COMBINATION_STATISTICS = tuple(
          "replicates of this combination"),
         ("speedup", NUMBER, "×", "the serial loop's median ÷ this one, on the same problem "
          "and target"),
-        ("speedup_ci_low", NUMBER, "×", "its 95 % CI, from independently resampled medians"),
+        ("speedup_ci_low", NUMBER, "×", "its 95 % CI, from independently resampled medians, "
+         "widened by both sides' scatter between replicates (Welch) where each has two "
+         "or more"),
         ("speedup_ci_high", NUMBER, "×", "its high end"),
         ("efficiency", NUMBER, "", "speedup ÷ workers"),
         ("efficiency_ci_low", NUMBER, "", "with the speedup's interval"),

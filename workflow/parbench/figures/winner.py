@@ -11,7 +11,7 @@ from matplotlib.patches import Patch
 from parbench.crossover import FOUND
 from parbench.figures import panels
 from parbench.figures.style import DEFAULT_WIDTH, format_size, ordered_series, palette
-from parbench.stats import compare
+from parbench.stats import compare, compared_by
 
 
 def _winner_panel(ax, cell: pd.DataFrame, colours, unit: str, rows: str = "tasks",
@@ -141,7 +141,8 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None, workload: str,
             axes[2 * row + 1][0].set_title(f"{kernel} kernel, parallel backends only")
     legend = [Patch(color=colours[b], label=b) for b in ordered_series(data)]
     legend.append(Patch(facecolor="white", edgecolor="0.5", hatch="///",
-                        label="no clear winner (not told apart by Welch's t-test over replicates)"))
+                        label=f"no clear winner (not told apart by "
+                              f"{compared_by(data.get('replicates', []))})"))
     figure.legend(handles=legend + boundary_handles, loc="outside lower center",
                   ncols=min(len(legend) + len(boundary_handles), 4), frameon=False)
     figure.suptitle(f"{workload}: fastest backend per cell (×: margin over the runner-up)"

@@ -10,7 +10,7 @@ import pandas as pd
 from parbench.findings import words
 from parbench.findings.document import Block, Heading, Paragraph
 from parbench.interpreters import PROJECT, interpreter_column
-from parbench.stats import compare
+from parbench.stats import compare, compared_by
 
 
 def verdicts(summary: pd.DataFrame, challenger: str, baseline: str) -> dict[str, str]:
@@ -74,7 +74,7 @@ def interpreter_sentence(summary: pd.DataFrame, machines: pd.DataFrame,
         return None
     return (f"Threads on {described} (`{challenger}`, interpreter `{interpreter}`) "
             + "; they ".join(clauses)
-            + " (warm times; told apart by Welch's t-test over replicates at 5 %).")
+            + f" (warm times; told apart by {compared_by(summary['replicates'])}).")
 
 
 def interpreter_description(machines: pd.DataFrame, interpreter: str,

@@ -11,7 +11,7 @@ from parbench.findings import words
 from parbench.findings.document import Block, Figure, Heading, Paragraph, Table
 from parbench.findings.interpreters import interpreter_description, interpreters_section
 from parbench.interpreters import PROJECT, interpreter_column
-from parbench.stats import compare
+from parbench.stats import compare, compared_by
 
 WARM = "warm"
 
@@ -143,7 +143,7 @@ def regimes(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
                       "(fit): where the lines fitted near the crossing meet, "
                       "(bracket): between the two measured sizes where the paired times "
                       "change sign, (interpolated): between two grid sizes; tied: not told "
-                      "slower by Welch's t-test over replicates at 5 %."), table]
+                      f"slower by {compared_by(summary['replicates'])}."), table]
 
 
 def fixed_costs(summary: pd.DataFrame, row: pd.Series) -> list[Block]:
