@@ -120,6 +120,31 @@ def test_the_intervals_cover_the_true_cost_per_byte_most_of_the_time():
     assert min(covered.values()) >= 14, covered
 
 
+def test_a_cost_no_row_needs_is_not_fitted_and_a_bound_is_said_as_one():
+    """Fitted on exp_sinh alone (no shared input), the per-byte cost is not a measured 0
+    [0, 0]: it is not fitted, and the model predicts no time that ships bytes, where it
+    predicted them as free. A cost at its bound in every resample reads as one."""
+    from parbench.findings.words import estimate
+
+    rows = _rows(KNOWN, np.random.default_rng(43))
+    # The serial loop everywhere (the compute of both workloads is known), the
+    # parallel series on exp_sinh alone, as ipyparallel ran in the regimes run.
+    rows = rows[(rows["series"] == "serial") | (rows["workload"] == "exp_sinh")]
+    model = fit_model(rows, ("shared_array", "exp_sinh"), cores=2)
+    assert ("shared_array", "numpy") in model.compute
+    pool = model.series["pool"]
+    assert math.isnan(pool.values["per_byte_seconds"])
+    assert "per_byte_seconds" not in pool.intervals and pool.values["compute_factor"] > 1
+    assert predict(model, Problem("exp_sinh", "numpy", "pool", 1e5, 16, 2)) > 0
+    assert math.isnan(predict(model, Problem("shared_array", "numpy", "pool", 1e6, 16, 2)))
+    again = model_from_table(model_table(model))
+    assert math.isnan(again.series["pool"].values["per_byte_seconds"])
+    assert estimate("per_byte_seconds", math.nan, math.nan, math.nan, str) == "—"
+    assert estimate("per_map_seconds", 0.0, 0.0, 0.0, str) == "0.0 (bound)"
+    assert estimate("per_map_seconds", 0.0, 0.0, 1e-3, str) == "0.0 [0.0, 0.001]"
+    assert estimate("compute_factor", 1.0, 1.0, 1.0, str) == "1.0 (bound)"
+
+
 def test_the_model_table_reads_back_as_the_same_model():
     model = fit_model(_rows(KNOWN, np.random.default_rng(42)), ("shared_array", "exp_sinh"),
                       cores=2, machine={"hostname": "h", "cpu_model": "c"})

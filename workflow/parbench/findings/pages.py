@@ -121,23 +121,28 @@ def why(headline: pd.Series, run: str = REGIMES_RUN) -> str:
                         int(headline["workers"])).shipped_bytes
         return "once" if shipped == nbytes else f"{shipped / nbytes:.0f} times"
 
-    def seconds(value: float) -> str:
-        return words.seconds(value) if value > 0 else "0"
+    at_bound = "(at the fit's bound in every resample: none told from none)"
 
-    def cost(series: str, parameter: str, scale: float = 1.0, unit: str = "") -> str:
+    def cost(series: str, parameter: str, per: str, scale: float = 1.0,
+             unit: str = "") -> str:
+        """`<value> <unit> [<interval>] <per>`, a bound's words after `per`."""
         value, low, high = costs.loc[(series, parameter), ["value", "ci_low", "ci_high"]]
-        if unit:
-            text = f"{value * scale:.3g} {unit}"
-            bounds = (low * scale, high * scale)
-            return text + (f" [{bounds[0]:.3g}, {bounds[1]:.3g}]" if pd.notna(low) else "")
-        return seconds(value) + (f" [{seconds(low)}, {seconds(high)}]" if pd.notna(low)
-                                 else "")
+        text = words.estimate(parameter, value, low, high,
+                              (lambda one: f"{one * scale:.3g}") if unit else words.seconds,
+                              at_bound)
+        note = ""
+        if text.endswith(at_bound):
+            text, note = text.removesuffix(at_bound).rstrip(), f" {at_bound}"
+        if unit and text != "—":
+            number, _, rest = text.partition(" ")  # the unit after the number
+            text = f"{number} {unit} {rest}".rstrip()
+        return f"{text} {per}{note}"
 
     unit = measured["size_unit"]
     sides = [f"`{series}` ships it {copies(series)} a map at "
-             f"{cost(series, 'per_byte_seconds', 1e9, 'ns')} a byte, and pays "
-             f"{cost(series, 'per_map_seconds')} a map and "
-             f"{cost(series, 'dispatch_seconds')} a task (empty tasks' dispatch, the median "
+             f"{cost(series, 'per_byte_seconds', 'a byte', 1e9, 'ns')}, and pays "
+             f"{cost(series, 'per_map_seconds', 'a map')} and "
+             f"{cost(series, 'dispatch_seconds', 'a task')} (empty tasks' dispatch, the median "
              "over the fitted workloads)" for series in pair]
     return (f"**Why** ([the cost model](docs/model.md), fitted on run `{run}`). A map's warm "
             f"time is the fixed costs per map and per task, plus the bytes of the shared "
@@ -190,14 +195,9 @@ def model_page(run: str) -> str:
         values = rows.set_index("parameter")
 
         def cell(name: str, scale: float = 1.0, seconds: bool = False) -> str:
-            value = values.loc[name, "value"] * scale
-            text = words.seconds(value) if seconds else f"{value:.3g}"
-            low, high = values.loc[name, "ci_low"], values.loc[name, "ci_high"]
-            if pd.notna(low):
-                bounds = ((words.seconds(low * scale), words.seconds(high * scale)) if seconds
-                          else (f"{low * scale:.3g}", f"{high * scale:.3g}"))
-                text += f" [{bounds[0]}, {bounds[1]}]"
-            return text
+            return words.estimate(name, *values.loc[name, ["value", "ci_low", "ci_high"]],
+                                  words.seconds if seconds
+                                  else (lambda one: f"{one * scale:.3g}"))
 
         table.rows.append([f"`{series}`", cell("per_map_seconds", seconds=True),
                            cell("per_byte_seconds", 1e9), cell("compute_factor"),

@@ -13,6 +13,8 @@ from parbench.crossover.bracket import LACK_OF_FIT_ALPHA
 def seconds(value: float) -> str:
     if not math.isfinite(value):
         return "—"
+    if value == 0:
+        return "0"
     for factor, name in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
         if value >= factor:
             return f"{value / factor:.3g} {name}"
@@ -31,6 +33,26 @@ def size(value: float, unit: str) -> str:
     if 1e3 <= abs(value) < 1e7:  # three significant digits, without an exponent
         return f"{float(f'{value:.3g}'):,.0f}"
     return f"{value:.3g}".replace("e+0", "e").replace("e+", "e")
+
+
+# Where a fitted cost model parameter is bounded (at least none; a compute factor at
+# least 1): one that sits there in every resample is not a measured "exactly none".
+BOUNDS = {"per_map_seconds": 0.0, "per_byte_seconds": 0.0, "compute_factor": 1.0}
+
+
+def estimate(parameter: str, value: float, low: float, high: float, show,
+             at_bound: str = "(bound)") -> str:
+    """A cost model parameter with its interval, each number as `show` writes it: `—`
+    where it was not fitted (no row needs it), `at_bound` after it where it and its
+    whole interval sit at the parameter's bound."""
+    if pd.isna(value):
+        return "—"
+    text = show(value)
+    if pd.isna(low):
+        return text
+    if parameter in BOUNDS and value == low == high == BOUNDS[parameter]:
+        return f"{text} {at_bound}"
+    return f"{text} [{show(low)}, {show(high)}]"
 
 
 def method(row: pd.Series) -> str:

@@ -39,11 +39,18 @@ class SeriesModel:
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def seconds(self, term: Terms) -> float:
-        """The model's warm time of one map."""
+        """The model's warm time of one map (nan where it needs a parameter the series'
+        rows could not fit: bytes shipped by a series fitted on none)."""
         values = self.values
         return (values["per_map_seconds"] + term.tasks * values["dispatch_seconds"]
-                + values["per_byte_seconds"] * term.shipped_bytes
-                + values["compute_factor"] * term.compute_seconds)
+                + _times(values["per_byte_seconds"], term.shipped_bytes)
+                + _times(values["compute_factor"], term.compute_seconds))
+
+
+def _times(parameter: float, multiplier: float) -> float:
+    """parameter × multiplier, 0 where the multiplier is (an unfitted parameter, nan,
+    costs nothing where nothing needs it)."""
+    return parameter * multiplier if multiplier else 0.0
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,11 @@ def fit_series(rows: pd.DataFrame, base: Model, measured: dict) -> SeriesModel:
     startup = float(np.nan_to_num(rows["startup_seconds"].median()))
     design, target = _design(rows, base, measured, dispatch)
     solution = _solve(design, target) + [0.0, 0.0, 1.0]  # the factor is 1 + its excess
-    values = dict(zip(FITTED, map(float, solution)))
+    # A parameter whose term is zero in every row (bytes, for a series that ships none
+    # or was fitted on no shared input) is not fitted: nan, not a measured 0.
+    fitted = np.any(design != 0, axis=0)
+    values = {name: float(value) if known else math.nan
+              for name, value, known in zip(FITTED, solution, fitted)}
     values.update(dispatch_seconds=dispatch, startup_seconds=startup)
     rng = np.random.default_rng(SEED)
     draws = []
@@ -135,7 +146,8 @@ def fit_series(rows: pd.DataFrame, base: Model, measured: dict) -> SeriesModel:
     intervals = {}
     if draws:
         low, high = np.percentile(np.array(draws), [2.5, 97.5], axis=0)
-        intervals = {name: (float(a), float(b)) for name, a, b in zip(FITTED, low, high)}
+        intervals = {name: (float(a), float(b))
+                     for name, a, b, known in zip(FITTED, low, high, fitted) if known}
     return SeriesModel(series, values, intervals)
 
 
