@@ -63,8 +63,10 @@ lint: $(BIN)/snakemake
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 
+# The same design as the run (SNAKEMAKE_ARGS="--configfile my.yaml"): the report lists
+# the design's figures, and Snakemake refuses one that is missing.
 report: $(BIN)/snakemake
-	$(BIN)/snakemake --report results/report.html
+	$(BIN)/snakemake --report results/report.html $(SNAKEMAKE_ARGS)
 
 # The README's figures, redrawn from the committed per-job CSVs of each run
 # (docs/data/<run>/raw): aggregates beside them, figures in docs/figures/<run>/.

@@ -356,6 +356,23 @@ def test_parbench_aggregate_rebuilds_with_other_pairs(finished_run, tmp_path):
         workdir / "results" / "timings.csv"))
 
 
+def test_parbench_aggregate_repeats_the_design_the_workflow_ran(finished_run, tmp_path):
+    """Without --compare, `parbench aggregate` takes the run's pairs from the design the
+    workflow writes beside its aggregates (results/config.yaml): it fell back to the
+    default pairs, and its crossover.csv was not the workflow's."""
+    workdir, _ = finished_run
+    design = yaml.safe_load((workdir / "results/config.yaml").read_text())
+    assert design["compare"] == TINY["compare"] and design["workloads"]
+    copy = tmp_path / "results"
+    shutil.copytree(workdir / "results" / "raw", copy / "raw")
+    shutil.copy(workdir / "results/config.yaml", copy / "config.yaml")
+    result = subprocess.run([PARBENCH, "--results", str(copy), "aggregate"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    for table in ("crossover.csv", "summary.csv"):
+        assert (copy / table).read_bytes() == (workdir / "results" / table).read_bytes(), table
+
+
 def test_report_is_self_contained_and_leads_with_the_findings(finished_run, tmp_path):
     workdir, _ = finished_run
     result = run_snakemake(workdir, "--configfile", "tiny.yaml", "--report",

@@ -2,8 +2,10 @@
 
     parbench aggregate      per-job CSVs under results/raw -> the aggregates
                             (--compare ipyparallel pool: another pair, repeatable; else
-                            the `compare` of the run's config.yaml, if it has one;
-                            --exclude-loaded: without jobs measured on a loaded machine;
+                            the `compare` of the run's config.yaml, if it has one:
+                            the workflow writes it beside its aggregates;
+                            --exclude-loaded: without jobs measured on a loaded machine,
+                            as the run's config.yaml may say too;
                             --skip-invalid: leave out, and list, broken per-job CSVs)
     parbench plot           aggregates -> every figure under results/figures
                             (--figures DIR: elsewhere; --list: the figures, one line each)
@@ -25,7 +27,7 @@ import argparse
 from pathlib import Path
 
 from parbench import describe, walltime
-from parbench.aggregate import aggregate, run_pairs
+from parbench.aggregate import aggregate, run_design, run_pairs
 from parbench.backends import LOCAL
 from parbench.migrations import read_table
 
@@ -83,7 +85,9 @@ def main(argv: list[str] | None = None) -> None:
         aggregate(sorted((results / "raw").rglob("*.csv")), results / "timings.csv",
                   results / "summary.csv", results / "crossover.csv", results / "machines.csv",
                   pairs=arguments.compare or run_pairs(results),
-                  design_csv=results / "design.csv", exclude_loaded=arguments.exclude_loaded,
+                  design_csv=results / "design.csv",
+                  exclude_loaded=(arguments.exclude_loaded
+                                  or bool(run_design(results).get("exclude_loaded"))),
                   skip_invalid=arguments.skip_invalid)
         print(f"wrote the aggregates under {results}")
     elif arguments.command == "predict":

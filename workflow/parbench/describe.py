@@ -41,8 +41,8 @@ def backends_table() -> str:
 
 
 def series_table() -> str:
-    """The `backend` values a default sweep writes, and what each one is."""
-    lines = ["| `backend` | `engine` | `variant` | its options differ from the defaults in |",
+    """The `series` values a default sweep writes, and what each one is."""
+    lines = ["| `series` | `engine` | `variant` | its options differ from the defaults in |",
              "|---|---|---|---|"]
     for backend in BACKENDS.values():
         lines.append(f"| `{backend.name}` | `{backend.name}` | | — |")

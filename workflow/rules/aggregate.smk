@@ -47,6 +47,7 @@ rule aggregate:
             caption="../report/machines.rst",
             category="Provenance",
         ),
+        run_design="results/config.yaml",
     log:
         "results/logs/aggregate.log",
     conda:

@@ -166,24 +166,35 @@ def aggregate(
     write_table(timings, timings_csv)  # collect_timings sorted it by job
 
 
-# A committed run's design, beside its raw/ (docs/data/<run>/config.yaml): the
-# compared pairs its aggregates were made with.
+# A run's design, beside its raw/ (results/config.yaml, written by the workflow's
+# aggregation; docs/data/<run>/config.yaml): the compared pairs and the choice of
+# `exclude_loaded` its aggregates were made with, which `parbench aggregate` repeats.
 RUN_DESIGN = "config.yaml"
+
+
+def run_design(results: str | Path) -> dict:
+    """The design a run folder carries (RUN_DESIGN), empty where it carries none."""
+    import yaml
+
+    design = Path(results) / RUN_DESIGN
+    return (yaml.safe_load(design.read_text()) or {}) if design.is_file() else {}
 
 
 def run_pairs(results: str | Path) -> list[list[str]] | None:
     """The `compare` pairs of the design a run folder carries (RUN_DESIGN), or None
     (the default pairs) where it carries none."""
-    import yaml
-
-    design = Path(results) / RUN_DESIGN
-    if not design.is_file():
-        return None
-    pairs = (yaml.safe_load(design.read_text()) or {}).get("compare")
+    pairs = run_design(results).get("compare")
     return [list(pair) for pair in pairs] if pairs else None
 
 
+def write_run_design(design: dict, output: str | Path) -> None:
+    """The design a sweep ran, as RUN_DESIGN beside its aggregates."""
+    import yaml
+
+    write_text_atomically(yaml.safe_dump(dict(design), sort_keys=False), output)
+
+
 __all__ = ["GLOBAL_TABLES", "RUN_DESIGN", "WORKLOAD_TABLES", "aggregate", "aggregate_workload",
-           "run_pairs",
+           "run_design", "run_pairs", "write_run_design",
            "collect_timings", "combine", "combine_files", "crossovers", "machines",
            "read_table", "recommended_design", "summarise", "workload_tables"]

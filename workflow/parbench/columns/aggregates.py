@@ -124,7 +124,7 @@ CROSSOVER_COLUMNS = tuple(
         ("bracket_status", TEXT, "", "`found`, `no sign change told from noise`, or `too "
          "few sizes`"),
         ("bracket_size", NUMBER, "", "where the paired log ratios' size means cross zero "
-         "inside the bracket (log-linear)"),
+         "the last time inside the bracket (log-linear)"),
         ("bracket_low", NUMBER, "", "the largest measured size where the challenger is "
          "slower, told from noise (one-sided t-test at 5 % over the curve's m sizes, "
          "5 %/m each; the scatter between replicates pooled over them): the bracket's "
