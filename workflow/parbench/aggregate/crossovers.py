@@ -19,13 +19,14 @@ from parbench.crossover import (
     CrossoverEstimate,
     FittedCrossover,
     SignBracket,
+    bracket_of,
     choose,
     crossover_with_confidence,
     fit_crossover,
     fit_holds,
-    paired_tests,
+    paired_t,
     relative_half_width,
-    sign_bracket,
+    tests_of,
 )
 
 CROSSOVER_COLUMNS = columns.names(columns.CROSSOVER)
@@ -182,14 +183,15 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
                 sizes = sorted(set(challenger_samples) & set(baseline_samples))
                 challenger_values = _job_values(challenger_rows, basis)
                 baseline_values = _job_values(baseline_rows, basis)
+                tested = paired_t(challenger_values, baseline_values)  # once for both
                 interpolated = crossover_with_confidence(
                     sizes, [challenger_samples[size] for size in sizes],
                     [baseline_samples[size] for size in sizes], challenger=challenger,
-                    drawn=drawn, paired=paired_tests(challenger_values, baseline_values),
+                    drawn=drawn, paired=tests_of(tested),
                 )
                 fitted = fit_crossover(challenger_values, baseline_values,
                                        interpolated.medians_cross, max_residual)
-                bracket = sign_bracket(challenger_values, baseline_values)
+                bracket = bracket_of(tested)
                 rows.append({**problem, "challenger": challenger, "baseline": baseline,
                              "time_basis": basis, "sizes_compared": len(sizes),
                              **headline(interpolated, fitted, bracket)})

@@ -17,11 +17,13 @@ from parbench.crossover.bracket import (
     INTERPOLATED,
     NO_SIGN_CHANGE,
     SignBracket,
+    bracket_of,
     choose,
     fit_holds,
     paired_t,
     paired_tests,
     sign_bracket,
+    tests_of,
 )
 from parbench.crossover.fitted import (
     FITTED_STATUSES,
@@ -54,4 +56,4 @@ __all__ = ["BRACKET", "DEFAULT_PAIRS", "FASTER_THROUGHOUT", "FIT", "FITTED_STATU
            "Crossover", "CrossoverEstimate", "FittedCrossover", "SignBracket", "choose",
            "crossover_with_confidence", "fieller_interval", "find_crossover",
            "fit_crossover", "fit_holds", "relative_half_width", "resampled_crossovers",
-           "sign_bracket", "paired_t", "paired_tests"]
+           "sign_bracket", "paired_t", "paired_tests", "bracket_of", "tests_of"]

@@ -105,11 +105,15 @@ def paired_t(challenger: JobValues, baseline: JobValues) -> PairedT | None:
 
 def paired_tests(challenger: JobValues, baseline: JobValues, confidence: float = 0.95
                  ) -> PairedTests | None:
-    """PairedT's verdicts as PairedTests: apart, both signs tested at once (each at half
+    """PairedT's verdicts as PairedTests (`tests_of`); None where no replicates pair."""
+    return tests_of(paired_t(challenger, baseline), confidence)
+
+
+def tests_of(tested: PairedT | None, confidence: float = 0.95) -> PairedTests | None:
+    """A curve's PairedT as PairedTests: apart, both signs tested at once (each at half
     the level: where the two series are alike at every size, some size comes out told
     apart at most 1 − `confidence` of the time), and ahead, one-sided as the bracket's
-    tests; None where no replicates pair."""
-    tested = paired_t(challenger, baseline)
+    tests; None where no replicates pair (`tested` None)."""
     if tested is None:
         return None
     either_way, one_way = tested.told(1 - (1 - confidence) / 2), tested.told(confidence)
@@ -120,7 +124,11 @@ def paired_tests(challenger: JobValues, baseline: JobValues, confidence: float =
 def sign_bracket(challenger: JobValues, baseline: JobValues,
                  confidence: float = 0.95) -> SignBracket:
     """The bracket of two series' per-job values on one curve (see the module)."""
-    tested = paired_t(challenger, baseline)
+    return bracket_of(paired_t(challenger, baseline), confidence)
+
+
+def bracket_of(tested: PairedT | None, confidence: float = 0.95) -> SignBracket:
+    """The bracket of a curve's PairedT (`sign_bracket`; None: no replicates pair)."""
     if tested is None:
         return SignBracket(TOO_FEW_SIZES)
     means, told = tested.means, tested.told(confidence)
