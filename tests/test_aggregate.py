@@ -434,3 +434,20 @@ def test_a_forked_worker_that_dies_falls_back_to_one_workload_at_a_time(tmp_path
     expected = sorted(len(aggregation.summarise(part)) for _, part in
                       timings.groupby("workload"))
     assert result.stdout.strip() == str(expected)
+
+
+def test_the_design_beside_the_aggregates_reads_back_as_the_workflow_ran_it(tmp_path):
+    """A JSON design arrives as nested OrderedDicts (YAML's safe dumper refused them, and
+    the aggregate rule failed at the end of the sweep); `compare: []` is no pairs, as in
+    the workflow, not the default ones."""
+    from collections import OrderedDict
+
+    from parbench.aggregate import RUN_DESIGN, run_design, run_pairs, write_run_design
+
+    design = OrderedDict(workloads=OrderedDict(exp_sinh=OrderedDict(sizes=[10])),
+                         compare=[], exclude_loaded=True)
+    write_run_design(design, tmp_path / RUN_DESIGN)
+    assert run_design(tmp_path) == {"workloads": {"exp_sinh": {"sizes": [10]}},
+                                    "compare": [], "exclude_loaded": True}
+    assert run_pairs(tmp_path) == []
+    assert run_pairs(tmp_path / "elsewhere") is None  # no design: the default pairs

@@ -19,6 +19,7 @@ from parbench.crossover import (
     NONE_IN_RANGE,
     NOT_SIGNIFICANT,
     POOR_FIT,
+    REACHES_PAST,
     TOO_FEW_REPLICATES,
     TOO_FEW_SIZES,
     UNBOUNDED,
@@ -453,15 +454,15 @@ def test_a_fit_the_lack_of_fit_test_rejects_is_a_poor_fit_without_a_bracket():
     assert held["crossover_status"] == FOUND and held["crossover_size"] == 2.0
 
 
-def test_a_fitted_interval_reaching_past_the_sizes_fitted_is_unbounded():
+def test_a_fitted_interval_reaching_past_the_sizes_fitted_gives_no_number():
     """Three replicates over three sizes close together: the crossing lies among them,
-    but Fieller's interval reaches past them, where no size checked the lines. It is
-    `unbounded interval` (it was `found`, with the bounds printed as measured)."""
+    but Fieller's interval reaches past them, where no size checked the lines. It says
+    so, without the interval (it was `found`, with the bounds printed as measured)."""
     sizes = [1.2, 1.4, 1.6]
     challenger, baseline = _replicated_curves(np.random.default_rng(17), 3, sizes,
                                               between=0.08, drift=0.05)
     fitted = fit_crossover(challenger, baseline, around=1.4, max_residual=1.0)
-    assert fitted.status == UNBOUNDED and math.isnan(fitted.ci_low)
+    assert fitted.status == REACHES_PAST and math.isnan(fitted.ci_low)
     assert sizes[0] <= fitted.size <= sizes[-1]
     # Quieter replicates over sizes wider apart: the interval lies among them, found.
     lines = _replicated_curves(np.random.default_rng(17), 3, [1.0, 1.4, 2.4],

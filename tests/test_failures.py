@@ -169,6 +169,46 @@ run_job(Job(workload, "python", "pool", 1000, 4, 2), job_settings(min_repeats=1,
 """
 
 
+OUTLIVED_BY_ITS_FORK = """
+import os, signal, sys, time
+from pathlib import Path
+from parbench.measure.supervised import measured_in_a_child
+
+def measure():
+    grandchild = os.fork()  # as a Pool's forked worker: it holds every inherited fd
+    if grandchild == 0:
+        quiet = os.open(os.devnull, os.O_WRONLY)  # the test reads the script's output
+        os.dup2(quiet, 1)
+        os.dup2(quiet, 2)
+        time.sleep(60)
+        os._exit(0)
+    Path(sys.argv[2]).write_text(str(grandchild))
+    os.kill(os.getpid(), signal.SIGKILL)
+
+began = time.monotonic()
+print(measured_in_a_child(measure, sys.argv[1]))
+print(time.monotonic() - began)
+"""
+
+
+def test_a_measuring_process_killed_while_its_forked_workers_run_is_said_at_once(
+        tmp_path: Path):
+    """The job learns how its measuring process ended without waiting for the workers
+    it forked, which inherit the pipe it reports through (the job waited for their
+    tasks, SIGTERM blocked, holding the timing slot)."""
+    forked = tmp_path / "grandchild"
+    ended = subprocess.run([sys.executable, "-c", OUTLIVED_BY_ITS_FORK,
+                            str(tmp_path / "job.csv"), str(forked)],
+                           capture_output=True, text=True, timeout=120)
+    try:
+        assert ended.returncode == 0, ended.stderr[-2000:]
+        death, seconds = ended.stdout.split("\n")[:2]
+        assert "killed by SIGKILL" in death and float(seconds) < 20, ended.stdout
+    finally:
+        with contextlib.suppress(ValueError, OSError):
+            os.kill(int(forked.read_text()), signal.SIGKILL)
+
+
 @pytest.mark.parametrize(("workload", "plugin", "words"), [
     ("killed_outright", "KilledOutright", "SIGKILL: kill -9, a time limit"),
     ("crashes_in_c", "CrashesInC", "SIGSEGV: a crash in C code"),
@@ -360,6 +400,59 @@ child = subprocess.Popen(["true"])
 print(child.pid, flush=True)
 time.sleep(120)
 """
+
+
+# A job whose child, asked to stop, starts another process before it ends, as a Pool
+# replaces the workers stopped beside it while its own stop runs.
+FORKS_WHEN_STOPPED = """
+import os, signal, sys, time
+from parbench import guard
+with guard.guarded_job():
+    child = os.fork()
+    if child == 0:
+        def replace(signum, frame):
+            if os.fork() == 0:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                with open(sys.argv[1], "w") as started:
+                    started.write(str(os.getpid()))
+                time.sleep(60)
+            os._exit(0)
+        signal.signal(signal.SIGTERM, replace)
+        while True:
+            time.sleep(1)
+    print(child, flush=True)
+    time.sleep(120)
+"""
+
+
+def test_what_a_killed_job_starts_while_its_guard_stops_it_is_stopped_too(tmp_path: Path):
+    """The guard stopped what it found once: a process started meanwhile (in CI, a
+    Pool worker forked after the guard's SIGTERM to its siblings) outlived the job, and
+    once the job's lifeline was removed, no later sweep knew it. The guard stops round
+    after round until none is found, and a removed lifeline still marks its holders."""
+    started = tmp_path / "started"
+    with (tmp_path / "job.log").open("w") as log:
+        job = subprocess.Popen([sys.executable, "-c", FORKS_WHEN_STOPPED, str(started)],
+                               stdout=subprocess.PIPE, stderr=log, text=True)
+    try:
+        child = psutil.Process(int(job.stdout.readline()))
+        token = guard.job_token(job.pid)
+        listed_by_the_guard(job.pid, token)
+        watcher = guard_of(job.pid)
+        job.kill()
+        job.wait()
+        watcher.wait(timeout=60)
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+        late = psutil.Process(int(started.read_text()))  # the child made it when stopped
+        psutil.wait_procs([late], timeout=5)
+        assert alive([late]) == [], "a process the job's child started when stopped lives on"
+        assert alive(guard.marked_processes(lambda mark: mark == token)) == []
+    except psutil.NoSuchProcess:
+        pass  # stopped, and already reaped
+    finally:
+        job.kill()
+        with contextlib.suppress(ValueError, OSError):
+            os.kill(int(started.read_text()), signal.SIGKILL)
 
 
 def test_a_guard_given_a_token_whose_pid_went_to_another_process_watches_nothing():

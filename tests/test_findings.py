@@ -190,6 +190,7 @@ def test_a_lead_told_apart_at_some_sizes_only_is_not_faster_at_every_size():
     ({"fit_status": "found", "fit_lack_of_fit_p": 0.6, "fit_size": 9e6}, "9 MB, outside"),
     ({"fit_status": "too few sizes"}, "too few sizes"),
     ({"fit_status": "unbounded interval"}, "cannot bound"),
+    ({"fit_status": "interval beyond the fitted sizes"}, "reaches past the sizes fitted"),
 ])
 def test_a_bracket_says_what_the_fit_said_instead(fit, says):
     """A bracket is the headline for one of several reasons; its sentence gives the one

@@ -216,6 +216,11 @@ def test_cheapest_design_favours_replicates_when_the_variance_is_between_jobs():
         assert stats.half_width(components.between, components.within, design.repeats,
                                 design.replicates - 1) > math.log1p(0.05)
     assert stats.cheapest_design(stats.VarianceComponents(math.nan, 0.01), 1, 1, 0.05) is None
+    # A target no number of replicates reaches is no recommendation (it said 1000).
+    assert stats.replicates_needed(1.0, 1.0, 5, 1e-4) is None
+    assert stats.cheapest_design(stats.VarianceComponents(1.0, 1.0), 5.0, 0.1, 1e-4) is None
+    assert stats.replicates_needed(math.nan, 0.01, 5, 0.05) is None
+    assert stats.replicates_needed(0.0, 0.0, 5, 0.05) == 2
     # Costs unknown (rows without job times): no design, rather than a crash.
     for costs in ((math.nan, 0.1), (1.0, math.nan)):
         assert stats.cheapest_design(between_jobs, *costs, 0.05) is None

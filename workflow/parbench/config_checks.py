@@ -173,11 +173,13 @@ def check_paths(config: Mapping[str, Any]) -> None:
     try:
         guard.private_runtime_dir(create=False)
     except RuntimeError as problem:
-        raise ValueError(f"the timing jobs' runtime folder: {problem}") from None
+        raise ValueError(f"the timing jobs' runtime folder: {problem} (or set TMPDIR to a "
+                         "folder of your own)") from None
     given = config.get("timing_lock")
     lock = Path(given) if given else TIMING_LOCK
     key = "config key timing_lock" + ("" if given else f" (unset: the default, {str(lock)!r})")
-    hint = "; a machine that times nothing can pass --config timing_lock=null"
+    hint = ("; a machine that times nothing can pass --config timing_lock=null" if given
+            else "; set timing_lock to a file of your own (or TMPDIR to a folder of yours)")
     if not lock.parent.is_dir():
         raise ValueError(f"{key}: {str(lock)!r} is in no folder that "
                          f"exists ({str(lock.parent)!r}); every timing job locks it{hint}")
@@ -186,7 +188,7 @@ def check_paths(config: Mapping[str, Any]) -> None:
                          f"(a folder, or not writable here){hint}")
     refused = lock_refused(lock)
     if refused:
-        raise ValueError(f"{key}: {str(lock)!r} {refused}; remove it, or give another file")
+        raise ValueError(f"{key}: {str(lock)!r} {refused}; remove it{hint}")
 
 
 def check_refinement(config: Mapping[str, Any], config_series: Mapping[str, Series]) -> None:

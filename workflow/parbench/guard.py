@@ -128,7 +128,8 @@ def marks(process: psutil.Process) -> set[str]:
     with contextlib.suppress(OSError):
         for descriptor in os.scandir(f"/proc/{process.pid}/fd"):
             with contextlib.suppress(OSError):
-                token = token_of(os.readlink(descriptor.path))
+                # A lifeline already removed still marks who holds it open.
+                token = token_of(os.readlink(descriptor.path).removesuffix(" (deleted)"))
                 if token:
                     found.add(token)
     return found
@@ -176,11 +177,24 @@ def stop_processes(processes: list[psutil.Process]) -> list[str]:
     return stop_leftovers(victims.values(), grace_seconds=0)
 
 
+# Rounds of stopping: a process given SIGTERM may start others before it ends (a Pool
+# replaces the workers stopped beside it while its own stop runs), which the round that
+# stopped it did not see; the next round finds them, marked by the lifeline they hold.
+STOP_ROUNDS = 4
+
+
 def stop_what_the_job_started(token: str) -> list[str]:
     """Stop every process marked or listed for the job `token`, by PID (not the caller:
-    a job whose measuring process died stops what that process left)."""
-    return stop_processes(marked_processes(lambda mark: mark == token)
-                          + listed_processes(token))
+    a job whose measuring process died stops what that process left), round after round
+    until one finds none."""
+    stopped: list[str] = []
+    for _ in range(STOP_ROUNDS):
+        found = stop_processes(marked_processes(lambda mark: mark == token)
+                               + listed_processes(token))
+        if not found:
+            break
+        stopped += found
+    return stopped
 
 
 def forget(token: str) -> None:

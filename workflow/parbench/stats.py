@@ -326,16 +326,20 @@ def half_width(between: float, within: float, repeats: float, replicates: int,
 
 
 def replicates_needed(between: float, within: float, repeats: float,
-                      ci_target: float) -> int:
+                      ci_target: float) -> int | None:
     """The fewest replicates (two at least) of `repeats` samples each whose mean of
-    log(time) has a 95 % half-width (`half_width`) within ±ci_target."""
+    log(time) has a 95 % half-width (`half_width`) within ±ci_target; None where none
+    up to MOST_REPLICATES does, or the inputs are unknown."""
+    if not all(math.isfinite(value) for value in (between, within, repeats, ci_target)) \
+            or repeats <= 0 or ci_target <= 0:
+        return None
     allowed = math.log1p(ci_target)
     # The normal quantile's answer is a lower bound: t's is never smaller.
     fewest = max(2, math.ceil((between + within / repeats) / allowed_log_variance(ci_target)))
-    for replicates in range(min(fewest, MOST_REPLICATES), MOST_REPLICATES):
+    for replicates in range(fewest, MOST_REPLICATES + 1):
         if half_width(between, within, repeats, replicates) <= allowed:
             return replicates
-    return MOST_REPLICATES
+    return None
 
 
 # A bootstrap interval of a median from fewer samples than this spans nearly
@@ -349,9 +353,10 @@ def cheapest_design(components: VarianceComponents, replicate_cost_seconds: floa
     """Kalibera & Jones' rule for a two-level experiment: the variance of the mean
     is between/R + within/(R n), and a replicate costs c_R + n c_n, so the cost of
     a target is least at n = sqrt(c_R within / (c_n between)) repeats; then R is
-    the fewest replicates whose 95 % half-width is within ±ci_target (on the log
-    scale; medians are treated as means, with at least MIN_REPEATS_FOR_A_MEDIAN
-    repeats). None when the components are unknown."""
+    the fewest replicates whose 95 % half-width, by Student's t, is within ±ci_target
+    (on the log scale; medians are treated as means, with at least
+    MIN_REPEATS_FOR_A_MEDIAN repeats). None when the components are unknown, or no
+    number of replicates up to MOST_REPLICATES reaches the target."""
     between, within = components.between, components.within
     # Costs come from the rows' job times, which an older or partial run may lack.
     if (math.isnan(between) or math.isnan(within) or not math.isfinite(replicate_cost_seconds)
@@ -363,6 +368,8 @@ def cheapest_design(components: VarianceComponents, replicate_cost_seconds: floa
         repeats = math.sqrt(max(replicate_cost_seconds, 0.0) * within
                             / (repeat_cost_seconds * between))
         repeats = int(min(max_repeats, max(MIN_REPEATS_FOR_A_MEDIAN, round(repeats))))
-    replicates = max(2, replicates_needed(between, within, repeats, ci_target))
+    replicates = replicates_needed(between, within, repeats, ci_target)
+    if replicates is None:  # no number of replicates reaches the target
+        return None
     return Design(repeats, replicates,
                   replicates * (replicate_cost_seconds + repeats * repeat_cost_seconds))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -182,16 +183,27 @@ def run_design(results: str | Path) -> dict:
 
 def run_pairs(results: str | Path) -> list[list[str]] | None:
     """The `compare` pairs of the design a run folder carries (RUN_DESIGN), or None
-    (the default pairs) where it carries none."""
+    (the default pairs) where it carries none; `compare: []` is no pairs, as in the
+    workflow."""
     pairs = run_design(results).get("compare")
-    return [list(pair) for pair in pairs] if pairs else None
+    return None if pairs is None else [list(pair) for pair in pairs]
 
 
-def write_run_design(design: dict, output: str | Path) -> None:
+def write_run_design(design: Mapping, output: str | Path) -> None:
     """The design a sweep ran, as RUN_DESIGN beside its aggregates."""
     import yaml
 
-    write_text_atomically(yaml.safe_dump(dict(design), sort_keys=False), output)
+    write_text_atomically(yaml.safe_dump(_plain(design), sort_keys=False), output)
+
+
+def _plain(value: Any) -> Any:
+    """Mappings as dicts and sequences as lists, all the way down: Snakemake reads a JSON
+    design's mappings as OrderedDicts, which YAML's safe dumper refuses."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
 
 
 __all__ = ["GLOBAL_TABLES", "RUN_DESIGN", "WORKLOAD_TABLES", "aggregate", "aggregate_workload",

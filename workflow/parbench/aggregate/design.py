@@ -55,6 +55,8 @@ def with_sweep_design(table: pd.DataFrame) -> pd.DataFrame:
     ci_target = float(table["ci_target"].median())
     design = cheapest_design(typical, float(table["replicate_cost_seconds"].median()),
                              float(table["repeat_cost_seconds"].median()), ci_target)
+    if design is None:  # the typical combination reaches the target with no design
+        return table.reindex(columns=DESIGN_COLUMNS)
     reached = pd.Series([stats.half_width(one, other, design.repeats, design.replicates)
                          for one, other in zip(between, within)], index=table.index)
     allowed = table["ci_target"].map(math.log1p)
@@ -86,7 +88,8 @@ def design_message(design: pd.DataFrame) -> str:
     sweep = design[design["scope"] == "sweep"]
     if sweep.empty:
         return ("no recommendation: it needs combinations measured in at least two "
-                "replicates (`replicates: 2`)")
+                "replicates (`replicates: 2`), whose target some number of replicates "
+                "reaches")
     row = sweep.iloc[0]
     return (
         f"variance components (median over {len(design) - 1} combinations): between "

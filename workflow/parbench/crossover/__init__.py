@@ -28,6 +28,7 @@ from parbench.crossover.bracket import (
 from parbench.crossover.fitted import (
     FITTED_STATUSES,
     POOR_FIT,
+    REACHES_PAST,
     TOO_FEW_REPLICATES,
     UNBOUNDED,
     FittedCrossover,
@@ -52,7 +53,8 @@ from parbench.crossover.interpolated import (
 
 __all__ = ["BRACKET", "DEFAULT_PAIRS", "FASTER_THROUGHOUT", "FIT", "FITTED_STATUSES", "FOUND",
            "INTERPOLATED", "NONE_IN_RANGE", "NOT_SIGNIFICANT", "NO_CLEAR_WINNER",
-           "NO_SIGN_CHANGE", "POOR_FIT", "TOO_FEW_REPLICATES", "TOO_FEW_SIZES", "UNBOUNDED",
+           "NO_SIGN_CHANGE", "POOR_FIT", "REACHES_PAST", "TOO_FEW_REPLICATES",
+           "TOO_FEW_SIZES", "UNBOUNDED",
            "Crossover", "CrossoverEstimate", "FittedCrossover", "SignBracket", "choose",
            "crossover_with_confidence", "fieller_interval", "find_crossover",
            "fit_crossover", "fit_holds", "relative_half_width", "resampled_crossovers",

@@ -20,9 +20,10 @@ replicate r gives a line y_r = a_r + b_r·x, x = log(n / estimate), through its 
 the crossover is x* = −ā/b̄ of the mean line, and its interval is Fieller's for that
 ratio with the covariance of (ā, b̄) taken between replicates and Student's t with
 k − 1 degrees of freedom: the x with (ā + b̄·x)² ≤ t²·(V_aa + 2x·V_ab + x²·V_bb). It is
-bounded only when the slope is clearly positive (b̄² > t²·V_bb) and both bounds lie
-within the sizes fitted (beyond them, nothing checked the lines); otherwise the status
-says `unbounded interval` and no interval is given. Two replicates (t = 12.7) rarely
+bounded only when the slope is clearly positive (b̄² > t²·V_bb); otherwise the status
+says `unbounded interval` and no interval is given. A bounded interval that reaches
+past the sizes fitted rests there on lines nothing checked: `interval beyond the
+fitted sizes`, no interval given either. Two replicates (t = 12.7) rarely
 bound it: refinement measures more (config `refine`).
 
 Residuals below `max_residual` do not prove the lines straight: `lack_of_fit_p` tests
@@ -54,8 +55,9 @@ POOR_FIT = "poor fit"
 UNBOUNDED = "unbounded interval"
 TOO_FEW_REPLICATES = "too few replicates"
 OUTSIDE = "outside the fitted sizes"
+REACHES_PAST = "interval beyond the fitted sizes"
 FITTED_STATUSES = (FOUND, UNBOUNDED, POOR_FIT, TOO_FEW_SIZES, TOO_FEW_REPLICATES, OUTSIDE,
-                   NONE_IN_RANGE)
+                   REACHES_PAST, NONE_IN_RANGE)
 
 # One series' per-job values on one curve: {size: {replicate: seconds}}.
 JobValues = Mapping[float, Mapping[int, float]]
@@ -171,10 +173,9 @@ def fit_crossover(challenger: JobValues, baseline: JobValues, around: float,
         return FittedCrossover(UNBOUNDED, size, **found)
     if not chosen[0] <= size <= chosen[-1]:
         return FittedCrossover(OUTSIDE, size, low, high, **found)
-    # Nor is a bound beyond the sizes fitted: the lines are straight only as far as
-    # they were checked.
+    # A bound beyond the sizes fitted rests on lines nothing checked there.
     if not chosen[0] <= low <= high <= chosen[-1]:
-        return FittedCrossover(UNBOUNDED, size, **found)
+        return FittedCrossover(REACHES_PAST, size, **found)
     return FittedCrossover(FOUND, size, low, high, **found)
 
 

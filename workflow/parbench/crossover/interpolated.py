@@ -129,8 +129,8 @@ class CrossoverEstimate(Crossover):
     found_fraction: float = math.nan  # share of bootstrap resamples with a crossover in range
     # Where the medians cross, significant or not: where a fit or more jobs should look.
     medians_cross: float = math.nan
-    # Sizes where the two are told apart, either way (nan: none compared).
-    told_apart: float = math.nan
+    # Sizes where the two are told apart, either way (0: none compared).
+    told_apart: int = 0
 
 
 Interval = tuple[float, float]
@@ -221,7 +221,7 @@ def crossover_with_confidence(
     else:
         apart = [paired.apart.get(size, False) for size in sizes]
         ahead = [paired.ahead.get(size, False) for size in sizes]
-    told_apart = float(sum(apart))
+    told_apart = int(sum(apart))
     if not told_apart:
         return CrossoverEstimate(NO_CLEAR_WINNER, found_fraction=0.0, medians_cross=point.size,
                                  told_apart=told_apart)

@@ -82,6 +82,8 @@ def why_no_fit(row: pd.Series) -> str:
         return f"the fitted lines cross at {size(row['fit_size'], unit)}, outside it"
     return {"poor fit": "a straight line does not fit the times there",
             "unbounded interval": "the fitted lines cannot bound the crossing",
+            "interval beyond the fitted sizes": "the fitted interval reaches past the sizes "
+                                                "fitted",
             "outside the fitted sizes": "the fitted lines cross outside the sizes fitted",
             }.get(status, "too few sizes or replicates near the crossing to fit lines")
 
@@ -112,6 +114,9 @@ def crossover(row: pd.Series) -> str:
                               "where.",
         "outside the fitted sizes": f"the lines fitted to {challenger} and {baseline} cross "
                                     "outside the sizes fitted.",
+        "interval beyond the fitted sizes": f"{challenger} and {baseline} cross{near_words}, "
+                                            "but the fitted interval reaches past the sizes "
+                                            "fitted, where nothing checked the lines.",
         "too few sizes": f"{challenger} and {baseline} ran together at too few sizes to tell.",
     }
     if status == "too few sizes" and not row.get("sizes_compared", 1):

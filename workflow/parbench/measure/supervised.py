@@ -46,7 +46,6 @@ def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str 
     ended); else, where no stop was asked, how it died or failed, in the words of a
     row's error. Exits as the child did when a stop was asked (no row)."""
     oom_kills_before, counted_in = machine.oom_kills()
-    reason_read, reason_write = os.pipe()
     written_before = _identity(output)
     job_pid = os.getpid()
     stop_asked: list[int] = []
@@ -61,19 +60,21 @@ def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str 
     previous = {number: signal.signal(number, pass_on) for number in STOP_SIGNALS}
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     status = None
+    reason, pipe = "", {"read": None, "write": None}
     try:
+        pipe["read"], pipe["write"] = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
         child = os.fork()
         if child == 0:
             try:
-                os.close(reason_read)
+                os.close(pipe["read"])
                 for number, handler in previous.items():
                     signal.signal(number, handler)
-                _measure_and_exit(measure, job_pid, reason_write)
+                _measure_and_exit(measure, job_pid, pipe["write"])
             finally:
                 os._exit(1)  # never the parent's stack, whatever happened
-        os.close(reason_write)
+        os.close(pipe.pop("write"))
         state["child"] = child
         # By pidfd where the kernel has them: a signal passed on after the child is
         # reaped reaches no one. (Until it is reaped, its PID cannot be reused either.)
@@ -98,7 +99,10 @@ def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str 
             signal.signal(number, handler)
         if state["pidfd"] is not None:
             os.close(state["pidfd"])
-        reason = _read_all(reason_read)
+        if pipe.get("write") is not None:  # the fork failed
+            os.close(pipe["write"])
+        if pipe["read"] is not None:
+            reason = _read_waiting(pipe["read"])
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
     if _identity(output) not in (None, written_before):
@@ -130,11 +134,13 @@ def _send_what_was_asked(stop_asked: list[int], state: dict[str, Any]) -> None:
                 os.kill(state["child"], signum)
 
 
-def _read_all(descriptor: int) -> str:
-    """What the child wrote to the pipe, once it has ended (its end is closed), and the
-    pipe closed."""
+def _read_waiting(descriptor: int) -> str:
+    """What the child wrote to the pipe before it ended, without waiting for more (the
+    workers it forked hold the pipe's other end while they live: a read to its end would
+    wait for them), and the pipe closed."""
     chunks = []
-    with contextlib.suppress(OSError):
+    os.set_blocking(descriptor, False)
+    with contextlib.suppress(OSError):  # BlockingIOError: nothing more written
         while chunk := os.read(descriptor, 65536):
             chunks.append(chunk)
     os.close(descriptor)

@@ -120,9 +120,11 @@ def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
 def noisy_top_ups(timings: pd.DataFrame, budget_seconds: float,
                   planned: Sequence[Job]) -> tuple[list[Job], dict[str, Any]]:
     """More replicates for the combinations whose median misses its `ci_target`, as
-    many as each one's own variance components say it needs (Kalibera & Jones: the
-    replicates R with (between + within / n) / R within the target's variance, at its n
-    samples a job; at least one, at most MAX_TOP_UP), the cheapest answers first, until
+    many as each one's own variance components say it needs (stats.replicates_needed:
+    the fewest replicates R whose Student's t half-width of the mean, variance
+    (between + within / n) / R at its n samples a job, is within the target; at least
+    one more, at most MAX_TOP_UP; none where no number of replicates reaches it), the
+    cheapest answers first, until
     `budget_seconds` of their measured job time is spent. A combination that `planned`
     (the refinement's jobs) already gives a replicate is left to those."""
     summary = summary_with_samples(timings, exclude_loaded=False)
@@ -144,6 +146,8 @@ def noisy_top_ups(timings: pd.DataFrame, budget_seconds: float,
         between = components.between if math.isfinite(components.between) else 0.0
         within = components.within if math.isfinite(components.within) else 0.0
         needed = replicates_needed(between, within, repeats, float(row["ci_target"]))
+        if needed is None:  # no number of replicates reaches the target: look at why
+            continue
         extra = min(MAX_TOP_UP, max(1, needed - int(row["replicates"])))
         wants.append((extra * job_seconds, extra, combination))
     chosen, spent = [], 0.0
