@@ -123,6 +123,11 @@ def test_a_job_killed_outright_leaves_no_process(tmp_path: Path, engine):
     if engine in ("pool", "process_pool", "ipyparallel"):
         assert int(stopped.group(1)) >= 2, text[-2000:]
     assert not guard.lifeline_path(token).exists() and not guard.list_path(token).exists()
+    # Nor anything started while the guard stopped the rest (a Pool replacing its
+    # workers), which no listing saw: it still holds the job's removed lifeline.
+    late = guard.marked_processes(lambda mark: mark == token)
+    psutil.wait_procs(late, timeout=10)
+    assert alive(late) == []
 
 
 def test_a_measuring_process_killed_outright_is_an_error_row_and_leaves_no_process(
