@@ -201,3 +201,20 @@ def test_a_bracket_says_what_the_fit_said_instead(fit, says):
     assert says in sentence and "overtakes `pool` above **3.2 MB**" in sentence
     if fit["fit_status"] != "found" or fit["fit_lack_of_fit_p"] >= 0.2:
         assert "straight line" not in sentence
+
+
+def test_a_rerun_says_how_its_crossover_stands_to_the_first_runs_interval():
+    """The reference's rerun put the crossing outside the first's interval: the README
+    said both numbers, not that one lies outside the other."""
+    from parbench.findings.pages import agreement
+
+    def found(size: float, low: float, high: float) -> pd.Series:
+        return _pair(crossover_status="found", crossover_size=size, crossover_ci_low=low,
+                     crossover_ci_high=high)
+
+    first = found(1.88e6, 1.56e6, 2.09e6)
+    assert agreement(first, found(2.0e6, 1.4e6, 4e6)) == ", inside the first's interval"
+    assert "outside the first's interval, the two intervals overlapping" in agreement(
+        first, found(2.2e6, 1.4e6, 4e6))
+    assert "the two runs disagree" in agreement(first, found(3e6, 2.5e6, 4e6))
+    assert agreement(first, _pair(crossover_status="poor fit")) == ""

@@ -78,14 +78,32 @@ def headline() -> str:
 
 def reruns(run: str) -> str:
     """The headline run's reruns (committed as `<run>-<date>`: the same design on the
-    same machine another day), each with its headline crossover: what a rerun moves."""
+    same machine another day), each with its headline crossover and how it stands to
+    the first's interval: what a rerun moves."""
+    _, first_table, _ = _tables(run)
+    first = headline_row(first_table)
     found = []
     for folder in sorted(DATA.glob(f"{run}-*/crossover.csv")):
         other = folder.parent.name
         _, table, machines = _tables(other)
+        again = headline_row(table)
         found.append(f"`{other}` on {str(machines.iloc[0]['first_utc'])[:10]}, "
-                     + words.crossover_cell(headline_row(table)))
+                     + words.crossover_cell(again) + agreement(first, again))
     return " Rerun on the same machine: " + "; ".join(found) + "." if found else ""
+
+
+def agreement(first: pd.Series, again: pd.Series) -> str:
+    """How a rerun's crossover stands to the first run's: inside its interval, outside
+    it with the two intervals overlapping, or apart (the runs disagree)."""
+    if not (first["crossover_status"] == again["crossover_status"] == "found"):
+        return ""
+    if first["crossover_ci_low"] <= again["crossover_size"] <= first["crossover_ci_high"]:
+        return ", inside the first's interval"
+    if (again["crossover_ci_low"] <= first["crossover_ci_high"]
+            and first["crossover_ci_low"] <= again["crossover_ci_high"]):
+        return (", outside the first's interval, the two intervals overlapping (each "
+                "covers its own run's replicates, not the machine's day)")
+    return ", its interval apart from the first's: the two runs disagree"
 
 
 def why(headline: pd.Series, run: str = REGIMES_RUN) -> str:
