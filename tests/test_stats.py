@@ -216,6 +216,14 @@ def test_cheapest_design_favours_replicates_when_the_variance_is_between_jobs():
         assert stats.half_width(components.between, components.within, design.repeats,
                                 design.replicates - 1) > math.log1p(0.05)
     assert stats.cheapest_design(stats.VarianceComponents(math.nan, 0.01), 1, 1, 0.05) is None
+    # Three replicates that scatter no more than their samples: the ANOVA cuts the
+    # variance between them to zero, which sent the design to 100 samples a job.
+    rng = np.random.default_rng(1)
+    alike = [rng.lognormal(0, 0.05, 5) for _ in range(3)]  # no job effect at all
+    components = stats.variance_components(alike)
+    assert components.between == 0 and components.for_design > 0
+    design = stats.cheapest_design(components, 0.75, 0.14, 0.10)
+    assert design.repeats < 100 and design.replicates >= 2
     # A target no number of replicates reaches is no recommendation (it said 1000).
     assert stats.replicates_needed(1.0, 1.0, 5, 1e-4) is None
     assert stats.cheapest_design(stats.VarianceComponents(1.0, 1.0), 5.0, 0.1, 1e-4) is None

@@ -143,7 +143,7 @@ def noisy_top_ups(timings: pd.DataFrame, budget_seconds: float,
         job_seconds = replicate_cost + repeats * repeat_cost
         if not math.isfinite(job_seconds):
             continue
-        between = components.between if math.isfinite(components.between) else 0.0
+        between = components.for_design if math.isfinite(components.for_design) else 0.0
         within = components.within if math.isfinite(components.within) else 0.0
         needed = replicates_needed(between, within, repeats, float(row["ci_target"]))
         if needed is None:  # no number of replicates reaches the target: look at why
