@@ -127,3 +127,34 @@ class RecordsUndeclared(_IndexExpected):
 
     def recorded(self, kernel: str, size: int) -> dict[str, Any]:
         return {"never_declared": 1}
+
+
+def index_of(index: int, shared_input: Any) -> float:
+    return float(index)
+
+
+# Where LeavesAFork writes the PID of the process it leaves running.
+LEFT_RUNNING_VARIABLE = "PARBENCH_TEST_LEFT_RUNNING"
+
+
+class LeavesAFork(_IndexExpected):
+    """Measures correctly, then, after its backend has stopped and its leftovers are
+    gone (as it records its columns), forks a process that lives on, as a Pool worker
+    forked while its pool stops would."""
+
+    name = "leaves_a_fork"
+    run = index_of
+
+    def recorded(self, kernel: str, size: int) -> dict[str, Any]:
+        left = os.fork()
+        if left == 0:
+            quiet = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(quiet, 1)
+            os.dup2(quiet, 2)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            import time
+
+            time.sleep(60)
+            os._exit(0)
+        Path(os.environ[LEFT_RUNNING_VARIABLE]).write_text(str(left))
+        return {}

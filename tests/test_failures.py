@@ -53,7 +53,7 @@ from tests.conftest import (
     run_snakemake,
     start_job_and_wait_for_its_map,
 )
-from tests.failing_workloads import MARK_VARIABLE
+from tests.failing_workloads import LEFT_RUNNING_VARIABLE, MARK_VARIABLE
 from tests.unwaiting import UNWAITING, job_settings
 
 pytestmark = [pytest.mark.engine, pytest.mark.heavy]
@@ -194,6 +194,30 @@ began = time.monotonic()
 print(measured_in_a_child(measure, sys.argv[1]))
 print(time.monotonic() - began)
 """
+
+
+def test_what_a_measuring_process_leaves_running_is_stopped_after_its_rows(tmp_path: Path):
+    """A process forked after the backend's stop and its leftovers' (a Pool worker
+    forked while its pool stops) lived on beside the next job: the job sees that it
+    still holds the measuring process's pipe, and stops what it had started."""
+    left = tmp_path / "left"
+    output = tmp_path / "job.csv"
+    ended = subprocess.run([sys.executable, "-c", KILLED_JOB, str(output), "leaves_a_fork",
+                            "LeavesAFork"], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, LEFT_RUNNING_VARIABLE: str(left)})
+    try:
+        assert ended.returncode == 0, ended.stderr[-2000:]
+        assert (read_job_csv(output)["status"] == "ok").all()
+        assert re.search(r"left 1 process\(es\) running; stopped", ended.stderr), \
+            ended.stderr[-2000:]
+        forked = int(left.read_text())
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(forked).wait(timeout=10)
+        assert not psutil.pid_exists(forked) or \
+            psutil.Process(forked).status() == psutil.STATUS_ZOMBIE
+    finally:
+        with contextlib.suppress(ValueError, OSError):
+            os.kill(int(left.read_text()), signal.SIGKILL)
 
 
 def test_a_measuring_process_killed_while_its_forked_workers_run_is_said_at_once(
@@ -439,6 +463,7 @@ def test_what_a_killed_job_starts_while_its_guard_stops_it_is_stopped_too(tmp_pa
     with (tmp_path / "job.log").open("w") as log:
         job = subprocess.Popen([sys.executable, "-c", FORKS_WHEN_STOPPED, str(started)],
                                stdout=subprocess.PIPE, stderr=log, text=True)
+    child = None
     try:
         child = psutil.Process(int(job.stdout.readline()))
         token = guard.job_token(job.pid)
@@ -448,16 +473,22 @@ def test_what_a_killed_job_starts_while_its_guard_stops_it_is_stopped_too(tmp_pa
         job.wait()
         watcher.wait(timeout=60)
         assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
-        late = psutil.Process(int(started.read_text()))  # the child made it when stopped
-        psutil.wait_procs([late], timeout=5)
-        assert alive([late]) == [], "a process the job's child started when stopped lives on"
+        deadline = time.monotonic() + 10  # the child made it when stopped
+        while not (started.exists() and started.read_text().strip()) and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        late = int(started.read_text())
+        with contextlib.suppress(psutil.NoSuchProcess):  # stopped, and already reaped
+            psutil.wait_procs([psutil.Process(late)], timeout=5)
+        assert not psutil.pid_exists(late) or psutil.Process(late).status() == \
+            psutil.STATUS_ZOMBIE, "a process the job's child started when stopped lives on"
         assert alive(guard.marked_processes(lambda mark: mark == token)) == []
-    except psutil.NoSuchProcess:
-        pass  # stopped, and already reaped
     finally:
         job.kill()
-        with contextlib.suppress(ValueError, OSError):
-            os.kill(int(started.read_text()), signal.SIGKILL)
+        for pid in (child.pid if child else None,
+                    started.read_text().strip() if started.exists() else None):
+            with contextlib.suppress(ValueError, TypeError, OSError):
+                os.kill(int(pid), signal.SIGKILL)
 
 
 def test_a_guard_given_a_token_whose_pid_went_to_another_process_watches_nothing():

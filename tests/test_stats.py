@@ -224,6 +224,11 @@ def test_cheapest_design_favours_replicates_when_the_variance_is_between_jobs():
     assert components.between == 0 and components.for_design > 0
     design = stats.cheapest_design(components, 0.75, 0.14, 0.10)
     assert design.repeats < 100 and design.replicates >= 2
+    # No jump just above zero either: a between below within / n designs as that.
+    barely, cut = stats.VarianceComponents(1e-6, 0.01, 5), stats.VarianceComponents(0, 0.01, 5)
+    assert barely.for_design == cut.for_design == pytest.approx(0.002)
+    assert stats.cheapest_design(barely, 0.75, 0.14, 0.1) == stats.cheapest_design(
+        cut, 0.75, 0.14, 0.1)
     # A target no number of replicates reaches is no recommendation (it said 1000).
     assert stats.replicates_needed(1.0, 1.0, 5, 1e-4) is None
     assert stats.cheapest_design(stats.VarianceComponents(1.0, 1.0), 5.0, 0.1, 1e-4) is None

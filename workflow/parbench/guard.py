@@ -187,10 +187,16 @@ def stop_what_the_job_started(token: str) -> list[str]:
     """Stop every process marked or listed for the job `token`, by PID (not the caller:
     a job whose measuring process died stops what that process left), round after round
     until one finds none."""
+    return stop_in_rounds(lambda: marked_processes(lambda mark: mark == token)
+                          + listed_processes(token))
+
+
+def stop_in_rounds(find: Callable[[], list[psutil.Process]]) -> list[str]:
+    """Stop what `find` finds, round after round (STOP_ROUNDS at most) until it finds
+    none: what a process started while it was being stopped is found by the next."""
     stopped: list[str] = []
     for _ in range(STOP_ROUNDS):
-        found = stop_processes(marked_processes(lambda mark: mark == token)
-                               + listed_processes(token))
+        found = stop_processes(find())
         if not found:
             break
         stopped += found
@@ -211,10 +217,13 @@ def stop_orphans() -> list[str]:
     if runtime is not None:
         dead_jobs = {token for token in map(token_of, runtime.iterdir())
                      if token and not token_alive(token)}
-    orphans = marked_processes(dead_jobs.__contains__) if dead_jobs else []
-    for token in dead_jobs:
-        orphans.extend(listed_processes(token))
-    stopped = stop_processes(orphans)
+    def orphans() -> list[psutil.Process]:
+        found = marked_processes(dead_jobs.__contains__) if dead_jobs else []
+        for token in dead_jobs:
+            found.extend(listed_processes(token))
+        return found
+
+    stopped = stop_in_rounds(orphans)
     for token in dead_jobs:
         forget(token)
     return stopped

@@ -261,20 +261,18 @@ class VarianceComponents:
 
     between: float
     within: float
-    # The between-replicate mean square over the typical repeats per replicate: what
-    # the scatter of the replicates' means allows `between` to be at most, about
-    # (it is between + within / n on average). nan: unknown.
-    replicate_means: float = math.nan
+    # The typical samples per replicate the components rest on (nan: unknown).
+    repeats: float = math.nan
 
     @property
     def for_design(self) -> float:
-        """`between` as a design may rest on it: where the ANOVA cut it to zero (the
-        replicates scatter no more than their samples say, over few of them: not told
-        from none, which is no measurement of none), `replicate_means` instead, so that
-        no design asks for 100 samples a job on a zero."""
-        if self.between > 0 or not self.replicate_means > 0:
+        """`between` as a design may rest on it: at least within / n, the variance of a
+        replicate's mean its own samples leave. Over few replicates a smaller between is
+        not told from it, and the ANOVA cuts one to zero, which is no measurement of
+        none: on it, a design asked for 100 samples a job. Continuous in `between`."""
+        if not (self.repeats > 0 and self.within >= 0):
             return self.between
-        return self.replicate_means
+        return max(self.between, self.within / self.repeats)
 
     @property
     def between_cv(self) -> float:
@@ -303,8 +301,7 @@ def variance_components(samples: Samples) -> VarianceComponents:
     typical_count = (total - (counts**2).sum() / total) / (len(groups) - 1)
     within_for_between = 0.0 if math.isnan(within) else within
     between = max(0.0, (between_mean_square - within_for_between) / typical_count)
-    return VarianceComponents(float(between), float(within),
-                              float(between_mean_square / typical_count))
+    return VarianceComponents(float(between), float(within), float(typical_count))
 
 
 @dataclass(frozen=True)
@@ -370,8 +367,8 @@ def cheapest_design(components: VarianceComponents, replicate_cost_seconds: floa
     a target is least at n = sqrt(c_R within / (c_n between)) repeats; then R is
     the fewest replicates whose 95 % half-width, by Student's t, is within ±ci_target
     (on the log scale; medians are treated as means, with at least
-    MIN_REPEATS_FOR_A_MEDIAN repeats; a between-replicate variance cut to zero is
-    taken at what the replicates' means allow, VarianceComponents.for_design). None
+    MIN_REPEATS_FOR_A_MEDIAN repeats; the between-replicate variance at least what a
+    replicate's own samples leave, VarianceComponents.for_design). None
     when the components are unknown, or no number of replicates up to MOST_REPLICATES
     reaches the target."""
     between, within = components.for_design, components.within

@@ -51,7 +51,10 @@ ROWS_FORMATTED_SIDE_BY_SIDE = 20_000
 
 def write_table(table: pd.DataFrame, output: str | Path) -> None:
     """write_csv_atomically, byte for byte; a large table's rows formatted in as many
-    slices as there are cores, side by side (parbench.forked), then joined."""
+    slices as there are cores, side by side (parbench.forked), then joined. A column
+    declared whole (columns.INTEGER) is written as whole numbers beside empty cells
+    (pandas wrote `3.0` wherever one was missing)."""
+    table = whole_numbers(table)
     if len(table) < ROWS_FORMATTED_SIDE_BY_SIDE:
         write_csv_atomically(table, output)
         return
@@ -60,6 +63,20 @@ def write_table(table: pd.DataFrame, output: str | Path) -> None:
     texts = forked_map(lambda rows: table.iloc[rows[0]:rows[1]].to_csv(
         index=False, header=rows[0] == 0), slices)
     write_text_atomically("".join(texts), output)
+
+
+def whole_numbers(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with each declared whole-number column that pandas holds as floats (a
+    missing value among them) as nullable integers, where every value is whole."""
+    cast = {}
+    for name in table.columns:
+        declared = columns.family_of(name)
+        if declared is None or declared.kind != columns.INTEGER or table[name].dtype.kind != "f":
+            continue
+        present = table[name].dropna()
+        if len(present) < len(table[name]) and (present % 1 == 0).all():
+            cast[name] = "Int64"
+    return table.astype(cast) if cast else table
 
 
 # The tables each workload gets (results/aggregates/<workload>/), and the global

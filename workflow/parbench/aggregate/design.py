@@ -24,8 +24,13 @@ def combination_designs(summary: pd.DataFrame) -> pd.DataFrame:
         components, (replicate_cost, repeat_cost) = row["_components"], row["_costs"]
         ci_target = row["ci_target"] if pd.notna(row["ci_target"]) else 0.05
         design = cheapest_design(components, replicate_cost, repeat_cost, ci_target)
-        if design is None:
+        known = all(map(math.isfinite, (components.between, components.within,
+                                        replicate_cost, repeat_cost)))
+        if design is None and not known:
             continue
+        # Known, but no number of replicates reaches the target: a row without a
+        # recommendation, still counted in the sweep's share that reaches it.
+        design = design or stats.Design(math.nan, math.nan, math.nan)
         rows.append({**{column: row[column] for column in IDENTITY}, "scope": "combination",
                      "replicates": row["replicates"],
                      "repeats_per_replicate": row["repeats"] / max(1, row["replicates"]),
@@ -49,20 +54,26 @@ def with_sweep_design(table: pd.DataFrame) -> pd.DataFrame:
     combinations whose own components that design brings within the target."""
     if table.empty:
         return pd.DataFrame(columns=DESIGN_COLUMNS)
-    between = table["between_replicate_log_variance"]
     within = table["within_replicate_log_variance"]
+    repeats = table["repeats_per_replicate"]
+    # What each combination's own design rested on (VarianceComponents.for_design).
+    between = pd.Series([VarianceComponents(one, other, count).for_design for one, other, count
+                         in zip(table["between_replicate_log_variance"], within, repeats)],
+                        index=table.index)
     typical = VarianceComponents(float(between.median()), float(within.median()))
     ci_target = float(table["ci_target"].median())
     design = cheapest_design(typical, float(table["replicate_cost_seconds"].median()),
                              float(table["repeat_cost_seconds"].median()), ci_target)
-    if design is None:  # the typical combination reaches the target with no design
+    if design is None:  # no number of replicates brings the typical one within target
         return table.reindex(columns=DESIGN_COLUMNS)
     reached = pd.Series([stats.half_width(one, other, design.repeats, design.replicates)
                          for one, other in zip(between, within)], index=table.index)
     allowed = table["ci_target"].map(math.log1p)
     sweep_row = {"scope": "sweep", "replicates": int(table["replicates"].median()),
                  "repeats_per_replicate": table["repeats_per_replicate"].median(),
-                 "between_replicate_cv": typical.between_cv,
+                 # As measured (the median ANOVA estimate), not as designed on.
+                 "between_replicate_cv": math.sqrt(
+                     table["between_replicate_log_variance"].median()),
                  "within_replicate_cv": typical.within_cv,
                  "replicate_cost_seconds": table["replicate_cost_seconds"].median(),
                  "repeat_cost_seconds": table["repeat_cost_seconds"].median(),

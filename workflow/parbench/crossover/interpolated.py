@@ -129,8 +129,8 @@ class CrossoverEstimate(Crossover):
     found_fraction: float = math.nan  # share of bootstrap resamples with a crossover in range
     # Where the medians cross, significant or not: where a fit or more jobs should look.
     medians_cross: float = math.nan
-    # Sizes where the two are told apart, either way (0: none compared).
-    told_apart: int = 0
+    # Sizes where the two are told apart, either way (None: not tested).
+    told_apart: int | None = None
 
 
 Interval = tuple[float, float]

@@ -86,9 +86,15 @@ def reruns(run: str) -> str:
     for folder in sorted(DATA.glob(f"{run}-*/crossover.csv")):
         other = folder.parent.name
         _, table, machines = _tables(other)
-        again = headline_row(table)
+        curve = ["workload", "kernel", "tasks", "workers", "challenger", "baseline",
+                 "time_basis"]
+        same = table[(table[curve] == first[curve]).all(axis=1)]
+        # The first run's curve, measured again; else the rerun's own headline, not
+        # set against a curve it is not.
+        again = same.iloc[0] if len(same) else headline_row(table)
         found.append(f"`{other}` on {str(machines.iloc[0]['first_utc'])[:10]}, "
-                     + words.crossover_cell(again) + agreement(first, again))
+                     + words.crossover_cell(again)
+                     + (agreement(first, again) if len(same) else ""))
     return " Rerun on the same machine: " + "; ".join(found) + "." if found else ""
 
 

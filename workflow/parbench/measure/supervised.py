@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from parbench import machine
+from parbench import guard, machine
 from parbench.backends.threads import threads_left_running
 
 # SIGTERM (Snakemake, a scheduler's time limit) and SIGINT (Ctrl-C) ask a job to stop.
@@ -60,7 +60,7 @@ def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str 
     previous = {number: signal.signal(number, pass_on) for number in STOP_SIGNALS}
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     status = None
-    reason, pipe = "", {"read": None, "write": None}
+    reason, forks_left, pipe = "", False, {"read": None, "write": None}
     try:
         pipe["read"], pipe["write"] = os.pipe()
         sys.stdout.flush()
@@ -102,9 +102,16 @@ def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str 
         if pipe.get("write") is not None:  # the fork failed
             os.close(pipe["write"])
         if pipe["read"] is not None:
-            reason = _read_waiting(pipe["read"])
+            reason, forks_left = _read_waiting(pipe["read"])
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+    if forks_left:
+        # Rows or not, nothing the measuring process started may outlive it (a Pool
+        # worker forked while its backend stopped): stopped here, in the job's slot.
+        stopped = guard.stop_what_the_job_started(guard.job_token())
+        print(f"parbench job {job_pid}: its measuring process {child} left "
+              f"{len(stopped)} process(es) running; stopped: {stopped}", file=sys.stderr,
+              flush=True)
     if _identity(output) not in (None, written_before):
         if code:
             print(f"parbench job {job_pid}: its measuring process {child} ended with status "
@@ -134,17 +141,21 @@ def _send_what_was_asked(stop_asked: list[int], state: dict[str, Any]) -> None:
                 os.kill(state["child"], signum)
 
 
-def _read_waiting(descriptor: int) -> str:
-    """What the child wrote to the pipe before it ended, without waiting for more (the
-    workers it forked hold the pipe's other end while they live: a read to its end would
-    wait for them), and the pipe closed."""
-    chunks = []
+def _read_waiting(descriptor: int) -> tuple[str, bool]:
+    """What the child wrote to the pipe before it ended, without waiting for more, and
+    whether something the child forked still holds the pipe's other end (a read to its
+    end would wait for it; it should not live on); the pipe closed."""
+    chunks, held = [], False
     os.set_blocking(descriptor, False)
-    with contextlib.suppress(OSError):  # BlockingIOError: nothing more written
+    try:
         while chunk := os.read(descriptor, 65536):
             chunks.append(chunk)
+    except BlockingIOError:  # nothing more written, and a writer left
+        held = True
+    except OSError:
+        pass
     os.close(descriptor)
-    return b"".join(chunks).decode(errors="replace").strip()
+    return b"".join(chunks).decode(errors="replace").strip(), held
 
 
 def _identity(path: str | Path) -> tuple[int, int] | None:

@@ -132,7 +132,7 @@ def noisy_top_ups(timings: pd.DataFrame, budget_seconds: float,
                     & (summary["replicates"] >= 2)]
     highest = timings.groupby(list(COMBINATION))["replicate"].max().to_dict()
     refined = {job.combination for job in planned}
-    wants = []
+    wants, unreachable = [], 0
     for _, row in noisy.iterrows():
         combination = Job(row["workload"], row["kernel"], row["series"], int(row["size"]),
                           int(row["tasks"]), int(row["workers"]), 0)
@@ -147,6 +147,7 @@ def noisy_top_ups(timings: pd.DataFrame, budget_seconds: float,
         within = components.within if math.isfinite(components.within) else 0.0
         needed = replicates_needed(between, within, repeats, float(row["ci_target"]))
         if needed is None:  # no number of replicates reaches the target: look at why
+            unreachable += 1
             continue
         extra = min(MAX_TOP_UP, max(1, needed - int(row["replicates"])))
         wants.append((extra * job_seconds, extra, combination))
@@ -161,7 +162,9 @@ def noisy_top_ups(timings: pd.DataFrame, budget_seconds: float,
     return chosen, {"action": f"noisy: {len(noisy)} combinations miss their ci_target; "
                               f"{len(chosen)} more replicates for "
                               f"{len({job.combination for job in chosen})} of them, "
-                              f"about {spent:.0f} s of the {budget_seconds:.0f} s budget"}
+                              f"about {spent:.0f} s of the {budget_seconds:.0f} s budget"
+                              + (f"; {unreachable} that no number of replicates brings "
+                                 "within it left to look at" if unreachable else "")}
 
 
 def within_target(row: Mapping[str, Any], target: float) -> bool:
