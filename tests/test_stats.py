@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from parbench import resampling, stats
+from parbench import replication, resampling, stats
 from parbench.measure import Job, JobSettings, measure, stop_reason
 from tests.unwaiting import job_settings
 
@@ -192,18 +192,18 @@ def test_variance_components_recover_known_between_and_within_spread():
     rng = np.random.default_rng(7)
     job_effects = rng.normal(0.0, 0.10, size=200)  # 10 % between jobs
     groups = [np.exp(effect + rng.normal(0.0, 0.02, size=8)) for effect in job_effects]
-    components = stats.variance_components(groups)
+    components = replication.variance_components(groups)
     assert 0.08 < components.between_cv < 0.12
     assert 0.018 < components.within_cv < 0.022
-    assert math.isnan(stats.variance_components([groups[0]]).between)
+    assert math.isnan(replication.variance_components([groups[0]]).between)
 
 
 def test_cheapest_design_favours_replicates_when_the_variance_is_between_jobs():
-    between_jobs = stats.VarianceComponents(between=0.05**2, within=0.01**2)
-    within_jobs = stats.VarianceComponents(between=0.001**2, within=0.10**2)
+    between_jobs = replication.VarianceComponents(between=0.05**2, within=0.01**2)
+    within_jobs = replication.VarianceComponents(between=0.001**2, within=0.10**2)
     costly_job, cheap_repeat = 5.0, 0.1
-    spread_jobs = stats.cheapest_design(between_jobs, costly_job, cheap_repeat, 0.05)
-    spread_repeats = stats.cheapest_design(within_jobs, costly_job, cheap_repeat, 0.05)
+    spread_jobs = replication.cheapest_design(between_jobs, costly_job, cheap_repeat, 0.05)
+    spread_repeats = replication.cheapest_design(within_jobs, costly_job, cheap_repeat, 0.05)
     assert spread_jobs.replicates > spread_repeats.replicates
     assert spread_jobs.repeats < spread_repeats.repeats
     # What it recommends reaches the target: the half-width of the mean of log time.
@@ -211,32 +211,35 @@ def test_cheapest_design_favours_replicates_when_the_variance_is_between_jobs():
         variance = (components.between + components.within / design.repeats) / design.replicates
         assert stats.Z_95 * math.sqrt(variance) <= math.log1p(0.05)
         # With Student's t over the replicates, as their interval is: one fewer misses.
-        assert stats.half_width(components.between, components.within, design.repeats,
-                                design.replicates) <= math.log1p(0.05)
-        assert stats.half_width(components.between, components.within, design.repeats,
-                                design.replicates - 1) > math.log1p(0.05)
-    assert stats.cheapest_design(stats.VarianceComponents(math.nan, 0.01), 1, 1, 0.05) is None
+        assert replication.half_width(components.between, components.within,
+                                      design.repeats, design.replicates) <= math.log1p(0.05)
+        assert replication.half_width(components.between, components.within, design.repeats,
+                                      design.replicates - 1) > math.log1p(0.05)
+    unknown = replication.VarianceComponents(math.nan, 0.01)
+    assert replication.cheapest_design(unknown, 1, 1, 0.05) is None
     # Three replicates that scatter no more than their samples: the ANOVA cuts the
     # variance between them to zero, which sent the design to 100 samples a job.
     rng = np.random.default_rng(1)
     alike = [rng.lognormal(0, 0.05, 5) for _ in range(3)]  # no job effect at all
-    components = stats.variance_components(alike)
+    components = replication.variance_components(alike)
     assert components.between == 0 and components.for_design > 0
-    design = stats.cheapest_design(components, 0.75, 0.14, 0.10)
+    design = replication.cheapest_design(components, 0.75, 0.14, 0.10)
     assert design.repeats < 100 and design.replicates >= 2
     # No jump just above zero either: a between below within / n designs as that.
-    barely, cut = stats.VarianceComponents(1e-6, 0.01, 5), stats.VarianceComponents(0, 0.01, 5)
+    barely = replication.VarianceComponents(1e-6, 0.01, 5)
+    cut = replication.VarianceComponents(0, 0.01, 5)
     assert barely.for_design == cut.for_design == pytest.approx(0.002)
-    assert stats.cheapest_design(barely, 0.75, 0.14, 0.1) == stats.cheapest_design(
+    assert replication.cheapest_design(barely, 0.75, 0.14, 0.1) == replication.cheapest_design(
         cut, 0.75, 0.14, 0.1)
     # A target no number of replicates reaches is no recommendation (it said 1000).
-    assert stats.replicates_needed(1.0, 1.0, 5, 1e-4) is None
-    assert stats.cheapest_design(stats.VarianceComponents(1.0, 1.0), 5.0, 0.1, 1e-4) is None
-    assert stats.replicates_needed(math.nan, 0.01, 5, 0.05) is None
-    assert stats.replicates_needed(0.0, 0.0, 5, 0.05) == 2
+    assert replication.replicates_needed(1.0, 1.0, 5, 1e-4) is None
+    noisy = replication.VarianceComponents(1.0, 1.0)
+    assert replication.cheapest_design(noisy, 5.0, 0.1, 1e-4) is None
+    assert replication.replicates_needed(math.nan, 0.01, 5, 0.05) is None
+    assert replication.replicates_needed(0.0, 0.0, 5, 0.05) == 2
     # Costs unknown (rows without job times): no design, rather than a crash.
     for costs in ((math.nan, 0.1), (1.0, math.nan)):
-        assert stats.cheapest_design(between_jobs, *costs, 0.05) is None
+        assert replication.cheapest_design(between_jobs, *costs, 0.05) is None
 
 
 def test_many_bootstraps_at_once_give_each_ones_medians_to_the_bit():

@@ -6,8 +6,8 @@ import math
 
 import pandas as pd
 
-from parbench import columns, identity, stats
-from parbench.stats import VarianceComponents, cheapest_design
+from parbench import columns, identity
+from parbench.replication import Design, VarianceComponents, cheapest_design, half_width
 
 IDENTITY = list(identity.COMBINATION)
 # A workload's table and the global one alike (a workload's has no `sweep` row, and
@@ -17,7 +17,7 @@ DESIGN_COLUMNS = columns.names(columns.DESIGN)
 
 def combination_designs(summary: pd.DataFrame) -> pd.DataFrame:
     """Per combination with at least two replicates, the cheapest replicates x repeats
-    reaching its CI target (stats.cheapest_design), with the log-variance components
+    reaching its CI target (parbench.replication.cheapest_design), with the log-variance components
     behind it (`between_replicate_log_variance`, `within_replicate_log_variance`)."""
     rows = []
     for _, row in summary.iterrows():
@@ -30,7 +30,7 @@ def combination_designs(summary: pd.DataFrame) -> pd.DataFrame:
             continue
         # Known, but no number of replicates reaches the target: a row without a
         # recommendation, still counted in the sweep's share that reaches it.
-        design = design or stats.Design(math.nan, math.nan, math.nan)
+        design = design or Design(math.nan, math.nan, math.nan)
         rows.append({**{column: row[column] for column in IDENTITY}, "scope": "combination",
                      "replicates": row["replicates"],
                      "repeats_per_replicate": row["repeats"] / max(1, row["replicates"]),
@@ -66,7 +66,7 @@ def with_sweep_design(table: pd.DataFrame) -> pd.DataFrame:
                              float(table["repeat_cost_seconds"].median()), ci_target)
     if design is None:  # no number of replicates brings the typical one within target
         return table.reindex(columns=DESIGN_COLUMNS)
-    reached = pd.Series([stats.half_width(one, other, design.repeats, design.replicates)
+    reached = pd.Series([half_width(one, other, design.repeats, design.replicates)
                          for one, other in zip(between, within)], index=table.index)
     allowed = table["ci_target"].map(math.log1p)
     sweep_row = {"scope": "sweep", "replicates": int(table["replicates"].median()),

@@ -11,7 +11,8 @@ import pandas as pd
 from parbench import columns, identity, stats
 from parbench.aggregate.read import family_columns, loaded_rows, sweep_positions
 from parbench.aggregate.speedup import speedups
-from parbench.stats import replicate_interval, variance_components
+from parbench.replication import variance_components
+from parbench.stats import replicate_interval
 
 IDENTITY, JOB = list(identity.COMBINATION), list(identity.JOB)
 # The columns the per-combination statistics read (a narrow frame keeps the loop over

@@ -61,7 +61,7 @@ def headline() -> str:
     caption = (f"*`{row['workload']}`, {row['tasks']:.0f} tasks, {row['workers']:.0f} "
                f"workers, run `{run}` (`docs/data/{run}`: {machine['cpu_model']}, "
                f"{machine['available_cores']:.0f} cores, {str(machine['first_utc'])[:10]}): "
-               + crossover(row) + reruns(run) + "*")
+               + crossover(row) + reruns(run, row) + "*")
     blocks = [Paragraph(f"![Where Ray overtakes Pool]({figure})"), Paragraph(caption)]
     reason = why(row)
     if reason:
@@ -76,12 +76,10 @@ def headline() -> str:
     return markdown(blocks).rstrip()
 
 
-def reruns(run: str) -> str:
+def reruns(run: str, first: pd.Series) -> str:
     """The headline run's reruns (committed as `<run>-<date>`: the same design on the
-    same machine another day), each with its headline crossover and how it stands to
-    the first's interval: what a rerun moves."""
-    _, first_table, _ = _tables(run)
-    first = headline_row(first_table)
+    same machine another day), each with its crossover on the curve of the first's
+    headline (`first`) and how it stands to the first's interval: what a rerun moves."""
     found = []
     for folder in sorted(DATA.glob(f"{run}-*/crossover.csv")):
         other = folder.parent.name
@@ -145,22 +143,13 @@ def why(headline: pd.Series, run: str = REGIMES_RUN) -> str:
                         int(headline["workers"])).shipped_bytes
         return "once" if shipped == nbytes else f"{shipped / nbytes:.0f} times"
 
-    at_bound = "(at the fit's bound in every resample: none told from none)"
-
     def cost(series: str, parameter: str, per: str, scale: float = 1.0,
              unit: str = "") -> str:
-        """`<value> <unit> [<interval>] <per>`, a bound's words after `per`."""
         value, low, high = costs.loc[(series, parameter), ["value", "ci_low", "ci_high"]]
-        text = words.estimate(parameter, value, low, high,
-                              (lambda one: f"{one * scale:.3g}") if unit else words.seconds,
-                              at_bound)
-        note = ""
-        if text.endswith(at_bound):
-            text, note = text.removesuffix(at_bound).rstrip(), f" {at_bound}"
-        if unit and text != "—":
-            number, _, rest = text.partition(" ")  # the unit after the number
-            text = f"{number} {unit} {rest}".rstrip()
-        return f"{text} {per}{note}"
+        return words.estimate(
+            parameter, value, low, high,
+            (lambda one: f"{one * scale:.3g}") if unit else words.seconds,
+            "(at the fit's bound in every resample: none told from none)", unit, per)
 
     unit = measured["size_unit"]
     sides = [f"`{series}` ships it {copies(series)} a map at "

@@ -41,18 +41,19 @@ BOUNDS = {"per_map_seconds": 0.0, "per_byte_seconds": 0.0, "compute_factor": 1.0
 
 
 def estimate(parameter: str, value: float, low: float, high: float, show,
-             at_bound: str = "(bound)") -> str:
-    """A cost model parameter with its interval, each number as `show` writes it: `—`
-    where it was not fitted (no row needs it), `at_bound` after it where it and its
-    whole interval sit at the parameter's bound."""
+             at_bound: str = "(bound)", unit: str = "", per: str = "") -> str:
+    """A cost model parameter, `<value> <unit> [<interval>] <per>`, each number as `show`
+    writes it: `—` where it was not fitted (no row needs it); `at_bound` last, in place
+    of the interval, where it and its whole interval sit at the parameter's bound."""
     if pd.isna(value):
-        return "—"
-    text = show(value)
-    if pd.isna(low):
-        return text
-    if parameter in BOUNDS and value == low == high == BOUNDS[parameter]:
-        return f"{text} {at_bound}"
-    return f"{text} [{show(low)}, {show(high)}]"
+        parts = ["—", per]
+    elif pd.isna(low):
+        parts = [show(value), unit, per]
+    elif parameter in BOUNDS and value == low == high == BOUNDS[parameter]:
+        parts = [show(value), unit, per, at_bound]
+    else:
+        parts = [show(value), unit, f"[{show(low)}, {show(high)}]", per]
+    return " ".join(part for part in parts if part)
 
 
 def method(row: pd.Series) -> str:

@@ -165,12 +165,16 @@ def run_job(job: Job, settings: JobSettings, series: Series, output: str | Path,
                                planned_round, watched_by=job_pid))
 
         with guard.guarded_job():
-            failure = measured_in_a_child(measure_and_write, output)
-            if failure:
-                # What the failed process had started (engines, a raylet) is stopped
-                # here, while this job's timing slot is still held.
+            ending = measured_in_a_child(measure_and_write, output)
+            if ending.failure or ending.left_running:
+                # What the measuring process started and left (engines, a raylet, a
+                # worker forked while its pool stopped) is stopped here, while this
+                # job's timing slot is still held.
                 stopped = guard.stop_what_the_job_started(guard.job_token())
-                print(f"parbench job {job_pid}: {failure}; stopped {len(stopped)} "
+                said = ending.failure or (f"its measuring process {ending.pid} left "
+                                          f"{len(stopped)} process(es) running")
+                print(f"parbench job {job_pid}: {said}; stopped {len(stopped)} "
                       f"process(es) it had started: {stopped}", file=sys.stderr, flush=True)
-                write(failed_rows(job, settings, series, failure, workload_plugin,
+            if ending.failure:
+                write(failed_rows(job, settings, series, ending.failure, workload_plugin,
                                   config_hash, planned_round, job_start_unix))

@@ -24,10 +24,11 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from parbench import guard, machine
+from parbench import machine
 from parbench.backends.threads import threads_left_running
 
 # SIGTERM (Snakemake, a scheduler's time limit) and SIGINT (Ctrl-C) ask a job to stop.
@@ -39,12 +40,22 @@ OOM_SCORE_ADJ = 500
 CRASHES = {signal.SIGSEGV, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
 
 
-def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str | None:
-    """Run `measure` (which writes `output`) in a forked child and wait for it.
+@dataclass(frozen=True)
+class Ending:
+    """How the job's measuring process ended, for the job to act on."""
 
-    Returns None once the child has written `output` (its rows stand, however it
-    ended); else, where no stop was asked, how it died or failed, in the words of a
-    row's error. Exits as the child did when a stop was asked (no row)."""
+    pid: int
+    # Where it died or failed before its rows (no stop asked), how, in the words of a
+    # row's error; None: its rows stand, however it ended.
+    failure: str | None
+    # Something it forked still held its pipe (a Pool worker forked while its backend
+    # stopped): nothing it started may outlive it.
+    left_running: bool
+
+
+def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> Ending:
+    """Run `measure` (which writes `output`) in a forked child, wait for it, and say how
+    it ended (Ending). Exits as the child did when a stop was asked (no row)."""
     oom_kills_before, counted_in = machine.oom_kills()
     written_before = _identity(output)
     job_pid = os.getpid()
@@ -105,27 +116,21 @@ def measured_in_a_child(measure: Callable[[], None], output: str | Path) -> str 
             reason, forks_left = _read_waiting(pipe["read"])
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
-    if forks_left:
-        # Rows or not, nothing the measuring process started may outlive it (a Pool
-        # worker forked while its backend stopped): stopped here, in the job's slot.
-        stopped = guard.stop_what_the_job_started(guard.job_token())
-        print(f"parbench job {job_pid}: its measuring process {child} left "
-              f"{len(stopped)} process(es) running; stopped: {stopped}", file=sys.stderr,
-              flush=True)
     if _identity(output) not in (None, written_before):
         if code:
             print(f"parbench job {job_pid}: its measuring process {child} ended with status "
                   f"{code} after it had written its rows; they stand", file=sys.stderr,
                   flush=True)
-        return None
-    if stop_asked:
+        return Ending(child, None, forks_left)
+    if stop_asked:  # what it left running, the job's guard stops as the job exits
         print(f"parbench job {job_pid}: its measuring process {child} ended with status "
               f"{code} after a stop was asked; no row written", file=sys.stderr, flush=True)
         raise SystemExit(code or 1)
     if os.WIFSIGNALED(status):
         oom_kills, _ = machine.oom_kills()
-        return death_of(child, os.WTERMSIG(status), oom_kills - oom_kills_before, counted_in)
-    return failure_of(child, code, reason)
+        return Ending(child, death_of(child, os.WTERMSIG(status),
+                                      oom_kills - oom_kills_before, counted_in), forks_left)
+    return Ending(child, failure_of(child, code, reason), forks_left)
 
 
 def _send_what_was_asked(stop_asked: list[int], state: dict[str, Any]) -> None:

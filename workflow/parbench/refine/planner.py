@@ -19,7 +19,7 @@ from parbench.crossover import BRACKET, FIT, FOUND
 from parbench.crossover.bracket import NARROW_ENOUGH, inside
 from parbench.identity import COMBINATION, Job
 from parbench.refine import Refinement, refined_jobs, write_plan
-from parbench.stats import replicates_needed
+from parbench.replication import replicates_needed
 from parbench.sweep import run_order
 
 # The most replicates one noisy combination may add in a round (the rest of the budget
@@ -120,7 +120,7 @@ def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
 def noisy_top_ups(timings: pd.DataFrame, budget_seconds: float,
                   planned: Sequence[Job]) -> tuple[list[Job], dict[str, Any]]:
     """More replicates for the combinations whose median misses its `ci_target`, as
-    many as each one's own variance components say it needs (stats.replicates_needed:
+    many as each one's own variance components say it needs (replication.replicates_needed:
     the fewest replicates R whose Student's t half-width of the mean, variance
     (between + within / n) / R at its n samples a job, is within the target; at least
     one more, at most MAX_TOP_UP; none where no number of replicates reaches it), the
