@@ -16,7 +16,14 @@ from parbench.backends import BACKENDS, default_series, get_backend, resolve_ser
 from parbench.migrations import read_table
 from parbench.model import fit_model, model_from_table, model_table
 from parbench.model.tables import predict
-from parbench.model.terms import Problem, crossing, makespan, terms
+from parbench.model.terms import (
+    Problem,
+    crossing,
+    makespan,
+    options_of_row,
+    options_of_series,
+    terms,
+)
 from tests.conftest import PARBENCH
 from tests.unwaiting import job_settings
 
@@ -52,6 +59,29 @@ def test_threads_on_a_kernel_that_holds_the_gil_take_turns():
     numpy = terms(Problem("exp_sinh", "numpy", "threads", 1000, 8, 2), 0.01, cores=2)
     assert python.compute_seconds == pytest.approx(0.08)
     assert numpy.compute_seconds == pytest.approx(0.04)
+
+
+def test_a_series_of_the_users_own_options_is_modelled_with_them():
+    """`pool-mine: {chunksize: 1}` ships the input once a task, as its rows say it ran;
+    its name alone would give the Pool's default chunks (8 copies of 16 tasks)."""
+    from parbench.backends import series_from_config
+
+    mine = series_from_config({"pool-mine": {"chunksize": 1}})["pool-mine"]
+    row = {"engine": "pool", "option_chunksize": "1", "option_shared_input": "argument",
+           "option_start_method": "default", "option_batch_size": math.nan}
+    assert options_of_row(row) == options_of_series(mine)
+    nbytes = MB  # shared_array's size is its bytes
+    by_name = terms(Problem("shared_array", "numpy", "pool-mine", MB, 16, 2), 0.0, 2)
+    for options in (options_of_row(row), options_of_series(mine)):
+        as_ran = terms(Problem("shared_array", "numpy", "pool-mine", MB, 16, 2, options),
+                       0.0, 2)
+        assert as_ran.shipped_bytes == 16 * nbytes
+    assert by_name.shipped_bytes == 8 * nbytes
+    # A row whose options no longer make a valid series falls back to its name.
+    broken = {**row, "option_chunksize": "none at all"}
+    fallback = terms(Problem("shared_array", "numpy", "pool-mine", MB, 16, 2,
+                             options_of_row(broken)), 0.0, 2)
+    assert fallback.shipped_bytes == by_name.shipped_bytes
 
 
 def _rows(known: dict[str, dict[str, float]], rng) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import yaml
 from parbench import columns, config_checks, sweep
 from parbench.model.fit import Model
 from parbench.model.tables import predict
-from parbench.model.terms import Problem, crossing
+from parbench.model.terms import Problem, crossing, options_of_series
 
 
 def design_config(path: str | Path) -> dict[str, Any]:
@@ -34,11 +34,13 @@ def design_config(path: str | Path) -> dict[str, Any]:
 def predicted_design(config: dict[str, Any], model: Model) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(every combination's predicted warm and cold time, every compared pair's
     predicted crossover per curve) of a design."""
-    jobs = [job for job in sweep.combinations(config) if job.replicate == 0]
+    config_series = sweep.series(config)
+    options = {name: options_of_series(one) for name, one in config_series.items()}
+    jobs = [job for job in sweep.combinations(config, config_series) if job.replicate == 0]
     rows = []
     for job in jobs:
         problem = Problem(job.workload, job.kernel, job.series, float(job.size), job.tasks,
-                          job.workers)
+                          job.workers, options.get(job.series))
         rows.append({"workload": job.workload, "kernel": job.kernel, "series": job.series,
                      "size": job.size, "tasks": job.tasks, "workers": job.workers,
                      "measured_seconds": math.nan,
@@ -60,7 +62,8 @@ def predicted_design(config: dict[str, Any], model: Model) -> tuple[pd.DataFrame
                 sides = [[predict(model, Problem(curve["workload"], curve["kernel"], name,
                                                  float(size), int(curve["tasks"]),
                                                  1 if name == "serial" else
-                                                 int(curve["workers"])), basis=basis)
+                                                 int(curve["workers"]), options.get(name)),
+                                  basis=basis)
                           for size in grid] for name in (challenger, baseline)]
                 crossings.append({**curve, "challenger": challenger, "baseline": baseline,
                                   "time_basis": basis,

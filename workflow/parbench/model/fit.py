@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from parbench.model.terms import Problem, Terms, terms
+from parbench.model.terms import Problem, Terms, options_of_row, terms
 
 RESAMPLES = 200
 SEED = 20_261_206
@@ -67,8 +67,9 @@ class Model:
 
 
 def problem_of(row: Mapping) -> Problem:
+    """A summary row's problem, with the options its series ran with."""
     return Problem(row["workload"], row["kernel"], row["series"], float(row["size"]),
-                   int(row["tasks"]), int(row["workers"]))
+                   int(row["tasks"]), int(row["workers"]), options_of_row(row))
 
 
 def fit_compute(summary: pd.DataFrame) -> dict[tuple[str, str], tuple[float, float]]:

@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
-from parbench.backends import get_backend, resolve_series
+import yaml
+
+from parbench.backends import BACKENDS, Series, get_backend, resolve_series
+from parbench.backends.base import make_options, option_fields
 from parbench.workloads import workload_class
+
+# A series' backend and the options it ran with: (engine, ((option, value), ...)).
+Options = tuple[str, tuple[tuple[str, Any], ...]]
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,38 @@ class Problem:
     size: float
     tasks: int
     workers: int
+    # The series' backend and options (`options_of_row`, `options_of_series`); None:
+    # the registry's, by the series' name. A series of the user's own options
+    # (`pool-mine: {chunksize: 1}`) copies and schedules as those options say.
+    options: Options | None = None
+
+
+def options_of_series(series: Series) -> Options:
+    """Problem.options of a series the config resolved."""
+    return series.engine, tuple(sorted(series.options.items()))
+
+
+def options_of_row(row: Mapping[str, Any]) -> Options | None:
+    """Problem.options from a table row's `engine` and `option_<name>` cells (written as
+    text, `null` for none: read back as YAML would); None where the row has no engine
+    the registry knows."""
+    engine = row.get("engine")
+    if not isinstance(engine, str) or engine not in BACKENDS:
+        return None
+    values = {}
+    for option in option_fields(BACKENDS[engine]):
+        cell = row.get(f"option_{option.name}")
+        if isinstance(cell, float) and math.isnan(cell):
+            continue  # not recorded: the backend's default
+        if isinstance(cell, str):
+            try:
+                cell = yaml.safe_load(cell)
+            except yaml.YAMLError:
+                pass
+        if isinstance(cell, float) and cell.is_integer():
+            cell = int(cell)  # a column of whole numbers and empty cells reads as floats
+        values[option.name] = cell
+    return engine, tuple(sorted(values.items()))
 
 
 class _Unregistered:
@@ -49,9 +88,17 @@ def _workload(name: str):
 
 
 @lru_cache(maxsize=4096)
-def _backend(series: str, workers: int):
-    """The series' backend, not started (its declarations); a series of the user's own
-    options the registry does not know is taken with its backend's defaults."""
+def _backend(series: str, workers: int, options: Options | None = None):
+    """The series' backend, not started (its declarations): with `options` where they
+    are known and valid; else the registry's series of that name; else, for a series of
+    the user's own options whose options are not known, its backend's defaults."""
+    if options is not None:
+        engine, values = options
+        try:
+            backend = BACKENDS[engine]
+            return backend(workers, make_options(backend, dict(values), series))
+        except (KeyError, TypeError, ValueError):
+            pass
     try:
         return get_backend(resolve_series(series), workers)
     except ValueError:
@@ -89,7 +136,7 @@ class Terms:
 def terms(problem: Problem, task_seconds: float, cores: int) -> Terms:
     """The terms for `problem`, where one task takes `task_seconds` in the serial loop
     (on average: the workload's weights share it out)."""
-    backend = _backend(problem.series, problem.workers)
+    backend = _backend(problem.series, problem.workers, problem.options)
     backend_class = type(backend)
     workload = _workload(problem.workload)
     nbytes = workload.shared_input_bytes(int(problem.size))
