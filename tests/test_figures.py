@@ -73,8 +73,11 @@ def test_the_interpreters_figure_draws_two_panels_a_workload_from_the_committed_
     figure = figure_of("interpreters", summary, crossover, None, width=7)
     drawn = [ax for ax in figure.axes if ax.has_data()]
     assert len(drawn) == 2 * summary["workload"].nunique()
-    # Each panel has the free-threaded interpreter's line.
-    assert all(any("ft" in line.get_label() for line in ax.get_lines()) for ax in drawn)
+    # Each panel has the free-threaded interpreter's line, with its interval's bars.
+    assert all(any("ft" in label for label in ax.get_legend_handles_labels()[1])
+               for ax in drawn)
+    assert all(ax.containers and all(container.has_yerr for container in ax.containers)
+               for ax in drawn)
 
 
 def test_failed_and_noisy_points_are_drawn(aggregates):
@@ -131,10 +134,13 @@ def test_workers_figure_shows_the_problem_swept_over_workers():
 def test_crossover_line_is_drawn_at_the_crossover(aggregates):
     summary, crossover = read_table(aggregates["summary"]), read_table(aggregates["crossover"])
     figure = figure_of("scaling", summary, crossover, "shared_array", width=5)
-    drawn = sorted(line.get_xdata()[0] for ax in figure.axes for line in ax.get_lines()
-                   if line.get_linestyle() == ":")
+    # Vertical lines (axvline: one x, the axes' full height), each pair its own dash.
+    vertical = [line for ax in figure.axes for line in ax.get_lines()
+                if len(set(line.get_xdata())) == 1 and list(line.get_ydata()) == [0, 1]]
     warm = crossover[crossover["time_basis"] == "warm"]
-    assert drawn == pytest.approx(sorted(warm["crossover_size"]))
+    assert sorted(line.get_xdata()[0] for line in vertical) == pytest.approx(
+        sorted(warm["crossover_size"].dropna()))
+    assert len({line.get_linestyle() for line in vertical}) == len(vertical)
 
 
 def test_an_unsupported_combination_is_summarised_and_drawn(aggregates):
@@ -222,3 +228,33 @@ def test_each_series_has_its_backends_colour_and_an_unknown_backend_a_spare_one(
     assert colours["pool"] == to_rgb(BACKENDS["pool"].colour)
     assert colours["pool-shm"] != colours["pool"]  # a variant: its backend's, shaded
     assert colours["mine"] == tuple(sns.color_palette("colorblind", 10)[-1])
+
+
+def test_every_backend_declares_a_colour_and_a_marker_of_its_own():
+    """A figure tells series apart by colour and marker: each backend's are its own, and
+    its cost-model declarations are ones the model reads."""
+    from matplotlib.colors import is_color_like, to_rgb
+
+    from parbench.backends import BACKENDS
+
+    colours = [to_rgb(backend.colour) for backend in BACKENDS.values()
+               if is_color_like(backend.colour)]
+    assert len(colours) == len(BACKENDS) == len(set(colours))
+    assert len({backend.marker for backend in BACKENDS.values()}) == len(BACKENDS)
+    assert {backend.scheduling for backend in BACKENDS.values()} <= {"dynamic", "static"}
+
+
+def test_a_variant_keeps_its_look_from_run_to_run_and_in_tables_without_engines():
+    """`pool-shm` is shaded and marked the same in a run with `pool-c1` and one without,
+    and in predictions.csv, which names series only."""
+    from parbench.figures.style import markers, palette
+
+    both = pd.DataFrame({"series": ["pool", "pool-c1", "pool-shm", "pool-mine"],
+                         "engine": ["pool"] * 4, "variant": ["", "c1", "shm", "mine"]})
+    alone = pd.DataFrame({"series": ["pool", "pool-shm"], "engine": ["pool"] * 2,
+                          "variant": ["", "shm"]})
+    named = pd.DataFrame({"series": ["pool-shm", "ray", "pool"]})
+    for style in (palette, markers):
+        assert style(both)["pool-shm"] == style(alone)["pool-shm"] == style(named)["pool-shm"]
+        assert len(set(style(both).values())) == 4
+    assert palette(named)["ray"] != palette(named)["pool-shm"]

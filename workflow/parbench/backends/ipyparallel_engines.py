@@ -60,7 +60,7 @@ class IpyparallelBackend(Backend):
                "**waiting for the results**")
     startup_covers = "controller + engines registered"
     shared_input_travels = "pushed to the engines once per map"
-    colour = "#029e73"
+    colour = "#d55e00"
     marker = "^"
     packages = ("ipyparallel", "pyzmq")
     process_markers = ("ipengine", "ipcontroller", "ipyparallel.engine",

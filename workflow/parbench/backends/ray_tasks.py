@@ -81,7 +81,7 @@ class RayBackend(Backend):
                "one remote task per index")
     startup_covers = "`ray.init`"
     shared_input_travels = "`ray.put` once per map, passed by reference"
-    colour = "#d55e00"
+    colour = "#029e73"
     marker = "D"
     packages = ("ray",)
     process_markers = ("raylet", "gcs_server", "ray::", "default_worker.py")

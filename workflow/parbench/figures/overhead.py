@@ -5,13 +5,19 @@ from __future__ import annotations
 import pandas as pd
 
 from parbench.figures import panels
-from parbench.figures.style import DEFAULT_WIDTH, markers, ordered_series, palette
+from parbench.figures.style import (
+    DEFAULT_WIDTH,
+    markers,
+    ordered_series,
+    palette,
+    parallel_rows,
+)
 
 
 def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None = None,
          workload: str | None = None, width: float = DEFAULT_WIDTH):
     """Start-up, per-task dispatch and teardown per backend: what explains a crossover."""
-    data, note = panels.drawable(summary[summary["series"] != "serial"])
+    data, note = panels.drawable(parallel_rows(summary))
     colours, marks = palette(data), markers(data)
     backends = ordered_series(data)
     quantities = [("startup_seconds", "start-up (s)"),

@@ -21,7 +21,9 @@ from parbench.figures.style import (  # noqa: E402
     NOT_MEASURED,
     format_size,
     ordered_series,
+    parallel_rows,
     series_label,
+    single_process,
 )
 
 
@@ -43,6 +45,12 @@ def message_figure(width: float, message: str, title: str):
     return figure
 
 
+# Fewer workers than the panel's most: each count its own dash, the most solid.
+FEWER_WORKERS = ("--", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)))
+# The ideal speed-up (= workers): grey dots, which no series' line uses.
+IDEAL = (0, (1, 2))
+
+
 def lines(ax, cell: pd.DataFrame, value: str, styles, several_workers: bool,
            band: tuple[str, str] | None = None) -> None:
     """One line per backend (and worker count): CI band, hollow noisy points, failures.
@@ -59,15 +67,18 @@ def lines(ax, cell: pd.DataFrame, value: str, styles, several_workers: bool,
     loaded = (cell["loaded"].astype(bool).to_numpy() if "loaded" in cell
               else np.zeros(len(cell), dtype=bool))
     top_workers = cell["workers"].max()
+    fewer = sorted(set(cell["workers"]) - {top_workers}, reverse=True)
     rank = {backend: position for position, backend in enumerate(ordered_series(cell))}
     groups = cell.groupby(["series", "workers"], sort=False).indices
     for (backend, workers), rows in sorted(groups.items(),
                                            key=lambda item: (rank[item[0][0]], item[0][1])):
         good = rows[measured[rows]]
-        style = "-" if workers == top_workers or backend == "serial" else "--"
+        style = ("-" if workers == top_workers or single_process(backend)
+                 else FEWER_WORKERS[fewer.index(workers) % len(FEWER_WORKERS)])
         colour, marker = styles[0][backend], styles[1][backend]
-        ax.plot(size[good], values[good], color=colour, linestyle=style,
-                label=series_label(backend, workers, several_workers))
+        # The marker is the legend's (the points drawn below cover the line's own).
+        ax.plot(size[good], values[good], color=colour, linestyle=style, marker=marker,
+                markersize=4, label=series_label(backend, workers, several_workers))
         if bands is not None and len(good):
             ax.fill_between(size[good], bands[0][good], bands[1][good], color=colour,
                             alpha=0.2, linewidth=0)
@@ -109,8 +120,9 @@ def drawable(data: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 
 def at_top_workers(data: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Parallel backends at their largest worker count, plus the serial loop."""
-    top = data[data["series"] != "serial"]["workers"].max()
-    return data[(data["workers"] == top) | (data["series"] == "serial")], top
+    top = parallel_rows(data)["workers"].max()
+    serial = np.array([single_process(series) for series in data["series"]], dtype=bool)
+    return data[(data["workers"] == top).to_numpy() | serial], top
 
 
 def interval_label(row: pd.Series, unit: str, sizes: tuple[float, float]) -> str:
@@ -133,18 +145,32 @@ def interval_label(row: pd.Series, unit: str, sizes: tuple[float, float]) -> str
     return f"[{low}, {high}{found_in}]"
 
 
+# Each crossover of a panel its own line, so that a reader quotes the right one.
+CROSSOVER_LINES = ((":", "dotted"), ("--", "dashed"), ("-.", "dash-dotted"))
+
+
 def mark_crossover(ax, crossovers: pd.DataFrame, unit: str,
-                    sizes: tuple[float, float]) -> None:
-    """A dotted line at each crossover, a grey span for its 95 % interval, and a label."""
-    labels = []
+                    sizes: tuple[float, float], colours: dict | None = None) -> None:
+    """At each crossover a line in its baseline's colour (`colours`), dotted, dashed,
+    then dash-dotted, named at its top, a span of that colour for its 95 % interval,
+    and a label that says which line is which."""
+    labels, drawn = [], 0
     for _, row in crossovers.iterrows():
+        if row.get("sizes_compared") == 0:
+            continue  # the pair did not both run on this curve: nothing to say
         pair = f"{row['challenger']} vs {row['baseline']}"
         if row["crossover_status"] == FOUND:
-            ax.axvspan(row["crossover_ci_low"], row["crossover_ci_high"], color="0.5",
-                       alpha=0.15, linewidth=0)
-            ax.axvline(row["crossover_size"], color="0.25", linestyle=":", linewidth=1)
+            style, style_name = CROSSOVER_LINES[drawn % len(CROSSOVER_LINES)]
+            colour = (colours or {}).get(row["baseline"], "0.25")
+            drawn += 1
+            ax.axvspan(row["crossover_ci_low"], row["crossover_ci_high"], color=colour,
+                       alpha=0.1, linewidth=0)
+            ax.axvline(row["crossover_size"], color=colour, linestyle=style, linewidth=1.2)
+            ax.annotate(pair, (row["crossover_size"], 0.0), xycoords=("data", "axes fraction"),
+                        xytext=(2, 2), textcoords="offset points", rotation=90,
+                        va="bottom", fontsize=5.5, color=colour)
             labels.append(f"{row['challenger']} < {row['baseline']} above "
-                          f"{format_size(row['crossover_size'], unit)}\n"
+                          f"{format_size(row['crossover_size'], unit)} ({style_name})\n"
                           f"  95 % CI {interval_label(row, unit, sizes)}")
         elif row["crossover_status"] == NOT_SIGNIFICANT:
             # No line: the medians cross, but the lead above is within the noise.
@@ -189,7 +215,8 @@ def save(figure, output_stem: str | Path) -> list[Path]:
     written = []
     for suffix in (".png", ".pdf"):
         path = output_stem.with_suffix(suffix)
-        figure.savefig(path, dpi=200)
+        # Tight: a long legend or title is never cut at the edge.
+        figure.savefig(path, dpi=200, bbox_inches="tight", pad_inches=0.05)
         written.append(path)
         # The layout is the same in both files: computed once, for the first.
         figure.set_layout_engine("none")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from parbench.figures import panels
-from parbench.figures.style import DEFAULT_WIDTH, markers, palette
+from parbench.figures.style import DEFAULT_WIDTH, markers, palette, parallel_rows
 
 
 def draw(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
@@ -13,7 +13,7 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
     """Median time per map vs size, log-log, CI bands, crossover with its interval."""
     data = summary[summary["workload"] == workload]
     styles = palette(data), markers(data)
-    several = data[data["series"] != "serial"]["workers"].nunique() > 1
+    several = parallel_rows(data)["workers"].nunique() > 1
     unit = data["size_unit"].iloc[0]
     warm = crossover[(crossover["workload"] == workload) & (crossover["time_basis"] == "warm")]
     top_workers = data["workers"].max()
@@ -22,7 +22,7 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
         panels.lines(ax, cell, "median_seconds", styles, several, band=("ci_low", "ci_high"))
         panels.mark_crossover(ax, warm[(warm["kernel"] == kernel) & (warm["tasks"] == task_count)
                                  & (warm["workers"] == top_workers)], unit,
-                        (cell["size"].min(), cell["size"].max()))
+                        (cell["size"].min(), cell["size"].max()), styles[0])
         panels.log_axes(ax, unit, "median time per map (s)", cell["size"], cell["median_seconds"],
                   "no successful run")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from parbench.figures import panels
-from parbench.figures.style import DEFAULT_WIDTH, markers, palette
+from parbench.figures.style import DEFAULT_WIDTH, markers, palette, parallel_rows
 
 
 def draw(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
@@ -14,14 +14,14 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
     workload_rows = summary[summary["workload"] == workload]
     data = workload_rows[workload_rows["series"] != "serial"]
     styles = palette(data), markers(data)
-    several = data["workers"].nunique() > 1
+    several = parallel_rows(data)["workers"].nunique() > 1
 
     def draw_panel(ax, cell, kernel, task_count):
         cell = cell[cell["series"] != "serial"]
         panels.lines(ax, cell, "speedup", styles, several,
                      band=("speedup_ci_low", "speedup_ci_high"))
-        for workers in sorted(cell["workers"].unique()):
-            ax.axhline(workers, color="0.5", linewidth=0.8, linestyle="--")
+        for workers in sorted(parallel_rows(cell)["workers"].unique()):
+            ax.axhline(workers, color="0.5", linewidth=0.8, linestyle=panels.IDEAL)
         ax.axhline(1, color="0.2", linewidth=0.8)
         serial = workload_rows[workload_rows["series"] == "serial"]
         nothing = ("no serial baseline: the design runs no `serial` series" if serial.empty
@@ -33,5 +33,5 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
                   cell["size"], cell["speedup"], nothing)
 
     return panels.size_figure(workload_rows, width, draw_panel,
-                        f"{workload}: speedup over the serial loop (dashed: ideal = workers)")
+                        f"{workload}: speedup over the serial loop (grey dots: ideal = workers)")
 

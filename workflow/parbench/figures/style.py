@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # files only; no display on the machines this runs on
 import pandas as pd  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
-from parbench.backends import BACKENDS  # noqa: E402
+from parbench.backends import BACKENDS, SERIES_NAME  # noqa: E402
 
 FAILURE_COLOR = "#d62728"
 LOADED_COLOR = "0.1"
@@ -29,15 +29,28 @@ matplotlib.rcParams.update({
 
 
 def series_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per series of `frame`: its name, engine and variant (older summaries
-    without these columns name only their backend)."""
+    """One row per series of `frame`: its name, engine and variant; where the frame has
+    no such columns (predictions.csv, older summaries), as the name says them
+    (`<backend>-<label>@<cluster>`)."""
     columns = [column for column in ("series", "engine", "variant") if column in frame]
     table = frame[columns].drop_duplicates("series").copy()
+    named = [SERIES_NAME.match(str(series).partition("@")[0]) for series in table["series"]]
     if "engine" not in table:
-        table["engine"] = table["series"]
-    table["variant"] = ([("" if pd.isna(label) else str(label)) for label in table["variant"]]
-                        if "variant" in table else "")
+        table["engine"] = [match.group(1) if match else series
+                           for match, series in zip(named, table["series"])]
+    if "variant" not in table:
+        table["variant"] = [(match.group(2) or "") if match else "" for match in named]
+    table["variant"] = [("" if pd.isna(label) else str(label)) for label in table["variant"]]
     return table
+
+
+def variant_rank(engine: str, variants: list[str]) -> dict[str, int]:
+    """Each variant's place among its backend's, 1 on: the declared ones in the order
+    the backend declares them, whatever a run has (so a variant keeps its shade and
+    marker from figure to figure), then the config's own, by name."""
+    declared = list(BACKENDS[engine].variants) if engine in BACKENDS else []
+    own = sorted(set(variants) - set(declared))
+    return {label: place for place, label in enumerate([*declared, *own], start=1)}
 
 
 def ordered_series(frame: pd.DataFrame) -> list[str]:
@@ -74,8 +87,10 @@ def palette(frame: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
             if spare is None:
                 spare = spare_colours()
             base = next(spare, (0.3, 0.3, 0.3))
-        for index, (_, row) in enumerate(series.sort_values("variant").iterrows()):
-            colours[row["series"]] = shaded(base, index if row["variant"] else 0)
+        rank = variant_rank(engine, [label for label in series["variant"] if label])
+        for _, row in series.iterrows():
+            colours[row["series"]] = shaded(base, rank[row["variant"]] if row["variant"]
+                                            else 0)
     return colours
 
 
@@ -96,18 +111,32 @@ def markers(frame: pd.DataFrame) -> dict[str, str]:
     table = series_table(frame)
     found = {}
     for engine, series in table.groupby("engine", sort=False):
-        variants = sorted(label for label in series["variant"] if label)
+        rank = variant_rank(engine, [label for label in series["variant"] if label])
         for _, row in series.iterrows():
             if row["variant"]:
-                found[row["series"]] = VARIANT_MARKERS[variants.index(row["variant"])
+                found[row["series"]] = VARIANT_MARKERS[(rank[row["variant"]] - 1)
                                                         % len(VARIANT_MARKERS)]
             else:
                 found[row["series"]] = BACKENDS[engine].marker if engine in BACKENDS else "o"
     return found
 
 
+def single_process(series: str) -> bool:
+    """Whether a series runs in one process whatever `workers` says: a serial loop, on
+    any interpreter (`serial`, `serial-ft`), as its backend declares."""
+    match = SERIES_NAME.match(str(series).partition("@")[0])
+    backend = BACKENDS.get(match.group(1) if match else str(series))
+    return bool(backend is not None and backend.single_process)
+
+
+def parallel_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of series that spread work over `workers` (no serial loop)."""
+    keep = [not single_process(series) for series in frame["series"]]
+    return frame[pd.Series(keep, index=frame.index, dtype=bool)]
+
+
 def series_label(series: str, workers: int, several_workers: bool) -> str:
-    if series == "serial" or not several_workers:
+    if single_process(series) or not several_workers:
         return series
     return f"{series} ×{workers}"
 

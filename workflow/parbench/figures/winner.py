@@ -10,7 +10,13 @@ from matplotlib.patches import Patch
 
 from parbench.crossover import FOUND
 from parbench.figures import panels
-from parbench.figures.style import DEFAULT_WIDTH, format_size, ordered_series, palette
+from parbench.figures.style import (
+    DEFAULT_WIDTH,
+    format_size,
+    ordered_series,
+    palette,
+    parallel_rows,
+)
 from parbench.stats import compare, compared_by
 
 
@@ -120,7 +126,7 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None, workload: str,
         row_label = "compute level (kernel)"
         _winner_panel(axes[0][0], cell, colours, unit, "kernel_level", row_label)
         axes[0][0].set_title(f"every backend ({top} workers, {tasks} tasks)")
-        _winner_panel(axes[1][0], cell[cell["series"] != "serial"], colours, unit,
+        _winner_panel(axes[1][0], parallel_rows(cell), colours, unit,
                       "kernel_level", row_label)
         axes[1][0].set_title("parallel backends only; lines: where the challenger overtakes "
                              "(a mark at the right edge: not in range)")
@@ -136,7 +142,7 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None, workload: str,
             cell = data[data["kernel"] == kernel]
             _winner_panel(axes[2 * row][0], cell, colours, unit)
             axes[2 * row][0].set_title(f"{kernel} kernel, every backend ({top} workers)")
-            _winner_panel(axes[2 * row + 1][0], cell[cell["series"] != "serial"], colours,
+            _winner_panel(axes[2 * row + 1][0], parallel_rows(cell), colours,
                           unit)
             axes[2 * row + 1][0].set_title(f"{kernel} kernel, parallel backends only")
     legend = [Patch(color=colours[b], label=b) for b in ordered_series(data)]

@@ -14,6 +14,7 @@ from parbench.figures.style import (
     markers,
     ordered_series,
     palette,
+    parallel_rows,
 )
 
 
@@ -29,7 +30,7 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
          width: float = DEFAULT_WIDTH):
     """Speedup and efficiency vs workers, with the ideal line, on the problem swept over
     the most worker counts (see `swept_problem`)."""
-    data = summary[(summary["workload"] == workload) & (summary["series"] != "serial")]
+    data = parallel_rows(summary[summary["workload"] == workload])
     if data.empty:
         return panels.message_figure(width, "no parallel series: the design runs only the serial "
                                "loop", f"{workload}: scaling with workers")
@@ -46,7 +47,7 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
             [("speedup", np.array(workers, float)), ("efficiency", np.ones(len(workers)))]
         ):
             ax = axes[row][column]
-            ax.plot(workers, ideal, color="0.5", linestyle="--", linewidth=0.8, marker="_",
+            ax.plot(workers, ideal, color="0.5", linestyle=panels.IDEAL, linewidth=0.8, marker="_",
                     markersize=12, label="ideal")  # the marker shows it at one worker count
             for backend in ordered_series(cell):
                 line = cell[(cell["series"] == backend)
@@ -65,7 +66,7 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
                 ax.yaxis.set_major_formatter(FuncFormatter(lambda tick, _: f"{tick:g}"))
             ax.set_xticks(workers, [str(count) for count in workers])
             ax.minorticks_off()
-            ax.set_xlabel("workers (processes)")
+            ax.set_xlabel("workers (processes or threads)")
             ax.set_ylabel("speedup over serial (×)" if value == "speedup"
                           else "efficiency (speedup / workers)")
             ax.set_title(f"{kernel} kernel, size {format_size(size, cell['size_unit'].iloc[0])}"
