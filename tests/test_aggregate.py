@@ -15,6 +15,7 @@ import pytest
 import parbench.aggregate as aggregation
 from parbench.aggregate import aggregate, crossovers, summarise
 from parbench.aggregate.validate import InvalidJobCsv
+from parbench.identity import parse_job_csv
 from parbench.machine import available_cores
 from parbench.tables import write_csv_atomically
 from tests.conftest import REPO, SMALL_RUN
@@ -225,6 +226,10 @@ def _corrupt(path: Path, how: str) -> None:
         path.write_text("".join(lines[:-1]))
     elif how == "another job's row":
         path.write_text(text + lines[-1].replace("exp_sinh", "shared_array", 1))
+    elif how == "a failure's row lost":  # its samples kept, the row saying why it ended lost
+        pd.read_csv(path).assign(stop_reason="error").to_csv(path, index=False)
+    elif how == "format version 0 in every row":
+        pd.read_csv(path).assign(format_version=0).to_csv(path, index=False)
     elif how.startswith("cell "):  # "cell COLUMN=VALUE", in the first row
         column, _, value = how.removeprefix("cell ").partition("=")
         header = lines[0].rstrip("\n").split(",")
@@ -243,7 +248,9 @@ def _corrupt(path: Path, how: str) -> None:
 @pytest.mark.parametrize(("how", "said"), [
     ("cut mid-row", "a row cut short"),
     ("a row lost", "not 0.."),
-    ("the last row lost", "fewer timed repeats than its stop reason says"),
+    ("the last row lost", "fewer rows than its stop reason says"),
+    ("a failure's row lost", "fewer rows than its stop reason says"),
+    ("format version 0 in every row", "versions start at 1"),
     ("another job's row", "more than one job"),
     ("cell seconds=fast", "column seconds: not numbers"),
     # Not required, but a wrong kind would change its whole column's type.
@@ -263,6 +270,10 @@ def test_a_corrupt_job_csv_stops_aggregation_naming_the_file(one_valid_job, job_
     bad = tmp_path / "raw/exp_sinh/numpy/pool/size1000_tasks4_workers2_rep0.csv"
     bad.parent.mkdir(parents=True)
     shutil.copy(one_valid_job, bad)
+    # The good file of the same job is left out: aggregated beside it, the bad one
+    # would be refused as a second file of one job before anything else is checked.
+    job_csvs = [path for path in job_csvs
+                if parse_job_csv(str(path)) != parse_job_csv(str(bad))]
     _corrupt(bad, how)
     bad = next(bad.parent.iterdir())  # renamed, in one case
     outputs = [tmp_path / f"{name}.csv" for name in ("timings", "summary", "crossover",
@@ -278,6 +289,26 @@ def test_a_corrupt_job_csv_stops_aggregation_naming_the_file(one_valid_job, job_
     assert listed[["workload", "series", "size"]].iloc[0].tolist() == ["exp_sinh", "pool", 1000]
     assert (summary["status"] != "invalid file").sum() == len(pd.read_csv(aggregates_of(
         job_csvs, tmp_path / "clean")))
+
+
+def test_a_second_file_of_one_job_is_refused_naming_both(job_csvs, tmp_path):
+    """A copy in a backup folder under raw/ (which `parbench aggregate` reads whole)
+    would count the job's rows twice."""
+    original = job_csvs[0]
+    copy = tmp_path / "raw/backup" / original.relative_to(SMALL_RUN)
+    copy.parent.mkdir(parents=True)
+    shutil.copy(original, copy)
+    outputs = [tmp_path / f"{name}.csv" for name in ("timings", "summary", "crossover",
+                                                      "machines")]
+    with pytest.raises(InvalidJobCsv) as error:
+        aggregate([*job_csvs, copy], *outputs)
+    assert str(copy) in str(error.value) and str(original) in str(error.value)
+    aggregate([*job_csvs, copy], *outputs, skip_invalid=True)
+    clean = pd.read_csv(aggregates_of(job_csvs, tmp_path / "clean").parent / "timings.csv")
+    assert len(pd.read_csv(outputs[0])) == len(clean)
+    # The same path named twice (a planner's repeated job) is one file, read once.
+    aggregate([*job_csvs, original], *outputs)
+    assert len(pd.read_csv(outputs[0])) == len(clean)
 
 
 @pytest.mark.parametrize("body", [

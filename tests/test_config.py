@@ -369,3 +369,48 @@ def test_a_design_without_workloads_stops_naming_the_key(workflow_copy: Path):
     result = run_snakemake(workflow_copy, "-n", "--cores", "1", "--configfile", str(design))
     assert result.returncode != 0
     assert "'workloads' is a required property" in result.stdout + result.stderr
+
+
+def test_a_design_with_yaml_merge_keys_reads_and_a_key_given_twice_still_stops(tmp_path):
+    """`<<: *common` is YAML's own way to share settings between workloads."""
+    merged = tmp_path / "merged.yaml"
+    merged.write_text("common: &common {sizes: [100], kernels: [numpy]}\n"
+                      "workloads:\n  exp_sinh: {<<: *common, kernels: [python]}\n")
+    config_checks.check_config_files([merged])
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("workloads:\n  exp_sinh: {<<: {sizes: [1]}, sizes: [2], sizes: [3]}\n")
+    with pytest.raises(ValueError, match="config key sizes: given twice"):
+        config_checks.check_config_files([twice])
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    # No workload runs both: no crossover could ever be found.
+    (lambda c: c.update(workloads={"exp_sinh": {"sizes": [10], "backends": ["serial", "ray"]},
+                                   "tiny_tasks": {"sizes": [10],
+                                                  "backends": ["serial", "pool"]}},
+                        compare=[["ray", "pool"]]),
+     "config key compare: no workload runs both series of ['ray', 'pool']"),
+    (lambda c: c["refine"].update(pairs=[["ray", "pool"], ["ray", "pool"]]),
+     "config key refine.pairs"),
+    (lambda c: c["refine"].update(workloads=[]), "config key refine.workloads: [] names"),
+    # Its passes leave nothing of a smaller image: every job would fail.
+    (lambda c: c["workloads"].update(image_filter={"sizes": [1000], "kernels": ["passes16"]}),
+     "below the smallest size kernel passes16 runs, 5184"),
+    (lambda c: c.update(workers=[100_000]), "config key workers"),
+    (lambda c: c.update(sample_interval_seconds=1e-300), "config key sample_interval_seconds"),
+])
+def test_a_design_that_could_not_answer_stops_naming_the_key(change, said):
+    config = copy.deepcopy(DEFAULT)
+    change(config)
+    with pytest.raises(ValueError) as error:
+        validated(config)
+    assert said in str(error.value), str(error.value)
+
+
+def test_a_workload_plugin_that_fails_to_import_names_its_key(tmp_path, monkeypatch):
+    (tmp_path / "broken_plugin.py").write_text("raise RuntimeError('no licence server')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ValueError, match=r"config key workloads.mine.plugin: importing "
+                                         r"'broken_plugin' failed: RuntimeError: no licence"):
+        validated({"workloads": {"mine": {"sizes": [1],
+                                          "plugin": "broken_plugin:Mine"}}})

@@ -52,6 +52,14 @@ def test_quiet_repeats_stop_at_the_minimum():
     assert stop_reason(quiet, 0.0, settings) == "ci_target"
 
 
+def test_one_sample_never_meets_the_ci_target():
+    """A single sample has no spread: with `min_repeats: 1` the target is tested from
+    the second on (one sample's zero-width interval met every target)."""
+    settings = JobSettings(min_repeats=1, max_repeats=30, ci_target=0.01)
+    assert stop_reason([5.0], 0.0, settings) is None
+    assert stop_reason([5.0, 5.0], 0.0, settings) == "ci_target"
+
+
 def test_noisy_repeats_run_to_the_maximum():
     settings = JobSettings(min_repeats=5, max_repeats=30, ci_target=0.05)
     noisy = np.random.default_rng(4).lognormal(sigma=1.0, size=30).tolist()

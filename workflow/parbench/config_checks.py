@@ -18,7 +18,7 @@ import yaml
 
 from parbench.backends import Series, target_of
 from parbench.identity import KERNEL_NAME
-from parbench.sweep import comparisons, series
+from parbench.sweep import comparisons, series, series_on_targets
 from parbench.workloads import workload_class
 
 # The config's schema: beside the package in a checkout or an editable install; an
@@ -37,7 +37,10 @@ class _RefusingDuplicateKeys(yaml.SafeLoader):
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen = set()
+        # Keys written here; a merge (`<<: *common`) brings keys this one may override.
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
             key = self.construct_object(key_node, deep=True)
             if key in seen:
                 raise ValueError(f"config key {key}: given twice in one mapping (line "
@@ -120,11 +123,14 @@ def check_consistency(config: Mapping[str, Any]) -> None:
             known = workload_class(workload_name, workload.get("plugin")).kernels
         except (ValueError, TypeError) as problem:
             raise ValueError(f"config key {key}: {problem}") from None
-        smallest = workload_class(workload_name, workload.get("plugin")).min_size
-        too_small = [size for size in workload["sizes"] if size < smallest]
-        if too_small:
-            raise ValueError(f"config key workloads.{workload_name}.sizes: {too_small} below "
-                             f"the workload's smallest size, {smallest}")
+        chosen = workload_class(workload_name, workload.get("plugin"))
+        for kernel in [one for one in workload.get("kernels") or known if one in known]:
+            smallest = chosen.smallest_size(kernel)
+            too_small = [size for size in workload["sizes"] if size < smallest]
+            if too_small:
+                which = f" kernel {kernel} runs" if smallest != chosen.min_size else ""
+                raise ValueError(f"config key workloads.{workload_name}.sizes: {too_small} "
+                                 f"below the smallest size{which}, {smallest}")
         base_names = {name.partition("@")[0] for name in config_series}
         unknown = [name for name in workload.get("backends") or [] if name not in base_names]
         if unknown:
@@ -156,8 +162,18 @@ def check_consistency(config: Mapping[str, Any]) -> None:
         if len({target_of(name) for name in pair}) > 1:
             raise ValueError(f"config key compare: {pair} compares series on different "
                              "targets; a crossover compares series on one machine or cluster")
+        if not any(set(pair) <= set(runs) for runs in _series_by_workload(config, config_series)):
+            raise ValueError(f"config key compare: no workload runs both series of {pair} "
+                             "(see each workload's `backends`): no crossover could be found")
     check_refinement(config, config_series)
     check_paths(config)
+
+
+def _series_by_workload(config: Mapping[str, Any],
+                        config_series: Mapping[str, Series]) -> list[list[str]]:
+    """Per workload, the sweep's series it runs (its `backends`, on every target)."""
+    return [series_on_targets(workload.get("backends"), config_series)
+            for workload in config["workloads"].values()]
 
 
 def check_paths(config: Mapping[str, Any]) -> None:
@@ -199,6 +215,9 @@ def check_refinement(config: Mapping[str, Any], config_series: Mapping[str, Seri
         if list(pair) not in compared:
             raise ValueError(f"config key refine.pairs: {list(pair)} is not a compared pair "
                              f"of the sweep (`compare`: {compared})")
+    if refine.get("workloads") == []:
+        raise ValueError("config key refine.workloads: [] names no workload; null refines "
+                         "every one where a pair's two series run, `pairs: []` none")
     if refine.get("workloads") and not refine.get("pairs"):
         # `pairs: []` is how refinement is turned off (`--config` keeps the default's
         # workloads): said, not refused.

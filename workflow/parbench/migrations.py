@@ -107,6 +107,8 @@ def version_of(frame: pd.DataFrame, source: str) -> int:
 
 
 def _checked(version: int, source: str) -> int:
+    if version < 1:  # no format was ever numbered so: a garbled cell
+        raise UnknownFormat(f"{source}: format version {version}; versions start at 1")
     if version > FORMAT_VERSION:
         raise UnknownFormat(f"{source}: format version {version}, newer than this parbench "
                             f"reads (up to {FORMAT_VERSION}); update parbench to read it")

@@ -36,7 +36,7 @@ def read_job_csvs(paths: Iterable[str | Path],
     the files one by one would). A bad file raises InvalidJobCsv naming it; with
     `invalid` (a list), it is left out and listed there as (path, problem)."""
     groups: dict[str, list[tuple[str, str]]] = {}
-    for path in paths:
+    for path in distinct_jobs(paths, invalid):
         try:
             text = Path(path).read_text(encoding="utf-8")
         except UnicodeDecodeError as problem:
@@ -52,6 +52,29 @@ def read_job_csvs(paths: Iterable[str | Path],
         if frame is not None:
             frames.append(frame)
     return frames
+
+
+def distinct_jobs(paths: Iterable[str | Path],
+                  invalid: list[tuple[str, str]] | None) -> list[str | Path]:
+    """The paths, each once, and of each job the first file: a second file of the same
+    job (a copy in a backup folder, a file named without `_rep` beside its `_rep0`)
+    would count its rows twice, so it is refused, naming both files (InvalidJobCsv, or
+    listed in `invalid`)."""
+    first_of: dict[identity.Job, str] = {}
+    kept, seen = [], set()
+    for path in paths:
+        if str(path) in seen:
+            continue  # the same file named twice is read once
+        seen.add(str(path))
+        job = identity.parse_job_csv(str(path))
+        if job is not None and job in first_of:
+            _reject(path, f"{path}: the same job as {first_of[job]} (a copy?): each job's "
+                    "rows are aggregated once; remove one of the two", invalid)
+            continue
+        if job is not None:
+            first_of[job] = str(path)
+        kept.append(path)
+    return kept
 
 
 def _read_group(header: str, files: list[tuple[str, str]],
@@ -154,19 +177,23 @@ def suspect_files(rows: pd.DataFrame, owner: np.ndarray) -> np.ndarray:
 
 
 def short_files(rows: pd.DataFrame, owner: np.ndarray) -> np.ndarray:
-    """Indices of files with fewer timed repeats than their stop reason says (a
-    superset of `validate`'s `_too_few_for_its_stop`, each checked alone)."""
+    """Indices of files with fewer timed repeats than their stop reason says, or a
+    failure's stop reason without its row (a superset of `validate`'s
+    `_too_few_for_its_stop`, each checked alone)."""
     if "stop_reason" not in rows or "max_repeats" not in rows or "min_repeats" not in rows:
         return np.array([], dtype=int)
     frame = pd.DataFrame({
         "file": owner, "timed": (rows["seconds"] != "").to_numpy(),
         "reason": rows["stop_reason"].to_numpy(),
         "most": pd.to_numeric(rows["max_repeats"], errors="coerce").to_numpy(),
-        "least": pd.to_numeric(rows["min_repeats"], errors="coerce").to_numpy()})
+        "least": pd.to_numeric(rows["min_repeats"], errors="coerce").to_numpy(),
+        "said": (rows["status"] == rows["stop_reason"]).to_numpy()})
     files = frame.groupby("file").agg(timed=("timed", "sum"), reason=("reason", "first"),
-                                      most=("most", "first"), least=("least", "first"))
+                                      most=("most", "first"), least=("least", "first"),
+                                      said=("said", "any"))
     short = (((files["reason"] == "max_repeats") & (files["timed"] < files["most"]))
-             | ((files["reason"] == "ci_target") & (files["timed"] < files["least"])))
+             | ((files["reason"] == "ci_target") & (files["timed"] < files["least"]))
+             | (files["reason"].isin(["error", "unsupported"]) & ~files["said"]))
     return files.index[short].to_numpy()
 
 

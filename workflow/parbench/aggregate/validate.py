@@ -135,18 +135,21 @@ def job_csv_problems(rows: pd.DataFrame) -> list[str]:
             problems.append(f"repeats {repeats[:10]} are not 0..{len(rows) - 1}, one row each "
                             "(rows lost or repeated?)")
     if not problems and _too_few_for_its_stop(rows):
-        problems.append("fewer timed repeats than its stop reason says it took (rows lost "
-                        "at the end?)")
+        problems.append("fewer rows than its stop reason says it wrote (rows lost at the "
+                        "end?)")
     return problems
 
 
 def _too_few_for_its_stop(rows: pd.DataFrame) -> bool:
     """A job that says it stopped at max_repeats (or at its ci_target) with fewer timed
-    repeats than that: its last rows were lost, whole."""
+    repeats than that, or on a failure (`error`, `unsupported`) without the row of that
+    status: its last rows were lost, whole."""
     if "stop_reason" not in rows or "max_repeats" not in rows or "min_repeats" not in rows:
         return False
     timed = sum(value != "" for value in rows["seconds"])
     reason = rows["stop_reason"].iloc[0]
+    if reason in ("error", "unsupported"):  # the row that says so was its last
+        return reason not in set(rows["status"])
     if reason == "max_repeats" and _is_integer(rows["max_repeats"].iloc[0]):
         return timed < int(float(rows["max_repeats"].iloc[0]))
     if reason == "ci_target" and _is_integer(rows["min_repeats"].iloc[0]):

@@ -43,7 +43,8 @@ def stop_reason(seconds: Sequence[float], elapsed_seconds: float,
     count = len(seconds)
     if count >= settings.max_repeats:
         return "max_repeats"
-    if count >= settings.min_repeats and (
+    # One sample has no spread to test: the CI target is tested from two on.
+    if count >= max(2, settings.min_repeats) and (
         stats.spread(seconds).relative_half_width <= settings.ci_target
     ):
         return "ci_target"

@@ -49,6 +49,9 @@ def load_plugin(spec: str) -> type[Workload]:
     except ImportError as problem:
         raise ValueError(f"cannot import {module_name!r} ({problem}); install the package "
                          "that holds it, or put its folder on PYTHONPATH") from None
+    except Exception as problem:  # the module itself fails: a syntax error, a raise
+        raise ValueError(f"importing {module_name!r} failed: {type(problem).__name__}: "
+                         f"{problem}") from None
     try:
         return _checked(getattr(module, class_name), spec)
     except AttributeError:

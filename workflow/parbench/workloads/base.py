@@ -30,6 +30,12 @@ class Workload(ABC):
     smoke_size: ClassVar[int] = 1_000
     # The smallest size that means something (imbalanced: 0, equal tasks).
     min_size: ClassVar[int] = 1
+
+    @classmethod
+    def smallest_size(cls, kernel: str) -> int:
+        """The smallest size `kernel` runs as its size says (`min_size`, unless a kernel
+        needs more: image_filter's passes shrink its image)."""
+        return cls.min_size
     # When the kernels are levels of one quantity (compute per byte, say): its name
     # and each kernel's level, so that figures can draw size × level maps.
     kernel_axis: ClassVar[str] = ""

@@ -22,8 +22,11 @@ DOWNSAMPLE = 4
 PASSES = {"passes1": 1, "passes4": 4, "passes16": 16}
 
 
+SMALLEST_SIDE = 8
+
+
 def image_side(size: int) -> int:
-    return max(8, math.isqrt(max(1, size // ITEM_BYTES)))
+    return max(SMALLEST_SIDE, math.isqrt(max(1, size // ITEM_BYTES)))
 
 
 def task_filter(index: int) -> np.ndarray:
@@ -57,6 +60,14 @@ class ImageFilter(Workload):
     kernel_levels = {kernel: float(passes) for kernel, passes in PASSES.items()}
     smoke_size = 40_000
     rtol = 1e-6  # float32, summed in the same order everywhere
+
+    @classmethod
+    def smallest_size(cls, kernel: str) -> int:
+        """The bytes of the smallest image whose side is its size's (not the smallest
+        side's, which smaller sizes are rounded up to) and that `kernel`'s passes, each
+        2 pixels narrower, leave one down-sampled pixel of."""
+        side = max(SMALLEST_SIDE, 2 * PASSES[kernel] + DOWNSAMPLE)
+        return side * side * ITEM_BYTES
 
     def shared_input(self, size: int) -> np.ndarray:
         side = image_side(size)
