@@ -186,18 +186,31 @@ def loopback_namespace(tag: str) -> Iterator[str]:
 
 # --- Dask -----------------------------------------------------------------------------
 
+# A Dask worker started from an environment without parbench: the project's folder
+# taken off its path (the editable install's .pth and PYTHONPATH put it there); its
+# spawned workers inherit that path.
+WORKER_WITHOUT_PARBENCH = (
+    "import os, sys; os.environ.pop('PYTHONPATH', None); "
+    "sys.path[:] = [p for p in sys.path if not p.rstrip('/').endswith('/workflow')]; "
+    "from distributed.cli.dask_worker import main; "
+    "sys.argv[0] = 'dask-worker'; main()")
+
+
 @contextlib.contextmanager
-def dask_cluster(folder: Path, namespaces: tuple[str, str, str, str]) -> Iterator[str]:
-    """A scheduler in namespace A, two single-threaded workers in namespace B; yields
-    the scheduler's address."""
+def dask_cluster(folder: Path, namespaces: tuple[str, str, str, str],
+                 without_parbench: bool = False) -> Iterator[str]:
+    """A scheduler in namespace A, two single-threaded workers in namespace B (where
+    parbench cannot be imported, `without_parbench`); yields the scheduler's address."""
     first, first_address, second, second_address = namespaces
     address = f"tcp://{first_address}:8786"
     processes = [start(in_namespace(first, [
         str(BIN / "dask"), "scheduler", "--host", first_address, "--port", "8786",
         "--no-dashboard"]), folder / "dask-scheduler.log")]
+    worker = ([sys.executable, "-c", WORKER_WITHOUT_PARBENCH] if without_parbench
+              else [str(BIN / "dask"), "worker"])
     try:
         processes.append(start(in_namespace(second, [
-            str(BIN / "dask"), "worker", address, "--host", second_address, "--nworkers", "2",
+            *worker, address, "--host", second_address, "--nworkers", "2",
             "--nthreads", "1", "--no-dashboard"]), folder / "dask-workers.log"))
         probe = ("from distributed import Client; c = Client(%r, timeout=30); "
                  "c.wait_for_workers(2, timeout=60); "

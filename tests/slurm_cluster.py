@@ -137,6 +137,9 @@ class SingleNodeSlurm:
             "SlurmdDebug=info",
             "SlurmctldPort=6817",
             "SlurmdPort=6818",
+            # Bound to the addresses above (127.0.0.1), not to every interface: nothing
+            # a test starts listens beyond loopback.
+            "CommunicationParameters=NoCtldInAddrAny,NoInAddrAny",
             "ProctrackType=proctrack/linuxproc",
             "TaskPlugin=task/none",
             "SelectType=select/cons_tres",

@@ -94,10 +94,16 @@ def alive(processes: list[psutil.Process]) -> bool:
     # An address Ray would read as "start a fresh instance here".
     ({"lab": {"engine": "ray", "address": "local"}}, ["lab"], "clusters.lab.address"),
     ({"lab": {"engine": "ray", "address": "$(id):1"}}, ["lab"], "clusters.lab.address"),
+    # Checked though no target names it yet: the typo would surface only once one did.
+    ({"later": {"engine": "ray", "adress": "x:1"}}, ["local"], "clusters.later.adress"),
+    ({"later": {"engine": "ray", "address": 5}}, ["local"], "clusters.later.address"),
+    # Two ways to say where one cluster is: one would be ignored.
+    ({"lab": {"engine": "ipyparallel", "connection_file": "/c.json", "profile": "x"}},
+     ["lab"], "clusters.lab.profile"),
 ])
 def test_a_bad_cluster_or_target_is_refused_naming_its_key(clusters_given, targets, key):
     with pytest.raises(ValueError, match=rf"config key {key}[:. ]"):
-        series_from_config(["serial", "ray"], clusters_given, targets)
+        series_from_config(["serial", "ray", "ipyparallel"], clusters_given, targets)
 
 
 def test_where_a_cluster_is_goes_in_clusters_not_in_a_series():
@@ -214,7 +220,7 @@ def test_a_job_runs_on_dask_workers_in_another_network_namespace(tmp_path):
     needs_netns()
     # Named by this process: a run killed before its clean-up leaves no name in the way.
     with clusters.two_namespaces(f"t{os.getpid()}") as namespaces, \
-            clusters.dask_cluster(tmp_path, namespaces) as address:
+            clusters.dask_cluster(tmp_path, namespaces, without_parbench=True) as address:
         first_namespace = namespaces[0]
         rows = run_job_on_cluster("dask", "address", address, tmp_path / "job.csv",
                                   prefix=["ip", "netns", "exec", first_namespace])
@@ -225,13 +231,20 @@ def test_a_job_runs_on_dask_workers_in_another_network_namespace(tmp_path):
         # Both workers are at the second namespace's address.
         assert (rows["cluster_node_cpus"] == f"{namespaces[3]}:2").all()
         assert (rows["option_address"] == address).all()
-        # The cluster is still there, with its workers.
+        # The scheduler's own rules, unlike a local job's, are in the rows.
+        assert rows["cluster_rules"].str.contains("re-run up to 3 times").all()
+        # The cluster is still there, with its workers; they had no parbench, and
+        # import the one the job sent.
         probe = ("from distributed import Client; c = Client(%r, timeout=20); "
-                 "print(len(c.scheduler_info(n_workers=-1)['workers']))" % address)
+                 "print(len(c.scheduler_info(n_workers=-1)['workers'])); "
+                 "print(sorted(c.run(lambda: __import__('parbench').__file__).values()))"
+                 % address)
         after = subprocess.run(clusters.in_namespace(first_namespace,
                                                      [sys.executable, "-c", probe]),
                                capture_output=True, text=True, timeout=60)
-        assert after.stdout.strip().splitlines()[-1] == "2", after.stderr[-2000:]
+        count, files = after.stdout.strip().splitlines()[-2:]
+        assert count == "2", after.stderr[-2000:]
+        assert files.count(".zip/parbench/__init__.py") == 2, files
 
 
 @pytest.mark.slow
@@ -245,11 +258,29 @@ def test_a_job_runs_on_the_engines_of_an_existing_ipyparallel_controller(tmp_pat
                                   tmp_path / "job.csv")
         assert_connected_rows(rows, nodes_used=1)
         assert (rows["cluster_cpus"] == 3).all()  # 3 engines, 2 of them used
-        probe = ("import ipyparallel as ipp; c = ipp.Client(%r); print(len(c.ids))"
-                 % str(connection))
+        # The engines are all there, without the input the job pushed to two of them.
+        probe = ("import ipyparallel as ipp; c = ipp.Client(%r); print(len(c.ids)); "
+                 "print(sum(c[:].apply_sync(lambda: hasattr(__import__('__main__'), "
+                 "'_parbench_shared_input'))))" % str(connection))
         after = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                                timeout=60)
-        assert after.stdout.strip().splitlines()[-1] == "3", after.stderr[-2000:]
+        assert after.stdout.strip().splitlines()[-2:] == ["3", "0"], after.stderr[-2000:]
     # The fixture stops what it started by PID, children included.
     assert not any(process.is_running() and process.status() != psutil.STATUS_ZOMBIE
                    for process in started)
+
+
+def test_a_failed_ray_connection_says_what_it_most_likely_means():
+    """A driver on a machine with no Ray node gets Ray's 'No node info found matching
+    attributes' (the words of ray._private.services, checked here against the installed
+    Ray): the row says to run on a node; any other failure, the token's hint."""
+    import inspect
+
+    from ray._private import services
+
+    from parbench.backends.ray_tasks import AUTH_HINT, NO_LOCAL_NODE, connection_hint
+
+    assert NO_LOCAL_NODE in inspect.getsource(services)
+    said = f"{NO_LOCAL_NODE}: '10.0.0.5' when trying to resolve node to connect to."
+    assert "ray start --address" in connection_hint(said)
+    assert connection_hint("Timed out while waiting for GCS") == AUTH_HINT

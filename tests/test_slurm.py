@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 import yaml
 
@@ -78,6 +79,12 @@ def explain(workdir: Path, result, cluster: SingleNodeSlurm) -> str:
 
 @pytest.mark.slow
 def test_sweep_runs_as_slurm_jobs_with_the_slurm_profile(slurm, workflow_copy, tmp_path):
+    # The daemons listen on loopback alone (as nothing else a test starts may not).
+    daemons = [process.pid for name, process in slurm.processes.items() if name != "munged"]
+    listening = [(connection.pid, connection.laddr) for connection in psutil.net_connections("tcp")
+                 if connection.pid in daemons and connection.status == psutil.CONN_LISTEN]
+    assert listening and {address.ip for _, address in listening} <= {"127.0.0.1", "::1"}, \
+        listening
     workdir = workflow_copy  # the profile comes with the copy
     (workdir / "slurm.yaml").write_text(yaml.safe_dump(DESIGN))
     lock = tmp_path / "shared" / "parbench.lock"  # "shared": every node here sees it

@@ -137,20 +137,37 @@ def series_on_interpreter(series: Series, interpreters: Mapping[str, Interpreter
     return dataclasses.replace(series, interpreter_path=interpreter.path)
 
 
-def series_on_cluster(series: Series, target: str, cluster: Mapping[str, Any]) -> Series:
-    """`series` run on the existing cluster `target` (a `clusters` entry: its engine
-    and connection options), named `<series>@<target>`."""
+def check_cluster(target: str, cluster: Mapping[str, Any]) -> dict[str, Any]:
+    """A `clusters` entry's connection options, once they say where one cluster is in
+    one way: only its engine's options, at least one given, and not two ways at once
+    (ipyparallel's connection file beside a profile); errors name the key."""
     key = f"clusters.{target}"
+    engine = cluster["engine"]
     connection = {name: value for name, value in cluster.items() if name != "engine"}
-    backend = BACKENDS[series.engine]
+    backend = BACKENDS[engine]
     known = [field.name for field in connection_fields(backend)]
     unknown = sorted(set(connection) - set(known))
     if unknown:
-        raise ValueError(f"config key {key}.{unknown[0]}: a {series.engine} cluster is "
+        raise ValueError(f"config key {key}.{unknown[0]}: a {engine} cluster is "
                          f"given by {known}")
-    if not any(value is not None for value in connection.values()):
+    given = {name for name, value in connection.items() if value is not None}
+    if not given:
         raise ValueError(f"config key {key}: give where the cluster is, one of {known}")
-    options = make_options(backend, {**series.options, **connection}, key)
+    ways = [way for way in backend.connection_ways if given & set(way)]
+    if len(ways) > 1:
+        raise ValueError(f"config key {key}.{sorted(given & set(ways[1]))[0]}: a {engine} "
+                         f"cluster is given by {list(ways[0])} or by {list(ways[1])}, not "
+                         "both (one would be ignored, the rows recording it)")
+    make_options(backend, connection, key)  # each value as its option allows
+    return connection
+
+
+def series_on_cluster(series: Series, target: str, cluster: Mapping[str, Any]) -> Series:
+    """`series` run on the existing cluster `target` (a `clusters` entry: its engine
+    and connection options), named `<series>@<target>`."""
+    connection = check_cluster(target, {**cluster, "engine": series.engine})
+    backend = BACKENDS[series.engine]
+    options = make_options(backend, {**series.options, **connection}, f"clusters.{target}")
     return Series(f"{series.name}@{target}", series.engine, series.variant,
                   dataclasses.asdict(options), target)
 
@@ -184,6 +201,7 @@ def series_from_config(backends: list[str] | Mapping[str, Any] | None,
                 f"config key clusters.{name}.engine: {engine!r} is not an engine that joins "
                 f"existing clusters; those that do: "
                 f"{[n for n, b in BACKENDS.items() if connection_fields(b)]}")
+        check_cluster(str(name), cluster)  # a cluster no target names yet, too
     found: dict[str, Series] = {}
     for target in targets or [LOCAL]:
         if target == LOCAL:
@@ -213,6 +231,6 @@ def get_backend(series: Series | str, workers: int, limits: Limits | None = None
     return backend(workers, backend.Options(**series.options), limits)
 
 
-__all__ = ["BACKENDS", "LOCAL", "Backend", "Limits", "Series", "default_series",
+__all__ = ["BACKENDS", "LOCAL", "Backend", "Limits", "Series", "check_cluster", "default_series",
            "get_backend", "resolve_series", "series_on_cluster", "series_on_interpreter",
            "series_from_config", "target_of"]

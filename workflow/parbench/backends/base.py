@@ -130,6 +130,11 @@ class Backend(ABC):
         """Tasks sent per dispatch, recorded in the job's rows (None: not chunked)."""
         return None
 
+    # Where the options say where an existing cluster is in more than one way: each way's
+    # options (ipyparallel: a connection file, or a profile and cluster id). Options of
+    # two ways are never given together.
+    connection_ways: ClassVar[tuple[tuple[str, ...], ...]] = ()
+
     # For the cost model (parbench.model), how the series spreads work and ships data:
     # `dynamic`: a free worker takes the next chunk of `chunksize` tasks (one task where
     # not chunked); `static`: the tasks are split evenly before the map starts.

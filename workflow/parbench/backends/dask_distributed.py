@@ -7,22 +7,26 @@ broadcast replicas mid-benchmark. Tasks are submitted with `pure=False`, so a
 repeated map is computed again instead of answered from the previous one's results.
 
 On an existing cluster (`address`: its scheduler, given by a target in `clusters`)
-the job connects a client and uses `workers` of the cluster's workers, chosen
-spread over its hosts; every task and every broadcast goes to them alone. It checks
-that parbench imports there and, where it does not, uploads the package to those
-workers. Stopping closes the client: the scheduler and its workers keep running,
-with the scheduler's own settings (the retries and memory manager set above apply
-to a LocalCluster the job starts).
+the job connects a client and uses `workers` of the cluster's single-threaded workers
+(`dask worker --nthreads 1`: one task at a time each, as locally), chosen spread over
+its hosts; every task and every broadcast goes to them alone. It checks that parbench
+imports there and, where it does not, sends the package to those workers
+(parbench.backends.shipping). Stopping closes the client: the scheduler and its workers
+keep running, with the scheduler's own settings (the retries and memory manager set
+above apply to a LocalCluster the job starts): where they differ, the rows say how
+(`cluster_rules`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass
 from typing import Any
 
 from parbench import worker_state
+from parbench.backends import shipping
 from parbench.backends.base import Backend, call_task, node_cpus_cell, option, spread_over_hosts
 from parbench.workloads.base import Task
 
@@ -35,12 +39,6 @@ class DaskOptions:
                                  pattern=r"((tcp|tls|ucx|ws|wss)://)?"
                                          r"([A-Za-z0-9._-]+|\[[0-9A-Fa-f:]+\]):[0-9]+",
                                  connection=True)
-
-
-def _parbench_importable() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("parbench") is not None
 
 
 class DaskBackend(Backend):
@@ -97,38 +95,35 @@ class DaskBackend(Backend):
             self._client.run(worker_state.install, worker_setup, workers=self._chosen)
 
     def _choose_workers(self) -> list[str]:
-        """`workers` of the cluster's workers, taking hosts in turn (spread), with
-        parbench importable on each (uploaded where it is not)."""
+        """`workers` of the cluster's single-threaded workers, taking hosts in turn
+        (spread), with parbench importable on each (sent where it is not)."""
         self._client.wait_for_workers(self.workers, timeout=self.limits.start_timeout_seconds)
         self._workers_info = self._client.scheduler_info(n_workers=-1)["workers"]
+        single = {address: info for address, info in self._workers_info.items()
+                  if info.get("nthreads") == 1}
+        if len(single) < self.workers:
+            threads = sorted({info.get("nthreads") for info in self._workers_info.values()})
+            raise RuntimeError(
+                f"the Dask cluster has {len(single)} single-threaded workers, and {self.workers}"
+                f" are needed (its workers' threads: {threads}): a worker with several "
+                "threads runs several tasks at once, so `workers` would not be the tasks "
+                "that run at once; start the workers with `dask worker --nthreads 1`")
         by_host: dict[str, list[str]] = {}
-        for address, info in sorted(self._workers_info.items()):
+        for address, info in sorted(single.items()):
             by_host.setdefault(info.get("host", address), []).append(address)
         chosen = spread_over_hosts(by_host, self.workers)
+        shipping.send_by_value()
         missing = [address for address, found in self._client.run(
-            _parbench_importable, workers=chosen).items() if not found]
+            shipping.parbench_importable, workers=chosen).items() if not found]
         if missing:
-            self._upload_parbench(missing)
+            data, name = shipping.parbench_archive()
+            installed = self._client.run(shipping.install_archive, data, name, workers=missing)
+            still = [address for address, found in installed.items() if not found]
+            if still:
+                raise RuntimeError(f"parbench cannot be imported on the Dask workers {still}, "
+                                   "even after sending it; install it there")
+        self._rules = self._client.run_on_scheduler(shipping.scheduler_rules)
         return chosen
-
-    def _upload_parbench(self, workers: list[str]) -> None:
-        import os
-        import shutil
-        import tempfile
-
-        import parbench
-
-        package = os.path.dirname(parbench.__file__)
-        with tempfile.TemporaryDirectory() as folder:
-            archive = shutil.make_archive(os.path.join(folder, "parbench"), "zip",
-                                          os.path.dirname(package), "parbench")
-            # upload_file puts a .zip on the workers' sys.path (every worker: Dask's API).
-            self._client.upload_file(archive, load=False)
-        still = [address for address, found in self._client.run(
-            _parbench_importable, workers=workers).items() if not found]
-        if still:
-            raise RuntimeError(f"parbench cannot be imported on the Dask workers {still}, "
-                               "even after uploading it; install it there")
 
     def cluster_resources(self) -> dict[str, Any]:
         if self._chosen is None:
@@ -138,7 +133,14 @@ class DaskBackend(Backend):
         for info in workers.values():
             host = info.get("host", "")
             threads_by_host[host] = threads_by_host.get(host, 0) + info.get("nthreads", 0)
-        return {"cluster_nodes": len(threads_by_host),
+        rules = getattr(self, "_rules", {})
+        differ = [said for said, differs in (
+            (f"a task whose worker dies is re-run up to {rules.get('allowed_failures')} times",
+             rules.get("allowed_failures") not in (0, None)),
+            ("the active memory manager drops copies of the broadcast input",
+             bool(rules.get("active_memory_manager")))) if differs]
+        return {"cluster_rules": "; ".join(differ),
+                "cluster_nodes": len(threads_by_host),
                 "cluster_cpus": sum(threads_by_host.values()),
                 "cluster_node_cpus": node_cpus_cell(sorted(threads_by_host.items())),
                 "nodes_used": len({workers[address].get("host") for address in self._chosen
@@ -166,6 +168,9 @@ class DaskBackend(Backend):
     def stop(self) -> None:
         client, cluster = getattr(self, "_client", None), getattr(self, "_cluster", None)
         self._client = self._cluster = None
+        if client is not None and self._chosen:  # a shared cluster: left as found
+            with contextlib.suppress(Exception):
+                client.run(worker_state.clear, workers=self._chosen)
         try:
             if client is not None:
                 client.close()

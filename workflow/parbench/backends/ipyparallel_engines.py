@@ -67,6 +67,7 @@ class IpyparallelBackend(Backend):
                        "ipyparallel.controller")
 
     Options = IpyparallelOptions
+    connection_ways = (("connection_file",), ("profile", "cluster_id"))
 
     supports_worker_states = True
     _hosts: list[str] | None = None  # on a cluster: the chosen engines' hosts
@@ -93,7 +94,8 @@ class IpyparallelBackend(Backend):
                                           timeout=self.limits.start_timeout_seconds)
             self._view = self._client[:]
         if worker_setup is not None:  # once on every engine
-            self._view.apply_sync(worker_state.install, worker_setup)
+            self._view.apply_async(worker_state.install, worker_setup).get(
+                timeout=self.limits.start_timeout_seconds)
 
     def _connect(self, ipp: Any) -> Any:
         options = self.options
@@ -109,8 +111,10 @@ class IpyparallelBackend(Backend):
         """`workers` engine ids, taking hosts in turn (spread), each able to import
         parbench."""
         self._client.wait_for_engines(self.workers, timeout=self.limits.start_timeout_seconds)
-        found = dict(zip(self._client.ids,
-                         self._client[:].apply_sync(_engine_host)))
+        # Asked with a limit: an engine busy with someone else's task would keep the
+        # job (and its timing slot) waiting for ever.
+        found = dict(zip(self._client.ids, self._client[:].apply_async(_engine_host).get(
+            timeout=self.limits.start_timeout_seconds)))
         by_host: dict[str, list[int]] = {}
         for engine, (host, _) in sorted(found.items()):
             by_host.setdefault(host, []).append(engine)
@@ -138,12 +142,22 @@ class IpyparallelBackend(Backend):
         if shared_input is None:
             call = functools.partial(call_task, task)
         else:
-            self._view.push({PUSHED_NAME: shared_input}, block=True)
+            self._view.push({PUSHED_NAME: shared_input}, block=False).get(
+                timeout=self.limits.map_timeout_seconds)
             call = functools.partial(_call_with_pushed_input, task)
         pending = self._view.map_async(call, range(tasks))
-        return list(pending.get(timeout=self.limits.map_timeout_seconds))
+        try:
+            return list(pending.get(timeout=self.limits.map_timeout_seconds))
+        except BaseException:
+            # What has not started yet never will (a task already running on an
+            # engine runs on: ipyparallel cannot stop it).
+            with contextlib.suppress(Exception):
+                pending.abort()
+            raise
 
     def stop(self) -> None:
+        if self.on_cluster and getattr(self, "_client", None) is not None:
+            self._leave_the_engines_as_found()
         client, cluster = getattr(self, "_client", None), getattr(self, "_cluster", None)
         profile_dir = self._profile_dir
         self._client = self._cluster = self._profile_dir = None
@@ -156,6 +170,17 @@ class IpyparallelBackend(Backend):
                 stopping.callback(cluster.stop_cluster_sync)
             if client is not None:
                 stopping.callback(client.close)
+
+    def _leave_the_engines_as_found(self) -> None:
+        """On a shared cluster: the pushed input and the per-worker state deleted from
+        the chosen engines (hundreds of MB would stay in their memory), within a
+        limit; an engine still busy with a task that timed out keeps them."""
+        view = getattr(self, "_view", None)
+        if view is None:
+            return
+        with contextlib.suppress(Exception):
+            view.execute(f"globals().pop({PUSHED_NAME!r}, None)", block=False).get(timeout=10)
+            view.apply_async(worker_state.clear).get(timeout=10)
 
     scheduling = "static"  # DirectView.map splits the tasks evenly, up front
 

@@ -58,6 +58,18 @@ AUTH_HINT = ("if the cluster uses token authentication (`ray start` turns it on 
              "for the jobs")
 
 
+# A Ray driver needs a Ray node on its own machine (it finds it among the local
+# processes); Ray says so in these words.
+NO_LOCAL_NODE = "No node info found matching attributes"
+NODE_HINT = ("a Ray driver runs on a node of the cluster: run snakemake on the head, or "
+             "join this machine first (`ray start --address=HEAD:PORT --num-cpus=0`)")
+
+
+def connection_hint(said: str) -> str:
+    """What a failed connection most likely means, from Ray's words."""
+    return NODE_HINT if NO_LOCAL_NODE.lower() in said.lower() else AUTH_HINT
+
+
 class RayConnectionError(RuntimeError):
     """The existing cluster could not be reached or refused the driver."""
 
@@ -129,8 +141,8 @@ class RayBackend(Backend):
             ray.init(address=address, runtime_env={"py_modules": [parbench]}, **options)
         except Exception as failure:
             raise RayConnectionError(f"could not join the Ray cluster at {address}: "
-                                     f"{type(failure).__name__}: {failure}; {AUTH_HINT}"
-                                     ) from failure
+                                     f"{type(failure).__name__}: {failure}; "
+                                     f"{connection_hint(str(failure))}") from failure
         from ray.util.placement_group import placement_group
 
         cpus = int(ray.cluster_resources().get("CPU", 0))

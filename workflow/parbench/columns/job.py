@@ -107,6 +107,10 @@ JOB_TIMES = (
            (JOB,), "cluster"),
     Column("nodes_used", INTEGER, "", "on a cluster: the nodes the job's workers were "
            "placed on", (JOB,), "cluster"),
+    Column("cluster_rules", TEXT, "", "on a cluster: where its own rules differ from those "
+           "a job sets for what it starts, how (Dask's scheduler: a task whose worker dies "
+           "re-run, the active memory manager on); empty where they agree or locally",
+           (JOB,), "cluster"),
     Column("first_map_seconds", NUMBER, S, "the first (cold) map after start-up, timed alone",
            JS, "job", MEDIAN, required=True),
     Column("cold_seconds", NUMBER, S, "`startup_seconds + first_map_seconds`: what a one-shot "
