@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import LineCollection
 
 from parbench.figures import panels, workers
 from parbench.figures.draw import draw_scope, figure_of, stems_under
@@ -175,7 +176,9 @@ def test_a_workload_with_kernel_levels_gets_a_size_by_level_map_with_boundaries(
     crossover = pd.DataFrame([{"workload": "image_filter", "kernel": kernel, "tasks": 8,
                                "workers": 2, "challenger": "ray", "baseline": "pool",
                                "time_basis": "warm", "crossover_status": "found",
-                               "crossover_size": 20_000.0} for kernel in ("passes1", "passes16")])
+                               "crossover_size": 20_000.0, "crossover_ci_low": 15_000.0,
+                               "crossover_ci_high": 30_000.0}
+                              for kernel in ("passes1", "passes16")])
     figure = figure_of("winner", summary, crossover, "image_filter", width=5)
     drawn = [ax for ax in figure.axes if ax.has_data()]
     assert len(drawn) == 2  # every backend; parallel only
@@ -184,6 +187,11 @@ def test_a_workload_with_kernel_levels_gets_a_size_by_level_map_with_boundaries(
     assert len(boundary) == 1
     # 20 kB lies between the 10 kB and 100 kB cells (centres at 1.5 and 2.5).
     assert all(1.5 < x < 2.5 for x in boundary[0].get_xdata())
+    # Each level's interval, 15 to 30 kB, is a bar around its crossover.
+    bars = [segment for collection in drawn[1].collections
+            if isinstance(collection, LineCollection) for segment in collection.get_segments()]
+    assert len(bars) == 2 and all(1.5 < x < 2.5 for bar in bars for x, _ in bar)
+    assert all(bar[0][0] < x < bar[1][0] for bar, x in zip(bars, boundary[0].get_xdata()))
     plt.close(figure)
 
 

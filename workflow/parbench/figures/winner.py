@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from parbench.crossover import FOUND
+from parbench.crossover import FOUND, NONE_IN_RANGE
 from parbench.figures import panels
 from parbench.figures.style import (
     DEFAULT_WIDTH,
@@ -65,37 +65,57 @@ def _cell_position(size: float, sizes: list[float]) -> float:
 
 
 BOUNDARY_STYLES = ("-", "--", ":", "-.")
-BEYOND_MARKERS = (">", "s", "^", "x")
+PAIR_MARKERS = (">", "s", "^", "D")
 
 
 def _boundaries(ax, cell: pd.DataFrame, crossover: pd.DataFrame, kernel_of_level: dict) -> list:
     """On a size × compute map, where each compared challenger overtakes its baseline:
-    a line through the crossover of every compute level (found ones only), with
-    a mark beside the map's right edge where it is not found in range."""
+    at every compute level its crossover with its 95 % interval as a bar, joined level
+    to level, in the pair's own line and marker; where none is found, the pair's marker
+    at an edge: the right (filled) where the challenger does not overtake in range, the
+    left where it is faster throughout, the right hollow where the run cannot say
+    (not significant, no clear winner, a poor fit: crossover.csv says which)."""
     sizes = sorted(cell["size"].unique())
     handles = []
-    pairs = crossover[["challenger", "baseline"]].drop_duplicates().itertuples(index=False)
+    pairs = list(crossover[["challenger", "baseline"]].drop_duplicates().itertuples(index=False))
     for pair_index, (style, (challenger, baseline)) in enumerate(zip(BOUNDARY_STYLES, pairs)):
-        xs, ys, beyond = [], [], []
+        marker = PAIR_MARKERS[pair_index % len(PAIR_MARKERS)]
+        # Each pair a little above or below the row's middle: two pairs' bars at one
+        # level would hide each other.
+        middle = 0.5 + 0.18 * (pair_index - (min(len(pairs), len(BOUNDARY_STYLES)) - 1) / 2)
+        # Side by side inside the edges, one column per pair.
+        right, left = len(sizes) - 0.1 - 0.14 * pair_index, 0.1 + 0.14 * pair_index
+        xs, ys = [], []
         for y, level in enumerate(sorted(kernel_of_level)):
-            found = crossover[(crossover["kernel"] == kernel_of_level[level])
-                              & (crossover["challenger"] == challenger)
-                              & (crossover["baseline"] == baseline)
-                              & (crossover["crossover_status"] == FOUND)]
-            if found.empty:
-                beyond.append(y + 0.5)
+            rows = crossover[(crossover["kernel"] == kernel_of_level[level])
+                             & (crossover["challenger"] == challenger)
+                             & (crossover["baseline"] == baseline)]
+            if rows.empty:
                 continue
-            xs.append(_cell_position(found["crossover_size"].iloc[0], sizes))
-            ys.append(y + 0.5)
-        marker = BEYOND_MARKERS[pair_index % len(BEYOND_MARKERS)]
+            row = rows.iloc[0]
+            status = str(row["crossover_status"])
+            if status == FOUND:
+                x = _cell_position(row["crossover_size"], sizes)
+                ends = [row.get(end, np.nan) for end in ("crossover_ci_low", "crossover_ci_high")]
+                bar = None
+                if all(pd.notna(end) for end in ends):
+                    low, high = (_cell_position(end, sizes) for end in ends)
+                    bar = [[max(x - low, 0)], [max(high - x, 0)]]
+                ax.errorbar([x], [y + middle], xerr=bar, color="0.1", marker=marker,
+                            markersize=4, capsize=2, elinewidth=0.8, linestyle="none",
+                            zorder=4)
+                xs.append(x)
+                ys.append(y + middle)
+            elif status.endswith("faster throughout"):
+                ax.scatter([left], [y + middle], marker=marker, s=16, color="0.1", zorder=4)
+            else:
+                hollow = status != NONE_IN_RANGE
+                ax.scatter([right], [y + middle], marker=marker, s=16, zorder=4,
+                           edgecolors="0.1", facecolors="white" if hollow else "0.1")
         handles.append(Line2D([], [], color="0.1", linestyle=style, marker=marker, markersize=4,
                               label=f"{challenger} overtakes {baseline}"))
-        if xs:
-            ax.plot(xs, ys, color="0.1", linestyle=style, marker="o", markersize=3)
-        if beyond:  # side by side inside the right edge, one column per pair
-            ax.scatter([len(sizes) - 0.1 - 0.14 * pair_index] * len(beyond), beyond,
-                       marker=BEYOND_MARKERS[pair_index % len(BEYOND_MARKERS)], s=16,
-                       color="0.1", zorder=4)
+        if len(xs) > 1:
+            ax.plot(xs, ys, color="0.1", linestyle=style, linewidth=1)
     return handles
 
 
@@ -128,8 +148,9 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None, workload: str,
         axes[0][0].set_title(f"every backend ({top} workers, {tasks} tasks)")
         _winner_panel(axes[1][0], parallel_rows(cell), colours, unit,
                       "kernel_level", row_label)
-        axes[1][0].set_title("parallel backends only; lines: where the challenger overtakes "
-                             "(a mark at the right edge: not in range)")
+        axes[1][0].set_title("parallel backends only\nmarks: where the challenger overtakes, "
+                             "bars its 95 % interval (at the right edge: not in range, "
+                             "hollow: undecided; at the left: faster throughout)")
         if crossover is not None:
             warm = crossover[(crossover["workload"] == workload) & (crossover["tasks"] == tasks)
                              & (crossover["workers"] == top)

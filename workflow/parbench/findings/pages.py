@@ -190,8 +190,8 @@ def regimes_page(run: str = REGIMES_RUN) -> str:
                "range*, no crossing in the sizes measured; *not significant*, the medians "
                "cross but the lead above is within the noise; *no clear winner*, the two "
                "cannot be told apart at any size; *unbounded interval*, *interval beyond the "
-               "fitted sizes*, *poor fit* or *too few sizes*, they cross but the replicates "
-               "or sizes cannot place where "
+               "fitted sizes* or *poor fit*, they cross but the replicates or sizes cannot "
+               "place where; *too few sizes*, fewer than two sizes measured both "
                "([method](docs/method.md)); —: the pair did not run on that curve.")
     return markdown([table, Paragraph(caption)]).rstrip()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -85,21 +86,46 @@ def _regime(workload: str) -> str:
 
 def _fastest_at_largest(summary: pd.DataFrame) -> str:
     """The fastest series' warm time at a curve's largest size, and the series that
-    cannot be told from it (a tie: Welch's t-test over replicates, stats.compare)."""
+    cannot be told from it (`_fastest_warm`)."""
     measured = _measured(summary, "median_seconds")
     if measured.empty:
         return "—"
     at_largest = measured[measured["size"] == measured["size"].max()]
-    best = at_largest.loc[at_largest["median_seconds"].idxmin()]
+    size = at_largest["size"].iloc[0]
+    return _fastest_warm(at_largest,
+                         f" at {words.size(size, str(at_largest['size_unit'].iloc[0]))}")
+
+
+def _fastest_warm(cell: pd.DataFrame, where: str = "") -> str:
+    """The series with the lowest warm median among `cell`'s rows (one problem), its
+    time (`where`: words after it), and the series that cannot be told from it (a tie:
+    Welch's t-test over replicates, stats.compare)."""
+    measured = _measured(cell, "median_seconds")
+    if measured.empty:
+        return "—"
+    best = measured.loc[measured["median_seconds"].idxmin()]
     # Not told slower: one the test (on the replicates' geometric mean) would put ahead
     # of the lowest median is no clearer a winner than a tie.
-    tied = [row["series"] for _, row in at_largest.iterrows()
+    tied = [row["series"] for _, row in measured.iterrows()
             if row["series"] != best["series"] and compare(row, best) != 1]
-    text = (f"`{best['series']}` {words.seconds(best['median_seconds'])} at "
-            f"{words.size(best['size'], str(best['size_unit']))}")
+    text = f"`{best['series']}` {words.seconds(best['median_seconds'])}{where}"
     if len(tied):
         text += " (tied with " + words.listed([f"`{series}`" for series in tied]) + ")"
     return text
+
+
+def kernel_order(summary: pd.DataFrame):
+    """A sort key of (workload, kernel): by the kernel's level where a workload's kernels
+    are levels of one quantity (image_filter's passes: 1, 4, 16, not 1, 16, 4), else by
+    name."""
+    levels = (summary.groupby(["workload", "kernel"])["kernel_level"].first().to_dict()
+              if "kernel_level" in summary else {})
+
+    def key(workload: str, kernel: str) -> tuple[float, str]:
+        level = levels.get((workload, kernel), math.nan)
+        return (level if pd.notna(level) else math.inf, str(kernel))
+
+    return key
 
 
 def regime_table(summary: pd.DataFrame, crossover: pd.DataFrame) -> Table | None:
@@ -114,7 +140,11 @@ def regime_table(summary: pd.DataFrame, crossover: pd.DataFrame) -> Table | None
                      for challenger, baseline in pairs],
                    "fastest warm at the largest size"])
     curve = ["workload", "kernel", "tasks", "workers"]
-    for key, rows in warm.groupby(curve, sort=False):
+    level = kernel_order(summary)
+    curves = list(warm.groupby(curve, sort=False))
+    order = list(dict.fromkeys(warm["workload"]))
+    for key, rows in sorted(curves, key=lambda item: (order.index(item[0][0]),
+                                                      level(*item[0][:2]), *item[0][2:])):
         workload, kernel, tasks, workers = key
         # The serial loop (one worker) is on every curve's worker count.
         measured = summary[(summary["workload"] == workload) & (summary["kernel"] == kernel)
@@ -178,16 +208,24 @@ def workload_section(workload: str, summary: pd.DataFrame,
     rows = summary[summary["workload"] == workload]
     unit = rows["size_unit"].dropna().iloc[0] if rows["size_unit"].notna().any() else ""
     blocks: list[Block] = [Heading(f"`{workload}`", 3)]
-    table = Table(["size", "tasks", "fastest warm", "fastest cold", "series measured"])
-    for (size, tasks), cell in rows.groupby(["size", "tasks"]):
-        sizes = sorted(rows.loc[rows["tasks"] == tasks, "size"].unique())
+    table = Table(["kernel", "size", "tasks", "fastest warm", "fastest cold",
+                   "series measured"])
+    # One problem a row: a kernel's times are no other kernel's (worker counts apart,
+    # each series at its own: the fastest is the fastest however many it used).
+    level = kernel_order(rows)
+    groups = dict(list(rows.groupby(["kernel", "size", "tasks"])))
+    for (kernel, size, tasks), cell in sorted(
+            groups.items(), key=lambda item: (level(workload, item[0][0]), *item[0][1:])):
+        sizes = sorted(rows.loc[(rows["kernel"] == kernel) & (rows["tasks"] == tasks),
+                                "size"].unique())
         if size not in (sizes[0], sizes[-1]):
             continue  # each end of the range
-        table.rows.append([words.size(size, unit), f"{tasks:.0f}",
-                           _fastest(cell, "median_seconds"), _fastest(cell, "cold_seconds"),
+        table.rows.append([str(kernel), words.size(size, unit), f"{tasks:.0f}",
+                           _fastest_warm(cell), _fastest(cell, "cold_seconds"),
                            str(cell["series"].nunique())])
     blocks.append(Paragraph(f"Size: {unit}. Warm: the steady-state map; cold: start-up and "
-                            "the first map, what a one-shot script pays."))
+                            "the first map, what a one-shot script pays. Tied: not told "
+                            "apart from the fastest by Welch's t-test over replicates."))
     blocks.append(table)
     pairs = crossover[(crossover["workload"] == workload) & (crossover["time_basis"] == WARM)]
     for _, pair in pairs.iterrows():
@@ -213,19 +251,31 @@ def undecided(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
              "than the `ci_target` they were measured for, or fewer ok samples than "
              "`min_repeats` in a replicate (`noisy`: hollow points in the figures)."]
     if loaded:
-        items.append(f"{loaded} combinations have replicates measured on a loaded machine.")
+        items.append(f"{words.counted(loaded, 'combination')} "
+                     f"{'has' if loaded == 1 else 'have'} replicates measured on a loaded "
+                     "machine.")
     if not failed.empty:
-        items.append(f"{len(failed)} combinations failed or were left out: "
+        items.append(f"{words.counted(len(failed), 'combination')} failed or "
+                     f"{'was' if len(failed) == 1 else 'were'} left out: "
                      + ", ".join(sorted(set(failed['status']))) + " (`error` in summary.csv).")
     unsupported = int((summary["status"] == "unsupported").sum())
     if unsupported:
-        items.append(f"{unsupported} combinations have no idiomatic way to run "
+        items.append(f"{words.counted(unsupported, 'combination')} "
+                     f"{'has' if unsupported == 1 else 'have'} no idiomatic way to run "
                      "(`unsupported`).")
     for _, row in open_pairs.iterrows():
         items.append(f"`{row['workload']}` ({row['kernel']} kernel), {row['tasks']:.0f} "
                      f"tasks, {words.counted(row['workers'], 'worker')}: " + words.crossover(row))
     return [Heading("What this run could not decide"),
             *[Paragraph(f"- {item}") for item in items]]
+
+
+def _dirty(machines: pd.DataFrame) -> bool:
+    """Whether some job ran code with uncommitted changes (`git_dirty`): the commit
+    alone does not say what ran."""
+    if "git_dirty" not in machines:
+        return False
+    return bool(machines["git_dirty"].map({True: True, "True": True}).fillna(False).any())
 
 
 def machine_section(machines: pd.DataFrame) -> list[Block]:
@@ -249,6 +299,7 @@ def machine_section(machines: pd.DataFrame) -> list[Block]:
             + f"; {row.get('os', '?')}; Python {row.get('python_version', '?')}"
             + f" (GIL {'on' if row.get('gil_enabled', True) else 'off'})"
             + f"; {', '.join(versions)}; commit {str(row.get('git_commit', '?'))[:10]}"
+            + (" with uncommitted changes" if _dirty(machines) else "")
             + f"; jobs from {row.get('first_utc', '?')} to {row.get('last_utc', '?')}.")
     blocks: list[Block] = [Heading("The machine"), Paragraph(text)]
     elsewhere = machines[on != PROJECT]
