@@ -16,6 +16,7 @@ from snakemake.utils import validate
 
 from parbench import config_checks, guard, machine, sweep
 from parbench.backends import BACKENDS, default_series
+from parbench.crossover import DEFAULT_PAIRS
 from parbench.workloads.exp_sinh import ExpSinh
 from tests.conftest import REPO, run_snakemake
 
@@ -70,7 +71,13 @@ def test_every_registered_series_runs_by_default_and_compares_ray_with_every_poo
     assert list(sweep.series(config)) == default_series()
     assert set(BACKENDS) <= set(default_series())
     assert {"pool-shm", "pool-c1"} <= set(default_series())  # Pool's declared variants
-    assert sweep.comparisons(config) == [["ray", "pool"], ["ray", "pool-shm"], ["ray", "pool-c1"]]
+    assert sweep.comparisons(config) == [list(pair) for pair in DEFAULT_PAIRS]
+    # Each default pair's series are registered ones (a renamed variant would drop its
+    # pair silently), and the schema's words name every pair.
+    assert {name for pair in DEFAULT_PAIRS for name in pair} <= set(default_series())
+    said = " ".join(config_checks.config_schema()["properties"]["compare"]["description"]
+                    .split())
+    assert str([list(pair) for pair in DEFAULT_PAIRS]).replace("'", "") in said, said
     # Default pairs whose series are not in the sweep are left out, not refused.
     config = validated({"workloads": {"exp_sinh": {"sizes": [10]}}, "backends": ["ray", "pool"]})
     assert sweep.comparisons(config) == [["ray", "pool"]]

@@ -29,6 +29,7 @@ from pathlib import Path
 from parbench import describe, walltime
 from parbench.aggregate import aggregate, run_design, run_pairs
 from parbench.backends import LOCAL
+from parbench.crossover import DEFAULT_PAIRS
 from parbench.migrations import read_table
 
 
@@ -43,8 +44,9 @@ def main(argv: list[str] | None = None) -> None:
     aggregating.add_argument("--compare", nargs=2, action="append", metavar=("CHALLENGER",
                                                                            "BASELINE"),
                              help="a pair of series for crossover.csv; repeat for more "
-                                  "(default: ray with pool, pool-shm and pool-c1, where both "
-                                  "ran)")
+                                  "(default: " + ", ".join(" vs ".join(pair)
+                                                           for pair in DEFAULT_PAIRS)
+                                  + ", where both ran)")
     aggregating.add_argument("--exclude-loaded", action="store_true",
                              help="leave the jobs measured on a loaded machine out of the "
                                   "statistics (timings.csv keeps them)")

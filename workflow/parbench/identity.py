@@ -53,12 +53,24 @@ class Job:
         return cls(**typed({one.name: wildcards[one.name] for one in FIELDS}))
 
 
+# Where a series runs: `local` (the job's own machine) or a cluster of the config's
+# `clusters`, which ends the series' name (`ray@lab`).
+LOCAL = "local"
+
+
+def target_of(series_name: str) -> str:
+    """The target a series name says it runs on (`ray@lab` -> `lab`)."""
+    return series_name.partition("@")[2] or LOCAL
+
+
 FIELDS = dataclasses.fields(Job)
 # The identity columns: of a combination (every replicate), and of one job.
 COMBINATION = tuple(one.name for one in FIELDS if one.name != "replicate")
 JOB = COMBINATION + ("replicate",)
-# What a speedup divides: the serial loop on the same problem.
+# What a speedup divides: the serial loop (the series `SERIAL`, its backend's name:
+# parbench.backends.serial) on the same problem.
 PROBLEM = ("workload", "kernel", "size", "tasks")
+SERIAL = "serial"
 
 # One wildcard pattern for every per-job CSV, and the same for its log.
 RAW_CSV = ("results/raw/{workload}/{kernel}/{series}/"

@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from parbench.columns import FORMAT_VERSION
+from parbench.identity import LOCAL, SERIAL
 from parbench.interpreters import PROJECT
 
 VERSION_COLUMN = "format_version"
-LOCAL = "local"
 
 
 class UnknownFormat(ValueError):
@@ -41,7 +41,7 @@ def _series_columns(rows: pd.DataFrame) -> pd.DataFrame:
         rows["target"] = [name.partition("@")[2] or LOCAL for name in rows["series"]]
     if "status" not in rows or "repeat" not in rows:  # not per-job rows
         return rows
-    serial = rows["series"] == "serial"
+    serial = rows["series"] == SERIAL
     for column, fill, after in (("engine", rows["series"], "series"),
                                 ("variant", "", "engine"),
                                 ("target", LOCAL, "variant"),

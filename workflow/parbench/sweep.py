@@ -16,7 +16,7 @@ import yaml
 
 from parbench import machine
 from parbench.backends import BACKENDS, Series, series_from_config
-from parbench.crossover import DEFAULT_PAIRS
+from parbench.crossover import default_pairs
 from parbench.identity import RAW_CSV, RAW_LOG, Job, job_csv  # noqa: F401 - the rules' paths
 from parbench.settings import JobSettings
 from parbench.workloads import workload_class
@@ -177,7 +177,7 @@ def comparisons(config: Mapping[str, Any],
     if config.get("compare") is not None:
         return [list(pair) for pair in config["compare"]]
     config_series = config_series or series(config)
-    return [list(pair) for pair in DEFAULT_PAIRS if set(pair) <= set(config_series)]
+    return default_pairs(config_series)
 
 
 def typed_override(value: Any) -> Any:

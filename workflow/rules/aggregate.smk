@@ -69,9 +69,7 @@ rule findings:
         crossover="results/crossover.csv",
         machines="results/machines.csv",
         model="results/model.csv",
-        figures=expand(
-            "results/figures/scaling_{workload}.png", workload=WORKLOAD_NAMES
-        ),
+        figures=[headline_figure(workload) for workload in WORKLOAD_NAMES],
     output:
         markdown="results/findings.md",
         rst="results/findings.rst",

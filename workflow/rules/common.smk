@@ -19,8 +19,12 @@ os.environ.update(
 )
 
 from parbench import columns, config_checks, interpreters, refine, sweep  # noqa: E402
-from parbench.figures.registry import FIGURES, tables_read  # noqa: E402 - no matplotlib
-from parbench.identity import Job, wildcard_patterns  # noqa: E402
+from parbench.figures.registry import (  # noqa: E402 - no matplotlib
+    FIGURES,
+    headline_figure,
+    tables_read,
+)
+from parbench.identity import LOCAL, Job, wildcard_patterns  # noqa: E402
 from parbench.snakemake_fixes import linear_pipe_or_service_check  # noqa: E402
 
 # Snakemake's check before each job is quadratic in its inputs (thousands per
@@ -70,7 +74,7 @@ if "machine_share" not in workflow.global_resources:
 WHOLE_MACHINE = workflow.global_resources["machine_share"].value
 WORKLOAD_NAMES = list(config["workloads"])
 # The clusters the sweep runs on (each gets figures of its own).
-CLUSTER_TARGETS = [target for target in config["targets"] if target != "local"]
+CLUSTER_TARGETS = [target for target in config["targets"] if target != LOCAL]
 
 
 wildcard_constraints:
@@ -205,7 +209,7 @@ def workload_priority(wildcards):
 def job_threads(wildcards):
     """A timing job holds as many cores as it starts workers; on a cluster, its
     workers run there, and the job is a driver on one core."""
-    if SERIES[wildcards.series].target != "local":
+    if SERIES[wildcards.series].target != LOCAL:
         return 1
     return int(wildcards.workers)
 

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from parbench.figures.draw import plot_files
+from parbench.identity import LOCAL
 from parbench.logs import stderr_to
 
 if __name__ == "__main__":
@@ -13,7 +14,7 @@ if __name__ == "__main__":
             snakemake.input.get("crossover"),
             {name: Path(path).with_suffix("") for name, path in snakemake.output.items()},
             workload=snakemake.wildcards.get("workload"),
-            target=snakemake.wildcards.get("target", "local"),
+            target=snakemake.wildcards.get("target", LOCAL),
             width=snakemake.params.width,
             tables={name: snakemake.input[name] for name in snakemake.params.tables},
         )

@@ -39,7 +39,7 @@ from parbench.aggregate.tables import (
     tables_of_workloads,
     workload_tables,
 )
-from parbench.crossover import DEFAULT_PAIRS
+from parbench.crossover import default_pairs
 from parbench.forked import forked_map
 from parbench.machine import available_cores
 from parbench.tables import write_csv_atomically, write_text_atomically
@@ -169,7 +169,7 @@ def aggregate(
     timings = collect_timings(job_csvs, invalid)
     if pairs is None:
         present = set(timings["series"])
-        pairs = [pair for pair in DEFAULT_PAIRS if set(pair) <= present]
+        pairs = default_pairs(present)
     tables = tables_of_workloads(timings, pairs, exclude_loaded)
     if invalid:  # listed once, after every workload's rows
         tables[-1]["summary"] = pd.concat(

@@ -9,7 +9,7 @@ import pandas as pd
 
 from parbench import stats
 from parbench.backends import target_of
-from parbench.identity import PROBLEM
+from parbench.identity import PROBLEM, SERIAL
 
 
 def speedups(summary: pd.DataFrame, medians: Sequence[np.ndarray]) -> list[tuple]:
@@ -23,9 +23,9 @@ def speedups(summary: pd.DataFrame, medians: Sequence[np.ndarray]) -> list[tuple
                         summary["series"].map(target_of)))
     backend, repeats = summary["series"].to_numpy(), summary["repeats"].to_numpy()
     serial = {problem: position for position, problem in enumerate(problems)
-              if backend[position] == "serial" and repeats[position] > 0}
+              if backend[position] == SERIAL and repeats[position] > 0}
     compared = [position for position, problem in enumerate(problems)
-                if problem in serial and repeats[position] > 0 and backend[position] != "serial"]
+                if problem in serial and repeats[position] > 0 and backend[position] != SERIAL]
     drawn_again = dict(zip(compared, stats.bootstrap_medians_many(
         [summary["_samples"].iat[position] for position in compared], seed=stats.SEED + 1)))
     speedups = []
@@ -33,7 +33,7 @@ def speedups(summary: pd.DataFrame, medians: Sequence[np.ndarray]) -> list[tuple
         reference = serial.get(problem)
         if reference is None or repeats[position] == 0:
             speedups.append((np.nan, np.nan, np.nan))
-        elif backend[position] == "serial":
+        elif backend[position] == SERIAL:
             speedups.append((1.0, 1.0, 1.0))  # the reference itself: exactly 1
         else:
             reference_samples = summary["_samples"].iat[reference]

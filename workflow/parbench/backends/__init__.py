@@ -28,6 +28,7 @@ from parbench.backends.process_pool import ProcessPoolBackend
 from parbench.backends.ray_tasks import RayBackend
 from parbench.backends.serial import SerialBackend
 from parbench.backends.threads import ThreadsBackend
+from parbench.identity import LOCAL, target_of
 from parbench.interpreters import PROJECT, Interpreter, check_series
 from parbench.interpreters import from_config as interpreters_from_config
 
@@ -46,7 +47,6 @@ BACKENDS: dict[str, type[Backend]] = {
 
 # `<backend>` or `<backend>-<label>`: lower case, so that paths and names agree.
 SERIES_NAME = re.compile(r"^([a-z][a-z0-9_]*)(?:-([a-z0-9_]+))?$")
-LOCAL = "local"
 # A cluster's name in `clusters` (it ends a series' name: `ray@lab`).
 TARGET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -63,11 +63,6 @@ class Series:
     # The interpreter its jobs run on (config `interpreters`; parbench.interpreters).
     interpreter: str = PROJECT
     interpreter_path: str = ""  # its python ("": the one running the job)
-
-
-def target_of(series_name: str) -> str:
-    """The target a series name says it runs on (`ray@lab` -> `lab`)."""
-    return series_name.partition("@")[2] or LOCAL
 
 
 def default_series() -> list[str]:

@@ -8,11 +8,12 @@ from typing import Any
 from parbench import worker_state
 from parbench.backends.base import Backend
 from parbench.backends.in_job_loop import LoopTimeout
+from parbench.identity import SERIAL
 from parbench.workloads.base import Task
 
 
 class SerialBackend(Backend):
-    name = "serial"
+    name = SERIAL  # every speedup's reference (parbench.identity)
     summary = "a plain loop in the job's process (every speedup is over this)"
     startup_covers = "nothing to start"
     shared_input_travels = "an argument (no copy)"

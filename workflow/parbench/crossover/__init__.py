@@ -46,6 +46,7 @@ from parbench.crossover.interpolated import (
     Crossover,
     CrossoverEstimate,
     crossover_with_confidence,
+    default_pairs,
     find_crossover,
     relative_half_width,
     resampled_crossovers,
@@ -53,7 +54,7 @@ from parbench.crossover.interpolated import (
 
 __all__ = ["BRACKET", "DEFAULT_PAIRS", "FASTER_THROUGHOUT", "FIT", "FITTED_STATUSES", "FOUND",
            "INTERPOLATED", "NONE_IN_RANGE", "NOT_SIGNIFICANT", "NO_CLEAR_WINNER",
-           "NO_SIGN_CHANGE", "POOR_FIT", "REACHES_PAST", "TOO_FEW_REPLICATES",
+           "NO_SIGN_CHANGE", "POOR_FIT", "REACHES_PAST", "TOO_FEW_REPLICATES", "default_pairs",
            "TOO_FEW_SIZES", "UNBOUNDED",
            "Crossover", "CrossoverEstimate", "FittedCrossover", "SignBracket", "choose",
            "crossover_with_confidence", "fieller_interval", "find_crossover",

@@ -26,6 +26,12 @@ from parbench import stats
 # project's question, compared by default wherever both series ran.
 DEFAULT_PAIRS = (("ray", "pool"), ("ray", "pool-shm"), ("ray", "pool-c1"))
 
+
+def default_pairs(present) -> list[list[str]]:
+    """The default pairs whose two series are both among `present`."""
+    present = set(present)
+    return [list(pair) for pair in DEFAULT_PAIRS if set(pair) <= present]
+
 FOUND = "found"
 NONE_IN_RANGE = "none in range"
 FASTER_THROUGHOUT = "{challenger} faster throughout"

@@ -17,6 +17,7 @@ import pandas as pd
 
 from parbench.figures import panels
 from parbench.figures.style import DEFAULT_WIDTH, markers, palette
+from parbench.identity import SERIAL
 from parbench.interpreters import PROJECT, interpreter_column
 
 
@@ -33,9 +34,9 @@ def ratio_lines(rows: pd.DataFrame, engine: str, over: str
     loop of the same interpreter). Above 1: slower."""
     found = {}
     top = rows.groupby(["workload"])["workers"].transform("max")
-    serial = rows[rows["engine"] == "serial"]
+    serial = rows[rows["engine"] == SERIAL]
     # The largest worker count (the serial loop has one worker whatever it is).
-    timed = rows[(rows["engine"] == engine) & ((rows["workers"] == top) | (engine == "serial"))]
+    timed = rows[(rows["engine"] == engine) & ((rows["workers"] == top) | (engine == SERIAL))]
     times = ["median_seconds", "ci_low", "ci_high"]
     for (interpreter, kernel), cells in timed.groupby(["interpreter", "kernel"]):
         reference_interpreter = PROJECT if over == "serial-project" else interpreter
@@ -72,7 +73,7 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str | None = 
         data = rows[rows["workload"] == name]
         unit = data["size_unit"].iloc[0]
         # The project's own serial loop is the reference: only the others get a line.
-        cost = {key: line for key, line in ratio_lines(data, "serial", "serial-project").items()
+        cost = {key: line for key, line in ratio_lines(data, SERIAL, "serial-project").items()
                 if key[0] != PROJECT}
         scaling = ratio_lines(data, "threads", "serial-own")
         inverted = {key: (series, pd.DataFrame({"ratio": 1 / line["ratio"],

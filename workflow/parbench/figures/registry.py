@@ -72,6 +72,15 @@ FIGURES: dict[str, Figure] = {figure.name: figure for figure in (
 )}
 
 
+# The figure a run's findings (and the README's headline) show with the answer.
+HEADLINE = FIGURES["scaling"]
+
+
+def headline_figure(workload: str, folder: str = "results/figures") -> str:
+    """The headline figure's PNG for `workload`, under `folder`."""
+    return f"{folder}/{HEADLINE.stem.format(workload=workload)}.png"
+
+
 def of_scope(scope: str) -> list[Figure]:
     return [figure for figure in FIGURES.values() if figure.scope == scope]
 

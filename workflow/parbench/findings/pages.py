@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from parbench.figures.registry import headline_figure
 from parbench.findings import words
 from parbench.findings.document import Heading, Paragraph, Table, markdown
 from parbench.findings.interpreters import interpreter_sentence
@@ -57,7 +58,7 @@ def headline() -> str:
     summary, table, machines = _tables(run)
     row = headline_row(table)
     machine = machines.iloc[0]
-    figure = f"docs/figures/{run}/scaling_{row['workload']}.png"
+    figure = headline_figure(row["workload"], f"docs/figures/{run}")
     caption = (f"*`{row['workload']}`, {row['tasks']:.0f} tasks, {row['workers']:.0f} "
                f"workers, run `{run}` (`docs/data/{run}`: {machine['cpu_model']}, "
                f"{machine['available_cores']:.0f} cores, {str(machine['first_utc'])[:10]}): "

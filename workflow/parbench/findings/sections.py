@@ -11,6 +11,7 @@ import pandas as pd
 from parbench.findings import words
 from parbench.findings.document import Block, Figure, Heading, Paragraph, Table
 from parbench.findings.interpreters import interpreter_description, interpreters_section
+from parbench.identity import LOCAL
 from parbench.interpreters import PROJECT, interpreter_column
 from parbench.stats import compare, compared_by
 
@@ -20,7 +21,7 @@ WARM = "warm"
 def _local(summary: pd.DataFrame) -> pd.DataFrame:
     if "target" not in summary:
         return summary
-    return summary[summary["target"].fillna("local") == "local"]
+    return summary[summary["target"].fillna(LOCAL) == LOCAL]
 
 
 def headline_row(crossover: pd.DataFrame) -> pd.Series | None:

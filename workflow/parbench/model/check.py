@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from parbench.identity import SERIAL
 from parbench.migrations import read_table
 from parbench.model.fit import fit_model, problem_of
 from parbench.model.tables import FIT_WORKLOADS, predict
@@ -111,7 +112,7 @@ def held_out_rows(predictions: pd.DataFrame) -> pd.DataFrame:
     """A predictions.csv's held-out rows that the model predicted (the serial loop is the
     reference the model is given, not a prediction)."""
     return predictions[predictions["held_out"].astype(bool)
-                       & (predictions["series"] != "serial")
+                       & (predictions["series"] != SERIAL)
                        & predictions["predicted_seconds"].notna()]
 
 
@@ -152,12 +153,12 @@ def across_machines(sixteen: Path,
     predicts none of them, such as a run without the serial loop's compute)."""
     summary = read_table(sixteen / "summary.csv")
     cores = int(read_table(sixteen / "machines.csv")["available_cores"].iloc[0])
-    ok = summary[(summary["status"] == "ok") & (summary["series"] != "serial")]
+    ok = summary[(summary["status"] == "ok") & (summary["series"] != SERIAL)]
     swept = ok.groupby(["workload", "kernel", "size", "tasks"])["workers"].transform("nunique")
     calibration, rest = ok[swept > 1], ok[swept == 1]
     models = [(f"fitted on {sixteen.name}'s own workers sweep",
                fit_model(summary[summary.index.isin(calibration.index)
-                                 | (summary["series"] == "serial")], FIT_WORKLOADS, cores))]
+                                 | (summary["series"] == SERIAL)], FIT_WORKLOADS, cores))]
     models += [(f"{two.name}'s model, cores = {cores}",
                 fit_model(read_table(two / "summary.csv"), FIT_WORKLOADS, cores))
                for two in two_core_runs]

@@ -12,6 +12,7 @@ import pandas as pd
 import yaml
 
 from parbench import columns, config_checks, sweep
+from parbench.identity import SERIAL
 from parbench.model.fit import Model
 from parbench.model.tables import predict
 from parbench.model.terms import Problem, crossing, options_of_series
@@ -61,7 +62,7 @@ def predicted_design(config: dict[str, Any], model: Model) -> tuple[pd.DataFrame
             for basis in ("warm", "cold"):
                 sides = [[predict(model, Problem(curve["workload"], curve["kernel"], name,
                                                  float(size), int(curve["tasks"]),
-                                                 1 if name == "serial" else
+                                                 1 if name == SERIAL else
                                                  int(curve["workers"]), options.get(name)),
                                   basis=basis)
                           for size in grid] for name in (challenger, baseline)]

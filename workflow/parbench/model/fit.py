@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from parbench.identity import LOCAL, SERIAL
 from parbench.model.terms import Problem, Terms, options_of_row, terms
 
 RESAMPLES = 200
@@ -75,7 +76,7 @@ def problem_of(row: Mapping) -> Problem:
 def fit_compute(summary: pd.DataFrame) -> dict[tuple[str, str], tuple[float, float]]:
     """Per workload and kernel, the serial loop's seconds per task against the size:
     a straight line through its points (non-negative; one size: through zero)."""
-    serial = summary[(summary["series"] == "serial") & (summary["status"] == "ok")]
+    serial = summary[(summary["series"] == SERIAL) & (summary["status"] == "ok")]
     found = {}
     for (workload, kernel), rows in serial.groupby(["workload", "kernel"]):
         per_task = (rows["median_seconds"] / rows["tasks"]).to_numpy()
@@ -93,7 +94,7 @@ def fit_compute(summary: pd.DataFrame) -> dict[tuple[str, str], tuple[float, flo
 
 def serial_task_seconds(summary: pd.DataFrame) -> dict[tuple, float]:
     """The serial loop's measured seconds per task on each problem it ran."""
-    serial = summary[(summary["series"] == "serial") & (summary["status"] == "ok")]
+    serial = summary[(summary["series"] == SERIAL) & (summary["status"] == "ok")]
     return {(row["workload"], row["kernel"], float(row["size"]), int(row["tasks"])):
             row["median_seconds"] / row["tasks"] for row in serial.to_dict("records")}
 
@@ -157,7 +158,7 @@ def fit_model(summary: pd.DataFrame, fit_workloads: tuple[str, ...], cores: int,
     """The model of every series from the rows of `fit_workloads` (local, measured)."""
     ok = summary[(summary["status"] == "ok") & summary["median_seconds"].notna()]
     if "target" in ok:
-        ok = ok[ok["target"].fillna("local") == "local"]
+        ok = ok[ok["target"].fillna(LOCAL) == LOCAL]
     base = Model({}, fit_compute(ok), cores, machine or {})
     measured = serial_task_seconds(ok)
     # Compute is known only where the serial loop ran: a design without it (the
@@ -165,5 +166,5 @@ def fit_model(summary: pd.DataFrame, fit_workloads: tuple[str, ...], cores: int,
     known = [key in base.compute for key in zip(ok["workload"], ok["kernel"])]
     fitting = ok[ok["workload"].isin(fit_workloads) & np.array(known, dtype=bool)]
     series = {name: fit_series(rows, base, measured)
-              for name, rows in fitting.groupby("series") if name != "serial"}
+              for name, rows in fitting.groupby("series") if name != SERIAL}
     return Model(series, base.compute, cores, base.machine)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from parbench import columns
+from parbench.identity import LOCAL, SERIAL
 from parbench.model.fit import FITTED, Model, SeriesModel, problem_of, serial_task_seconds
 from parbench.model.terms import Problem, crossing, options_of_row, terms
 
@@ -29,7 +30,7 @@ def predict(model: Model, problem: Problem, task_seconds: float | None = None,
     if task_seconds is None:
         task_seconds = model.task_seconds(problem.workload, problem.kernel, problem.size)
     term = terms(problem, task_seconds, model.cores)
-    if problem.series == "serial":
+    if problem.series == SERIAL:
         return term.compute_seconds
     fitted = model.series.get(problem.series)
     if fitted is None or not math.isfinite(task_seconds):
@@ -43,7 +44,7 @@ def predictions(summary: pd.DataFrame, model: Model,
     """Every measured local combination: measured and predicted warm time."""
     ok = summary[(summary["status"] == "ok") & summary["median_seconds"].notna()]
     if "target" in ok:
-        ok = ok[ok["target"].fillna("local") == "local"]
+        ok = ok[ok["target"].fillna(LOCAL) == LOCAL]
     measured = serial_task_seconds(ok)
     rows = []
     # As dicts: a row Series' lookups cost more than the predictions (about 100k of them
@@ -104,7 +105,7 @@ def model_table(model: Model) -> pd.DataFrame:
     for (workload, kernel), (intercept, slope) in model.compute.items():
         for parameter, value in (("serial_task_seconds", intercept),
                                  ("serial_task_seconds_per_size", slope)):
-            rows.append({"series": "serial", "workload": workload, "kernel": kernel,
+            rows.append({"series": SERIAL, "workload": workload, "kernel": kernel,
                          "parameter": parameter, "value": value, "ci_low": np.nan,
                          "ci_high": np.nan, "unit": UNITS[parameter], **machine})
     return pd.DataFrame(rows, columns=columns.names(columns.MODEL)).assign(
