@@ -137,7 +137,7 @@ def test_the_readme_says_why_with_the_models_costs_and_its_crossing():
     """The headline's `why`: each series' fitted cost per byte, the copies its class
     says a map makes (the naive Pool: one per chunk, 8 chunks of 16 tasks on 2
     workers; Ray: once), and the model's crossing beside the measured one."""
-    from parbench.findings.pages import DATA, REGIMES_RUN, headline_row, headline_run, why
+    from parbench.findings.headline import DATA, REGIMES_RUN, headline_row, headline_run, why
 
     row = headline_row(read_table(DATA / headline_run() / "crossover.csv"))
     sentence = why(row)
@@ -159,7 +159,7 @@ def test_the_readme_says_why_with_the_models_costs_and_its_crossing():
 
 
 def test_the_readme_headline_names_each_rerun_of_its_design_with_its_crossing():
-    from parbench.findings.pages import DATA, headline, headline_row, headline_run
+    from parbench.findings.headline import DATA, headline, headline_row, headline_run
 
     run = headline_run()
     reruns = sorted(path.parent.name for path in DATA.glob(f"{run}-*/crossover.csv"))
@@ -206,7 +206,7 @@ def test_a_bracket_says_what_the_fit_said_instead(fit, says):
 def test_a_rerun_says_how_its_crossover_stands_to_the_first_runs_interval():
     """The reference's rerun put the crossing outside the first's interval: the README
     said both numbers, not that one lies outside the other."""
-    from parbench.findings.pages import agreement
+    from parbench.findings.headline import agreement
 
     def found(size: float, low: float, high: float) -> pd.Series:
         return _pair(crossover_status="found", crossover_size=size, crossover_ci_low=low,

@@ -3,7 +3,11 @@ twin, the report's front page), every number formatted from the aggregates.
 
   document   headings, paragraphs and tables as Markdown and as reST
   words      how sizes, times and crossovers are said
-  sections   the headline, each workload, what the run could not decide, the machine
+  sections   the answer up front, the regime table, the page in order
+  detail     each workload, what the run could not decide, the machine
+  runs, headline, pages
+             the docs generated from the committed runs: the README's headline, the
+             regime table, a page per run, the cost model's pages
 
 Reads summary.csv, crossover.csv and machines.csv (and the cost model's tables where
 a run has them); writes nothing else.

@@ -1,21 +1,28 @@
-"""The findings' sections, each from the aggregates alone."""
+"""The findings' sections, each from the aggregates alone: the answer up front (the
+headline crossover, its fixed costs and the cost model's reason), the regime table, and
+the page that puts them before the detail (parbench.findings.detail)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from parbench.findings import words
+from parbench.findings.detail import (
+    WARM,
+    fastest_warm,
+    kernel_order,
+    machine_section,
+    measured_rows,
+    undecided,
+    workload_section,
+)
 from parbench.findings.document import Block, Figure, Heading, Paragraph, Table
-from parbench.findings.interpreters import interpreter_description, interpreters_section
+from parbench.findings.interpreters import interpreters_section
 from parbench.identity import LOCAL
-from parbench.interpreters import PROJECT, interpreter_column
-from parbench.stats import compare, compared_by
-
-WARM = "warm"
+from parbench.stats import compared_by
 
 
 def _local(summary: pd.DataFrame) -> pd.DataFrame:
@@ -88,45 +95,13 @@ def _regime(workload: str) -> str:
 def _fastest_at_largest(summary: pd.DataFrame) -> str:
     """The fastest series' warm time at a curve's largest size, and the series that
     cannot be told from it (`_fastest_warm`)."""
-    measured = _measured(summary, "median_seconds")
+    measured = measured_rows(summary, "median_seconds")
     if measured.empty:
         return "—"
     at_largest = measured[measured["size"] == measured["size"].max()]
     size = at_largest["size"].iloc[0]
-    return _fastest_warm(at_largest,
+    return fastest_warm(at_largest,
                          f" at {words.size(size, str(at_largest['size_unit'].iloc[0]))}")
-
-
-def _fastest_warm(cell: pd.DataFrame, where: str = "") -> str:
-    """The series with the lowest warm median among `cell`'s rows (one problem), its
-    time (`where`: words after it), and the series that cannot be told from it (a tie:
-    Welch's t-test over replicates, stats.compare)."""
-    measured = _measured(cell, "median_seconds")
-    if measured.empty:
-        return "—"
-    best = measured.loc[measured["median_seconds"].idxmin()]
-    # Not told slower: one the test (on the replicates' geometric mean) would put ahead
-    # of the lowest median is no clearer a winner than a tie.
-    tied = [row["series"] for _, row in measured.iterrows()
-            if row["series"] != best["series"] and compare(row, best) != 1]
-    text = f"`{best['series']}` {words.seconds(best['median_seconds'])}{where}"
-    if len(tied):
-        text += " (tied with " + words.listed([f"`{series}`" for series in tied]) + ")"
-    return text
-
-
-def kernel_order(summary: pd.DataFrame):
-    """A sort key of (workload, kernel): by the kernel's level where a workload's kernels
-    are levels of one quantity (image_filter's passes: 1, 4, 16, not 1, 16, 4), else by
-    name."""
-    levels = (summary.groupby(["workload", "kernel"])["kernel_level"].first().to_dict()
-              if "kernel_level" in summary else {})
-
-    def key(workload: str, kernel: str) -> tuple[float, str]:
-        level = levels.get((workload, kernel), math.nan)
-        return (level if pd.notna(level) else math.inf, str(kernel))
-
-    return key
 
 
 def regime_table(summary: pd.DataFrame, crossover: pd.DataFrame) -> Table | None:
@@ -189,131 +164,6 @@ def fixed_costs(summary: pd.DataFrame, row: pd.Series) -> list[Block]:
              for series, values in costs.iterrows()]
     return [Paragraph("Fixed costs behind it (medians over this workload's jobs): "
                       + "; ".join(parts) + ".")]
-
-
-def _measured(rows: pd.DataFrame, column: str) -> pd.DataFrame:
-    """The rows that measured `column`."""
-    return rows[rows["status"].isin(["ok", "partial"]) & rows[column].notna()]
-
-
-def _fastest(rows: pd.DataFrame, column: str) -> str:
-    measured = _measured(rows, column)
-    if measured.empty:
-        return "—"
-    best = measured.loc[measured[column].idxmin()]
-    return f"`{best['series']}` {words.seconds(best[column])}"
-
-
-def workload_section(workload: str, summary: pd.DataFrame,
-                     crossover: pd.DataFrame) -> list[Block]:
-    rows = summary[summary["workload"] == workload]
-    unit = rows["size_unit"].dropna().iloc[0] if rows["size_unit"].notna().any() else ""
-    blocks: list[Block] = [Heading(f"`{workload}`", 3)]
-    table = Table(["kernel", "size", "tasks", "fastest warm", "fastest cold",
-                   "series measured"])
-    # One problem a row: a kernel's times are no other kernel's (worker counts apart,
-    # each series at its own: the fastest is the fastest however many it used).
-    level = kernel_order(rows)
-    groups = dict(list(rows.groupby(["kernel", "size", "tasks"])))
-    for (kernel, size, tasks), cell in sorted(
-            groups.items(), key=lambda item: (level(workload, item[0][0]), *item[0][1:])):
-        sizes = sorted(rows.loc[(rows["kernel"] == kernel) & (rows["tasks"] == tasks),
-                                "size"].unique())
-        if size not in (sizes[0], sizes[-1]):
-            continue  # each end of the range
-        table.rows.append([str(kernel), words.size(size, unit), f"{tasks:.0f}",
-                           _fastest_warm(cell), _fastest(cell, "cold_seconds"),
-                           str(cell["series"].nunique())])
-    blocks.append(Paragraph(f"Size: {unit}. Warm: the steady-state map; cold: start-up and "
-                            "the first map, what a one-shot script pays. Tied: not told "
-                            "apart from the fastest by Welch's t-test over replicates."))
-    blocks.append(table)
-    pairs = crossover[(crossover["workload"] == workload) & (crossover["time_basis"] == WARM)]
-    for _, pair in pairs.iterrows():
-        curve = (f"{pair['kernel']} kernel, {pair['tasks']:.0f} tasks, "
-                 f"{words.counted(pair['workers'], 'worker')}")
-        blocks.append(Paragraph(f"{curve}: " + words.crossover(pair)))
-    return blocks
-
-
-def undecided(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
-    """What the run could not decide, counted."""
-    measured = summary[summary["status"].isin(["ok", "partial"])]
-    noisy = int(measured["noisy"].fillna(False).astype(bool).sum())
-    loaded = int(summary["loaded"].fillna(False).astype(bool).sum())
-    failed = summary[~summary["status"].isin(["ok", "partial", "unsupported"])]
-    warm = crossover[crossover["time_basis"] == WARM]
-    # A pair never measured side by side (a series left out of a workload, or one with
-    # no way to run it) is no open question.
-    open_pairs = warm[~warm["crossover_status"].isin(["found", "none in range"])
-                      & ~warm["crossover_status"].str.endswith("faster throughout")
-                      & (warm["sizes_compared"].fillna(1) > 0)]
-    items = [f"{noisy} of {len(measured)} combinations have a median whose 95 % CI is wider "
-             "than the `ci_target` they were measured for, or fewer ok samples than "
-             "`min_repeats` in a replicate (`noisy`: hollow points in the figures)."]
-    if loaded:
-        items.append(f"{words.counted(loaded, 'combination')} "
-                     f"{'has' if loaded == 1 else 'have'} replicates measured on a loaded "
-                     "machine.")
-    if not failed.empty:
-        items.append(f"{words.counted(len(failed), 'combination')} failed or "
-                     f"{'was' if len(failed) == 1 else 'were'} left out: "
-                     + ", ".join(sorted(set(failed['status']))) + " (`error` in summary.csv).")
-    unsupported = int((summary["status"] == "unsupported").sum())
-    if unsupported:
-        items.append(f"{words.counted(unsupported, 'combination')} "
-                     f"{'has' if unsupported == 1 else 'have'} no idiomatic way to run "
-                     "(`unsupported`).")
-    for _, row in open_pairs.iterrows():
-        items.append(f"`{row['workload']}` ({row['kernel']} kernel), {row['tasks']:.0f} "
-                     f"tasks, {words.counted(row['workers'], 'worker')}: " + words.crossover(row))
-    return [Heading("What this run could not decide"),
-            *[Paragraph(f"- {item}") for item in items]]
-
-
-def _dirty(machines: pd.DataFrame) -> bool:
-    """Whether some job ran code with uncommitted changes (`git_dirty`): the commit
-    alone does not say what ran."""
-    if "git_dirty" not in machines:
-        return False
-    return bool(machines["git_dirty"].map({True: True, "True": True}).fillna(False).any())
-
-
-def machine_section(machines: pd.DataFrame) -> list[Block]:
-    if machines.empty:
-        return []
-    # The project's interpreter's set that ran the most jobs; the run's whole span.
-    on = interpreter_column(machines)
-    own = machines[on == PROJECT] if (on == PROJECT).any() else machines
-    row = own.sort_values("jobs", ascending=False).iloc[0] if "jobs" in own else own.iloc[0]
-    row = row.copy()
-    if "first_utc" in machines:
-        row["first_utc"], row["last_utc"] = machines["first_utc"].min(), machines["last_utc"].max()
-    versions = [f"{column.removesuffix('_version')} {row[column]}"
-                for column in machines.columns if column.endswith("_version")
-                and column not in ("python_version", "format_version") and pd.notna(row[column])
-                and row[column] != "not installed"]
-    memory = row.get("memory_bytes")
-    text = (f"{row.get('cpu_model', '?')}, {row.get('logical_cpus', 0):.0f} logical CPUs, "
-            f"{row.get('available_cores', 0):.0f} available to the jobs"
-            + (f", {memory / 2**30:.0f} GiB" if pd.notna(memory) else "")
-            + f"; {row.get('os', '?')}; Python {row.get('python_version', '?')}"
-            + f" (GIL {'on' if row.get('gil_enabled', True) else 'off'})"
-            + f"; {', '.join(versions)}; commit {str(row.get('git_commit', '?'))[:10]}"
-            + (" with uncommitted changes" if _dirty(machines) else "")
-            + f"; jobs from {row.get('first_utc', '?')} to {row.get('last_utc', '?')}.")
-    blocks: list[Block] = [Heading("The machine"), Paragraph(text)]
-    elsewhere = machines[on != PROJECT]
-    if len(elsewhere) and machines["hostname"].nunique() == 1:
-        described = [f"{interpreter_description(machines, name)} with numpy "
-                     f"{row.get('numpy_version', '?')}"
-                     for name, row in zip(elsewhere["interpreter"], elsewhere.to_dict("records"))]
-        blocks.append(Paragraph("Series on other interpreters ran on "
-                                + words.listed(list(dict.fromkeys(described))) + "."))
-    elif len(machines) > 1:
-        blocks.append(Paragraph(f"The jobs ran on {len(machines)} machine and software sets "
-                                "(machines.csv): the figures mix them."))
-    return blocks
 
 
 def findings(summary: pd.DataFrame, crossover: pd.DataFrame, machines: pd.DataFrame,
