@@ -77,6 +77,8 @@ def assert_connected_rows(rows: pd.DataFrame, nodes_used: int) -> None:
 
 
 def alive(processes: list[psutil.Process]) -> bool:
+    """Every one of `processes` runs (there must be some: an empty list proves nothing)."""
+    assert processes, "no process to check"
     return all(process.is_running() and process.status() != psutil.STATUS_ZOMBIE
                for process in processes)
 

@@ -266,3 +266,18 @@ def test_a_variant_keeps_its_look_from_run_to_run_and_in_tables_without_engines(
         assert style(both)["pool-shm"] == style(alone)["pool-shm"] == style(named)["pool-shm"]
         assert len(set(style(both).values())) == 4
     assert palette(named)["ray"] != palette(named)["pool-shm"]
+
+
+def test_an_interval_over_one_replicate_says_it_covers_within_job_noise_only():
+    """One job a combination: the interpolated interval knows nothing of the scatter
+    between jobs, and the figure's label says so beside its '95 % CI'."""
+    row = {"challenger": "ray", "baseline": "pool", "crossover_status": "found",
+           "method": "interpolated", "crossover_size": 2e6, "crossover_ci_low": 1.9e6,
+           "crossover_ci_high": 2.1e6, "found_fraction": 1.0, "sizes_compared": 3}
+    for replicates, said in ((1, True), (3, False)):
+        figure, axes = panels.grid(1, 1, 4)
+        panels.mark_crossover(axes[0][0], pd.DataFrame([row]), "bytes", (1e5, 1e7),
+                              replicates=replicates)
+        text = " ".join(label.get_text() for label in axes[0][0].texts)
+        assert ("within-job noise only" in text) is said, text
+        plt.close(figure)

@@ -55,12 +55,11 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None = None,
         ax.set_title(f"{first['workload']} {first['kernel']}{held}, "
                      f"{int(first['tasks'])} tasks × {int(first['workers'])} workers",
                      fontsize="small")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
         units = summary.loc[summary["workload"] == first["workload"], "size_unit"] \
             if "size_unit" in summary else pd.Series(dtype=str)
-        ax.set_xlabel(f"size ({units.iloc[0]})" if len(units) else "size")
-        ax.set_ylabel("warm time of one map (s)")
+        # As the scaling figures: a size of 0 (imbalanced's equal tasks) on a symlog axis.
+        panels.log_axes(ax, units.iloc[0] if len(units) else "", "warm time of one map (s)",
+                        curve["size"])
         ax.grid(True, alpha=0.3)
     for ax in np.ravel(axes)[len(found):]:
         ax.set_axis_off()

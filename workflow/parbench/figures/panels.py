@@ -150,10 +150,13 @@ CROSSOVER_LINES = ((":", "dotted"), ("--", "dashed"), ("-.", "dash-dotted"))
 
 
 def mark_crossover(ax, crossovers: pd.DataFrame, unit: str,
-                    sizes: tuple[float, float], colours: dict | None = None) -> None:
+                    sizes: tuple[float, float], colours: dict | None = None,
+                    replicates: float = float("nan")) -> None:
     """At each crossover a line in its baseline's colour (`colours`), dotted, dashed,
-    then dash-dotted, named at its top, a span of that colour for its 95 % interval,
-    and a label that says which line is which."""
+    then dash-dotted, named at its foot, a span of that colour for its 95 % interval,
+    and a label that says which line is which (`replicates`: the fewest a combination
+    of the panel ran; with one, an interpolated interval covers within-job noise only,
+    and its label says so)."""
     labels, drawn = [], 0
     for _, row in crossovers.iterrows():
         if row.get("sizes_compared") == 0:
@@ -169,9 +172,11 @@ def mark_crossover(ax, crossovers: pd.DataFrame, unit: str,
             ax.annotate(pair, (row["crossover_size"], 0.0), xycoords=("data", "axes fraction"),
                         xytext=(2, 2), textcoords="offset points", rotation=90,
                         va="bottom", fontsize=5.5, color=colour)
+            alone = (" (1 replicate: within-job noise only)"
+                     if replicates == 1 and row.get("method") == "interpolated" else "")
             labels.append(f"{row['challenger']} < {row['baseline']} above "
                           f"{format_size(row['crossover_size'], unit)} ({style_name})\n"
-                          f"  95 % CI {interval_label(row, unit, sizes)}")
+                          f"  95 % CI {interval_label(row, unit, sizes)}{alone}")
         elif row["crossover_status"] == NOT_SIGNIFICANT:
             # No line: the medians cross, but the lead above is within the noise.
             labels.append(f"{pair}: medians cross at {format_size(row['crossover_size'], unit)}"

@@ -22,7 +22,8 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
         panels.lines(ax, cell, "median_seconds", styles, several, band=("ci_low", "ci_high"))
         panels.mark_crossover(ax, warm[(warm["kernel"] == kernel) & (warm["tasks"] == task_count)
                                  & (warm["workers"] == top_workers)], unit,
-                        (cell["size"].min(), cell["size"].max()), styles[0])
+                        (cell["size"].min(), cell["size"].max()), styles[0],
+                        cell["replicates"].min() if "replicates" in cell else float("nan"))
         panels.log_axes(ax, unit, "median time per map (s)", cell["size"], cell["median_seconds"],
                   "no successful run")
 
