@@ -123,3 +123,16 @@ def test_every_table_is_documented_from_the_declarations():
     readme = (REPO / "results/README.md").read_text()
     for table in columns.TABLES:
         assert f"<!-- parbench describe: columns-{table} -->" in readme, table
+
+
+def test_every_status_is_declared_once_and_each_one_not_measured_has_a_mark():
+    """The figures mark, instead of drawing, exactly the statuses whose times do not
+    stand; the validator accepts exactly those a per-job row may carry."""
+    from parbench.aggregate.validate import STATUSES as ACCEPTED
+    from parbench.columns import statuses
+    from parbench.figures.style import NOT_MEASURED
+
+    names = [status.name for status in statuses.STATUSES]
+    assert len(names) == len(set(names))
+    assert set(NOT_MEASURED) == set(names) - set(statuses.MEASURED)
+    assert ACCEPTED == statuses.PER_JOB == {statuses.OK, *statuses.FAILURES}

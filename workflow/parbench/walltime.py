@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from parbench.columns.statuses import OK
 from parbench.identity import JOB
 from parbench.migrations import read_table
 
@@ -51,7 +52,7 @@ def breakdown(timings: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
     """The sweep's wall time by where it went (seconds and share of the wall)."""
     jobs = timings.drop_duplicates([column for column in JOB if column in timings])
     sample = timings["sample_seconds"] if "sample_seconds" in timings else timings["seconds"]
-    samples = float(sample[timings["status"] == "ok"].sum())
+    samples = float(sample[timings["status"] == OK].sum())
     startup_teardown = float(jobs["startup_seconds"].fillna(0).sum()
                              + jobs["teardown_seconds"].fillna(0).sum())
     spans = float((jobs["job_end_unix"] - jobs["job_start_unix"]).sum())

@@ -27,6 +27,7 @@ from parbench.aggregate.validate import (
     read_job_csv,
     typed,
 )
+from parbench.columns.statuses import FAILURES, OK
 
 
 def read_job_csvs(paths: Iterable[str | Path],
@@ -163,7 +164,7 @@ def suspect_files(rows: pd.DataFrame, owner: np.ndarray) -> np.ndarray:
             bad |= pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float) < least
     bad |= ~rows["status"].isin(STATUSES).to_numpy()
     seconds = pd.to_numeric(rows["seconds"], errors="coerce").to_numpy(dtype=float)
-    ok = (rows["status"] == "ok").to_numpy()
+    ok = (rows["status"] == OK).to_numpy()
     bad |= ok & ~(np.isfinite(seconds) & (seconds > 0))
     frame = rows.assign(_file=owner)
     job = [name for name in identity.JOB if name in rows]
@@ -193,7 +194,7 @@ def short_files(rows: pd.DataFrame, owner: np.ndarray) -> np.ndarray:
                                       said=("said", "any"))
     short = (((files["reason"] == "max_repeats") & (files["timed"] < files["most"]))
              | ((files["reason"] == "ci_target") & (files["timed"] < files["least"]))
-             | (files["reason"].isin(["error", "unsupported"]) & ~files["said"]))
+             | (files["reason"].isin(FAILURES) & ~files["said"]))
     return files.index[short].to_numpy()
 
 

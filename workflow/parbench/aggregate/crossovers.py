@@ -10,6 +10,7 @@ import pandas as pd
 
 from parbench import columns
 from parbench.aggregate.read import without_loaded
+from parbench.columns.statuses import OK
 from parbench.crossover import (
     BRACKET,
     FIT,
@@ -146,7 +147,7 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
                exclude_loaded: bool = False) -> pd.DataFrame:
     """For each (workload, kernel, tasks, workers), pair and time basis: where challenger
     overtakes baseline, with a bootstrap 95 % interval."""
-    ok = timings[timings["status"] == "ok"]
+    ok = timings[timings["status"] == OK]
     if exclude_loaded:
         ok = without_loaded(ok)
     ok = ok.assign(ci_target=ok.get("ci_target", np.nan))[
@@ -210,7 +211,7 @@ def refinement_history(timings: pd.DataFrame, pairs: Sequence[Sequence[str]]) ->
     lines = []
     for last in range(int(timings["planned_round"].max()) + 1):
         rows = timings[(timings["planned_round"].fillna(0) <= last)
-                       & (timings["status"] == "ok")]
+                       & (timings["status"] == OK)]
         table = crossovers(rows, pairs)
         for _, row in table[table["time_basis"] == "warm"].iterrows():
             found = row["crossover_status"] == FOUND

@@ -11,6 +11,7 @@ import pandas as pd
 from parbench import columns, identity, stats
 from parbench.aggregate.read import family_columns, loaded_rows, sweep_positions
 from parbench.aggregate.speedup import speedups
+from parbench.columns.statuses import ERROR, EXCLUDED, OK, PARTIAL, UNSUPPORTED
 from parbench.replication import variance_components
 from parbench.stats import replicate_interval
 
@@ -60,23 +61,23 @@ def _combination_row(key: tuple, rows: Mapping[str, np.ndarray],
     loaded_jobs = set(replicate[first_of_job][job_loaded_flags].tolist())
     excluded = loaded_jobs if exclude_loaded else set()
     used = ~np.isin(replicate, list(excluded)) if excluded else np.ones(len(replicate), bool)
-    ok = used & (status == "ok")
+    ok = used & (status == OK)
     ok_replicate, ok_seconds = replicate[ok], seconds[ok]
     # The timed repeats of each replicate, in replicate order.
     starts = np.flatnonzero(np.r_[True, ok_replicate[1:] != ok_replicate[:-1]])
     samples = np.split(ok_seconds, starts[1:]) if ok.any() else []
     components = variance_components(samples)
     summary = {column: value for column, value in zip(IDENTITY, key)}
-    failed = int(np.sum(used & (status == "error")))
-    unsupported = bool(np.any(status == "unsupported"))
+    failed = int(np.sum(used & (status == ERROR)))
+    unsupported = bool(np.any(status == UNSUPPORTED))
     # A stateful workload's gathered states must add up too (empty: not stateful).
     states = rows["state_verified"] if "state_verified" in rows else np.array([])
     states_agree = all(str(state) != "False" for state in states if not pd.isna(state))
     warmups = rows["warmups_verified"] if "warmups_verified" in rows else np.array([True])
     messages = rows["error"]
     summary.update(
-        status=("unsupported" if unsupported else "excluded (loaded)" if not used.any()
-                else "error") if not ok.any() else ("partial" if failed else "ok"),
+        status=(UNSUPPORTED if unsupported else EXCLUDED if not used.any()
+                else ERROR) if not ok.any() else (PARTIAL if failed else OK),
         repeats=int(ok.sum()), failed=failed,
         verified=bool(rows["verified"].astype(bool).all()
                       and warmups.astype(bool).all() and states_agree),
@@ -166,7 +167,7 @@ def summary_with_samples(timings: pd.DataFrame, exclude_loaded: bool) -> pd.Data
     timings = timings.assign(_job_loaded=loaded_rows(timings))
     # Each job's timed seconds, summed once for the whole table (as pandas sums).
     sample = "sample_seconds" if "sample_seconds" in timings else "seconds"
-    ok_rows = timings[timings["status"] == "ok"]
+    ok_rows = timings[timings["status"] == OK]
     sampled = ok_rows.groupby(JOB)[sample].sum()
     timings = timings.assign(_job_sampled_seconds=sampled.reindex(
         pd.MultiIndex.from_frame(timings[JOB])).fillna(0).to_numpy())

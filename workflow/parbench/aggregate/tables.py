@@ -14,6 +14,7 @@ from parbench import columns, identity
 from parbench.aggregate.crossovers import CROSSOVER_COLUMNS, crossovers, refinement_history
 from parbench.aggregate.design import combination_designs, with_sweep_design
 from parbench.aggregate.summary import public_summary, replicate_gap_column, summary_with_samples
+from parbench.columns.statuses import INVALID_FILE
 from parbench.forked import forked_map
 from parbench.model import (
     FIT_WORKLOADS,
@@ -99,7 +100,7 @@ def combine(tables: Sequence[Mapping[str, pd.DataFrame]],
     needs only the columns `read_across_workloads` names."""
     timings = pd.concat([table["timings"] for table in tables], ignore_index=True)
     summary = pd.concat([table["summary"] for table in tables], ignore_index=True)
-    invalid = summary["status"] == "invalid file"
+    invalid = summary["status"] == INVALID_FILE
     summary = public_summary(summary[~invalid], timings)
     # Replicates' distance in jobs counts every workload's jobs in between.
     summary["replicate_min_gap_jobs"] = replicate_gap_column(summary, timings)
@@ -135,7 +136,7 @@ def cost_model(summary: pd.DataFrame, crossover: pd.DataFrame,
 
 def invalid_rows(tables: Sequence[Mapping[str, pd.DataFrame]]) -> pd.DataFrame:
     """The `invalid file` rows of every workload's summary, in workload order."""
-    frames = [table["summary"][table["summary"]["status"] == "invalid file"]
+    frames = [table["summary"][table["summary"]["status"] == INVALID_FILE]
               for table in tables]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -145,7 +146,7 @@ def invalid_file_rows(invalid: Sequence[tuple[str, str]], names: pd.Index) -> pd
     rows = []
     for path, problem in invalid:
         job = identity.parse_job_csv(path)
-        rows.append({**(dataclasses.asdict(job) if job else {}), "status": "invalid file",
+        rows.append({**(dataclasses.asdict(job) if job else {}), "status": INVALID_FILE,
                      "repeats": 0, "verified": False, "error": problem,
                      "format_version": columns.FORMAT_VERSION})
     return pd.DataFrame(rows).reindex(columns=names)

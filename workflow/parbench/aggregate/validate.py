@@ -18,11 +18,12 @@ from pathlib import Path
 import pandas as pd
 
 from parbench import columns, identity, migrations
+from parbench.columns.statuses import FAILURES, OK, PER_JOB
 
 # What every per-job CSV has (parbench.columns; provenance is checked by
 # aggregation's machine table, not here).
 REQUIRED = columns.required()
-STATUSES = {"ok", "error", "unsupported"}
+STATUSES = PER_JOB
 BOOLEAN = {"True", "False", "true", "false", "1", "0", "1.0", "0.0"}
 # Every declared column a file has that is not text, by its kind (a value of another
 # kind would change the type of the whole column aggregated). An empty cell is a
@@ -122,7 +123,7 @@ def job_csv_problems(rows: pd.DataFrame) -> list[str]:
     statuses = set(rows["status"]) - STATUSES
     if statuses:
         problems.append(f"column status: unknown values {sorted(statuses)}")
-    ok = rows[rows["status"] == "ok"]
+    ok = rows[rows["status"] == OK]
     empty = [int(index) + 2 for index, value in ok["seconds"].items()
              if not _is_number(value) or not math.isfinite(float(value))
              or float(value) <= 0]
@@ -148,7 +149,7 @@ def _too_few_for_its_stop(rows: pd.DataFrame) -> bool:
         return False
     timed = sum(value != "" for value in rows["seconds"])
     reason = rows["stop_reason"].iloc[0]
-    if reason in ("error", "unsupported"):  # the row that says so was its last
+    if reason in FAILURES:  # the row that says so was its last
         return reason not in set(rows["status"])
     if reason == "max_repeats" and _is_integer(rows["max_repeats"].iloc[0]):
         return timed < int(float(rows["max_repeats"].iloc[0]))

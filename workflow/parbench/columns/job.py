@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from parbench import identity, settings
+from parbench.columns import statuses
 from parbench.columns.table import (
     ANY,
     BYTES,
@@ -78,13 +79,8 @@ SERIES = (
 )
 
 OUTCOME = (
-    Column("status", TEXT, "", "`ok`; `error` for the row that records a failure (`seconds` "
-           "empty); `unsupported` when the series has no idiomatic way to run the combination",
-           JS, "outcome", required=True,
-           summary_meaning="`ok`; `partial` if some samples failed; `error` if none succeeded; "
-           "`unsupported`; `excluded (loaded)` when `exclude_loaded` left every replicate "
-           "out; `invalid file` for a per-job CSV `skip_invalid` left out (its `error` "
-           "names the file)"),
+    Column("status", TEXT, "", statuses.meanings(per_job=True), JS, "outcome",
+           required=True, summary_meaning=statuses.meanings(per_job=False)),
     Column("error", TEXT, "", "the exception of an `error` row (a size too large for the "
            "machine: before anything is allocated); why, for an `unsupported` one", JS,
            "outcome", required=True, summary_meaning="the first error message"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from parbench.columns.statuses import OK
 from parbench.figures import panels
 from parbench.figures.style import DEFAULT_WIDTH, markers, palette
 from parbench.identity import SERIAL
@@ -22,7 +23,7 @@ from parbench.interpreters import PROJECT, interpreter_column
 
 
 def interpreter_rows(summary: pd.DataFrame) -> pd.DataFrame:
-    rows = summary[(summary["status"] == "ok") & summary["median_seconds"].notna()]
+    rows = summary[(summary["status"] == OK) & summary["median_seconds"].notna()]
     return rows.assign(interpreter=interpreter_column(rows))
 
 

@@ -11,6 +11,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
 from parbench.backends import BACKENDS, SERIES_NAME  # noqa: E402
+from parbench.columns.statuses import ERROR, EXCLUDED, INVALID_FILE, UNSUPPORTED
 
 FAILURE_COLOR = "#d62728"
 LOADED_COLOR = "0.1"
@@ -150,8 +151,8 @@ def format_size(size: float, unit: str) -> str:
     return f"{size:.2g}"
 
 
-NOT_MEASURED = {"error": ("x", FAILURE_COLOR, "failed"),
-                "unsupported": ("_", "0.35", "unsupported"),
-                "excluded (loaded)": ("v", "0.35", "left out: loaded machine"),
-                "invalid file": ("x", "0.35", "left out: invalid CSV")}
+NOT_MEASURED = {ERROR: ("x", FAILURE_COLOR, "failed"),
+                UNSUPPORTED: ("_", "0.35", "unsupported"),
+                EXCLUDED: ("v", "0.35", "left out: loaded machine"),
+                INVALID_FILE: ("x", "0.35", "left out: invalid CSV")}
 LOADED_COLOR = "0.1"

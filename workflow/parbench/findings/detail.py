@@ -8,6 +8,7 @@ import math
 
 import pandas as pd
 
+from parbench.columns.statuses import MEASURED, UNSUPPORTED
 from parbench.findings import words
 from parbench.findings.document import Block, Heading, Paragraph, Table
 from parbench.findings.interpreters import interpreter_description
@@ -20,7 +21,7 @@ WARM = "warm"
 
 def measured_rows(rows: pd.DataFrame, column: str) -> pd.DataFrame:
     """The rows that measured `column`."""
-    return rows[rows["status"].isin(["ok", "partial"]) & rows[column].notna()]
+    return rows[rows["status"].isin(MEASURED) & rows[column].notna()]
 
 
 def _fastest(rows: pd.DataFrame, column: str) -> str:
@@ -97,10 +98,10 @@ def workload_section(workload: str, summary: pd.DataFrame,
 
 def undecided(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
     """What the run could not decide, counted."""
-    measured = summary[summary["status"].isin(["ok", "partial"])]
+    measured = summary[summary["status"].isin(MEASURED)]
     noisy = int(measured["noisy"].fillna(False).astype(bool).sum())
     loaded = int(summary["loaded"].fillna(False).astype(bool).sum())
-    failed = summary[~summary["status"].isin(["ok", "partial", "unsupported"])]
+    failed = summary[~summary["status"].isin([*MEASURED, UNSUPPORTED])]
     warm = crossover[crossover["time_basis"] == WARM]
     # A pair never measured side by side (a series left out of a workload, or one with
     # no way to run it) is no open question.
@@ -118,7 +119,7 @@ def undecided(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
         items.append(f"{words.counted(len(failed), 'combination')} failed or "
                      f"{'was' if len(failed) == 1 else 'were'} left out: "
                      + ", ".join(sorted(set(failed['status']))) + " (`error` in summary.csv).")
-    unsupported = int((summary["status"] == "unsupported").sum())
+    unsupported = int((summary["status"] == UNSUPPORTED).sum())
     if unsupported:
         items.append(f"{words.counted(unsupported, 'combination')} "
                      f"{'has' if unsupported == 1 else 'have'} no idiomatic way to run "

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from parbench.columns.statuses import OK
 from parbench.findings import words
 from parbench.findings.document import Block, Heading, Paragraph
 from parbench.interpreters import PROJECT, interpreter_column
@@ -19,7 +20,7 @@ def verdicts(summary: pd.DataFrame, challenger: str, baseline: str) -> dict[str,
     is told by Welch's t-test over replicates, stats.compare): one of OUTCOMES, the
     sizes' outcomes together."""
     found = {}
-    ok = summary[(summary["status"] == "ok") & summary["median_seconds"].notna()]
+    ok = summary[(summary["status"] == OK) & summary["median_seconds"].notna()]
     for (workload, kernel), rows in ok.groupby(["workload", "kernel"], sort=False):
         rows = rows[rows["workers"] == rows["workers"].max()] if (
             rows["series"] == challenger).any() else rows

@@ -5,6 +5,7 @@ checked current by a test, so that no result number in the docs is typed by hand
 
 from __future__ import annotations
 
+from parbench.columns.statuses import MEASURED
 from parbench.findings import words
 from parbench.findings.document import Heading, Paragraph, Table, markdown
 from parbench.findings.headline import headline
@@ -29,7 +30,7 @@ def regimes_page(run: str = REGIMES_RUN) -> str:
     if table is None:
         return f"`docs/data/{run}` compared no pair of series."
     machine = machines.iloc[0]
-    measured = summary[summary["status"].isin(["ok", "partial"])]
+    measured = summary[summary["status"].isin(MEASURED)]
     replicates = measured["replicates"].min(), measured["replicates"].max()
     replicate_words = (f"{replicates[0]:.0f}" if replicates[0] == replicates[1]
                        else f"{replicates[0]:.0f} to {replicates[1]:.0f}")

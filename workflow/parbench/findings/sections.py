@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from parbench.columns.statuses import MEASURED
 from parbench.findings import words
 from parbench.findings.detail import (
     WARM,
@@ -127,7 +128,7 @@ def regime_table(summary: pd.DataFrame, crossover: pd.DataFrame) -> Table | None
                            & (summary["tasks"] == tasks)
                            & ((summary["workers"] == workers)
                               | summary["single_process"].isin([True, "True"]))]
-        ran = set(measured.loc[measured["status"].isin(["ok", "partial"]), "series"])
+        ran = set(measured.loc[measured["status"].isin(MEASURED), "series"])
         # A pair one of whose series did not run on this curve has nothing to say.
         by_pair = {(row["challenger"], row["baseline"]): words.crossover_cell(row)
                    for _, row in rows.iterrows()

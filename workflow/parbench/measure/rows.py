@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from parbench import columns, machine, resources
 from parbench.backends import Limits, Series, get_backend, resolve_series
+from parbench.columns.statuses import ERROR, OK
 from parbench.identity import Job
 from parbench.measure.environment import limit_threads, wait_until_quiet
 from parbench.measure.run import JobRun
@@ -66,7 +67,7 @@ def measure_rows(job: Job, settings: JobSettings, series: Series | None = None,
         # Loaded: someone else was busy before the job or while it took its samples.
         loaded = bool(background_before > settings.quiet_cpu_fraction
                       or run.background_cpu_fraction_during > settings.quiet_cpu_fraction)
-        if not loaded or run.status != "ok" or attempt > settings.remeasure_loaded:
+        if not loaded or run.status != OK or attempt > settings.remeasure_loaded:
             break
         print(f"warning: attempt {attempt} ran on a loaded machine (others used "
               f"{background_before:.0%} before, {run.background_cpu_fraction_during:.0%} "
@@ -115,7 +116,7 @@ def failed_rows(job: Job, settings: JobSettings, series: Series, failure: str,
     except Exception:
         backend = _Unloadable(series.engine, job.workers)
     run = JobRun(job, settings, workload, backend)
-    run.status, run.error = "error", failure
+    run.status, run.error = ERROR, failure
     memory = {"peak_rss_bytes": math.nan, "peak_pss_bytes": math.nan}
     # What the backend and the workload settled on (a chunk size, loop lengths) died
     # with the process; the machine's state then is unknown, and not `loaded`.
@@ -151,7 +152,7 @@ def job_rows(job: Job, settings: JobSettings, series: Series, workload: Any, bac
         **{f"option_{name}": _cell(value) for name, value in series.options.items()},
         "size_unit": workload.size_unit,
         "kernel_level": workload.kernel_levels.get(job.kernel, math.nan),
-        "status": "ok",
+        "status": OK,
         "error": "",
         "startup_seconds": run.startup_seconds,
         # Joining a running cluster is not a cold start: never compare the two.

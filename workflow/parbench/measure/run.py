@@ -27,6 +27,7 @@ from typing import Any
 import psutil
 
 from parbench import machine, resources, stats
+from parbench.columns.statuses import ERROR, OK, UNSUPPORTED
 from parbench.identity import Job
 from parbench.measure.verify import max_relative_error
 from parbench.probes import empty_task
@@ -90,7 +91,7 @@ class JobRun:
         self.repeats: list[dict[str, Any]] = []
         self.startup_seconds = self.first_map_seconds = math.nan
         self.overhead_per_task_seconds = self.teardown_seconds = math.nan
-        self.stop_reason, self.error, self.status = "", "", "ok"
+        self.stop_reason, self.error, self.status = "", "", OK
         self.maps_per_sample = 1
         self.background_cpu_fraction_during = math.nan
         self.warmups_verified = True
@@ -116,9 +117,9 @@ class JobRun:
             self.overhead_per_task_seconds = dispatch_overhead(
                 self.backend, self.job.tasks, self.settings.calibration_repeats)
         except Unsupported as reason:
-            self.status, self.error = "unsupported", str(reason)
+            self.status, self.error = UNSUPPORTED, str(reason)
         except Exception as failure:  # any failure becomes data, not a crash
-            self.status = "error"
+            self.status = ERROR
             self.error = f"{type(failure).__name__}: {failure}".strip()
             traceback.print_exc(file=sys.stderr)
         except BaseException as interrupted:  # SIGTERM (Terminated), Ctrl-C: no row
@@ -270,7 +271,7 @@ class JobRun:
         if not wrong and self.warmups_verified and self.state_verified is not False:
             return
         for repeat in self.repeats:
-            repeat["status"] = "error"
+            repeat["status"] = ERROR
         worst = max((repeat["max_relative_error"] for repeat in wrong), default=math.nan)
         where = (f"{len(wrong)} of {len(self.repeats)} timed samples" if wrong
                  else "the warm-up maps" if not self.warmups_verified
@@ -288,7 +289,7 @@ class JobRun:
             self.backend.stop()
         except Exception as failure:
             self.error = self.error or f"stop failed: {type(failure).__name__}: {failure}"
-            self.status = "error" if self.status == "ok" else self.status
+            self.status = ERROR if self.status == OK else self.status
             traceback.print_exc(file=sys.stderr)
         # Teardown lasts until the machine is free again: some backends return
         # from stop() before their processes exit (ipyparallel's engine nannies
@@ -305,7 +306,7 @@ class JobRun:
     def repeat_rows(self) -> list[dict[str, Any]]:
         """One row per timed repeat, then one for the failure, if any."""
         rows = list(self.repeats)
-        if self.status != "ok":
+        if self.status != OK:
             rows.append({"repeat": len(rows), "seconds": math.nan, "verified": False,
                          "status": self.status, "error": self.error[:500]})
         return rows

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from parbench.columns.statuses import OK
 from parbench.identity import SERIAL
 from parbench.migrations import read_table
 from parbench.model.fit import fit_model, problem_of
@@ -153,7 +154,7 @@ def across_machines(sixteen: Path,
     predicts none of them, such as a run without the serial loop's compute)."""
     summary = read_table(sixteen / "summary.csv")
     cores = int(read_table(sixteen / "machines.csv")["available_cores"].iloc[0])
-    ok = summary[(summary["status"] == "ok") & (summary["series"] != SERIAL)]
+    ok = summary[(summary["status"] == OK) & (summary["series"] != SERIAL)]
     swept = ok.groupby(["workload", "kernel", "size", "tasks"])["workers"].transform("nunique")
     calibration, rest = ok[swept > 1], ok[swept == 1]
     models = [(f"fitted on {sixteen.name}'s own workers sweep",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from parbench.columns.statuses import OK
 from parbench.identity import LOCAL, SERIAL
 from parbench.model.terms import Problem, Terms, options_of_row, terms
 
@@ -76,7 +77,7 @@ def problem_of(row: Mapping) -> Problem:
 def fit_compute(summary: pd.DataFrame) -> dict[tuple[str, str], tuple[float, float]]:
     """Per workload and kernel, the serial loop's seconds per task against the size:
     a straight line through its points (non-negative; one size: through zero)."""
-    serial = summary[(summary["series"] == SERIAL) & (summary["status"] == "ok")]
+    serial = summary[(summary["series"] == SERIAL) & (summary["status"] == OK)]
     found = {}
     for (workload, kernel), rows in serial.groupby(["workload", "kernel"]):
         per_task = (rows["median_seconds"] / rows["tasks"]).to_numpy()
@@ -94,7 +95,7 @@ def fit_compute(summary: pd.DataFrame) -> dict[tuple[str, str], tuple[float, flo
 
 def serial_task_seconds(summary: pd.DataFrame) -> dict[tuple, float]:
     """The serial loop's measured seconds per task on each problem it ran."""
-    serial = summary[(summary["series"] == SERIAL) & (summary["status"] == "ok")]
+    serial = summary[(summary["series"] == SERIAL) & (summary["status"] == OK)]
     return {(row["workload"], row["kernel"], float(row["size"]), int(row["tasks"])):
             row["median_seconds"] / row["tasks"] for row in serial.to_dict("records")}
 
@@ -156,7 +157,7 @@ def fit_series(rows: pd.DataFrame, base: Model, measured: dict) -> SeriesModel:
 def fit_model(summary: pd.DataFrame, fit_workloads: tuple[str, ...], cores: int,
               machine: dict | None = None) -> Model:
     """The model of every series from the rows of `fit_workloads` (local, measured)."""
-    ok = summary[(summary["status"] == "ok") & summary["median_seconds"].notna()]
+    ok = summary[(summary["status"] == OK) & summary["median_seconds"].notna()]
     if "target" in ok:
         ok = ok[ok["target"].fillna(LOCAL) == LOCAL]
     base = Model({}, fit_compute(ok), cores, machine or {})

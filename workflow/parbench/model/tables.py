@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from parbench import columns
+from parbench.columns.statuses import OK
 from parbench.identity import LOCAL, SERIAL
 from parbench.model.fit import FITTED, Model, SeriesModel, problem_of, serial_task_seconds
 from parbench.model.terms import Problem, crossing, options_of_row, terms
@@ -42,7 +43,7 @@ def predict(model: Model, problem: Problem, task_seconds: float | None = None,
 def predictions(summary: pd.DataFrame, model: Model,
                 fit_workloads: tuple[str, ...] = FIT_WORKLOADS) -> pd.DataFrame:
     """Every measured local combination: measured and predicted warm time."""
-    ok = summary[(summary["status"] == "ok") & summary["median_seconds"].notna()]
+    ok = summary[(summary["status"] == OK) & summary["median_seconds"].notna()]
     if "target" in ok:
         ok = ok[ok["target"].fillna(LOCAL) == LOCAL]
     measured = serial_task_seconds(ok)

@@ -15,6 +15,7 @@ import pandas as pd
 from parbench.aggregate.crossovers import crossovers
 from parbench.aggregate.read import collect_timings
 from parbench.aggregate.summary import summary_with_samples
+from parbench.columns.statuses import MEASURED, OK
 from parbench.crossover import BRACKET, FIT, FOUND
 from parbench.crossover.bracket import NARROW_ENOUGH, inside
 from parbench.identity import COMBINATION, Job
@@ -67,7 +68,7 @@ def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
     replicates of the pair, each measuring both series at the bracket (the estimate
     times `factors`): each new replicate is one more paired line through the crossing,
     which is what the fitted interval rests on (parbench.crossover.fitted)."""
-    table = crossovers(timings[timings["status"] == "ok"], refinement.pairs)
+    table = crossovers(timings[timings["status"] == OK], refinement.pairs)
     table = table[(table["time_basis"] == "warm")
                   & table["workload"].map(refinement.refines)]
     single = timings.groupby("series")["single_process"].first().to_dict()
@@ -128,7 +129,7 @@ def noisy_top_ups(timings: pd.DataFrame, budget_seconds: float,
     `budget_seconds` of their measured job time is spent. A combination that `planned`
     (the refinement's jobs) already gives a replicate is left to those."""
     summary = summary_with_samples(timings, exclude_loaded=False)
-    noisy = summary[summary["noisy"].astype(bool) & summary["status"].isin(["ok", "partial"])
+    noisy = summary[summary["noisy"].astype(bool) & summary["status"].isin(MEASURED)
                     & (summary["replicates"] >= 2)]
     highest = timings.groupby(list(COMBINATION))["replicate"].max().to_dict()
     refined = {job.combination for job in planned}
