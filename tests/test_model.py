@@ -292,3 +292,19 @@ def test_every_two_core_model_is_asked_about_the_16_core_rows_and_says_when_it_c
     assert own is not None and own.count > 0
     assert answers["2cpu's model, cores = 16"].count == own.count
     assert answers["reference's model, cores = 16"] is None
+
+
+def test_every_parameter_of_a_model_table_is_declared_with_its_unit():
+    """model.csv's parameters and units are the declaration's (model/parameters.py), and
+    the fit's bounds are the declared ones: a factor is never below 1, a cost never
+    below 0, in the committed regimes run."""
+    from parbench.model import PARAMETERS
+
+    declared = {parameter.name: parameter for parameter in PARAMETERS}
+    table = read_table(DATA / "regimes/model.csv")
+    assert set(table["parameter"]) <= set(declared)
+    assert all(table["unit"] == table["parameter"].map(lambda name: declared[name].unit))
+    for name, parameter in declared.items():
+        rows = table[(table["parameter"] == name) & table["value"].notna()]
+        if parameter.bound is not None:
+            assert len(rows) and (rows["value"] >= parameter.bound).all(), name

@@ -8,6 +8,7 @@ import math
 import pandas as pd
 
 from parbench.crossover.bracket import LACK_OF_FIT_ALPHA
+from parbench.model.parameters import BOUNDS
 
 
 def seconds(value: float) -> str:
@@ -35,9 +36,6 @@ def size(value: float, unit: str) -> str:
     return f"{value:.3g}".replace("e+0", "e").replace("e+", "e")
 
 
-# Where a fitted cost model parameter is bounded (at least none; a compute factor at
-# least 1): one that sits there in every resample is not a measured "exactly none".
-BOUNDS = {"per_map_seconds": 0.0, "per_byte_seconds": 0.0, "compute_factor": 1.0}
 
 
 def estimate(parameter: str, value: float, low: float, high: float, show,
@@ -49,6 +47,7 @@ def estimate(parameter: str, value: float, low: float, high: float, show,
         parts = ["—", per]
     elif pd.isna(low):
         parts = [show(value), unit, per]
+    # One that sits at its bound in every resample is not a measured "exactly none".
     elif parameter in BOUNDS and value == low == high == BOUNDS[parameter]:
         parts = [show(value), unit, per, at_bound]
     else:

@@ -13,13 +13,15 @@ min(p, cores) workers with the series' own hand-out (chunks, one task at a time,
 split; threads on a GIL-holding kernel one at a time) and f its slowdown against the
 serial loop (fitted; 1/f is the compute efficiency). Cold adds the measured start-up.
 
+  parameters  each parameter's unit, bound and meaning, declared once
   terms     what the classes declare, and the schedule of the tasks
   fit       the parameters from the rows of `FIT_WORKLOADS`, with bootstrap intervals
   tables    model.csv, predictions.csv (held-out rows marked), predicted crossovers
   check     the committed runs against the model's targets (docs/model.md)
 """
 
-from parbench.model.fit import FITTED, Model, SeriesModel, fit_model
+from parbench.model.fit import Model, SeriesModel, fit_model
+from parbench.model.parameters import FITTED, PARAMETERS
 from parbench.model.tables import (
     FIT_WORKLOADS,
     model_from_table,
@@ -28,5 +30,5 @@ from parbench.model.tables import (
     predictions,
 )
 
-__all__ = ["FITTED", "FIT_WORKLOADS", "Model", "SeriesModel", "fit_model", "model_from_table",
-           "model_table", "predicted_crossovers", "predictions"]
+__all__ = ["FITTED", "FIT_WORKLOADS", "PARAMETERS", "Model", "SeriesModel", "fit_model",
+           "model_from_table", "model_table", "predicted_crossovers", "predictions"]

@@ -15,6 +15,7 @@ import pandas as pd
 
 from parbench.columns.statuses import OK
 from parbench.identity import LOCAL, SERIAL
+from parbench.model.parameters import BOUNDS, FITTED
 from parbench.model.terms import Problem, Terms, options_of_row, terms
 
 RESAMPLES = 200
@@ -30,8 +31,9 @@ def _nnls(matrix: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float]:
     return nnls(matrix, target)
 
 
-# The fitted parameters, in the order of the design matrix's columns.
-FITTED = ("per_map_seconds", "per_byte_seconds", "compute_factor")
+# The fitted parameters' bounds, in the order of the design matrix's columns: the
+# least squares fits each one's excess over its bound.
+OFFSETS = np.array([BOUNDS[name] for name in FITTED])
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ def fit_series(rows: pd.DataFrame, base: Model, measured: dict) -> SeriesModel:
     dispatch = float(np.nan_to_num(rows["overhead_per_task_seconds"].median()))
     startup = float(np.nan_to_num(rows["startup_seconds"].median()))
     design, target = _design(rows, base, measured, dispatch)
-    solution = _solve(design, target) + [0.0, 0.0, 1.0]  # the factor is 1 + its excess
+    solution = _solve(design, target) + OFFSETS  # the factor is 1 + its excess
     # A parameter whose term is zero in every row (bytes, for a series that ships none
     # or was fitted on no shared input) is not fitted: nan, not a measured 0.
     fitted = np.any(design != 0, axis=0)
@@ -145,7 +147,7 @@ def fit_series(rows: pd.DataFrame, base: Model, measured: dict) -> SeriesModel:
     draws = []
     for _ in range(RESAMPLES if len(rows) > 2 else 0):
         pick = rng.integers(0, len(rows), len(rows))
-        draws.append(_solve(design[pick], target[pick]) + [0.0, 0.0, 1.0])
+        draws.append(_solve(design[pick], target[pick]) + OFFSETS)
     intervals = {}
     if draws:
         low, high = np.percentile(np.array(draws), [2.5, 97.5], axis=0)

@@ -12,15 +12,13 @@ import pandas as pd
 from parbench import columns
 from parbench.columns.statuses import OK
 from parbench.identity import LOCAL, SERIAL
-from parbench.model.fit import FITTED, Model, SeriesModel, problem_of, serial_task_seconds
+from parbench.model.fit import Model, SeriesModel, problem_of, serial_task_seconds
+from parbench.model.parameters import FITTED, UNITS
 from parbench.model.terms import Problem, crossing, options_of_row, terms
 
 # The workloads the model is fitted on; it predicts the others (held out): data, compute
 # and dispatch teach it the costs, and balance, set-up and data-with-compute test them.
 FIT_WORKLOADS = ("shared_array", "exp_sinh", "tiny_tasks")
-UNITS = {"per_map_seconds": "s", "per_byte_seconds": "s/byte", "compute_factor": "×",
-         "dispatch_seconds": "s", "startup_seconds": "s",
-         "serial_task_seconds": "s", "serial_task_seconds_per_size": "s/size unit"}
 MACHINE = ("hostname", "cpu_model", "available_cores")
 
 
