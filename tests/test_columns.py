@@ -136,3 +136,30 @@ def test_every_status_is_declared_once_and_each_one_not_measured_has_a_mark():
     assert len(names) == len(set(names))
     assert set(NOT_MEASURED) == set(names) - set(statuses.MEASURED)
     assert ACCEPTED == statuses.PER_JOB == {statuses.OK, *statuses.FAILURES}
+
+
+def test_a_plugins_own_column_asks_nothing_aggregation_would_ignore(tmp_path, monkeypatch):
+    """Aggregation reads a plug-in's columns by their family (it may run without the
+    plug-in): each registered one asks for nothing else, and a workload named by path
+    that asks for a median is refused before any job, naming its key."""
+    import copy
+
+    from parbench import config_checks
+    from parbench.backends import BACKENDS
+    from parbench.workloads import WORKLOADS
+
+    for name, plugin in [*BACKENDS.items(), *WORKLOADS.items()]:
+        assert columns.plugin_column_problems(name, plugin.columns) == [], name
+    (tmp_path / "median_plugin.py").write_text(
+        "from parbench.columns import JOB, NUMBER, Column\n"
+        "from parbench.workloads.exp_sinh import ExpSinh\n"
+        "class Mine(ExpSinh):\n"
+        "    name = 'mine'\n"
+        "    columns = (Column('rate', NUMBER, '', 'a rate', (JOB,), 'job', "
+        "to_summary='median'),)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = {"workloads": {"mine": {"sizes": [10], "plugin": "median_plugin:Mine"}},
+              "min_repeats": 5, "max_repeats": 30, "compare": None, "refine": {}}
+    with pytest.raises(ValueError, match=r"config key workloads.mine.plugin: workload mine's "
+                                         r"column 'rate' asks to_summary='median'"):
+        config_checks.check_consistency(copy.deepcopy(config))

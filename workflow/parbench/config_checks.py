@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from parbench import columns
 from parbench.backends import Series, target_of
 from parbench.identity import KERNEL_NAME
 from parbench.sweep import comparisons, series, series_on_targets
@@ -124,6 +125,9 @@ def check_consistency(config: Mapping[str, Any]) -> None:
         except (ValueError, TypeError) as problem:
             raise ValueError(f"config key {key}: {problem}") from None
         chosen = workload_class(workload_name, workload.get("plugin"))
+        for problem in columns.plugin_column_problems(f"workload {workload_name}",
+                                                      chosen.columns):
+            raise ValueError(f"config key {key}: {problem}")
         for kernel in [one for one in workload.get("kernels") or known if one in known]:
             smallest = chosen.smallest_size(kernel)
             too_small = [size for size in workload["sizes"] if size < smallest]

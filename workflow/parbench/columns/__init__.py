@@ -142,6 +142,19 @@ def row(values: Mapping[str, Any], table: str = JOB) -> dict[str, Any]:
     return {name: values.get(name) for name in ordered(present, table)}
 
 
+def plugin_column_problems(owner: str, declared: tuple[Column, ...]) -> list[str]:
+    """What a backend's or workload's own columns (`columns`) ask that aggregation cannot
+    give: their values reach summary.csv as the first job's (the family's `to_summary`)
+    and are read as text (aggregation may run without the plug-in, and has only the
+    family's declaration); a declaration asking a median, say, would be silently
+    ignored. Empty where it asks nothing else."""
+    family = {column.to_summary for column in COLUMNS if column.family}
+    return [f"{owner}'s column {column.name!r} asks to_summary={column.to_summary!r}, "
+            f"but a plug-in's column reaches summary.csv as its first job's value: declare "
+            f"to_summary={sorted(family)[0]!r}, or none"
+            for column in declared if column.to_summary not in ("", *family)]
+
+
 def family_members(frame_columns: list[str], table: str = JOB) -> list[str]:
     """The columns of a frame that belong to a family carried by `table`, in order."""
     return [name for name in frame_columns
