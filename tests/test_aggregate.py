@@ -300,12 +300,16 @@ def test_a_second_file_of_one_job_is_refused_naming_both(job_csvs, tmp_path):
     shutil.copy(original, copy)
     outputs = [tmp_path / f"{name}.csv" for name in ("timings", "summary", "crossover",
                                                       "machines")]
+    # The copy first, as `parbench aggregate` finds them (raw/backup/… sorts first).
     with pytest.raises(InvalidJobCsv) as error:
-        aggregate([*job_csvs, copy], *outputs)
-    assert str(copy) in str(error.value) and str(original) in str(error.value)
-    aggregate([*job_csvs, copy], *outputs, skip_invalid=True)
+        aggregate([copy, *job_csvs], *outputs)
+    assert str(error.value).startswith(f"{copy}: the same job as {original}"), str(error.value)
+    aggregate([copy, *job_csvs], *outputs, skip_invalid=True)
     clean = pd.read_csv(aggregates_of(job_csvs, tmp_path / "clean").parent / "timings.csv")
     assert len(pd.read_csv(outputs[0])) == len(clean)
+    # The file at the job's own place is kept; the copy is the one listed.
+    listed = pd.read_csv(outputs[1]).query("status == 'invalid file'")
+    assert len(listed) == 1 and listed["error"].iloc[0].startswith(str(copy))
     # The same path named twice (a planner's repeated job) is one file, read once.
     aggregate([*job_csvs, original], *outputs)
     assert len(pd.read_csv(outputs[0])) == len(clean)

@@ -4,6 +4,7 @@ from summaries built to show one property each."""
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import math
 
 import matplotlib.pyplot as plt
@@ -135,13 +136,28 @@ def test_workers_figure_shows_the_problem_swept_over_workers():
 def test_crossover_line_is_drawn_at_the_crossover(aggregates):
     summary, crossover = read_table(aggregates["summary"]), read_table(aggregates["crossover"])
     figure = figure_of("scaling", summary, crossover, "shared_array", width=5)
-    # Vertical lines (axvline: one x, the axes' full height), each pair its own dash.
-    vertical = [line for ax in figure.axes for line in ax.get_lines()
-                if len(set(line.get_xdata())) == 1 and list(line.get_ydata()) == [0, 1]]
+    # Vertical lines (axvline: one x, the axes' full height), each pair its own dash
+    # within its panel.
+    by_panel = [[line for line in ax.get_lines()
+                 if len(set(line.get_xdata())) == 1 and list(line.get_ydata()) == [0, 1]]
+                for ax in figure.axes]
+    vertical = [line for lines in by_panel for line in lines]
     warm = crossover[crossover["time_basis"] == "warm"]
     assert sorted(line.get_xdata()[0] for line in vertical) == pytest.approx(
         sorted(warm["crossover_size"].dropna()))
-    assert len({line.get_linestyle() for line in vertical}) == len(vertical)
+    assert all(len({line.get_linestyle() for line in lines}) == len(lines)
+               for lines in by_panel)
+    # Two crossovers found on one panel: two dashes, two colours.
+    row = warm.dropna(subset=["crossover_size"]).iloc[0]
+    two = pd.DataFrame([row, row.copy()]).assign(baseline=["pool", "pool-c1"],
+                                                 crossover_size=[1e6, 2e6])
+    figure, axes = panels.grid(1, 1, 4)
+    panels.mark_crossover(axes[0][0], two, "bytes", (1e5, 1e7),
+                          {"pool": (1, 0, 0), "pool-c1": (0, 0, 1)})
+    lines = [line for line in axes[0][0].get_lines() if len(set(line.get_xdata())) == 1]
+    assert len({line.get_linestyle() for line in lines}) == 2
+    assert len({tuple(line.get_color()) for line in lines}) == 2
+    plt.close(figure)
 
 
 def test_an_unsupported_combination_is_summarised_and_drawn(aggregates):
@@ -248,6 +264,10 @@ def test_every_backend_declares_a_colour_and_a_marker_of_its_own():
     colours = [to_rgb(backend.colour) for backend in BACKENDS.values()
                if is_color_like(backend.colour)]
     assert len(colours) == len(BACKENDS) == len(set(colours))
+    # Told apart at a glance, not merely unequal (Pool's orange beside a vermilion was
+    # 0.2 apart in RGB).
+    closest = min(math.dist(one, other) for one, other in itertools.combinations(colours, 2))
+    assert closest >= 0.25, closest
     assert len({backend.marker for backend in BACKENDS.values()}) == len(BACKENDS)
     assert {backend.scheduling for backend in BACKENDS.values()} <= {"dynamic", "static"}
 
@@ -274,10 +294,33 @@ def test_an_interval_over_one_replicate_says_it_covers_within_job_noise_only():
     row = {"challenger": "ray", "baseline": "pool", "crossover_status": "found",
            "method": "interpolated", "crossover_size": 2e6, "crossover_ci_low": 1.9e6,
            "crossover_ci_high": 2.1e6, "found_fraction": 1.0, "sizes_compared": 3}
-    for replicates, said in ((1, True), (3, False)):
+    # The pair's own replicates decide, not another series' on the panel.
+    for replicates, said in (({"ray": 1, "pool": 1, "serial": 3}, True),
+                             ({"ray": 3, "pool": 3, "serial": 1}, False)):
         figure, axes = panels.grid(1, 1, 4)
         panels.mark_crossover(axes[0][0], pd.DataFrame([row]), "bytes", (1e5, 1e7),
                               replicates=replicates)
         text = " ".join(label.get_text() for label in axes[0][0].texts)
         assert ("within-job noise only" in text) is said, text
         plt.close(figure)
+
+
+def test_a_figure_keeps_the_width_asked_for_and_nothing_reaches_its_edge(aggregates, tmp_path):
+    """`figure_width_inches: 3.5` is a paper's single column: every figure is saved that
+    wide (saved 'tight', a long legend made one 9.7 in), its long titles and legend
+    wrapped or folded to fit, and no ink at the image's edge (cut off)."""
+    from PIL import Image
+
+    summary, crossover = read_table(aggregates["summary"]), read_table(aggregates["crossover"])
+    tables = {"predictions": read_table(aggregates["predictions"])}
+    written = draw_scope(WORKLOAD, summary, crossover,
+                         stems_under(tmp_path, WORKLOAD, "shared_array"), "shared_array",
+                         width=3.5)
+    written += draw_scope(OVERVIEW, summary, crossover, stems_under(tmp_path, OVERVIEW),
+                          width=3.5, tables=tables)
+    for path in [path for path in written if path.suffix == ".png"]:
+        image = Image.open(path)
+        assert image.size[0] == round(3.5 * 200), (path.name, image.size)
+        pixels = np.asarray(image.convert("L"))
+        edges = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+        assert edges.min() >= 200, path.name

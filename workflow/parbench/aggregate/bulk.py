@@ -61,21 +61,22 @@ def distinct_jobs(paths: Iterable[str | Path],
     job (a copy in a backup folder, a file named without `_rep` beside its `_rep0`)
     would count its rows twice, so it is refused, naming both files (InvalidJobCsv, or
     listed in `invalid`)."""
-    first_of: dict[identity.Job, str] = {}
-    kept, seen = [], set()
-    for path in paths:
-        if str(path) in seen:
-            continue  # the same file named twice is read once
-        seen.add(str(path))
+    files_of: dict[identity.Job | None, list[str | Path]] = {}
+    for path in dict.fromkeys(paths):  # the same file named twice is read once
         job = identity.parse_job_csv(str(path))
-        if job is not None and job in first_of:
-            _reject(path, f"{path}: the same job as {first_of[job]} (a copy?): each job's "
-                    "rows are aggregated once; remove one of the two", invalid)
-            continue
-        if job is not None:
-            first_of[job] = str(path)
-        kept.append(path)
-    return kept
+        files_of.setdefault(job, []).append(path)
+    kept = set(files_of.pop(None, []))
+    for job, files in files_of.items():
+        # The file at the job's own place (raw/<workload>/…) is the job's; another is
+        # the copy, wherever it sorts (raw/backup/… sorts first).
+        own = identity.job_csv(job).removeprefix("results/")
+        chosen = next((path for path in files if str(path).endswith(own)), files[0])
+        kept.add(chosen)
+        for path in files:
+            if path is not chosen:
+                _reject(path, f"{path}: the same job as {chosen} (a copy?): each job's "
+                        "rows are aggregated once; remove one of the two", invalid)
+    return [path for path in dict.fromkeys(paths) if path in kept]
 
 
 def _read_group(header: str, files: list[tuple[str, str]],

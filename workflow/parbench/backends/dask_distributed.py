@@ -56,6 +56,7 @@ class DaskBackend(Backend):
 
     supports_worker_states = True
     _chosen: list[str] | None = None  # on a cluster: the workers this job uses
+    _shipped: tuple[str, list[str]] | None = None  # the zip it sent, and to which workers
 
     def start(self, worker_setup=None) -> None:
         import dask
@@ -112,18 +113,32 @@ class DaskBackend(Backend):
         for address, info in sorted(single.items()):
             by_host.setdefault(info.get("host", address), []).append(address)
         chosen = spread_over_hosts(by_host, self.workers)
+        self._ship_parbench(chosen)
+        self._rules = self._client.run_on_scheduler(shipping.scheduler_rules)
+        return chosen
+
+    def _ship_parbench(self, chosen: list[str]) -> None:
+        """This job's parbench on the chosen workers: theirs where it is the same code,
+        sent (and taken off as the job stops) where they have none, refused where
+        they import another (tasks would run code this job does not)."""
         shipping.send_by_value()
-        missing = [address for address, found in self._client.run(
-            shipping.parbench_importable, workers=chosen).items() if not found]
+        own = shipping.source_digest()
+        theirs = self._client.run(shipping.source_digest, workers=chosen)
+        other = sorted(address for address, digest in theirs.items()
+                       if digest is not None and digest != own)
+        if other:
+            raise RuntimeError(f"the Dask workers {other} import another parbench than this "
+                               "job's: install the same one there, or none (the job then "
+                               "sends its own)")
+        missing = [address for address, digest in theirs.items() if digest is None]
         if missing:
             data, name = shipping.parbench_archive()
+            self._shipped = (name, missing)
             installed = self._client.run(shipping.install_archive, data, name, workers=missing)
-            still = [address for address, found in installed.items() if not found]
+            still = sorted(address for address, digest in installed.items() if digest != own)
             if still:
                 raise RuntimeError(f"parbench cannot be imported on the Dask workers {still}, "
                                    "even after sending it; install it there")
-        self._rules = self._client.run_on_scheduler(shipping.scheduler_rules)
-        return chosen
 
     def cluster_resources(self) -> dict[str, Any]:
         if self._chosen is None:
@@ -171,6 +186,10 @@ class DaskBackend(Backend):
         if client is not None and self._chosen:  # a shared cluster: left as found
             with contextlib.suppress(Exception):
                 client.run(worker_state.clear, workers=self._chosen)
+            shipped, self._shipped = self._shipped, None
+            if shipped is not None:
+                with contextlib.suppress(Exception):
+                    client.run(shipping.remove_archive, shipped[0], workers=shipped[1])
         try:
             if client is not None:
                 client.close()

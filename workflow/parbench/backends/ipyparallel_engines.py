@@ -60,7 +60,7 @@ class IpyparallelBackend(Backend):
                "**waiting for the results**")
     startup_covers = "controller + engines registered"
     shared_input_travels = "pushed to the engines once per map"
-    colour = "#d55e00"
+    colour = "#6a3d9a"
     marker = "^"
     packages = ("ipyparallel", "pyzmq")
     process_markers = ("ipengine", "ipcontroller", "ipyparallel.engine",
@@ -178,9 +178,13 @@ class IpyparallelBackend(Backend):
         view = getattr(self, "_view", None)
         if view is None:
             return
-        with contextlib.suppress(Exception):
-            view.execute(f"globals().pop({PUSHED_NAME!r}, None)", block=False).get(timeout=10)
-            view.apply_async(worker_state.clear).get(timeout=10)
+        # Both asked at once, each waited on alone: one that cannot be answered (a busy
+        # engine) does not keep the other from being sent.
+        asked = [view.execute(f"globals().pop({PUSHED_NAME!r}, None)", block=False),
+                 view.apply_async(worker_state.clear)]
+        for answer in asked:
+            with contextlib.suppress(Exception):
+                answer.get(timeout=10)
 
     scheduling = "static"  # DirectView.map splits the tasks evenly, up front
 

@@ -148,11 +148,13 @@ def plugin_column_problems(owner: str, declared: tuple[Column, ...]) -> list[str
     and are read as text (aggregation may run without the plug-in, and has only the
     family's declaration); a declaration asking a median, say, would be silently
     ignored. Empty where it asks nothing else."""
-    family = {column.to_summary for column in COLUMNS if column.family}
+    # The families plug-ins' columns belong to (`backend_<name>`, `workload_<name>`).
+    read_as = {column.to_summary for column in COLUMNS
+               if column.family and column.name.endswith("_<name>")}
     return [f"{owner}'s column {column.name!r} asks to_summary={column.to_summary!r}, "
             f"but a plug-in's column reaches summary.csv as its first job's value: declare "
-            f"to_summary={sorted(family)[0]!r}, or none"
-            for column in declared if column.to_summary not in ("", *family)]
+            f"to_summary={' or '.join(repr(how) for how in sorted(read_as))}, or none"
+            for column in declared if column.to_summary not in ("", *read_as)]
 
 
 def family_members(frame_columns: list[str], table: str = JOB) -> list[str]:

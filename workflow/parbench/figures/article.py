@@ -45,7 +45,7 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None = None,
         ax.text(max(row["cold_seconds"], row["median_seconds"]) * 1.4, position,
                 f"{row['median_seconds']:.3g} s [{row['ci_low']:.3g}, {row['ci_high']:.3g}]"
                 f"   cold {row['cold_seconds']:.3g} s   ×{row['speedup']:.2f}",
-                va="center", fontsize=6)
+                va="center", fontsize=6, clip_on=True)  # never past the panel
     ax.set_yticks(range(len(rows)), [f"{backend} ({kernel})" for kernel, backend in rows])
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xscale("log")

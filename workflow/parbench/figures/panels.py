@@ -3,6 +3,7 @@ crossover labels, log axes, legends, and saving as PNG and PDF."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -151,12 +152,12 @@ CROSSOVER_LINES = ((":", "dotted"), ("--", "dashed"), ("-.", "dash-dotted"))
 
 def mark_crossover(ax, crossovers: pd.DataFrame, unit: str,
                     sizes: tuple[float, float], colours: dict | None = None,
-                    replicates: float = float("nan")) -> None:
+                    replicates: dict | None = None) -> None:
     """At each crossover a line in its baseline's colour (`colours`), dotted, dashed,
     then dash-dotted, named at its foot, a span of that colour for its 95 % interval,
-    and a label that says which line is which (`replicates`: the fewest a combination
-    of the panel ran; with one, an interpolated interval covers within-job noise only,
-    and its label says so)."""
+    and a label that says which line is which (`replicates`: per series, the fewest a
+    combination of it ran on the panel; where the pair's is one, an interpolated
+    interval covers within-job noise only, and its label says so)."""
     labels, drawn = [], 0
     for _, row in crossovers.iterrows():
         if row.get("sizes_compared") == 0:
@@ -172,8 +173,10 @@ def mark_crossover(ax, crossovers: pd.DataFrame, unit: str,
             ax.annotate(pair, (row["crossover_size"], 0.0), xycoords=("data", "axes fraction"),
                         xytext=(2, 2), textcoords="offset points", rotation=90,
                         va="bottom", fontsize=5.5, color=colour)
+            fewest = min((replicates or {}).get(name, float("nan"))
+                         for name in (row["challenger"], row["baseline"]))
             alone = (" (1 replicate: within-job noise only)"
-                     if replicates == 1 and row.get("method") == "interpolated" else "")
+                     if fewest == 1 and row.get("method") == "interpolated" else "")
             labels.append(f"{row['challenger']} < {row['baseline']} above "
                           f"{format_size(row['crossover_size'], unit)} ({style_name})\n"
                           f"  95 % CI {interval_label(row, unit, sizes)}{alone}")
@@ -200,8 +203,14 @@ def legend(figure, axes, extra: list | None = None) -> None:
     for handle in extra or []:
         handles.setdefault(handle.get_label(), handle)
     if handles:
-        figure.legend(list(handles.values()), list(handles), loc="outside lower center",
-                      ncols=min(len(handles), 5), frameon=False)
+        figure_legend(figure, list(handles.values()), list(handles), min(len(handles), 5))
+
+
+def figure_legend(figure, handles: list, labels: list[str], columns: int):
+    """The figure's legend, below its panels (fit_to_width gives it fewer columns where
+    it is wider than the figure)."""
+    return figure.legend(handles, labels, loc="outside lower center", ncols=columns,
+                         frameon=False)
 
 
 def noisy_handle():
@@ -214,14 +223,67 @@ def loaded_handle():
                       markeredgecolor=LOADED_COLOR, label="ringed: loaded machine")
 
 
+# The resolution figures are saved at (PNG; the PDF is vector).
+DPI = 200
+
+
+def fit_to_width(figure, rounds: int = 8) -> None:
+    """Titles, corner labels and legend entries wrapped, and the figure's legends given
+    fewer columns (the figure as much taller as they grow), until each fits: a figure
+    keeps the width it was asked for (a paper's column), and nothing is cut at its
+    edge. Measured at the resolution it is saved at (text is wider there)."""
+    figure.set_dpi(DPI)
+    for _ in range(rounds):
+        figure.draw_without_rendering()  # where everything is, as laid out now
+        renderer = figure.canvas.get_renderer()
+        width = figure.bbox.width
+        texts = [(figure._suptitle, width * 0.98)] if figure.get_suptitle() else []
+        for ax in figure.axes:
+            texts += [(ax.title, ax.bbox.width)] if ax.get_title() else []
+            texts += [(ax.xaxis.label, ax.bbox.width)] if ax.get_xlabel() else []
+            # Corner labels (placed in the panel's own coordinates); a label at a data
+            # point stays one line.
+            texts += [(text, ax.bbox.width * 0.96) for text in ax.texts
+                      if text.get_transform() == ax.transAxes]
+        for legend in figure.legends:
+            texts += [(text, width * 0.8) for text in legend.get_texts()]
+        changed = False
+        for text, room in texts:
+            extent = text.get_window_extent(renderer).width
+            if extent > room and text.get_text():
+                lines = text.get_text().split("\n")
+                columns = max(12, int(max(map(len, lines)) * room / extent * 0.95))
+                wrapped = "\n".join(textwrap.fill(line, columns) for line in lines)
+                changed = changed or wrapped != text.get_text()
+                text.set_text(wrapped)
+        for legend in list(figure.legends):
+            box = legend.get_window_extent(renderer)
+            if box.width > width * 0.98 and legend._ncols > 1:
+                # A legend's columns are laid out as it is made: made again, with fewer.
+                entries = len(legend.get_texts())
+                rows = -(-entries // legend._ncols)
+                fewer = max(1, min(legend._ncols - 1,
+                                   int(legend._ncols * width * 0.95 / box.width)))
+                handles = list(legend.legend_handles)
+                labels = [text.get_text() for text in legend.get_texts()]
+                legend.remove()
+                figure_legend(figure, handles, labels, fewer)
+                # As much taller as the legend grows: the panels keep their height.
+                grow = (-(-entries // fewer) - rows) * box.height / max(rows, 1) / figure.dpi
+                figure.set_size_inches(figure.get_figwidth(), figure.get_figheight() + grow)
+                changed = True
+        if not changed:
+            return
+
+
 def save(figure, output_stem: str | Path) -> list[Path]:
     output_stem = Path(output_stem)
     output_stem.parent.mkdir(parents=True, exist_ok=True)
+    fit_to_width(figure)
     written = []
     for suffix in (".png", ".pdf"):
         path = output_stem.with_suffix(suffix)
-        # Tight: a long legend or title is never cut at the edge.
-        figure.savefig(path, dpi=200, bbox_inches="tight", pad_inches=0.05)
+        figure.savefig(path, dpi=DPI)
         written.append(path)
         # The layout is the same in both files: computed once, for the first.
         figure.set_layout_engine("none")

@@ -8,6 +8,15 @@ from parbench.figures import panels
 from parbench.figures.style import DEFAULT_WIDTH, markers, palette, parallel_rows
 
 
+def replicates_of(cell: pd.DataFrame) -> dict:
+    """Per series, the fewest replicates a combination of it ran (a failed one's 0 left
+    out: it says nothing of the others)."""
+    if "replicates" not in cell:
+        return {}
+    ran = cell[cell["replicates"] > 0]
+    return ran.groupby("series")["replicates"].min().to_dict()
+
+
 def draw(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
          width: float = DEFAULT_WIDTH):
     """Median time per map vs size, log-log, CI bands, crossover with its interval."""
@@ -23,7 +32,7 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
         panels.mark_crossover(ax, warm[(warm["kernel"] == kernel) & (warm["tasks"] == task_count)
                                  & (warm["workers"] == top_workers)], unit,
                         (cell["size"].min(), cell["size"].max()), styles[0],
-                        cell["replicates"].min() if "replicates" in cell else float("nan"))
+                        replicates_of(cell))
         panels.log_axes(ax, unit, "median time per map (s)", cell["size"], cell["median_seconds"],
                   "no successful run")
 

@@ -90,8 +90,8 @@ def _boundaries(ax, cell: pd.DataFrame, crossover: pd.DataFrame, kernel_of_level
             rows = crossover[(crossover["kernel"] == kernel_of_level[level])
                              & (crossover["challenger"] == challenger)
                              & (crossover["baseline"] == baseline)]
-            if rows.empty:
-                continue
+            if rows.empty or rows.iloc[0].get("sizes_compared") == 0:
+                continue  # the pair did not both run at this level: nothing to mark
             row = rows.iloc[0]
             status = str(row["crossover_status"])
             if status == FOUND:
@@ -170,8 +170,9 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None, workload: str,
     legend.append(Patch(facecolor="white", edgecolor="0.5", hatch="///",
                         label=f"no clear winner (not told apart by "
                               f"{compared_by(data.get('replicates', []))})"))
-    figure.legend(handles=legend + boundary_handles, loc="outside lower center",
-                  ncols=min(len(legend) + len(boundary_handles), 4), frameon=False)
+    handles = legend + boundary_handles
+    panels.figure_legend(figure, handles, [handle.get_label() for handle in handles],
+                         min(len(handles), 4))
     figure.suptitle(f"{workload}: fastest backend per cell (×: margin over the runner-up)"
                     f"{note}")
     return figure

@@ -44,16 +44,22 @@ def options_of_series(series: Series) -> Options:
 
 def options_of_row(row: Mapping[str, Any]) -> Options | None:
     """Problem.options from a table row's `engine` and `option_<name>` cells (written as
-    text, `null` for none: read back as YAML would); None where the row has no engine
-    the registry knows."""
+    text, `null` for none: read back as YAML would, an empty one as none); None where the
+    row has no engine the registry knows."""
     engine = row.get("engine")
     if not isinstance(engine, str) or engine not in BACKENDS:
         return None
     values = {}
     for option in option_fields(BACKENDS[engine]):
-        cell = row.get(f"option_{option.name}")
+        column = f"option_{option.name}"
+        if column not in row:
+            continue  # not recorded (a file from before the option): the default
+        cell = row[column]
         if isinstance(cell, float) and math.isnan(cell):
-            continue  # not recorded: the backend's default
+            # Rows write a series' every option, None as `null`, which a table read
+            # with pandas' missing values gives back as NaN.
+            values[option.name] = None
+            continue
         if isinstance(cell, str):
             try:
                 cell = yaml.safe_load(cell)
