@@ -308,3 +308,20 @@ def test_every_parameter_of_a_model_table_is_declared_with_its_unit():
         rows = table[(table["parameter"] == name) & table["value"].notna()]
         if parameter.bound is not None:
             assert len(rows) and (rows["value"] >= parameter.bound).all(), name
+
+
+def test_an_option_given_as_null_is_modelled_as_null_after_a_csv(tmp_path):
+    """`joblib-nomm: {max_nbytes: null}` (no memory-mapping) is written `null`, which a
+    table read back gives as NaN: still null, not joblib's default 1M."""
+    from parbench.backends import series_from_config
+
+    nomm = series_from_config({"joblib-nomm": {"max_nbytes": None}})["joblib-nomm"]
+    pd.DataFrame([{"series": "joblib-nomm", "engine": "joblib", "option_batch_size": "auto",
+                   "option_max_nbytes": "null", "format_version": 4}]).to_csv(
+        tmp_path / "rows.csv", index=False)
+    row = read_table(tmp_path / "rows.csv").iloc[0].to_dict()
+    assert options_of_row(row) == options_of_series(nomm)
+    problem = Problem("shared_array", "numpy", "joblib-nomm", 10 * MB, 16, 2,
+                      options_of_row(row))
+    by_name = Problem("shared_array", "numpy", "joblib", 10 * MB, 16, 2)
+    assert terms(problem, 0.0, 2).shipped_bytes > terms(by_name, 0.0, 2).shipped_bytes
