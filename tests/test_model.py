@@ -232,6 +232,8 @@ def test_parbench_predict_answers_a_design_that_never_ran(aggregates, tmp_path: 
     assert "predicted crossovers" in result.stdout
     predicted = pd.read_csv(tmp_path / "predicted.csv")
     assert len(predicted) == 4 and predicted["measured_seconds"].isna().all()
+    # shared_array is a workload the model is fitted on: not held out.
+    assert not predicted["held_out"].any()
     assert (predicted["predicted_seconds"] > 0).all()
 
 

@@ -56,8 +56,8 @@ def _samples(rows: pd.DataFrame, basis: str) -> dict[int, list[np.ndarray]]:
     _curve_rows): `warm` (the repeats) or `cold` (start-up + first map).
 
     A job starts its backend once, so one cold value per job; its interval
-    comes from resampling the start-ups of every job of the sweep (start-up
-    does not depend on the problem size) added to each job's first map.
+    comes from resampling the start-ups of every job of `rows` (that series on the
+    curve: start-up does not depend on the problem size) added to each job's first map.
     """
     size, replicate = rows["size"].to_numpy(), rows["replicate"].to_numpy()
     new_job = _new_job(size, replicate)

@@ -14,7 +14,7 @@ import yaml
 from parbench import columns, config_checks, sweep
 from parbench.identity import SERIAL
 from parbench.model.fit import Model
-from parbench.model.tables import predict
+from parbench.model.tables import FIT_WORKLOADS, predict
 from parbench.model.terms import Problem, crossing, options_of_series
 
 
@@ -74,6 +74,8 @@ def predicted_design(config: dict[str, Any], model: Model) -> tuple[pd.DataFrame
 
 def prediction_rows(times: pd.DataFrame) -> pd.DataFrame:
     """`predict --csv`: the columns of predictions.csv, the measured ones empty."""
-    return times.assign(relative_error=math.nan, held_out=True,
+    # Held out as predictions.csv says it: a workload the model was not fitted on.
+    return times.assign(relative_error=math.nan,
+                        held_out=~times["workload"].isin(FIT_WORKLOADS),
                         format_version=columns.FORMAT_VERSION)[
         columns.names(columns.PREDICTIONS)]
