@@ -310,9 +310,17 @@ def test_a_second_file_of_one_job_is_refused_naming_both(job_csvs, tmp_path):
     # The file at the job's own place is kept; the copy is the one listed.
     listed = pd.read_csv(outputs[1]).query("status == 'invalid file'")
     assert len(listed) == 1 and listed["error"].iloc[0].startswith(str(copy))
-    # The same path named twice (a planner's repeated job) is one file, read once.
-    aggregate([*job_csvs, original], *outputs)
+    # The same path named twice (a planner's repeated job, as text and as a Path) is one
+    # file, read once.
+    aggregate([*job_csvs, str(original)], *outputs)
     assert len(pd.read_csv(outputs[0])) == len(clean)
+    # A copy whose path ends as the job's own (raw/old/raw/…) is still the copy.
+    nested = tmp_path / "raw/old" / SMALL_RUN.name / original.relative_to(SMALL_RUN)
+    nested.parent.mkdir(parents=True)
+    shutil.copy(original, nested)
+    aggregate([nested, *job_csvs], *outputs, skip_invalid=True)
+    listed = pd.read_csv(outputs[1]).query("status == 'invalid file'")
+    assert len(listed) == 1 and listed["error"].iloc[0].startswith(str(nested))
 
 
 @pytest.mark.parametrize("body", [

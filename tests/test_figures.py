@@ -324,3 +324,21 @@ def test_a_figure_keeps_the_width_asked_for_and_nothing_reaches_its_edge(aggrega
         pixels = np.asarray(image.convert("L"))
         edges = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
         assert edges.min() >= 200, path.name
+
+
+def test_a_legend_folded_to_fit_keeps_its_markers(aggregates):
+    """A figure legend too wide for a single column is made again with fewer columns,
+    from the handles it was made with: error-bar entries keep their markers."""
+    summary, crossover = read_table(aggregates["summary"]), read_table(aggregates["crossover"])
+    figure = figure_of("workers", summary, crossover, "shared_array", width=2.5)
+    def looks(legend) -> dict:
+        return {text.get_text(): (type(handle).__name__,
+                                  getattr(handle, "get_marker", lambda: None)())
+                for text, handle in zip(legend.get_texts(), legend.legend_handles)}
+
+    before = looks(figure.legends[0])
+    columns = figure.legends[0]._ncols
+    panels.fit_to_width(figure)
+    assert figure.legends[0]._ncols < columns  # folded
+    assert looks(figure.legends[0]) == before
+    plt.close(figure)

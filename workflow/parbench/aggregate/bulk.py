@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -61,22 +62,26 @@ def distinct_jobs(paths: Iterable[str | Path],
     job (a copy in a backup folder, a file named without `_rep` beside its `_rep0`)
     would count its rows twice, so it is refused, naming both files (InvalidJobCsv, or
     listed in `invalid`)."""
+    # The same file named twice (as text or as a Path) is read once.
+    unique = list({os.path.normpath(str(path)): path for path in paths}.values())
     files_of: dict[identity.Job | None, list[str | Path]] = {}
-    for path in dict.fromkeys(paths):  # the same file named twice is read once
-        job = identity.parse_job_csv(str(path))
-        files_of.setdefault(job, []).append(path)
-    kept = set(files_of.pop(None, []))
+    for path in unique:
+        files_of.setdefault(identity.parse_job_csv(str(path)), []).append(path)
+    kept = {id(path) for path in files_of.pop(None, [])}
     for job, files in files_of.items():
-        # The file at the job's own place (raw/<workload>/…) is the job's; another is
-        # the copy, wherever it sorts (raw/backup/… sorts first).
+        # The file at the job's own place (<results>/raw/<workload>/…, the results
+        # folder itself under no raw/) is the job's; another is the copy, wherever it
+        # sorts (raw/backup/… sorts first; raw/old/raw/… ends as the job's own does).
         own = identity.job_csv(job).removeprefix("results/")
-        chosen = next((path for path in files if str(path).endswith(own)), files[0])
-        kept.add(chosen)
+        placed = [path for path in files if str(path).endswith(own)
+                  and "raw" not in Path(str(path)[:-len(own)]).parts]
+        chosen = (placed or files)[0]
+        kept.add(id(chosen))
         for path in files:
             if path is not chosen:
                 _reject(path, f"{path}: the same job as {chosen} (a copy?): each job's "
                         "rows are aggregated once; remove one of the two", invalid)
-    return [path for path in dict.fromkeys(paths) if path in kept]
+    return [path for path in unique if id(path) in kept]
 
 
 def _read_group(header: str, files: list[tuple[str, str]],

@@ -123,13 +123,15 @@ class DaskBackend(Backend):
         they import another (tasks would run code this job does not)."""
         shipping.send_by_value()
         own = shipping.source_digest()
-        theirs = self._client.run(shipping.source_digest, workers=chosen)
+        theirs = self._client.run(shipping.installed_digest, workers=chosen)
         other = sorted(address for address, digest in theirs.items()
                        if digest is not None and digest != own)
         if other:
             raise RuntimeError(f"the Dask workers {other} import another parbench than this "
                                "job's: install the same one there, or none (the job then "
                                "sends its own)")
+        # No parbench of their own (one another job sent counts as none: it goes with
+        # that job): this job's, under a name of its own.
         missing = [address for address, digest in theirs.items() if digest is None]
         if missing:
             data, name = shipping.parbench_archive()
@@ -186,10 +188,10 @@ class DaskBackend(Backend):
         if client is not None and self._chosen:  # a shared cluster: left as found
             with contextlib.suppress(Exception):
                 client.run(worker_state.clear, workers=self._chosen)
-            shipped, self._shipped = self._shipped, None
-            if shipped is not None:
-                with contextlib.suppress(Exception):
-                    client.run(shipping.remove_archive, shipped[0], workers=shipped[1])
+        shipped, self._shipped = self._shipped, None
+        if client is not None and shipped is not None:  # sent, even by a start that failed
+            with contextlib.suppress(Exception):
+                client.run(shipping.remove_archive, shipped[0], workers=shipped[1])
         try:
             if client is not None:
                 client.close()

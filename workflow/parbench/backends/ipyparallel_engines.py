@@ -180,8 +180,11 @@ class IpyparallelBackend(Backend):
             return
         # Both asked at once, each waited on alone: one that cannot be answered (a busy
         # engine) does not keep the other from being sent.
-        asked = [view.execute(f"globals().pop({PUSHED_NAME!r}, None)", block=False),
-                 view.apply_async(worker_state.clear)]
+        asked = []
+        for ask in (lambda: view.execute(f"globals().pop({PUSHED_NAME!r}, None)", block=False),
+                    lambda: view.apply_async(worker_state.clear)):
+            with contextlib.suppress(Exception):  # an engine gone: the stop goes on
+                asked.append(ask())
         for answer in asked:
             with contextlib.suppress(Exception):
                 answer.get(timeout=10)

@@ -209,8 +209,10 @@ def legend(figure, axes, extra: list | None = None) -> None:
 def figure_legend(figure, handles: list, labels: list[str], columns: int):
     """The figure's legend, below its panels (fit_to_width gives it fewer columns where
     it is wider than the figure)."""
-    return figure.legend(handles, labels, loc="outside lower center", ncols=columns,
-                         frameon=False)
+    legend = figure.legend(handles, labels, loc="outside lower center", ncols=columns,
+                           frameon=False)
+    legend.made_from = list(handles)  # to be made again as they were (fit_to_width)
+    return legend
 
 
 def noisy_handle():
@@ -227,53 +229,75 @@ def loaded_handle():
 DPI = 200
 
 
-def fit_to_width(figure, rounds: int = 8) -> None:
-    """Titles, corner labels and legend entries wrapped, and the figure's legends given
-    fewer columns (the figure as much taller as they grow), until each fits: a figure
-    keeps the width it was asked for (a paper's column), and nothing is cut at its
-    edge. Measured at the resolution it is saved at (text is wider there)."""
+def _panel_width(figure, ax) -> float:
+    """The width a panel is laid out for: its share of the figure's (never the width a
+    squeezed layout left it, which wrapping to would squeeze it further)."""
+    spec = ax.get_subplotspec()
+    columns = spec.get_gridspec().ncols if spec is not None else 1
+    return figure.bbox.width / columns * 0.92
+
+
+def fit_to_width(figure, rounds: int = 4) -> None:
+    """Titles, axis labels, corner labels and legend entries wrapped, and the figure's
+    legends made again with fewer columns, until each fits, the figure as much taller as
+    they grow: it keeps the width it was asked for (a paper's column), its panels their
+    height, and nothing is cut at its edge. Measured at the resolution it is saved at
+    (text is wider there)."""
     figure.set_dpi(DPI)
     for _ in range(rounds):
         figure.draw_without_rendering()  # where everything is, as laid out now
         renderer = figure.canvas.get_renderer()
         width = figure.bbox.width
-        texts = [(figure._suptitle, width * 0.98)] if figure.get_suptitle() else []
+        # (text, room, the panel row it makes taller: None for the figure's own)
+        texts = [(figure._suptitle, width * 0.98, None)] if figure.get_suptitle() else []
         for ax in figure.axes:
-            texts += [(ax.title, ax.bbox.width)] if ax.get_title() else []
-            texts += [(ax.xaxis.label, ax.bbox.width)] if ax.get_xlabel() else []
-            # Corner labels (placed in the panel's own coordinates); a label at a data
-            # point stays one line.
-            texts += [(text, ax.bbox.width * 0.96) for text in ax.texts
+            spec = ax.get_subplotspec()
+            row = spec.rowspan.start if spec is not None else 0
+            # Its share of the figure, and no further than the figure's edge from its
+            # centre (a title or label is centred on its panel).
+            centre = (ax.bbox.x0 + ax.bbox.x1) / 2
+            room = min(_panel_width(figure, ax), 2 * min(centre, width - centre) * 0.96)
+            texts += [(ax.title, room, row)] if ax.get_title() else []
+            texts += [(ax.xaxis.label, room, row)] if ax.get_xlabel() else []
+            # Corner labels (in the panel's own coordinates) wrap inside it; a label at a
+            # data point stays one line.
+            texts += [(text, room * 0.96, -1) for text in ax.texts
                       if text.get_transform() == ax.transAxes]
         for legend in figure.legends:
-            texts += [(text, width * 0.8) for text in legend.get_texts()]
-        changed = False
-        for text, room in texts:
-            extent = text.get_window_extent(renderer).width
-            if extent > room and text.get_text():
-                lines = text.get_text().split("\n")
-                columns = max(12, int(max(map(len, lines)) * room / extent * 0.95))
-                wrapped = "\n".join(textwrap.fill(line, columns) for line in lines)
-                changed = changed or wrapped != text.get_text()
-                text.set_text(wrapped)
+            texts += [(text, width * 0.8, -1) for text in legend.get_texts()]
+        grown: dict[object, float] = {}
+        for text, room, row in texts:
+            before = text.get_window_extent(renderer)
+            if before.width <= room or not text.get_text():
+                continue
+            lines = text.get_text().split("\n")
+            columns = max(12, int(max(map(len, lines)) * room / before.width * 0.95))
+            wrapped = "\n".join(textwrap.fill(line, columns) for line in lines)
+            if wrapped == text.get_text():
+                continue
+            text.set_text(wrapped)
+            taller = text.get_window_extent(renderer).height - before.height
+            if row != -1:  # a title or label: its row of panels needs the room
+                grown[row] = grown.get(row, 0.0) + max(taller, 0.0)
         for legend in list(figure.legends):
             box = legend.get_window_extent(renderer)
             if box.width > width * 0.98 and legend._ncols > 1:
-                # A legend's columns are laid out as it is made: made again, with fewer.
+                # A legend's columns are laid out as it is made: made again, with fewer,
+                # from the handles it was made with (its own copies lose error bars).
                 entries = len(legend.get_texts())
                 rows = -(-entries // legend._ncols)
                 fewer = max(1, min(legend._ncols - 1,
                                    int(legend._ncols * width * 0.95 / box.width)))
-                handles = list(legend.legend_handles)
+                handles = getattr(legend, "made_from", list(legend.legend_handles))
                 labels = [text.get_text() for text in legend.get_texts()]
                 legend.remove()
                 figure_legend(figure, handles, labels, fewer)
-                # As much taller as the legend grows: the panels keep their height.
-                grow = (-(-entries // fewer) - rows) * box.height / max(rows, 1) / figure.dpi
-                figure.set_size_inches(figure.get_figwidth(), figure.get_figheight() + grow)
-                changed = True
-        if not changed:
+                grown[legend] = (-(-entries // fewer) - rows) * box.height / max(rows, 1)
+        if not grown:
             return
+        # As much taller as the texts and legends grew: the panels keep their height.
+        figure.set_size_inches(figure.get_figwidth(),
+                               figure.get_figheight() + sum(grown.values()) / figure.dpi)
 
 
 def save(figure, output_stem: str | Path) -> list[Path]:
