@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from matplotlib.collections import LineCollection
 
-from parbench.figures import panels, workers
+from parbench.figures import panels, saving, workers
 from parbench.figures.draw import draw_scope, figure_of, stems_under
 from parbench.figures.registry import FIGURES, OVERVIEW, TARGET, WORKLOAD
 from parbench.migrations import read_table
@@ -40,7 +40,7 @@ def test_each_figure_has_its_panels_and_is_written(aggregates, tmp_path, name):
     drawn = [ax for ax in figure.axes if ax.has_data() or ax.texts]
     assert len(drawn) == PANELS[name]
     assert math.isclose(figure.get_figwidth(), 5)
-    png, pdf = panels.save(figure, tmp_path / name)
+    png, pdf = saving.save(figure, tmp_path / name)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     data = pdf.read_bytes()
     assert data[:5] == b"%PDF-"
@@ -338,7 +338,7 @@ def test_a_legend_folded_to_fit_keeps_its_markers(aggregates):
 
     before = looks(figure.legends[0])
     columns = figure.legends[0]._ncols
-    panels.fit_to_width(figure)
+    saving.fit_to_width(figure)
     assert figure.legends[0]._ncols < columns  # folded
     assert looks(figure.legends[0]) == before
     plt.close(figure)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from parbench.backends import LOCAL
-from parbench.figures import panels
+from parbench.figures import panels, saving
 from parbench.figures.registry import FIGURES, TARGET, WORKLOAD, Figure, of_scope
 from parbench.figures.style import DEFAULT_WIDTH
 from parbench.forked import forked_map
@@ -41,7 +41,7 @@ def draw_scope(scope: str, summary: pd.DataFrame, crossover: pd.DataFrame,
     path without extension)."""
     written = []
     for figure in of_scope(scope):
-        written += panels.save(figure_of(figure, summary, crossover, workload, target, width,
+        written += saving.save(figure_of(figure, summary, crossover, workload, target, width,
                                          tables), stems[figure.name])
     return written
 
