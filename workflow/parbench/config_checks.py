@@ -121,10 +121,10 @@ def check_consistency(config: Mapping[str, Any]) -> None:
     for workload_name, workload in config["workloads"].items():
         key = f"workloads.{workload_name}" + (".plugin" if workload.get("plugin") else "")
         try:
-            known = workload_class(workload_name, workload.get("plugin")).kernels
+            chosen = workload_class(workload_name, workload.get("plugin"))
         except (ValueError, TypeError) as problem:
             raise ValueError(f"config key {key}: {problem}") from None
-        chosen = workload_class(workload_name, workload.get("plugin"))
+        known = chosen.kernels
         for problem in columns.plugin_column_problems(f"workload {workload_name}",
                                                       chosen.columns):
             raise ValueError(f"config key {key}: {problem}")
@@ -156,6 +156,7 @@ def check_consistency(config: Mapping[str, Any]) -> None:
             f"config keys min_repeats ({config['min_repeats']}) and max_repeats "
             f"({config['max_repeats']}): min_repeats must not exceed max_repeats"
         )
+    runs_by_workload = _series_by_workload(config, config_series)
     for pair in config["compare"] or []:
         missing = [name for name in pair if name not in config_series]
         if missing:
@@ -166,7 +167,7 @@ def check_consistency(config: Mapping[str, Any]) -> None:
         if len({target_of(name) for name in pair}) > 1:
             raise ValueError(f"config key compare: {pair} compares series on different "
                              "targets; a crossover compares series on one machine or cluster")
-        if not any(set(pair) <= set(runs) for runs in _series_by_workload(config, config_series)):
+        if not any(set(pair) <= set(runs) for runs in runs_by_workload):
             raise ValueError(f"config key compare: no workload runs both series of {pair} "
                              "(see each workload's `backends`): no crossover could be found")
     check_refinement(config, config_series)

@@ -79,9 +79,12 @@ def source_digest() -> str | None:
     if location is None:
         return None
     try:
-        sources = _sources(location)
+        return _digest(_sources(location))
     except OSError:
         return "unreadable"
+
+
+def _digest(sources: dict[str, bytes]) -> str:
     digest = hashlib.sha256()
     for name in sorted(sources):
         digest.update(name.encode() + b"\0" + sources[name] + b"\0")
@@ -107,7 +110,7 @@ def parbench_archive() -> tuple[bytes, str]:
             archive.writestr(zipfile.ZipInfo(f"{PACKAGE}/{name}", (1980, 1, 1, 0, 0, 0)),
                              sources[name], zipfile.ZIP_DEFLATED)
     # A name of this job's own: two jobs on one worker never take each other's away.
-    return buffer.getvalue(), f"{SENT}{source_digest()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.zip"
+    return buffer.getvalue(), f"{SENT}{_digest(sources)}-{os.getpid()}-{uuid.uuid4().hex[:8]}.zip"
 
 
 def _forget_imported() -> None:

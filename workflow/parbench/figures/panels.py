@@ -171,8 +171,9 @@ def mark_crossover(ax, crossovers: pd.DataFrame, unit: str,
             ax.annotate(pair, (row["crossover_size"], 0.0), xycoords=("data", "axes fraction"),
                         xytext=(2, 2), textcoords="offset points", rotation=90,
                         va="bottom", fontsize=5.5, color=colour)
-            fewest = min((replicates or {}).get(name, float("nan"))
-                         for name in (row["challenger"], row["baseline"]))
+            known = [(replicates or {})[name] for name in (row["challenger"], row["baseline"])
+                     if name in (replicates or {})]
+            fewest = min(known, default=float("nan"))
             alone = (" (1 replicate: within-job noise only)"
                      if fewest == 1 and row.get("method") == "interpolated" else "")
             labels.append(f"{row['challenger']} < {row['baseline']} above "
