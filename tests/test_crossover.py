@@ -11,6 +11,7 @@ import yaml
 from parbench.aggregate.crossovers import headline
 from parbench.crossover import (
     BRACKET,
+    END_WITHIN_NOISE,
     FIT,
     FOUND,
     INTERPOLATED,
@@ -24,6 +25,7 @@ from parbench.crossover import (
     TOO_FEW_SIZES,
     UNBOUNDED,
     CrossoverEstimate,
+    VariancePrior,
     FittedCrossover,
     SignBracket,
     choose,
@@ -31,9 +33,11 @@ from parbench.crossover import (
     fieller_interval,
     find_crossover,
     fit_crossover,
+    paired_t_of,
     paired_tests,
     resampled_crossovers,
     sign_bracket,
+    variance_prior,
 )
 from parbench.refine import Refinement
 from tests.conftest import REPO
@@ -197,6 +201,39 @@ def test_a_pair_drifting_together_is_told_apart_by_its_paired_replicates():
     assert crossover_with_confidence(sizes, ray, pool).status == NO_CLEAR_WINNER
     paired = crossover_with_confidence(sizes, ray, pool, paired=paired_tests(*values))
     assert paired.status == FOUND and 2.0 < paired.size < 4.0
+
+
+def _jobs_of_ratios(ratios: dict[float, list[float]]):
+    """Samples (5 alike per job) and per-job values of two series whose paired log
+    ratios log(baseline / challenger) are `ratios` ({size: one per replicate})."""
+    samples, values = ([], []), ({}, {})
+    for size, replicates in ratios.items():
+        jobs = ([], [])
+        for replicate, ratio in enumerate(replicates):
+            for side, level in enumerate((0.02, 0.02 * math.exp(ratio))):
+                jobs[side].append(np.full(5, level))
+                values[side].setdefault(size, {})[replicate] = level
+        for side in (0, 1):
+            samples[side].append(jobs[side])
+    return samples, values
+
+
+@pytest.mark.parametrize("sign, told", [(1, "ray faster throughout"), (-1, NONE_IN_RANGE)])
+def test_no_crossing_in_range_needs_the_end_where_one_would_be_told(sign, told):
+    """Medians on one side everywhere say the curves do not cross only where the end of
+    the range next to a crossing is told from noise: a lead of 3 % inside 10 % noise
+    at the smallest size (or a lag at the largest) leaves a crossing there open."""
+    clear, noisy = [0.6, 0.62, 0.58], [0.15, -0.1, 0.05]
+    ends = {1.0: noisy, 2.0: clear, 4.0: clear} if sign > 0 else \
+        {1.0: clear, 2.0: clear, 4.0: noisy}
+    (ray, pool), values = _jobs_of_ratios(
+        {size: [sign * ratio for ratio in ratios] for size, ratios in ends.items()})
+    estimate = crossover_with_confidence(list(ends), ray, pool, paired=paired_tests(*values))
+    assert estimate.status == END_WITHIN_NOISE and math.isnan(estimate.size)
+    (ray, pool), values = _jobs_of_ratios({size: [sign * ratio for ratio in clear]
+                                           for size in ends})
+    assert crossover_with_confidence(list(ends), ray, pool,
+                                     paired=paired_tests(*values)).status == told
 
 
 def test_alike_series_are_told_apart_at_most_5_in_100_runs():
@@ -493,3 +530,63 @@ def test_no_bracket_where_the_signs_are_not_told_from_noise():
     one = {1.0: {0: 0.02}, 2.0: {0: 0.01}}
     assert sign_bracket(one, {1.0: {0: 0.01}, 2.0: {0: 0.02}}).status == TOO_FEW_SIZES
     assert choose(FittedCrossover(TOO_FEW_SIZES), sign_bracket(same, other)) == INTERPOLATED
+
+
+NOISY_CURVE_SIZES = (1e5, 3e5, 1e6, 3e6, 1e7)
+
+
+def _told_on_a_curve_with_one_noisy_size(moderated: bool, runs: int = 300
+                                         ) -> tuple[float, float]:
+    """How often, over simulated workloads, a quiet size's 8 % lead is told, and the
+    one noisy size (25 times the others' noise, the challenger 5 % behind there) is
+    told the wrong sign: each workload one such curve and seven quiet ones, three
+    replicates at each size."""
+    rng = np.random.default_rng(41)
+    means, spreads = (-0.2, -0.1, -0.05, 0.08, 0.2), (0.02, 0.02, 0.5, 0.02, 0.02)
+    lead = wrong = 0
+    for _ in range(runs):
+        curve = {size: rng.normal(mean, spread, 3)
+                 for size, mean, spread in zip(NOISY_CURVE_SIZES, means, spreads)}
+        quiet = [{size: rng.normal(0, 0.02, 3) for size in NOISY_CURVE_SIZES}
+                 for _ in range(7)]
+        prior = variance_prior([curve, *quiet]) if moderated else VariancePrior()
+        told = paired_t_of(curve, prior).told(0.95)
+        lead += told[3e6] > 0
+        wrong += told[1e6] > 0
+    return lead / runs, wrong / runs
+
+
+def test_a_noisy_size_neither_hides_a_quiet_sizes_lead_nor_borrows_its_quiet():
+    """Pooled over the curve's sizes, one noisy size near the crossing hid the lead
+    at a quiet size (told about one time in twenty) and was told the wrong sign itself
+    about one time in seven; each size's variance moderated towards the workload's
+    tells the lead nearly always and errs at the noisy size less."""
+    pooled_lead, pooled_wrong = _told_on_a_curve_with_one_noisy_size(moderated=False)
+    lead, wrong = _told_on_a_curve_with_one_noisy_size(moderated=True)
+    assert pooled_lead < 0.3 < 0.8 < lead
+    assert wrong < pooled_wrong and wrong < 0.12
+
+
+def test_sizes_alike_in_noise_keep_the_curves_pooled_variance():
+    """Where the sizes' variances differ no more than chi-square noise would make
+    them, the prior has no finite weight and every size is tested as before, against
+    the curve's pooled variance with its degrees of freedom."""
+    curves = [{size: np.array([mean - 0.01, mean, mean + 0.01])
+               for size, mean in zip(NOISY_CURVE_SIZES, (-0.1, -0.05, 0.0, 0.05, 0.1))}
+              for _ in range(4)]
+    prior = variance_prior(curves)
+    assert not prior.moderates
+    assert paired_t_of(curves[0], prior) == paired_t_of(curves[0])
+    assert set(paired_t_of(curves[0]).freedoms.values()) == {10}
+    # Spread variances moderate, each size at its own degrees of freedom, no more
+    # than every variance behind the prior has together.
+    rng = np.random.default_rng(5)
+    spread = [{size: rng.normal(0, math.exp(rng.normal(-3, 1)), 3)
+               for size in NOISY_CURVE_SIZES} for _ in range(8)]
+    prior = variance_prior(spread)
+    assert prior.moderates and prior.total_freedom == 8 * 5 * 2
+    tested = paired_t_of(spread[0], prior)
+    assert all(2 < freedom <= prior.total_freedom for freedom in tested.freedoms.values())
+    # Replicates that agree to the bit tell nothing, in either sign.
+    agreeing = {size: np.array([0.1, 0.1]) for size in NOISY_CURVE_SIZES}
+    assert set(paired_t_of(agreeing).told(0.95).values()) == {0}

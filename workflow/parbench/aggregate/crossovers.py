@@ -4,6 +4,7 @@ time basis, where the challenger overtakes the baseline (parbench.crossover)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,14 +26,33 @@ from parbench.crossover import (
     crossover_with_confidence,
     fit_crossover,
     fit_holds,
-    paired_t,
+    paired_log_ratios,
+    paired_t_of,
     relative_half_width,
     tests_of,
+    variance_prior,
 )
 
 CROSSOVER_COLUMNS = columns.names(columns.CROSSOVER)
 # The fit's residual limit where the rows do not say their `ci_target`.
 DEFAULT_MAX_RESIDUAL = 0.10
+TIME_BASES = ("warm", "cold")
+
+
+@dataclass(frozen=True)
+class _Curve:
+    """One compared pair on one curve and time basis: what its row is made of."""
+
+    problem: dict
+    challenger: str
+    baseline: str
+    basis: str
+    max_residual: float
+    challenger_samples: dict
+    baseline_samples: dict
+    challenger_values: dict
+    baseline_values: dict
+    ratios: dict  # paired log ratios per size (parbench.crossover.fitted)
 
 
 def _curve_rows(rows: pd.DataFrame, problem: dict) -> pd.DataFrame:
@@ -162,8 +182,7 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
         return by_series.get((series, problem["workload"], problem["kernel"],
                               problem["tasks"]), nothing)
 
-    rows = []
-    drawn: dict = {}  # bootstrap medians, drawn once for every pair a series is in
+    curves = []
     for challenger, baseline in pairs:
         # The problems come from whichever side runs on several workers.
         side = challenger if not single_process.get(challenger, False) else baseline
@@ -179,24 +198,34 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
             max_residual = target if pd.notna(target) else DEFAULT_MAX_RESIDUAL
             challenger_rows = _curve_rows(challenger_rows, problem)
             baseline_rows = _curve_rows(baseline_rows, problem)
-            for basis in ("warm", "cold"):
-                challenger_samples = _samples(challenger_rows, basis)
-                baseline_samples = _samples(baseline_rows, basis)
-                sizes = sorted(set(challenger_samples) & set(baseline_samples))
+            for basis in TIME_BASES:
                 challenger_values = _job_values(challenger_rows, basis)
                 baseline_values = _job_values(baseline_rows, basis)
-                tested = paired_t(challenger_values, baseline_values)  # once for both
-                interpolated = crossover_with_confidence(
-                    sizes, [challenger_samples[size] for size in sizes],
-                    [baseline_samples[size] for size in sizes], challenger=challenger,
-                    drawn=drawn, paired=tests_of(tested),
-                )
-                fitted = fit_crossover(challenger_values, baseline_values,
-                                       interpolated.medians_cross, max_residual)
-                bracket = bracket_of(tested)
-                rows.append({**problem, "challenger": challenger, "baseline": baseline,
-                             "time_basis": basis, "sizes_compared": len(sizes),
-                             **headline(interpolated, fitted, bracket)})
+                curves.append(_Curve(
+                    problem, challenger, baseline, basis, max_residual,
+                    _samples(challenger_rows, basis), _samples(baseline_rows, basis),
+                    challenger_values, baseline_values,
+                    paired_log_ratios(challenger_values, baseline_values)))
+    # Each size's variance between replicates moderated towards those of every curve
+    # of the same time basis (parbench.crossover.variances).
+    priors = {basis: variance_prior(curve.ratios for curve in curves if curve.basis == basis)
+              for basis in TIME_BASES}
+    rows = []
+    drawn: dict = {}  # bootstrap medians, drawn once for every pair a series is in
+    for curve in curves:
+        sizes = sorted(set(curve.challenger_samples) & set(curve.baseline_samples))
+        tested = paired_t_of(curve.ratios, priors[curve.basis])  # once for both
+        interpolated = crossover_with_confidence(
+            sizes, [curve.challenger_samples[size] for size in sizes],
+            [curve.baseline_samples[size] for size in sizes], challenger=curve.challenger,
+            drawn=drawn, paired=tests_of(tested),
+        )
+        fitted = fit_crossover(curve.challenger_values, curve.baseline_values,
+                               interpolated.medians_cross, curve.max_residual)
+        rows.append({**curve.problem, "challenger": curve.challenger,
+                     "baseline": curve.baseline, "time_basis": curve.basis,
+                     "sizes_compared": len(sizes),
+                     **headline(interpolated, fitted, bracket_of(tested))})
     return pd.DataFrame(rows, columns=CROSSOVER_COLUMNS).assign(
         format_version=columns.FORMAT_VERSION)
 

@@ -9,6 +9,9 @@
   bracket       between the two measured sizes where the paired differences change
                 sign, each side told from noise: the headline where the fit does not
                 hold (a curve that bends or steps at the crossing)
+
+The paired tests behind the bracket and the verdicts weigh each size against its own
+variance between replicates, moderated towards the workload's (variances).
 """
 
 from parbench.crossover.bracket import (
@@ -21,6 +24,7 @@ from parbench.crossover.bracket import (
     choose,
     fit_holds,
     paired_t,
+    paired_t_of,
     paired_tests,
     sign_bracket,
     tests_of,
@@ -34,9 +38,11 @@ from parbench.crossover.fitted import (
     FittedCrossover,
     fieller_interval,
     fit_crossover,
+    paired_log_ratios,
 )
 from parbench.crossover.interpolated import (
     DEFAULT_PAIRS,
+    END_WITHIN_NOISE,
     FASTER_THROUGHOUT,
     FOUND,
     NO_CLEAR_WINNER,
@@ -51,12 +57,14 @@ from parbench.crossover.interpolated import (
     relative_half_width,
     resampled_crossovers,
 )
+from parbench.crossover.variances import VariancePrior, variance_prior
 
-__all__ = ["BRACKET", "DEFAULT_PAIRS", "FASTER_THROUGHOUT", "FIT", "FITTED_STATUSES", "FOUND",
+__all__ = ["BRACKET", "DEFAULT_PAIRS", "END_WITHIN_NOISE", "FASTER_THROUGHOUT", "FIT", "FITTED_STATUSES", "FOUND",
            "INTERPOLATED", "NONE_IN_RANGE", "NOT_SIGNIFICANT", "NO_CLEAR_WINNER",
            "NO_SIGN_CHANGE", "POOR_FIT", "REACHES_PAST", "TOO_FEW_REPLICATES", "default_pairs",
            "TOO_FEW_SIZES", "UNBOUNDED",
            "Crossover", "CrossoverEstimate", "FittedCrossover", "SignBracket", "choose",
            "crossover_with_confidence", "fieller_interval", "find_crossover",
            "fit_crossover", "fit_holds", "relative_half_width", "resampled_crossovers",
-           "sign_bracket", "paired_t", "paired_tests", "bracket_of", "tests_of"]
+           "sign_bracket", "paired_t", "paired_t_of", "paired_tests", "bracket_of", "tests_of",
+           "paired_log_ratios", "VariancePrior", "variance_prior"]

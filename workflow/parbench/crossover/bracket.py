@@ -9,9 +9,10 @@ the sign of their paired log ratio y = log(baseline / challenger) at each measur
 
   the bracket  the largest size A where y is below zero and the smallest size B above A
                where it is above zero, each told from noise by a one-sided t-test at
-               (1 − confidence) / m for a curve of m sizes (the variance between
-               replicates pooled over every size of the curve: noise on log axes is
-               alike at every size). A bracket misses only where some size is told
+               (1 − confidence) / m for a curve of m sizes, against each size's
+               variance between replicates moderated towards the workload's
+               (parbench.crossover.variances: pooled over the curve's sizes where
+               the sizes' variances are alike). A bracket misses only where some size is told
                the wrong sign, a size below the crossing positive or one above it
                negative: at most m tests' errors, (1 − confidence) together
                (Bonferroni), so over repeated runs a bracket that misses the crossing
@@ -42,6 +43,7 @@ from parbench.crossover.interpolated import (
     PairedTests,
     relative_half_width,
 )
+from parbench.crossover.variances import VariancePrior
 
 # Below this p-value of the fit's lack-of-fit test (FittedCrossover.lack_of_fit_p) its
 # line is not to be believed. Lenient on purpose: a missed bend costs coverage, a false
@@ -68,12 +70,14 @@ class SignBracket:
 @dataclass(frozen=True)
 class PairedT:
     """The paired log ratios y = log(baseline / challenger) of one curve, tested once:
-    per size, their mean and its t statistic against the scatter between replicates
-    pooled over every size (±inf where the replicates agree exactly)."""
+    per size, their mean, its t statistic against the size's variance between
+    replicates (moderated, or pooled over the curve's sizes: parbench.crossover.
+    variances), and that variance's degrees of freedom. A curve whose replicates agree
+    exactly everywhere tells nothing: no noise to tell a difference from."""
 
     means: dict[float, float]
     statistics: dict[float, float]
-    freedom: int
+    freedoms: dict[float, float]
 
     def told(self, confidence: float) -> dict[float, int]:
         """Per size, the sign the one-sided t-test of the module tells at
@@ -82,25 +86,40 @@ class PairedT:
 
         # Bonferroni over the curve's sizes (see the module): refinement piles sizes
         # up near the crossing, where each test errs nearly at its level.
-        critical = float(stdtrit(self.freedom, 1 - (1 - confidence) / len(self.means)))
-        return {size: int(np.sign(mean)) * bool(abs(self.statistics[size]) > critical)
+        level = 1 - (1 - confidence) / len(self.means)
+        return {size: int(np.sign(mean)) * bool(
+                    abs(self.statistics[size]) > float(stdtrit(self.freedoms[size], level)))
                 for size, mean in self.means.items()}
 
 
-def paired_t(challenger: JobValues, baseline: JobValues) -> PairedT | None:
-    """Two series' per-job values on one curve as PairedT; None where no size has two
-    replicates to pair, so there is no scatter between them to test against."""
-    ratios = paired_log_ratios(challenger, baseline)
+def paired_t(challenger: JobValues, baseline: JobValues,
+             prior: VariancePrior = VariancePrior()) -> PairedT | None:
+    """Two series' per-job values on one curve as PairedT (`paired_t_of`)."""
+    return paired_t_of(paired_log_ratios(challenger, baseline), prior)
+
+
+def paired_t_of(ratios: dict[float, np.ndarray],
+                prior: VariancePrior = VariancePrior()) -> PairedT | None:
+    """One curve's paired log ratios ({size: one per replicate}) as PairedT, each
+    size's variance moderated by `prior` (the default: pooled over the curve's sizes);
+    None where no size has two replicates to pair, so there is no scatter between them
+    to test against."""
     freedom = sum(len(values) - 1 for values in ratios.values())
     if not ratios or freedom < 1:
         return None
-    scatter = sum(float(((values - values.mean()) ** 2).sum()) for values in ratios.values())
-    spread = math.sqrt(scatter / freedom)
     means = {size: float(values.mean()) for size, values in ratios.items()}
-    statistics = {size: (mean / (spread / math.sqrt(len(ratios[size]))) if spread
-                         else math.copysign(math.inf, mean) if mean else 0.0)
+    if prior.moderates:
+        variances = {size: prior.moderated(
+            float(values.var(ddof=1)) if len(values) > 1 else 0.0, len(values) - 1)
+            for size, values in ratios.items()}
+    else:
+        pooled = sum(float(((values - values.mean()) ** 2).sum())
+                     for values in ratios.values()) / freedom
+        variances = {size: (pooled, freedom) for size in ratios}
+    statistics = {size: (mean / math.sqrt(variances[size][0] / len(ratios[size]))
+                         if variances[size][0] > 0 else 0.0)
                   for size, mean in means.items()}
-    return PairedT(means, statistics, freedom)
+    return PairedT(means, statistics, {size: variances[size][1] for size in ratios})
 
 
 def paired_tests(challenger: JobValues, baseline: JobValues, confidence: float = 0.95
@@ -113,12 +132,14 @@ def tests_of(tested: PairedT | None, confidence: float = 0.95) -> PairedTests | 
     """A curve's PairedT as PairedTests: apart, both signs tested at once (each at half
     the level: where the two series are alike at every size, some size comes out told
     apart at most 1 − `confidence` of the time), and ahead, one-sided as the bracket's
-    tests; None where no replicates pair (`tested` None)."""
+    tests, and behind, the same the other way; None where no replicates pair (`tested`
+    None)."""
     if tested is None:
         return None
     either_way, one_way = tested.told(1 - (1 - confidence) / 2), tested.told(confidence)
     return PairedTests(apart={size: sign != 0 for size, sign in either_way.items()},
-                       ahead={size: sign > 0 for size, sign in one_way.items()})
+                       ahead={size: sign > 0 for size, sign in one_way.items()},
+                       behind={size: sign < 0 for size, sign in one_way.items()})
 
 
 def sign_bracket(challenger: JobValues, baseline: JobValues,

@@ -35,6 +35,10 @@ def default_pairs(present) -> list[list[str]]:
 FOUND = "found"
 NONE_IN_RANGE = "none in range"
 FASTER_THROUGHOUT = "{challenger} faster throughout"
+# The medians do not cross in the range, but at its end where a crossing would be
+# (the smallest size for one faster throughout, the largest for none in range) the two
+# are not told apart: a crossing there is not ruled out.
+END_WITHIN_NOISE = "end of the range within the noise"
 TOO_FEW_SIZES = "too few sizes"
 
 
@@ -146,10 +150,12 @@ Interval = tuple[float, float]
 class PairedTests:
     """Per size, what paired t-tests over replicates tell (parbench.crossover.bracket.
     paired_tests): whether the two series differ, either way (two-sided), and whether
-    the challenger is faster (one-sided); each at 1 − confidence over all the sizes."""
+    the challenger is faster, or slower (one-sided); each at 1 − confidence over all
+    the sizes."""
 
     apart: Mapping[float, bool]
     ahead: Mapping[float, bool]
+    behind: Mapping[float, bool]
 
 
 def _intervals_overlap(first: Interval, second: Interval) -> bool:
@@ -224,9 +230,11 @@ def crossover_with_confidence(
     if paired is None:
         apart = [not _intervals_overlap(c, b) for c, b in intervals]
         ahead = [_clearly_faster(c, b) for c, b in intervals]
+        behind = [_clearly_faster(b, c) for c, b in intervals]
     else:
         apart = [paired.apart.get(size, False) for size in sizes]
         ahead = [paired.ahead.get(size, False) for size in sizes]
+        behind = [paired.behind.get(size, False) for size in sizes]
     told_apart = int(sum(apart))
     if not told_apart:
         return CrossoverEstimate(NO_CLEAR_WINNER, found_fraction=0.0, medians_cross=point.size,
@@ -235,8 +243,10 @@ def crossover_with_confidence(
                                           np.array(baseline_medians))
     found_fraction = sum(sizes[0] < size < sizes[-1] for size in resample_sizes) / resamples
     if point.status != FOUND:  # an interval of a crossover that is not there means nothing
-        return CrossoverEstimate(point.status, found_fraction=found_fraction,
-                                 told_apart=told_apart)
+        # Told only where the range's end that a crossing would be next to is told.
+        end_told = behind[-1] if point.status == NONE_IN_RANGE else ahead[0]
+        return CrossoverEstimate(point.status if end_told else END_WITHIN_NOISE,
+                                 found_fraction=found_fraction, told_apart=told_apart)
     # "Overtakes" needs a size above the crossing where the challenger is clearly
     # faster; a lead inside the noise is reported with its number, but not as found.
     significant = any(ahead[index]

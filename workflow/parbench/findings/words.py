@@ -118,6 +118,10 @@ def crossover(row: pd.Series) -> str:
                                             "but the fitted interval reaches past the sizes "
                                             "fitted, where nothing checked the lines.",
         "too few sizes": f"{challenger} and {baseline} ran together at too few sizes to tell.",
+        "end of the range within the noise": (
+            f"{challenger}'s medians stay on one side of {baseline}'s at every size "
+            "measured, but at the end of the range where they would cross the two are "
+            "within the noise: a crossing there is not ruled out."),
     }
     if status == "too few sizes" and not row.get("sizes_compared", 1):
         return f"{challenger} and {baseline} were not both measured at any size."
