@@ -590,3 +590,25 @@ def test_sizes_alike_in_noise_keep_the_curves_pooled_variance():
     # Replicates that agree to the bit tell nothing, in either sign.
     agreeing = {size: np.array([0.1, 0.1]) for size in NOISY_CURVE_SIZES}
     assert set(paired_t_of(agreeing).told(0.95).values()) == {0}
+
+
+def test_an_interpolated_crossing_whose_replicates_bound_it_on_no_side_gives_no_number():
+    """Where replicates pair but no size on one side of the medians' crossing is told
+    from noise (no fit tried: too few sizes near it), the bootstrap's interval over a
+    few replicates is no interval to stand on: the bracket's verdict is the headline,
+    the interpolated numbers kept beside. Over one replicate, nothing pairs: the
+    interpolated estimate stays the headline, with its interval."""
+    interpolated = CrossoverEstimate(FOUND, 2.0, 1.0, 3.0, ci_low=1.9, ci_high=2.1)
+    not_tried = FittedCrossover(TOO_FEW_SIZES)
+    row = headline(interpolated, not_tried, SignBracket(NO_SIGN_CHANGE))
+    assert (row["method"], row["crossover_status"]) == (BRACKET, NO_SIGN_CHANGE)
+    assert math.isnan(row["crossover_size"]) and math.isnan(row["crossover_ci_low"])
+    assert (row["interpolated_size"], row["interpolated_ci_low"]) == (2.0, 1.9)
+    # Not significant: so said, its interval not given either.
+    weak = dataclasses.replace(interpolated, status=NOT_SIGNIFICANT)
+    row = headline(weak, not_tried, SignBracket(NO_SIGN_CHANGE))
+    assert (row["method"], row["crossover_status"]) == (INTERPOLATED, NOT_SIGNIFICANT)
+    assert math.isnan(row["crossover_size"]) and math.isnan(row["crossover_ci_high"])
+    alone = headline(interpolated, not_tried, SignBracket(TOO_FEW_SIZES))
+    assert (alone["method"], alone["crossover_status"]) == (INTERPOLATED, FOUND)
+    assert (alone["crossover_size"], alone["crossover_ci_high"]) == (2.0, 2.1)

@@ -19,6 +19,7 @@ from parbench.crossover.bracket import inside
 from parbench.refine import Refinement, planned_rounds, read_plan, refined_jobs, write_plan
 from parbench.refine.planner import (
     bracket,
+    estimate_of,
     fitted_sizes,
     plan_round,
     rounded,
@@ -289,3 +290,17 @@ def test_a_noisy_combination_the_refinement_measures_gets_no_top_up_besides(
     assert all(job.replicate > highest[(job.series, job.size)] for job in top_ups)
     write_plan(tmp_path / "round1.json", 1, jobs, estimates)
     assert refined_jobs(tmp_path, 2) == len(refining)
+
+
+def test_refinement_measures_around_a_fitted_crossing_only_within_the_sizes_fitted():
+    """Nearly flat fitted lines put their crossing anywhere: one tens of thousands of
+    times beyond the sizes fitted is no place to plan jobs; the medians' crossing is."""
+    row = pd.Series({"crossover_size": math.nan, "fit_size": 4.43e10, "fit_size_low": 1e6,
+                     "fit_size_high": 2e6, "medians_cross": 1.5e6})
+    assert estimate_of(row) == 1.5e6
+    assert estimate_of(row.replace(4.43e10, 1.2e6)) == 1.2e6
+    assert estimate_of(row.replace(math.nan, 3e6)) == 3e6  # the headline first
+    # No fit: the medians' crossing.
+    assert estimate_of(pd.Series({"crossover_size": math.nan, "fit_size": math.nan,
+                                  "fit_size_low": math.nan, "fit_size_high": math.nan,
+                                  "medians_cross": 7e5})) == 7e5

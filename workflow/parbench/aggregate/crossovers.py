@@ -17,6 +17,7 @@ from parbench.crossover import (
     FIT,
     FOUND,
     INTERPOLATED,
+    NO_SIGN_CHANGE,
     POOR_FIT,
     CrossoverEstimate,
     FittedCrossover,
@@ -129,6 +130,13 @@ def headline(interpolated: CrossoverEstimate, fitted: FittedCrossover,
     sizes near the crossing, two replicates or more) with its status, else the
     interpolated estimate (parbench.crossover.bracket.choose); each one always beside."""
     method = choose(fitted, bracket)
+    # Replicates pair, yet no size on one side of the medians' crossing is told from
+    # noise: over few replicates the bootstrap interval is far too narrow to stand for
+    # one (docs/method.md). A crossing found that way is the bracket's verdict; one
+    # not significant keeps its status, without the interval.
+    unbounded = method == INTERPOLATED and bracket.status == NO_SIGN_CHANGE
+    if unbounded and interpolated.status == FOUND:
+        method = BRACKET
     chosen = {FIT: fitted, BRACKET: bracket, INTERPOLATED: interpolated}[method]
     status = chosen.status
     if method == FIT and status == FOUND and not fit_holds(fitted, bracket):
@@ -137,7 +145,7 @@ def headline(interpolated: CrossoverEstimate, fitted: FittedCrossover,
         if status == FOUND else np.nan
     # An interval goes with its estimate: none where no size is given (a fit whose
     # crossing fell outside its sizes keeps its own numbers in the fit_ columns).
-    given = status == FOUND or method == INTERPOLATED
+    given = status == FOUND or (method == INTERPOLATED and not unbounded)
     return {
         "method": method, "crossover_status": status,
         "crossover_size": chosen.size if given else np.nan,

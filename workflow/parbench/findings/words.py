@@ -118,6 +118,10 @@ def crossover(row: pd.Series) -> str:
                                             "but the fitted interval reaches past the sizes "
                                             "fitted, where nothing checked the lines.",
         "too few sizes": f"{challenger} and {baseline} ran together at too few sizes to tell.",
+        "no sign change told from noise": (
+            f"the medians of {challenger} and {baseline} cross{near_words}, but over "
+            "their replicates no size on one side of it is told from noise, so the "
+            "crossing is not bounded."),
         "end of the range within the noise": (
             f"{challenger}'s medians stay on one side of {baseline}'s at every size "
             "measured, but at the end of the range where they would cross the two are "

@@ -37,11 +37,17 @@ def rounded(size: float) -> int:
 
 
 def estimate_of(row: pd.Series) -> float:
-    """Where to measure around: the headline crossover, else the fitted one, else where
-    the medians cross (noise or a poor fit still say roughly where the curves meet)."""
-    for column in ("crossover_size", "fit_size", "medians_cross"):
-        if pd.notna(row[column]) and row[column] > 0:
-            return float(row[column])
+    """Where to measure around: the headline crossover, else the fitted one where it
+    lies within the sizes fitted, else where the medians cross (noise or a poor fit
+    still say roughly where the curves meet). A fit's crossing beyond its sizes rests
+    on lines nothing checked there: nearly flat ones put it anywhere (tens of GB for
+    curves measured at a few MB), and jobs planned there only fail."""
+    fitted = row["fit_size"]
+    if not (pd.notna(fitted) and row["fit_size_low"] <= fitted <= row["fit_size_high"]):
+        fitted = math.nan
+    for size in (row["crossover_size"], fitted, row["medians_cross"]):
+        if pd.notna(size) and size > 0:
+            return float(size)
     return math.nan
 
 
