@@ -59,6 +59,25 @@ class OffByOne(_IndexExpected):
     run = off_by_one
 
 
+_maps_begun = {"count": 0}
+
+
+def wrong_then_fails(index: int, shared_input: Any) -> float:
+    if index == 0:  # the serial loop runs one map's tasks in order: index 0 begins it
+        _maps_begun["count"] += 1
+    if _maps_begun["count"] >= 5:
+        raise RuntimeError("the fifth map fails")
+    return float(index + (_maps_begun["count"] == 3))
+
+
+class WrongThenFails(_IndexExpected):
+    """The third map returns wrong results, the fifth raises (serial only: the count
+    of maps lives in the measuring process)."""
+
+    name = "wrong_then_fails"
+    run = wrong_then_fails
+
+
 class _KillsItsJob(_IndexExpected):
     """Preparing its input, the job's own measuring process dies: `signal_number` at
     once, as the kernel's out-of-memory killer or a crash in C code ends it."""

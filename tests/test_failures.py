@@ -665,6 +665,19 @@ def test_wrong_results_are_failures_not_times(tmp_path: Path):
     assert "differ from the serial reference" in summary["error"]
 
 
+def test_samples_with_wrong_results_stay_failures_when_a_later_map_fails():
+    """A failure after a sample whose results were wrong must not leave the samples
+    before it `ok`: the wrong one's time would reach the medians."""
+    rows = measure(Job("wrong_then_fails", "python", "serial", 1, 4, 1),
+                   job_settings(warmups=1, min_repeats=8, max_repeats=8, min_sample_seconds=0),
+                   workload_plugin="tests.failing_workloads:WrongThenFails")
+    timed = rows[rows["seconds"].notna()]
+    assert len(timed) == 3 and not timed["verified"].all()  # maps 2 to 4; map 3 wrong
+    assert (rows["status"] == "error").all()
+    assert "the fifth map fails" in rows["error"].iloc[-1]
+    assert "differ from the serial reference in 1 of 3 timed samples" in rows["error"].iloc[-1]
+
+
 @pytest.mark.parametrize("engine", PROCESS_ENGINES)
 def test_a_worker_that_dies_mid_map_is_an_error_row_naming_it(tmp_path: Path, monkeypatch,
                                                               engine):
@@ -708,6 +721,34 @@ rows = measure(Job("shared_array", "numpy", sys.argv[1], 64_000_000, 2, 1),
                job_settings(min_repeats=1, max_repeats=1))
 print("ROW", rows.iloc[-1]["status"], rows.iloc[-1]["error"])
 """
+
+
+SPAWNED_WORKERS_ATTACH = """
+import multiprocessing
+import numpy as np
+from parbench.backends.shared_blocks import SharedBlock, call_with_block
+from tests.failing_workloads import index_of
+
+if __name__ == "__main__":
+    block = SharedBlock(np.arange(1000.0))
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        print(pool.starmap(call_with_block, [(index_of, i, block.handle) for i in range(8)]))
+    block.close()
+"""
+
+
+def test_spawned_workers_attaching_the_shared_block_leave_the_drivers_claim(tmp_path):
+    """Spawned workers share the driver's resource tracker: before Python 3.13 a
+    worker that registered its attach and unregistered it took the driver's claim
+    away (the tracker's KeyError on the next unregister), so a killed driver's block
+    stayed in /dev/shm. Attached untracked, the driver's claim is the one there."""
+    script = tmp_path / "attach.py"
+    script.write_text(SPAWNED_WORKERS_ATTACH)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]" in result.stdout
+    assert "KeyError" not in result.stderr and "leaked" not in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("series_name", ["ray", "pool-shm"])

@@ -133,7 +133,9 @@ class PoolBackend(Backend):
         return -(-tasks // self.chunksize(tasks))  # pickled into every chunk
 
     def shared_memory_bytes(self, shared_input_bytes: int) -> int:
-        return shared_input_bytes if self.options.shared_input == "shared_memory" else 0
+        # Twice: each worker keeps the last map's block mapped until its first task of
+        # the next, so a map's new block and the unlinked last one are held together.
+        return 2 * shared_input_bytes if self.options.shared_input == "shared_memory" else 0
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
         if self.options.shared_input == "shared_memory" and shared_input is not None:

@@ -57,14 +57,25 @@ def _attach(handle: BlockHandle) -> np.ndarray:
         if sys.version_info >= (3, 13):
             block = shared_memory.SharedMemory(name=handle.name, track=False)
         else:
-            block = shared_memory.SharedMemory(name=handle.name)
-            # Before 3.13 attaching registers the block with the resource tracker,
-            # which would unlink it (or warn) when this worker exits; the driver owns it.
-            resource_tracker.unregister(block._name, "shared_memory")  # noqa: SLF001
+            block = _attached_untracked(handle.name)
         array = np.ndarray(handle.shape, np.dtype(handle.dtype), buffer=block.buf)
         array.flags.writeable = False
         _attached.update(name=handle.name, block=block, array=array)
     return _attached["array"]
+
+
+def _attached_untracked(name: str) -> shared_memory.SharedMemory:
+    """The block, attached without telling the resource tracker (Python before 3.13
+    registers every attach). Registering, then unregistering, is not the same: under
+    spawn or forkserver the workers share the driver's tracker, so a worker's
+    unregister took the driver's own claim away, and a block whose driver was killed
+    stayed in /dev/shm. Workers run one task at a time: nothing else registers meanwhile."""
+    register = resource_tracker.register
+    resource_tracker.register = lambda *_: None
+    try:
+        return shared_memory.SharedMemory(name=name)
+    finally:
+        resource_tracker.register = register
 
 
 def call_with_block(task: Task, index: int, handle: BlockHandle) -> float:

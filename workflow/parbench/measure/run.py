@@ -88,6 +88,10 @@ class JobRun:
         except Exception as failure:  # any failure becomes data, not a crash
             self.status = ERROR
             self.error = f"{type(failure).__name__}: {failure}".strip()
+            # Samples before the failure whose results were wrong stay failures too.
+            wrong = "" if isinstance(failure, WrongResults) else self._wrong_results()
+            if wrong:
+                self.error += f"; before it, {wrong}"
             traceback.print_exc(file=sys.stderr)
         except BaseException as interrupted:  # SIGTERM (Terminated), Ctrl-C: no row
             self.interrupted = f"{type(interrupted).__name__} ({interrupted})"
@@ -234,17 +238,24 @@ class JobRun:
         """Times of maps that returned something other than the serial reference's
         results are no measurement of the problem: every repeat becomes a failure,
         and the job's error row says how far the results were off."""
+        wrong = self._wrong_results()
+        if wrong:
+            raise WrongResults(wrong)
+
+    def _wrong_results(self) -> str:
+        """Where the results differed from the serial reference, with how far (every
+        repeat then marked a failure); empty where they never did."""
         wrong = [repeat for repeat in self.repeats if not repeat["verified"]]
         if not wrong and self.warmups_verified and self.state_verified is not False:
-            return
+            return ""
         for repeat in self.repeats:
             repeat["status"] = ERROR
         worst = max((repeat["max_relative_error"] for repeat in wrong), default=math.nan)
         where = (f"{len(wrong)} of {len(self.repeats)} timed samples" if wrong
                  else "the warm-up maps" if not self.warmups_verified
                  else "the workers' gathered states")
-        raise WrongResults(f"results differ from the serial reference in {where} (max "
-                           f"relative error {worst:.3g}, tolerance {self.workload.rtol:g})")
+        return (f"results differ from the serial reference in {where} (max relative error "
+                f"{worst:.3g}, tolerance {self.workload.rtol:g})")
 
     def _stop(self) -> None:
         # Everything the backend started, listed before it is asked to stop.
