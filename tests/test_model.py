@@ -15,6 +15,7 @@ import yaml
 from parbench.backends import BACKENDS, default_series, get_backend, resolve_series
 from parbench.migrations import read_table
 from parbench.model import fit_model, model_from_table, model_table
+from parbench.model.fit import dispatch_per_task
 from parbench.model.tables import predict
 from parbench.model.terms import (
     Problem,
@@ -327,3 +328,17 @@ def test_an_option_given_as_null_is_modelled_as_null_after_a_csv(tmp_path):
                       options_of_row(row))
     by_name = Problem("shared_array", "numpy", "joblib", 10 * MB, 16, 2)
     assert terms(problem, 0.0, 2).shipped_bytes > terms(by_name, 0.0, 2).shipped_bytes
+
+
+def test_the_dispatch_per_task_is_the_slope_of_empty_maps_not_their_time_per_task():
+    """An empty map of T tasks costs a fixed part and a part per task: 10 ms + 2 µs·T.
+    Its time per task (the calibration's column) at 8 tasks is 1.25 ms, at 1000 12 µs;
+    charged T-fold at another count, the fixed part came back per task. The slope is
+    the dispatch of one more task, whatever counts the rows ran."""
+    counts = np.repeat([8, 64, 1000], 3)
+    empty = 0.010 + 2e-6 * counts
+    rows = pd.DataFrame({"tasks": counts, "overhead_per_task_seconds": empty / counts})
+    assert dispatch_per_task(rows) == pytest.approx(2e-6, rel=1e-6)
+    one_count = rows[rows["tasks"] == 64]
+    assert dispatch_per_task(one_count) == pytest.approx((0.010 + 2e-6 * 64) / 64)
+    assert math.isnan(dispatch_per_task(rows.assign(overhead_per_task_seconds=math.nan)))

@@ -9,14 +9,18 @@ import pandas as pd
 
 from parbench.figures import panels
 from parbench.figures.style import DEFAULT_WIDTH, markers, ordered_series, palette
+from parbench.identity import SERIAL
 
 
 def predicted(predictions: pd.DataFrame | None) -> pd.DataFrame:
-    """The rows of predictions.csv the model gave a time for (finite, positive)."""
+    """The rows of predictions.csv the model gave a time for (finite, positive), but
+    the serial loop's: its work is the reference the model is given, not a prediction
+    of it (as parbench.model.check counts them)."""
     rows = predictions if predictions is not None else pd.DataFrame()
     if rows.empty:
         return rows
-    return rows[np.isfinite(rows["predicted_seconds"]) & (rows["predicted_seconds"] > 0)]
+    return rows[np.isfinite(rows["predicted_seconds"]) & (rows["predicted_seconds"] > 0)
+                & (rows["series"] != SERIAL)]
 
 
 def no_predictions(width: float, title: str):

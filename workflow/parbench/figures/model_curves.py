@@ -17,7 +17,6 @@ import pandas as pd
 from parbench.figures import panels
 from parbench.figures.model import no_predictions, predicted
 from parbench.figures.style import DEFAULT_WIDTH, markers, ordered_series, palette
-from parbench.identity import SERIAL
 
 CURVE = ["workload", "kernel", "tasks", "workers"]
 COLUMNS = 2
@@ -34,7 +33,6 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None = None,
          workload: str | None = None, width: float = DEFAULT_WIDTH,
          predictions: pd.DataFrame | None = None):
     rows = predicted(predictions)
-    rows = rows[rows["series"] != SERIAL] if len(rows) else rows
     if rows.empty:
         return no_predictions(width, "The cost model's curves")
     colours, marks = palette(rows), markers(rows)

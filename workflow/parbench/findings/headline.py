@@ -131,8 +131,8 @@ def why(headline: pd.Series, run: str = REGIMES_RUN) -> str:
     sides = [f"`{series}` ships it {copies(series)} a map at "
              f"{cost(series, 'per_byte_seconds', 'a byte', 1e9, 'ns')}, and pays "
              f"{cost(series, 'per_map_seconds', 'a map')} and "
-             f"{cost(series, 'dispatch_seconds', 'a task')} (empty tasks' dispatch, the median "
-             "over the fitted workloads)" for series in pair]
+             f"{cost(series, 'dispatch_seconds', 'a task')} (the slope of its empty maps' "
+             "time against the task count)" for series in pair]
     return (f"**Why** ([the cost model](docs/model.md), fitted on run `{run}`). A map's warm "
             f"time is the fixed costs per map and per task, plus the bytes of the shared "
             f"input times the copies the series makes, plus the work: {sides[0]}; "

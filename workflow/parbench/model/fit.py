@@ -1,8 +1,9 @@
 """Fitting the cost model from a sweep's summary rows: per series, a fixed cost per
 map, a cost per byte shipped and a compute efficiency (non-negative least squares on
-relative errors, with bootstrap intervals); the dispatch per task and the start-up are
-the series' measured medians; the serial work per task, per workload and kernel, a
-straight line in the size through the serial loop's times."""
+relative errors, with bootstrap intervals); the dispatch per task, the slope of the
+series' calibrated empty maps against the task count; the start-up, the series'
+measured median; the serial work per task, per workload and kernel, a straight line in
+the size through the serial loop's times."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ class SeriesModel:
         """The model's warm time of one map (nan where it needs a parameter the series'
         rows could not fit: bytes shipped by a series fitted on none)."""
         values = self.values
-        return (values["per_map_seconds"] + term.tasks * values["dispatch_seconds"]
+        return (values["per_map_seconds"] + _times(values["dispatch_seconds"], term.tasks)
                 + _times(values["per_byte_seconds"], term.shipped_bytes)
                 + _times(values["compute_factor"], term.compute_seconds))
 
@@ -102,25 +103,57 @@ def serial_task_seconds(summary: pd.DataFrame) -> dict[tuple, float]:
             row["median_seconds"] / row["tasks"] for row in serial.to_dict("records")}
 
 
-def _design(rows: pd.DataFrame, model_compute: Model, measured: dict,
-            dispatch: float) -> tuple[np.ndarray, np.ndarray]:
-    """The least-squares system of one series: each row's time less its dispatch and
-    its scheduled compute, against [1, bytes shipped, scheduled compute] (the last
-    coefficient is the compute factor less 1: a worker is never faster than the serial
-    loop), both relative to the time."""
-    columns, targets = [], []
+def dispatch_per_task(rows: pd.DataFrame) -> float:
+    """One series' dispatch per task: the slope of its empty maps' time (its rows'
+    calibration, `overhead_per_task_seconds` × tasks) against the task count, a straight
+    line through the median at each count (non-negative). An empty map also pays a
+    fixed cost per map, which the fitted cost per map takes in: the calibration's
+    time per task, T-fold, charged that fixed cost again per task at every other
+    count (joblib's empty map costs about the same at 8 tasks as at 1000). With one
+    task count, no slope: its time per task. nan where nothing was calibrated."""
+    empty = (rows["overhead_per_task_seconds"] * rows["tasks"]).groupby(rows["tasks"]).median()
+    empty = empty.dropna()
+    if empty.empty:
+        return math.nan
+    if len(empty) < 2:
+        return float(empty.iloc[0] / empty.index[0])
+    counts = empty.index.to_numpy(dtype=float)
+    times = empty.to_numpy(dtype=float)
+    scale = counts.max()
+    (_, slope), _ = _nnls(np.column_stack([np.ones_like(counts), counts / scale])
+                          / times[:, None], np.ones_like(times))
+    return float(slope / scale)
+
+
+@dataclass(frozen=True)
+class _System:
+    """The least-squares system of one series, each row relative to its time: the
+    design [1, bytes shipped, scheduled compute] (the last coefficient is the compute
+    factor less 1: a worker is never faster than the serial loop), the time less the
+    scheduled compute, and the tasks by which a dispatch per task lowers it."""
+
+    design: np.ndarray
+    target: np.ndarray
+    tasks: np.ndarray
+
+    def solve(self, dispatch: float, pick: np.ndarray | slice = slice(None)) -> np.ndarray:
+        return _solve(self.design[pick], self.target[pick] - dispatch * self.tasks[pick])
+
+
+def _system(rows: pd.DataFrame, model_compute: Model, measured: dict) -> _System:
+    columns, targets, tasks = [], [], []
     for row in rows.to_dict("records"):
         problem = problem_of(row)
         task = measured.get((problem.workload, problem.kernel, problem.size, problem.tasks))
         if task is None:
             task = model_compute.task_seconds(problem.workload, problem.kernel, problem.size)
         term = terms(problem, task, model_compute.cores)
-        seconds = float(row["median_seconds"])
         columns.append([1.0, term.shipped_bytes, term.compute_seconds])
-        targets.append(seconds - term.tasks * dispatch - term.compute_seconds)
-    design = np.array(columns, dtype=float).reshape(-1, 3)
+        targets.append(float(row["median_seconds"]) - term.compute_seconds)
+        tasks.append(term.tasks)
     times = rows["median_seconds"].to_numpy(dtype=float)
-    return design / times[:, None], np.array(targets) / times
+    return _System(np.array(columns, dtype=float).reshape(-1, 3) / times[:, None],
+                   np.array(targets) / times, np.array(tasks, dtype=float) / times)
 
 
 def _solve(design: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -131,15 +164,17 @@ def _solve(design: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 def fit_series(rows: pd.DataFrame, base: Model, measured: dict) -> SeriesModel:
     """One series' parameters from its rows (ok, warm medians), with intervals from
-    resampling the rows."""
+    resampling the rows, the dispatch per task drawn again from each resample's."""
     series = rows["series"].iloc[0]
-    dispatch = float(np.nan_to_num(rows["overhead_per_task_seconds"].median()))
-    startup = float(np.nan_to_num(rows["startup_seconds"].median()))
-    design, target = _design(rows, base, measured, dispatch)
-    solution = _solve(design, target) + OFFSETS  # the factor is 1 + its excess
+    # Never calibrated (`calibration_repeats: 0`): the fit's cost per map takes the
+    # dispatch in, and model.csv says it was not measured (nan), not 0.
+    dispatch = dispatch_per_task(rows)
+    startup = float(rows["startup_seconds"].median())
+    system = _system(rows, base, measured)
+    solution = system.solve(np.nan_to_num(dispatch)) + OFFSETS  # the factor: 1 + excess
     # A parameter whose term is zero in every row (bytes, for a series that ships none
     # or was fitted on no shared input) is not fitted: nan, not a measured 0.
-    fitted = np.any(design != 0, axis=0)
+    fitted = np.any(system.design != 0, axis=0)
     values = {name: float(value) if known else math.nan
               for name, value, known in zip(FITTED, solution, fitted)}
     values.update(dispatch_seconds=dispatch, startup_seconds=startup)
@@ -147,7 +182,8 @@ def fit_series(rows: pd.DataFrame, base: Model, measured: dict) -> SeriesModel:
     draws = []
     for _ in range(RESAMPLES if len(rows) > 2 else 0):
         pick = rng.integers(0, len(rows), len(rows))
-        draws.append(_solve(design[pick], target[pick]) + OFFSETS)
+        drawn = np.nan_to_num(dispatch_per_task(rows.iloc[pick]))
+        draws.append(system.solve(drawn, pick) + OFFSETS)
     intervals = {}
     if draws:
         low, high = np.percentile(np.array(draws), [2.5, 97.5], axis=0)

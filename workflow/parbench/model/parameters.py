@@ -23,8 +23,9 @@ PARAMETERS = (
               bound=0.0),
     Parameter("compute_factor", "×", "the series' slowdown against the serial loop's work "
               "(a worker is never faster than the serial loop)", bound=1.0),
-    # Measured: the series' medians.
-    Parameter("dispatch_seconds", "s", "the dispatch of one empty task"),
+    # From the series' measurements (parbench.model.fit).
+    Parameter("dispatch_seconds", "s", "the dispatch of one more task: the slope of "
+              "the calibrated empty maps' time against the task count"),
     Parameter("startup_seconds", "s", "the start-up, which cold times add"),
     # The serial loop's work per task, per workload and kernel: a line in the size.
     Parameter("serial_task_seconds", "s", "the serial loop's seconds per task at size 0"),

@@ -12,7 +12,7 @@ import pandas as pd
 from parbench import columns
 from parbench.columns.statuses import OK
 from parbench.identity import LOCAL, SERIAL
-from parbench.model.fit import Model, SeriesModel, problem_of, serial_task_seconds
+from parbench.model.fit import Model, SeriesModel, problem_of
 from parbench.model.parameters import FITTED, UNITS
 from parbench.model.terms import Problem, crossing, options_of_row, terms
 
@@ -40,18 +40,18 @@ def predict(model: Model, problem: Problem, task_seconds: float | None = None,
 
 def predictions(summary: pd.DataFrame, model: Model,
                 fit_workloads: tuple[str, ...] = FIT_WORKLOADS) -> pd.DataFrame:
-    """Every measured local combination: measured and predicted warm time."""
+    """Every measured local combination: measured and predicted warm time, the serial
+    work per task from the model's line in the size (as `parbench predict` has it for a
+    design never measured), not the serial loop's own time on that problem: a held-out
+    prediction then tests every term, the work's too."""
     ok = summary[(summary["status"] == OK) & summary["median_seconds"].notna()]
     if "target" in ok:
         ok = ok[ok["target"].fillna(LOCAL) == LOCAL]
-    measured = serial_task_seconds(ok)
     rows = []
     # As dicts: a row Series' lookups cost more than the predictions (about 100k of them
     # at 10k jobs).
     for row in ok.to_dict("records"):
-        problem = problem_of(row)
-        task = measured.get((problem.workload, problem.kernel, problem.size, problem.tasks))
-        predicted = predict(model, problem, task)
+        predicted = predict(model, problem_of(row))
         rows.append({**{name: row[name] for name in ("workload", "kernel", "series", "size",
                                                        "tasks", "workers")},
                      "measured_seconds": row["median_seconds"],
