@@ -20,6 +20,7 @@ from parbench.model.tables import predict
 from parbench.model.terms import (
     Problem,
     crossing,
+    gil_of_row,
     makespan,
     options_of_row,
     options_of_series,
@@ -60,6 +61,13 @@ def test_threads_on_a_kernel_that_holds_the_gil_take_turns():
     numpy = terms(Problem("exp_sinh", "numpy", "threads", 1000, 8, 2), 0.01, cores=2)
     assert python.compute_seconds == pytest.approx(0.08)
     assert numpy.compute_seconds == pytest.approx(0.04)
+    # On an interpreter without the GIL (a free-threaded build, as its rows record),
+    # they run side by side; the rows' cell as the tables hold it.
+    free = Problem("exp_sinh", "python", "threads-ft", 1000, 8, 2,
+                   gil_enabled=gil_of_row({"gil_enabled": False}))
+    assert terms(free, 0.01, cores=2).compute_seconds == pytest.approx(0.04)
+    assert gil_of_row({"gil_enabled": "True"}) is True
+    assert gil_of_row({"gil_enabled": float("nan")}) is None
 
 
 def test_a_series_of_the_users_own_options_is_modelled_with_them():

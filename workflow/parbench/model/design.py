@@ -13,6 +13,7 @@ import yaml
 
 from parbench import columns, config_checks, sweep
 from parbench.identity import SERIAL
+from parbench.interpreters import from_config as interpreters_from_config
 from parbench.model.fit import Model
 from parbench.model.tables import FIT_WORKLOADS, predict
 from parbench.model.terms import Problem, crossing, options_of_series
@@ -37,11 +38,16 @@ def predicted_design(config: dict[str, Any], model: Model) -> tuple[pd.DataFrame
     predicted crossover per curve) of a design."""
     config_series = sweep.series(config)
     options = {name: options_of_series(one) for name, one in config_series.items()}
+    # A series on an interpreter the design declares free-threaded runs without the GIL.
+    free_threaded = {name for name, one in interpreters_from_config(
+        config.get("interpreters")).items() if one.free_threaded}
+    gils = {name: False if one.interpreter in free_threaded else None
+            for name, one in config_series.items()}
     jobs = [job for job in sweep.combinations(config, config_series) if job.replicate == 0]
     rows = []
     for job in jobs:
         problem = Problem(job.workload, job.kernel, job.series, float(job.size), job.tasks,
-                          job.workers, options.get(job.series))
+                          job.workers, options.get(job.series), gils.get(job.series))
         rows.append({"workload": job.workload, "kernel": job.kernel, "series": job.series,
                      "size": job.size, "tasks": job.tasks, "workers": job.workers,
                      "measured_seconds": math.nan,
@@ -63,7 +69,8 @@ def predicted_design(config: dict[str, Any], model: Model) -> tuple[pd.DataFrame
                 sides = [[predict(model, Problem(curve["workload"], curve["kernel"], name,
                                                  float(size), int(curve["tasks"]),
                                                  1 if name == SERIAL else
-                                                 int(curve["workers"]), options.get(name)),
+                                                 int(curve["workers"]), options.get(name),
+                                                 gils.get(name)),
                                   basis=basis)
                           for size in grid] for name in (challenger, baseline)]
                 crossings.append({**curve, "challenger": challenger, "baseline": baseline,

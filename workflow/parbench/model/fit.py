@@ -17,7 +17,7 @@ import pandas as pd
 from parbench.columns.statuses import OK
 from parbench.identity import LOCAL, SERIAL
 from parbench.model.parameters import BOUNDS, FITTED
-from parbench.model.terms import Problem, Terms, options_of_row, terms
+from parbench.model.terms import Problem, Terms, gil_of_row, options_of_row, terms
 
 RESAMPLES = 200
 SEED = 20_261_206
@@ -74,7 +74,8 @@ class Model:
 def problem_of(row: Mapping) -> Problem:
     """A summary row's problem, with the options its series ran with."""
     return Problem(row["workload"], row["kernel"], row["series"], float(row["size"]),
-                   int(row["tasks"]), int(row["workers"]), options_of_row(row))
+                   int(row["tasks"]), int(row["workers"]), options_of_row(row),
+                   gil_of_row(row))
 
 
 def fit_compute(summary: pd.DataFrame) -> dict[tuple[str, str], tuple[float, float]]:

@@ -14,7 +14,7 @@ from parbench.columns.statuses import OK
 from parbench.identity import LOCAL, SERIAL
 from parbench.model.fit import Model, SeriesModel, problem_of
 from parbench.model.parameters import FITTED, UNITS
-from parbench.model.terms import Problem, crossing, options_of_row, terms
+from parbench.model.terms import Problem, crossing, gil_of_row, options_of_row, terms
 
 # The workloads the model is fitted on; it predicts the others (held out): data, compute
 # and dispatch teach it the costs, and balance, set-up and data-with-compute test them.
@@ -69,8 +69,9 @@ def predicted_crossovers(crossover: pd.DataFrame, summary: pd.DataFrame,
     # The sizes measured per curve, looked up once (not a mask over summary per row),
     # and the rows as dicts (a Series' lookups cost as much as the predictions).
     positive = summary[summary["size"] > 0]
-    options = {row["series"]: options_of_row(row)
-               for row in summary.drop_duplicates("series").to_dict("records")}
+    firsts = summary.drop_duplicates("series").to_dict("records")
+    options = {row["series"]: options_of_row(row) for row in firsts}
+    gils = {row["series"]: gil_of_row(row) for row in firsts}
     size_range = positive.groupby(["workload", "kernel", "tasks"])["size"].agg(["min", "max"])
     found = []
     for row in crossover.to_dict("records"):
@@ -84,7 +85,8 @@ def predicted_crossovers(crossover: pd.DataFrame, summary: pd.DataFrame,
         for side in ("challenger", "baseline"):
             times[side] = [predict(model, Problem(row["workload"], row["kernel"], row[side],
                                                   float(size), int(row["tasks"]),
-                                                  int(row["workers"]), options.get(row[side])),
+                                                  int(row["workers"]), options.get(row[side]),
+                                                  gils.get(row[side])),
                                    basis=row["time_basis"]) for size in grid]
         found.append(crossing(grid, times["challenger"], times["baseline"]))
     return np.array(found, dtype=float)

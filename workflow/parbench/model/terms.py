@@ -35,11 +35,24 @@ class Problem:
     # the registry's, by the series' name. A series of the user's own options
     # (`pool-mine: {chunksize: 1}`) copies and schedules as those options say.
     options: Options | None = None
+    # Whether the interpreter ran with the GIL (the rows' `gil_enabled`); None: as the
+    # project's, with it. Threads take turns on a kernel that holds it only where it is.
+    gil_enabled: bool | None = None
 
 
 def options_of_series(series: Series) -> Options:
     """Problem.options of a series the config resolved."""
     return series.engine, tuple(sorted(series.options.items()))
+
+
+def gil_of_row(row: Mapping[str, Any]) -> bool | None:
+    """Problem.gil_enabled from a table row's `gil_enabled` (None: not recorded)."""
+    cell = row.get("gil_enabled")
+    if cell is None or (isinstance(cell, float) and math.isnan(cell)):
+        return None
+    if isinstance(cell, str):
+        return {"true": True, "false": False}.get(cell.strip().lower())
+    return bool(cell)
 
 
 def options_of_row(row: Mapping[str, Any]) -> Options | None:
@@ -152,7 +165,8 @@ def terms(problem: Problem, task_seconds: float, cores: int) -> Terms:
     if backend_class.single_process:
         return Terms(problem.tasks, 0.0, sum(durations))
     parallel = min(problem.workers, cores)
-    if backend_class.shares_the_gil and workload.holds_gil(problem.kernel):
+    if (backend_class.shares_the_gil and workload.holds_gil(problem.kernel)
+            and problem.gil_enabled is not False):
         parallel = 1  # threads take turns on the GIL
     chunk = backend.chunksize(problem.tasks) or 1
     return Terms(problem.tasks, float(backend.shared_input_copies(problem.tasks, nbytes)
