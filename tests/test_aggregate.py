@@ -257,6 +257,8 @@ def _corrupt(path: Path, how: str) -> None:
     ("cell maps_per_sample=abc", "column maps_per_sample: not whole numbers"),
     ("cell background_cpu_fraction=high", "column background_cpu_fraction: not numbers"),
     ("cell loaded=maybe", "column loaded: not True/False"),
+    # A combination's status, never a job's.
+    ("cell status=partial", "column status: unknown values ['partial']"),
     ("cell workers=0", "column workers: below 1"),
     ("column missing status", "missing columns ['status']"),
     # Aggregated beside good files, its rows came from a machine of no name, unsaid.
@@ -433,7 +435,7 @@ write_csv_atomically(table, sys.argv[2])
 """
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="forks only with 2 cores or more")
+@pytest.mark.skipif(available_cores() < 2, reason="forks only with 2 cores or more available")
 def test_a_large_table_formatted_side_by_side_is_the_same_file(tmp_path):
     import subprocess
     import sys

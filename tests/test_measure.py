@@ -393,8 +393,6 @@ def test_rows_carry_overheads_resources_and_provenance():
                    job_settings(min_repeats=2, max_repeats=2))
     first = rows.iloc[0]
     assert first["overhead_per_task_seconds"] > 0
-    assert math.isclose(first["cold_seconds"],
-                        first["startup_seconds"] + first["first_map_seconds"])
     assert (rows["cpu_seconds"] > 0).all() and first["peak_rss_bytes"] > 0
     assert pd.notna(first["background_cpu_fraction"]) and pd.notna(first["load_avg_1m"])
     for column in ("blas_library", "cpu_model", "os", "numpy_version", "git_commit",

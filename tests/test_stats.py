@@ -29,6 +29,10 @@ def test_interval_of_constant_samples_is_a_point():
 def test_interval_is_reproducible():
     samples = np.random.default_rng(2).lognormal(size=15)
     assert stats.median_interval(samples) == stats.median_interval(samples)
+    # Resampled, not fixed: another seed draws other medians (the interval's ends, order
+    # statistics of 15 samples, may well come out the same).
+    assert not np.array_equal(stats.bootstrap_medians(samples, seed=1),
+                              stats.bootstrap_medians(samples, seed=2))
 
 
 def test_ratio_interval_brackets_the_true_ratio():
