@@ -78,6 +78,17 @@ class WrongThenFails(_IndexExpected):
     run = wrong_then_fails
 
 
+def times_out_silently(index: int, shared_input: Any) -> float:
+    raise TimeoutError  # as multiprocessing's and concurrent.futures' do: no message
+
+
+class TimesOutSilently(_IndexExpected):
+    """Every task raises a TimeoutError that says nothing."""
+
+    name = "times_out_silently"
+    run = times_out_silently
+
+
 class _KillsItsJob(_IndexExpected):
     """Preparing its input, the job's own measuring process dies: `signal_number` at
     once, as the kernel's out-of-memory killer or a crash in C code ends it."""

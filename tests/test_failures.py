@@ -582,8 +582,8 @@ def test_a_dead_jobs_list_stops_a_process_only_where_pid_and_start_time_match(
 def test_a_second_sigterm_during_the_backends_stop_leaves_no_process(tmp_path: Path):
     """At a deadline both `timeout` and Snakemake send SIGTERM: the second lands in the
     job's teardown (ipyparallel's takes seconds, its engines in sessions of their own),
-    wherever it is by then, and ends it. Whatever the teardown had not stopped, the
-    guard does: nothing the job started is left (the guard's part alone:
+    which goes on to its end: nothing the job started is left (what a teardown cut
+    short by a SIGKILL leaves, the guard stops:
     test_a_guarded_block_left_by_an_exception_has_its_guard_stop_what_is_left)."""
     log = tmp_path / "job.log"
     job, _ = start_job_and_wait_for_its_map("ipyparallel", tmp_path / "job.csv", log)
@@ -596,6 +596,9 @@ def test_a_second_sigterm_during_the_backends_stop_leaves_no_process(tmp_path: P
     psutil.wait_procs(descendants, timeout=30)
     assert alive(descendants) == []
     assert not (tmp_path / "job.csv").exists()
+    # The second did not cut the teardown short: the job stopped its engines itself,
+    # while it still held the timing slot.
+    assert "ipyparallel stopped after Terminated" in log.read_text(), log.read_text()[-3000:]
 
 
 # Not Ray: its own fate sharing sometimes ends every process of a killed driver within
@@ -663,6 +666,13 @@ def test_wrong_results_are_failures_not_times(tmp_path: Path):
     summary = summarise(rows).iloc[0]
     assert summary["status"] == "error" and summary["repeats"] == 0
     assert "differ from the serial reference" in summary["error"]
+
+
+def test_a_failure_that_says_nothing_is_said_with_what_the_job_was_doing():
+    rows = measure(Job("times_out_silently", "python", "serial", 1, 2, 1),
+                   job_settings(min_repeats=1, max_repeats=1),
+                   workload_plugin="tests.failing_workloads:TimesOutSilently")
+    assert rows["error"].iloc[-1] == "TimeoutError: while the maps"
 
 
 def test_samples_with_wrong_results_stay_failures_when_a_later_map_fails():

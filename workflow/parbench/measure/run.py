@@ -17,7 +17,9 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -75,19 +77,27 @@ class JobRun:
         self.not_workers = [process.pid for process in resources.tree_processes(self.measuring_pid)]
 
     def run(self) -> None:
+        stopping: dict[int, Any] = {}  # the stop signals' handlers, while they are ignored
+        phase = ""  # what the job was doing, for an error that says nothing itself
         try:
+            phase = "preparing the inputs"
             self._prepare_inputs()
+            phase = f"starting {self.backend.name}"
             self._start()
+            phase = "the maps"
             self._repeat_until_stopped()
+            phase = "gathering the workers' states"
             self._check_worker_states()
             self._refuse_wrong_results()
+            phase = "calibrating the dispatch (empty maps)"
             self.overhead_per_task_seconds = dispatch_overhead(
                 self.backend, self.job.tasks, self.settings.calibration_repeats)
         except Unsupported as reason:
             self.status, self.error = UNSUPPORTED, str(reason)
         except Exception as failure:  # any failure becomes data, not a crash
             self.status = ERROR
-            self.error = f"{type(failure).__name__}: {failure}".strip()
+            # Some say nothing (multiprocessing's and concurrent.futures' TimeoutError).
+            self.error = f"{type(failure).__name__}: {str(failure) or 'while ' + phase}"
             # Samples before the failure whose results were wrong stay failures too.
             wrong = "" if isinstance(failure, WrongResults) else self._wrong_results()
             if wrong:
@@ -97,9 +107,18 @@ class JobRun:
             self.interrupted = f"{type(interrupted).__name__} ({interrupted})"
             print(f"parbench job {self.job_pid}: {self.interrupted}; stopping "
                   f"{self.backend.name}", file=sys.stderr, flush=True)
+            # A second stop (`timeout` and Snakemake both send SIGTERM at a deadline, a
+            # second Ctrl-C) must not cut short the teardown, which is what stops the
+            # engines while the job still holds the timing slot (left to the guard, they
+            # would outlive it, beside the next job's measurement).
+            if threading.current_thread() is threading.main_thread():
+                stopping = {number: signal.signal(number, signal.SIG_IGN)
+                            for number in (signal.SIGTERM, signal.SIGINT)}
             raise
         finally:
             self._stop()
+            for number, handler in stopping.items():
+                signal.signal(number, handler)
 
     def _prepare_inputs(self) -> None:
         """Inputs and the serial reference, after checking they fit in memory."""
