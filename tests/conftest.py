@@ -27,7 +27,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     tempfile.tempdir = None
 
 from parbench import guard
-from parbench.aggregate import GLOBAL_TABLES, aggregate
+from parbench.aggregate import aggregate
 from parbench.backends import BACKENDS
 from parbench.resources import is_helper
 from parbench.tables import write_csv_atomically
@@ -219,7 +219,4 @@ def job_csvs(tmp_path_factory) -> list[Path]:
 @pytest.fixture(scope="session")
 def aggregates(job_csvs, tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("results")
-    files = {name: out / f"{name}.csv" for name in GLOBAL_TABLES}
-    aggregate(job_csvs, files["timings"], files["summary"], files["crossover"],
-              files["machines"], design_csv=files["design"])
-    return files
+    return aggregate(job_csvs, out)

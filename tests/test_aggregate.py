@@ -176,8 +176,7 @@ def test_aggregate_writes_the_recommended_design_and_prints_it(tmp_path, capsys)
     for replicate, rows in _replicated([False] * 3, [1.0, 1.1, 0.95]).groupby("replicate"):
         jobs.append(tmp_path / f"rep{replicate}.csv")  # one job, one file
         write_csv_atomically(rows, jobs[-1])
-    aggregate(jobs, *(tmp_path / f"{name}.csv"
-                      for name in ("timings", "summary", "crossover", "machines")))
+    aggregate(jobs, tmp_path)
     design = pd.read_csv(tmp_path / "design.csv")
     assert design["scope"].tolist() == ["combination", "sweep"]
     assert (design["recommended_replicates"] >= 2).all()
@@ -278,13 +277,12 @@ def test_a_corrupt_job_csv_stops_aggregation_naming_the_file(one_valid_job, job_
                 if parse_job_csv(str(path)) != parse_job_csv(str(bad))]
     _corrupt(bad, how)
     bad = next(bad.parent.iterdir())  # renamed, in one case
-    outputs = [tmp_path / f"{name}.csv" for name in ("timings", "summary", "crossover",
-                                                      "machines")]
+    outputs = [tmp_path / f"{name}.csv" for name in ("timings", "summary")]
     with pytest.raises(InvalidJobCsv) as error:
-        aggregate([*job_csvs, bad], *outputs)
+        aggregate([*job_csvs, bad], tmp_path)
     assert str(bad) in str(error.value) and said in str(error.value), str(error.value)
     # --skip-invalid: the others are aggregated, the bad one listed, never silently.
-    aggregate([*job_csvs, bad], *outputs, skip_invalid=True)
+    aggregate([*job_csvs, bad], tmp_path, skip_invalid=True)
     summary = pd.read_csv(outputs[1])
     listed = summary[summary["status"] == "invalid file"]
     assert len(listed) == 1 and str(bad) in listed["error"].iloc[0]
@@ -300,13 +298,12 @@ def test_a_second_file_of_one_job_is_refused_naming_both(job_csvs, tmp_path):
     copy = tmp_path / "raw/backup" / original.relative_to(SMALL_RUN)
     copy.parent.mkdir(parents=True)
     shutil.copy(original, copy)
-    outputs = [tmp_path / f"{name}.csv" for name in ("timings", "summary", "crossover",
-                                                      "machines")]
+    outputs = [tmp_path / f"{name}.csv" for name in ("timings", "summary")]
     # The copy first, as `parbench aggregate` finds them (raw/backup/… sorts first).
     with pytest.raises(InvalidJobCsv) as error:
-        aggregate([copy, *job_csvs], *outputs)
+        aggregate([copy, *job_csvs], tmp_path)
     assert str(error.value).startswith(f"{copy}: the same job as {original}"), str(error.value)
-    aggregate([copy, *job_csvs], *outputs, skip_invalid=True)
+    aggregate([copy, *job_csvs], tmp_path, skip_invalid=True)
     clean = pd.read_csv(aggregates_of(job_csvs, tmp_path / "clean").parent / "timings.csv")
     assert len(pd.read_csv(outputs[0])) == len(clean)
     # The file at the job's own place is kept; the copy is the one listed.
@@ -314,13 +311,13 @@ def test_a_second_file_of_one_job_is_refused_naming_both(job_csvs, tmp_path):
     assert len(listed) == 1 and listed["error"].iloc[0].startswith(str(copy))
     # The same path named twice (a planner's repeated job, as text and as a Path) is one
     # file, read once.
-    aggregate([*job_csvs, str(original)], *outputs)
+    aggregate([*job_csvs, str(original)], tmp_path)
     assert len(pd.read_csv(outputs[0])) == len(clean)
     # A copy whose path ends as the job's own (raw/old/raw/…) is still the copy.
     nested = tmp_path / "raw/old" / SMALL_RUN.name / original.relative_to(SMALL_RUN)
     nested.parent.mkdir(parents=True)
     shutil.copy(original, nested)
-    aggregate([nested, *job_csvs], *outputs, skip_invalid=True)
+    aggregate([nested, *job_csvs], tmp_path, skip_invalid=True)
     listed = pd.read_csv(outputs[1]).query("status == 'invalid file'")
     assert len(listed) == 1 and listed["error"].iloc[0].startswith(str(nested))
 
@@ -342,8 +339,7 @@ def test_records_are_counted_as_the_csv_module_reads_them(body):
 
 def aggregates_of(job_csvs, folder: Path) -> Path:
     folder.mkdir()
-    aggregate(job_csvs, *(folder / f"{name}.csv"
-                          for name in ("timings", "summary", "crossover", "machines")))
+    aggregate(job_csvs, folder)
     return folder / "summary.csv"
 
 
@@ -358,9 +354,7 @@ def test_the_workflows_aggregation_by_workload_is_aggregation_at_once(tmp_path):
     assert len(workloads) > 1
     at_once = tmp_path / "at_once"
     at_once.mkdir()
-    outputs = {table: at_once / f"{table}.csv" for table in aggregation.GLOBAL_TABLES}
-    aggregation.aggregate(raw, outputs["timings"], outputs["summary"], outputs["crossover"],
-                        outputs["machines"], design_csv=outputs["design"])
+    outputs = aggregation.aggregate(raw, at_once)
     pairs = pd.read_csv(outputs["crossover"])[["challenger", "baseline"]].drop_duplicates()
     per_workload = []
     for workload in workloads:

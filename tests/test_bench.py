@@ -191,8 +191,7 @@ def test_the_scale_benchmarks_synthetic_jobs_follow_the_schema_and_aggregate(tmp
     assert jobs == len(written) > 0
     out = tmp_path / "out"
     out.mkdir()
-    aggregate(written, out / "timings.csv", out / "summary.csv", out / "crossover.csv",
-              out / "machines.csv")  # raises on a file that breaks the schema
+    aggregate(written, out)  # raises on a file that breaks the schema
     summary = pd.read_csv(out / "summary.csv")
     assert (summary["status"] == "ok").all() and summary["verified"].all()
     assert len(summary) * scale.REPLICATES == jobs
@@ -209,8 +208,7 @@ def test_the_scale_benchmarks_synthetic_jobs_follow_the_schema_and_aggregate(tmp
     kept = scale.leave_out_replicates(tmp_path / "mixed", mixed)
     written = sorted((tmp_path / "mixed/results/raw").rglob("*.csv"))
     assert kept == len(written)
-    aggregate(written, out / "timings.csv", out / "summary.csv", out / "crossover.csv",
-              out / "machines.csv")
+    aggregate(written, out)
     summary = pd.read_csv(out / "summary.csv")
     assert summary["replicates"].between(*scale.MIXED_REPLICATES).all()
     assert summary["replicates"].nunique() == 4 and summary["median_seconds"].notna().all()

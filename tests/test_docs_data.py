@@ -24,9 +24,7 @@ def test_the_readme_runs_are_committed():
 @pytest.fixture(scope="module", params=RUNS, ids=lambda run: run.name)
 def reaggregated(request, tmp_path_factory) -> tuple[Path, Path]:
     run, out = request.param, tmp_path_factory.mktemp(request.param.name)
-    aggregate(sorted((run / "raw").rglob("*.csv")), out / "timings.csv", out / "summary.csv",
-              out / "crossover.csv", out / "machines.csv", pairs=run_pairs(run),
-              design_csv=out / "design.csv")
+    aggregate(sorted((run / "raw").rglob("*.csv")), out, pairs=run_pairs(run))
     return run, out
 
 

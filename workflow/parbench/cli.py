@@ -84,10 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     results = arguments.results
 
     if arguments.command == "aggregate":
-        aggregate(sorted((results / "raw").rglob("*.csv")), results / "timings.csv",
-                  results / "summary.csv", results / "crossover.csv", results / "machines.csv",
+        aggregate(sorted((results / "raw").rglob("*.csv")), results,
                   pairs=arguments.compare or run_pairs(results),
-                  design_csv=results / "design.csv",
                   exclude_loaded=(arguments.exclude_loaded
                                   or bool(run_design(results).get("exclude_loaded"))),
                   skip_invalid=arguments.skip_invalid)

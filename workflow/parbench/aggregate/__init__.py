@@ -148,23 +148,19 @@ def write_global(tables: Mapping[str, pd.DataFrame], outputs: Mapping[str, str |
 
 def aggregate(
     job_csvs: Iterable[str | Path],
-    timings_csv: str | Path,
-    summary_csv: str | Path,
-    crossover_csv: str | Path,
-    machines_csv: str | Path,
+    folder: str | Path,
     pairs: Sequence[Sequence[str]] | None = None,
-    design_csv: str | Path | None = None,
     exclude_loaded: bool = False,
     skip_invalid: bool = False,
-) -> None:
+) -> dict[str, Path]:
     """All per-job CSVs at once (`parbench aggregate`): workload by workload, then
-    combined, exactly as the workflow does it in separate jobs. `pairs`: the
+    combined, exactly as the workflow does it in separate jobs, into every global
+    table as `folder`/<table>.csv (GLOBAL_TABLES; returned by name). `pairs`: the
     [challenger, baseline] pairs for crossover.csv; None: the default pairs whose two
-    series are in the rows. `design_csv`: where the recommended replicates and
-    repeats go (default: next to summary.csv). `exclude_loaded`: statistics without
-    the jobs measured on a loaded machine (timings.csv keeps them). `skip_invalid`:
-    leave out per-job CSVs that break their schema, listing them in the log and as
-    `invalid file` rows of summary.csv, instead of stopping."""
+    series are in the rows. `exclude_loaded`: statistics without the jobs measured
+    on a loaded machine (timings.csv keeps them). `skip_invalid`: leave out per-job
+    CSVs that break their schema, listing them in the log and as `invalid file` rows
+    of summary.csv, instead of stopping."""
     invalid: list[tuple[str, str]] | None = [] if skip_invalid else None
     timings = collect_timings(job_csvs, invalid)
     if pairs is None:
@@ -175,13 +171,10 @@ def aggregate(
         tables[-1]["summary"] = pd.concat(
             [tables[-1]["summary"], invalid_file_rows(invalid, tables[-1]["summary"].columns)],
             ignore_index=True)
-    outputs = {"timings": timings_csv, "summary": summary_csv, "crossover": crossover_csv,
-               "machines": machines_csv,
-               "design": design_csv or Path(summary_csv).with_name("design.csv"),
-               "model": Path(summary_csv).with_name("model.csv"),
-               "predictions": Path(summary_csv).with_name("predictions.csv")}
+    outputs = {name: Path(folder) / f"{name}.csv" for name in GLOBAL_TABLES}
     write_global(combine(tables, pairs), outputs, exclude_loaded)
-    write_table(timings, timings_csv)  # collect_timings sorted it by job
+    write_table(timings, outputs["timings"])  # collect_timings sorted it by job
+    return outputs
 
 
 # A run's design, beside its raw/ (results/config.yaml, written by the workflow's
