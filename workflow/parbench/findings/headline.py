@@ -10,6 +10,7 @@ from parbench.figures.registry import headline_figure
 from parbench.findings import words
 from parbench.findings.document import Paragraph, markdown
 from parbench.findings.interpreters import interpreter_sentence
+from parbench.findings.reason import model_reason
 from parbench.findings.runs import (
     DATA,
     FREE_THREADING_RUN,
@@ -88,56 +89,19 @@ def agreement(first: pd.Series, again: pd.Series) -> str:
 
 def why(headline: pd.Series, run: str = REGIMES_RUN) -> str:
     """The cost model's reason for the headline's crossing, from the regimes run's
-    fitted costs (the reference has no serial loop to fit a model on): what each series
-    pays per map, per task and per byte, how many copies of the input a map makes, and
-    where the model puts the crossing beside where that run measured it."""
-    from parbench.model.terms import Problem, terms
-    from parbench.workloads import workload_class
-
+    fitted costs (the reference has no serial loop to fit a model on), beside where
+    that run measured it (parbench.findings.reason)."""
     model, crossover = model_of(run), DATA / run / "crossover.csv"
     if model is None or not crossover.is_file():
-        return ""
-    pair = headline["challenger"], headline["baseline"]
-    costs = model[model["workload"].fillna("") == ""].set_index(["series", "parameter"])
-    if not all((series, "per_byte_seconds") in costs.index for series in pair):
         return ""
     rows = read_table(crossover)
     same = rows[(rows["workload"] == headline["workload"]) & (rows["kernel"] == headline["kernel"])
                 & (rows["tasks"] == headline["tasks"]) & (rows["workers"] == headline["workers"])
-                & (rows["challenger"] == pair[0]) & (rows["baseline"] == pair[1])
-                & (rows["time_basis"] == "warm")]
+                & (rows["challenger"] == headline["challenger"])
+                & (rows["baseline"] == headline["baseline"]) & (rows["time_basis"] == "warm")]
     if same.empty:
         return ""
-    measured = same.iloc[0]
-    nbytes = workload_class(headline["workload"])().shared_input_bytes(1_000_000)
-    if not nbytes:  # a headline without shared input: no bytes to explain it by
-        return ""
-
-    def copies(series: str) -> str:
-        shipped = terms(Problem(headline["workload"], headline["kernel"], series, 1e6,
-                                int(headline["tasks"]), int(headline["workers"])), 0.0,
-                        int(headline["workers"])).shipped_bytes
-        return "once" if shipped == nbytes else f"{shipped / nbytes:.0f} times"
-
-    def cost(series: str, parameter: str, per: str, scale: float = 1.0,
-             unit: str = "") -> str:
-        value, low, high = costs.loc[(series, parameter), ["value", "ci_low", "ci_high"]]
-        return words.estimate(
-            parameter, value, low, high,
-            (lambda one: f"{one * scale:.3g}") if unit else words.seconds,
-            "(at the fit's bound in every resample: none told from none)", unit, per)
-
-    unit = measured["size_unit"]
-    sides = [f"`{series}` ships it {copies(series)} a map at "
-             f"{cost(series, 'per_byte_seconds', 'a byte', 1e9, 'ns')}, and pays "
-             f"{cost(series, 'per_map_seconds', 'a map')} and "
-             f"{cost(series, 'dispatch_seconds', 'a task')} (the slope of its empty maps' "
-             "time against the task count)" for series in pair]
-    return (f"**Why** ([the cost model](docs/model.md), fitted on run `{run}`). A map's warm "
-            f"time is the fixed costs per map and per task, plus the bytes of the shared "
-            f"input times the copies the series makes, plus the work: {sides[0]}; "
-            f"{sides[1]}. `{pair[1]}`'s copies outweigh `{pair[0]}`'s fixed costs above "
-            f"{words.size(measured['predicted_crossover_size'], unit)} by the model; run "
-            f"`{run}` measured {words.size(measured['crossover_size'], unit)} "
-            f"[{words.size(measured['crossover_ci_low'], unit)}, "
-            f"{words.size(measured['crossover_ci_high'], unit)}].")
+    reason = model_reason(same.iloc[0], model)
+    return (f"**Why** ([the cost model](docs/model.md), fitted on run `{run}`). "
+            + reason.replace("; the run measured", f"; run `{run}` measured")
+            if reason else "")

@@ -22,6 +22,7 @@ from parbench.findings.detail import (
 )
 from parbench.findings.document import Block, Figure, Heading, Paragraph, Table
 from parbench.findings.interpreters import interpreters_section
+from parbench.findings.reason import model_reason
 from parbench.identity import LOCAL
 from parbench.stats import compared_by
 
@@ -50,29 +51,11 @@ def headline_row(crossover: pd.DataFrame) -> pd.Series | None:
 
 
 def why(row: pd.Series, model: pd.DataFrame | None) -> list[Block]:
-    """The cost model's line on a crossover: where it puts it, and the costs behind."""
-    if model is None or model.empty or pd.isna(row.get("predicted_crossover_size")):
-        return []
-    from parbench.backends import BACKENDS
-
-    # A backend's own words, for a series named as its backend (a variant's options
-    # may change how its input travels: pool-shm's does).
-    travels = [f"`{series}`: {BACKENDS[series].shared_input_travels}"
-               for series in (row["challenger"], row["baseline"]) if series in BACKENDS]
-    costs = model[model["series"].isin([row["challenger"], row["baseline"]])
-                  & (model["parameter"].isin(["per_byte_seconds", "per_map_seconds"]))]
-    parts = []
-    for series, values in costs.groupby("series"):
-        value = values.set_index("parameter")["value"]
-        parts.append(f"`{series}` {value.get('per_byte_seconds', float('nan')) * 1e9:.3g} "
-                     f"ns a byte shipped, {words.seconds(value.get('per_map_seconds', 0))} "
-                     "a map")
-    return [Paragraph(
-        f"Why, by the cost model (`model.csv`, fitted on this run's data, compute and "
-        f"dispatch workloads): it puts the crossing at "
-        f"{words.size(row['predicted_crossover_size'], row['size_unit'])}; "
-        + "; ".join(parts) + ", each byte counted once per copy a map makes"
-        + (f" ({'; '.join(travels)})" if travels else "") + ".")]
+    """The cost model's reason for a crossover (parbench.findings.reason), fitted on
+    this run."""
+    reason = model_reason(row, model)
+    return [Paragraph("Why, by the cost model (`model.csv`, fitted on this run's data, "
+                      "compute and dispatch workloads). " + reason)] if reason else []
 
 
 def headline(summary: pd.DataFrame, crossover: pd.DataFrame,
