@@ -7,6 +7,7 @@ each 2-core run with the core count changed? docs/model.md's verdicts come from 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -160,14 +161,21 @@ def across_machines(sixteen: Path,
     models = [(f"fitted on {sixteen.name}'s own workers sweep",
                fit_model(summary[summary.index.isin(calibration.index)
                                  | (summary["series"] == SERIAL)], FIT_WORKLOADS, cores))]
+    # Each fitted on its own machine's cores (its rows scheduled as they ran), then
+    # asked with this machine's.
     models += [(f"{two.name}'s model, cores = {cores}",
-                fit_model(read_table(two / "summary.csv"), FIT_WORKLOADS, cores))
+                dataclasses.replace(fit_model(read_table(two / "summary.csv"), FIT_WORKLOADS,
+                                              _cores_of(two)), cores=cores))
                for two in two_core_runs]
     where = rest["workload"] + " " + rest["series"]
     for name, model in models:
         predicted = pd.Series([predict(model, problem_of(row))
                                for row in rest.to_dict("records")], index=rest.index)
         yield name, errors_of(rest["median_seconds"], predicted, where)
+
+
+def _cores_of(run: Path) -> int:
+    return int(read_table(run / "machines.csv")["available_cores"].iloc[0])
 
 
 def committed_runs(data: Path) -> list[Path]:
