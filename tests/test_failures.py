@@ -105,6 +105,8 @@ def test_a_job_killed_outright_leaves_no_process(tmp_path: Path, engine):
     token = guard.job_token(job.pid)
     descendants = listed_by_the_guard(job.pid, token)
     assert descendants, "the backend started processes"
+    # ipyparallel's own profile (its connection keys) is in the job's scratch folder.
+    assert guard.scratch_path(token).is_dir() == (engine == "ipyparallel")
     job.kill()
     job.wait()
     psutil.wait_procs(descendants, timeout=30)
@@ -123,6 +125,7 @@ def test_a_job_killed_outright_leaves_no_process(tmp_path: Path, engine):
     if engine in ("pool", "process_pool", "ipyparallel"):
         assert int(stopped.group(1)) >= 2, text[-2000:]
     assert not guard.lifeline_path(token).exists() and not guard.list_path(token).exists()
+    assert not guard.scratch_path(token).exists()
     # Nor anything started while the guard stopped the rest (a Pool replacing its
     # workers), which no listing saw: it still holds the job's removed lifeline.
     late = guard.marked_processes(lambda mark: mark == token)
@@ -855,3 +858,16 @@ def test_snakemake_interrupted_alone_resumes_with_make_runs_profile(workflow_cop
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert len(list(raw.rglob("*.csv"))) == 3
     assert (workflow_copy / "results" / "summary.csv").exists()
+
+
+def test_a_job_token_is_its_start_in_ticks_since_boot_which_no_clock_step_moves():
+    """psutil's create_time adds the boot time, which moves with the wall clock: after
+    a step, a live job's token read as dead and its engines as orphans to stop. The
+    start in clock ticks since boot does not move; a token of the earlier form still
+    reads as alive while its job runs."""
+    token = guard.job_token()
+    start = Path(f"/proc/{os.getpid()}/stat").read_text().rpartition(")")[2].split()[19]
+    assert token == f"{os.getpid()}-{start}" and guard.token_alive(token)
+    earlier = f"{os.getpid()}-{psutil.Process().create_time():.2f}"
+    assert guard.token_alive(earlier)
+    assert not guard.token_alive(f"{os.getpid()}-{int(start) + 1}")

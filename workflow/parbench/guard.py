@@ -40,6 +40,7 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import stat
 import subprocess
 import sys
@@ -55,6 +56,7 @@ from parbench.resources import stop_leftovers
 JOB_VARIABLE = "PARBENCH_JOB"
 LIFELINE_SUFFIX = ".lifeline"
 LIST_SUFFIX = ".processes"
+SCRATCH_SUFFIX = ".scratch"  # files of a job's engines (scratch_dir)
 # The guard re-lists the job's descendants this often while they change (start-up)
 # and at the slow pace once they have not for a while (steady state: a walk of
 # /proc costs ~1.5 ms, beside the timed maps).
@@ -85,14 +87,23 @@ def private_runtime_dir(create: bool = True) -> Path | None:
 
 
 def job_token(pid: int | None = None) -> str:
-    """`PID-start time` of a process: unique even when PIDs are reused."""
-    process = psutil.Process(pid or os.getpid())
-    return f"{process.pid}-{process.create_time():.2f}"
+    """`PID-start` of a process, unique even when PIDs are reused: its start in clock
+    ticks since boot (/proc/PID/stat), which a step of the wall clock does not move
+    (psutil's create_time adds the boot time, which moves with it: after a step, a live
+    job's token would read as dead, and its processes as orphans)."""
+    pid = pid or os.getpid()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return f"{pid}-{fields[19]}"  # field 22, starttime; those after `(comm)` from 3
+    except (OSError, IndexError):
+        return f"{pid}-{psutil.Process(pid).create_time():.2f}"  # no /proc
 
 
 def token_alive(token: str) -> bool:
-    pid, _, _ = token.partition("-")
+    pid, _, start = token.partition("-")
     try:
+        if "." in start:  # a token of an earlier version (create_time), still honoured
+            return f"{pid}-{psutil.Process(int(pid)).create_time():.2f}" == token
         return job_token(int(pid)) == token
     except (ValueError, psutil.Error):
         return False
@@ -106,12 +117,28 @@ def list_path(token: str) -> Path:
     return RUNTIME_DIR / f"job-{token}{LIST_SUFFIX}"
 
 
+def scratch_path(token: str) -> Path:
+    return RUNTIME_DIR / f"job-{token}{SCRATCH_SUFFIX}"
+
+
+def scratch_dir(prefix: str) -> str:
+    """A fresh folder for the files of a job's engines (ipyparallel's profile, with
+    its connection keys), in the guarded job's scratch folder in RUNTIME_DIR (private
+    to the user), which `forget` removes with the job, after a SIGKILL too (the guard,
+    or the next job's stop_orphans); outside a guarded job, in the temporary folder."""
+    token = os.environ.get(JOB_VARIABLE)
+    if not token or private_runtime_dir() is None:
+        return tempfile.mkdtemp(prefix=prefix)
+    scratch_path(token).mkdir(mode=0o700, exist_ok=True)
+    return tempfile.mkdtemp(prefix=prefix, dir=scratch_path(token))
+
+
 def token_of(path: str | Path) -> str | None:
     """The job token in a lifeline's or process list's file name."""
     path = Path(path)
     if path.parent != RUNTIME_DIR or not path.name.startswith("job-"):
         return None
-    for suffix in (LIFELINE_SUFFIX, LIST_SUFFIX):
+    for suffix in (LIFELINE_SUFFIX, LIST_SUFFIX, SCRATCH_SUFFIX):
         if path.name.endswith(suffix):
             return path.name[len("job-"):-len(suffix)]
     return None
@@ -160,7 +187,7 @@ def listed_processes(token: str) -> list[psutil.Process]:
     for pid, started in listed:
         with contextlib.suppress(psutil.Error):
             process = psutil.Process(pid)
-            if (f"{process.create_time():.2f}" == started and process.pid != os.getpid()
+            if (token_alive(f"{pid}-{started}") and process.pid != os.getpid()
                     and process.uids().real == os.getuid()):
                 alive.append(process)
     return alive
@@ -206,6 +233,7 @@ def stop_in_rounds(find: Callable[[], list[psutil.Process]]) -> list[str]:
 def forget(token: str) -> None:
     lifeline_path(token).unlink(missing_ok=True)
     list_path(token).unlink(missing_ok=True)
+    shutil.rmtree(scratch_path(token), ignore_errors=True)
 
 
 def stop_orphans() -> list[str]:
@@ -278,7 +306,7 @@ def write_list(token: str, processes: list[psutil.Process]) -> None:
     entries = []
     for process in processes:
         with contextlib.suppress(psutil.Error):
-            entries.append([process.pid, f"{process.create_time():.2f}"])
+            entries.append([process.pid, job_token(process.pid).partition("-")[2]])
     partial = list_path(token).with_suffix(".partial")
     partial.write_text(json.dumps(entries))
     partial.replace(list_path(token))

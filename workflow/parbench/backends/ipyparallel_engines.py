@@ -16,11 +16,10 @@ import contextlib
 import functools
 import logging
 import shutil
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from parbench import worker_state
+from parbench import guard, worker_state
 from parbench.backends.base import Backend, call_task, node_cpus_cell, option, spread_over_hosts
 from parbench.workloads.base import Task
 
@@ -85,7 +84,7 @@ class IpyparallelBackend(Backend):
             # (a controller `ip`, another launcher) applies, and no connection file
             # lands in ~/.ipython. The controller listens on 127.0.0.1 only; engines
             # are subprocesses of this job.
-            self._profile_dir = tempfile.mkdtemp(prefix="parbench-ipyparallel-")
+            self._profile_dir = guard.scratch_dir("parbench-ipyparallel-")
             self._cluster = ipp.Cluster(n=self.workers, log_level=logging.WARNING,
                                         profile_dir=self._profile_dir, load_profile=False,
                                         controller_ip="127.0.0.1")
