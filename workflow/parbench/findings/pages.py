@@ -58,12 +58,14 @@ def model_page(run: str) -> str:
     if model is None:
         return f"`docs/data/{run}` has no model.csv."
     table = Table(["series", "per map", "per byte shipped (ns)", "compute factor",
-                   "dispatch per task", "start-up"])
+                   "dispatch per task", "start-up", "first map's extra"])
     for series, rows in model[model["workload"].fillna("") == ""].groupby("series",
                                                                           sort=False):
         values = rows.set_index("parameter")
 
         def cell(name: str, scale: float = 1.0, seconds: bool = False) -> str:
+            if name not in values.index:  # a model.csv from before it was fitted
+                return "—"
             return words.estimate(name, *values.loc[name, ["value", "ci_low", "ci_high"]],
                                   words.seconds if seconds
                                   else (lambda one: f"{one * scale:.3g}"))
@@ -71,7 +73,8 @@ def model_page(run: str) -> str:
         table.rows.append([f"`{series}`", cell("per_map_seconds", seconds=True),
                            cell("per_byte_seconds", 1e9), cell("compute_factor"),
                            cell("dispatch_seconds", seconds=True),
-                           cell("startup_seconds", seconds=True)])
+                           cell("startup_seconds", seconds=True),
+                           cell("first_map_extra_seconds", seconds=True)])
     blocks = [table]
     predictions = DATA / run / "predictions.csv"
     if predictions.is_file():

@@ -171,6 +171,12 @@ def fit_series(rows: pd.DataFrame, base: Model, measured: dict) -> SeriesModel:
     # dispatch in, and model.csv says it was not measured (nan), not 0.
     dispatch = dispatch_per_task(rows)
     startup = float(rows["startup_seconds"].median())
+    # A measured cold time is the start-up plus the *first* map, which pays once what
+    # the warm ones do not (Ray's workers import the task's modules): its excess over
+    # the warm map, never below none.
+    extra = (float((rows["first_map_seconds"] - rows["median_seconds"]).median())
+             if "first_map_seconds" in rows else math.nan)  # rows that do not say
+    first_map_extra = max(0.0, extra) if math.isfinite(extra) else math.nan
     system = _system(rows, base, measured)
     solution = system.solve(np.nan_to_num(dispatch)) + OFFSETS  # the factor: 1 + excess
     # A parameter whose term is zero in every row (bytes, for a series that ships none
@@ -178,7 +184,8 @@ def fit_series(rows: pd.DataFrame, base: Model, measured: dict) -> SeriesModel:
     fitted = np.any(system.design != 0, axis=0)
     values = {name: float(value) if known else math.nan
               for name, value, known in zip(FITTED, solution, fitted)}
-    values.update(dispatch_seconds=dispatch, startup_seconds=startup)
+    values.update(dispatch_seconds=dispatch, startup_seconds=startup,
+                  first_map_extra_seconds=first_map_extra)
     rng = np.random.default_rng(SEED)
     draws = []
     for _ in range(RESAMPLES if len(rows) > 2 else 0):

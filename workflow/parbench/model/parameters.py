@@ -27,6 +27,9 @@ PARAMETERS = (
     Parameter("dispatch_seconds", "s", "the dispatch of one more task: the slope of "
               "the calibrated empty maps' time against the task count"),
     Parameter("startup_seconds", "s", "the start-up, which cold times add"),
+    Parameter("first_map_extra_seconds", "s", "how much longer the first map after the "
+              "start-up takes than a warm one (workers' imports, first connections), "
+              "which cold times add too"),
     # The serial loop's work per task, per workload and kernel: a line in the size.
     Parameter("serial_task_seconds", "s", "the serial loop's seconds per task at size 0"),
     Parameter("serial_task_seconds_per_size", "s/size unit",

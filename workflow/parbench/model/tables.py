@@ -35,7 +35,12 @@ def predict(model: Model, problem: Problem, task_seconds: float | None = None,
     if fitted is None or not math.isfinite(task_seconds):
         return math.nan
     seconds = fitted.seconds(term)
-    return seconds + fitted.values["startup_seconds"] if basis == "cold" else seconds
+    if basis != "cold":
+        return seconds
+    # Cold as measured: the start-up and the first map (a model.csv from before the
+    # first map's extra was fitted: the warm one).
+    return (seconds + fitted.values["startup_seconds"]
+            + fitted.values.get("first_map_extra_seconds", 0.0))
 
 
 def predictions(summary: pd.DataFrame, model: Model,
