@@ -136,9 +136,9 @@ import sys
 from parbench.backends import resolve_series
 from parbench.measure import Job, run_job
 from tests.unwaiting import job_settings
-run_job(Job("exp_sinh", "python", sys.argv[2], int(sys.argv[3]), 4, 2),
+run_job(Job("marks_its_map", "python", sys.argv[2], int(sys.argv[3]), 4, 2),
         job_settings(min_repeats=1, max_repeats=1, warmups=0), resolve_series(sys.argv[2]),
-        sys.argv[1])
+        sys.argv[1], workload_plugin="tests.failing_workloads:MarksItsMap")
 """
 
 
@@ -156,15 +156,6 @@ def measuring_process(job_pid: int, deadline: float) -> psutil.Process:
         assert time.time() < deadline, f"job {job_pid} measures in no process: {forked}"
         seen = forked[0] if len(forked) == 1 else None
         time.sleep(0.2)
-
-
-def backend_is_mapping(job: psutil.Process, backend: type) -> bool:
-    """Has the job's backend started its workers (so that the long map is running)?"""
-    if backend.in_job_process:
-        return job.num_threads() > 2  # the main thread, and the backend's
-    workers = [child for child in job.children(recursive=True)
-               if "parbench.resources" not in command_line(child)]  # the memory sampler
-    return len(workers) >= 2
 
 
 def command_line(process: psutil.Process) -> str:
@@ -185,14 +176,18 @@ def start_job_and_wait_for_its_map(series_name: str, output: Path,
     # A task in the job's own process (threads) cannot be interrupted: a job stopped
     # mid-map waits for it to end, so those tasks are shorter (about 1.5 s here).
     iterations = 10_000_000 if backend.in_job_process else 50_000_000
+    from tests.failing_workloads import MAP_MARK_VARIABLE
+
+    mark = output.with_name(output.name + ".map-started")
     job = subprocess.Popen([sys.executable, "-c", JOB_SCRIPT, str(output), series_name,
-                            str(iterations)], stderr=stderr)
+                            str(iterations)], stderr=stderr,
+                           env={**os.environ, MAP_MARK_VARIABLE: str(mark)})
     deadline = time.time() + 120
-    measuring = measuring_process(job.pid, deadline)
-    while time.time() < deadline and not (backend.single_process
-                                          or backend_is_mapping(measuring, backend)):
-        time.sleep(0.3)
-    time.sleep(1.5)  # into the map (the serial loop: into its first task)
+    # A task has begun: the map runs (its tasks last seconds).
+    while not mark.exists():
+        assert time.time() < deadline and job.poll() is None, "the job's map never began"
+        time.sleep(0.05)
+    time.sleep(0.2)  # and the other workers' tasks with it
     return job, backend
 
 

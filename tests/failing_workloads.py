@@ -6,12 +6,14 @@ exactly as a user's own workload would be.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 from pathlib import Path
 from typing import Any
 
 from parbench.workloads.base import Task, Workload
+from parbench.workloads.exp_sinh import ExpSinh, python_kernel
 
 # Where DiesOnce leaves its mark: the first task to find none kills its worker.
 MARK_VARIABLE = "PARBENCH_TEST_DIES_ONCE_MARK"
@@ -188,3 +190,23 @@ class LeavesAFork(_IndexExpected):
             os._exit(0)
         Path(os.environ[LEFT_RUNNING_VARIABLE]).write_text(str(left))
         return {}
+
+
+# Where MarksItsMap's tasks leave their mark: a test waits for it to know the map runs.
+MAP_MARK_VARIABLE = "PARBENCH_TEST_MAP_MARK"
+
+
+def marked_python_kernel(size: int, index: int, shared_input: Any = None) -> float:
+    Path(os.environ[MAP_MARK_VARIABLE]).touch()
+    return python_kernel(size, index, shared_input)
+
+
+class MarksItsMap(ExpSinh):
+    """exp_sinh's python kernel, each task first touching the file MAP_MARK_VARIABLE
+    names: a test that stops a job mid-map waits for it instead of guessing."""
+
+    name = "marks_its_map"
+    kernels = ("python",)
+
+    def task(self, kernel: str, size: int) -> Task:
+        return functools.partial(marked_python_kernel, size)
