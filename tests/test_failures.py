@@ -357,6 +357,7 @@ def test_a_guarded_block_left_by_an_exception_has_its_guard_stop_what_is_left():
     job = subprocess.run([sys.executable, "-c", LEFT_BY_AN_EXCEPTION], capture_output=True,
                          text=True, timeout=60)
     assert job.returncode != 0 and "KeyboardInterrupt" in job.stderr
+    assert "never said it watched" not in job.stderr, job.stderr  # its guard did
     engine_pid = int(job.stdout.split()[0])
     deadline = time.time() + 30
     while psutil.pid_exists(engine_pid) and time.time() < deadline:
@@ -871,3 +872,16 @@ def test_a_job_token_is_its_start_in_ticks_since_boot_which_no_clock_step_moves(
     earlier = f"{os.getpid()}-{psutil.Process().create_time():.2f}"
     assert guard.token_alive(earlier)
     assert not guard.token_alive(f"{os.getpid()}-{int(start) + 1}")
+
+
+def test_a_guard_that_never_says_it_watches_is_told_from_one_that_does():
+    """A guard that could not start (its launcher only forks it: a failure after the
+    fork, a full /tmp, no pidfd where it died before polling) leaves SIGKILL
+    protection off: the job warns where its guard never said it watched."""
+    read, write = os.pipe()
+    with open(read, "rb", buffering=0) as said, open(write, "wb", buffering=0) as saying:
+        saying.write(guard.WATCHING)
+        assert guard._said_watching(said, timeout=1.0)  # noqa: SLF001
+    read, write = os.pipe()
+    with open(write, "wb", buffering=0):
+        assert not guard._said_watching(open(read, "rb", buffering=0), timeout=0.2)  # noqa: SLF001, SIM115

@@ -48,6 +48,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -64,6 +65,9 @@ LIST_REFRESH_SECONDS = 1.0
 LIST_REFRESH_CHANGING_SECONDS = 0.1
 CHANGING_FOR_SECONDS = 3.0
 FINISHED = b"finished\n"
+# What the guard says on its standard output once it watches the job; the job reads it
+# as it leaves its block, and warns where it never came.
+WATCHING = b"watching\n"
 # Where lifelines live: one folder per user, beside the timing lock.
 RUNTIME_DIR = Path(tempfile.gettempdir()) / f"parbench-jobs-{os.getuid()}"
 
@@ -274,8 +278,8 @@ def guarded_job() -> Iterator[None]:
     guard_environment = {name: value for name, value in os.environ.items()
                          if name != JOB_VARIABLE}
     launcher = subprocess.Popen([sys.executable, "-m", "parbench.guard", token],
-                                stdin=subprocess.PIPE, env=guard_environment,
-                                start_new_session=True)
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                env=guard_environment, start_new_session=True)
     # It forks the guard and exits: the guard is not in the job's tree.
     if launcher.wait() != 0:
         print(f"warning: the guard of job {token} did not start (status "
@@ -298,18 +302,36 @@ def guarded_job() -> Iterator[None]:
             if finished:
                 launcher.stdin.write(FINISHED)
             launcher.stdin.close()
+        if not _said_watching(launcher.stdout):
+            print(f"warning: the guard of job {token} never said it watched the job: a "
+                  "job killed outright would have left what it started to the next job's "
+                  "sweep", file=sys.stderr, flush=True)
         lifeline.close()
-        lifeline_path(token).unlink(missing_ok=True)
+        # Not finished, it stays for the next job's sweep (stop_orphans), should the
+        # guard not be there to stop what the block left and forget the job.
+        if finished:
+            lifeline_path(token).unlink(missing_ok=True)
+
+
+def _said_watching(said: Any, timeout: float = 5.0) -> bool:
+    """Whether the guard said WATCHING on `said` (the launcher's standard output),
+    waiting up to `timeout` for it: read as the job leaves its block, not as it
+    enters, so that no job waits for its guard's start."""
+    with contextlib.closing(said):
+        readable, _, _ = select.select([said], [], [], timeout)
+        return bool(readable) and said.readline() == WATCHING
 
 
 def write_list(token: str, processes: list[psutil.Process]) -> None:
+    """The job's descendants, as its list (a full /tmp: the last list stands)."""
     entries = []
     for process in processes:
         with contextlib.suppress(psutil.Error):
             entries.append([process.pid, job_token(process.pid).partition("-")[2]])
     partial = list_path(token).with_suffix(".partial")
-    partial.write_text(json.dumps(entries))
-    partial.replace(list_path(token))
+    with contextlib.suppress(OSError):
+        partial.write_text(json.dumps(entries))
+        partial.replace(list_path(token))
 
 
 def guard(token: str) -> int:
@@ -319,17 +341,26 @@ def guard(token: str) -> int:
     pid = int(token.partition("-")[0])
     try:
         job = psutil.Process(pid)
-        job_ended = os.pidfd_open(pid)
-    except (psutil.Error, OSError):
+    except psutil.Error:
         return 0
+    try:
+        job_ended: int | None = os.pidfd_open(pid)
+    except (OSError, AttributeError):  # a kernel before 5.3, a seccomp profile: polled
+        job_ended = None
     if not token_alive(token):  # the job ended already, and its PID went to another
-        os.close(job_ended)
+        if job_ended is not None:
+            os.close(job_ended)
         return 0
+    # Watching: said once, then the job's pipe let go of.
+    with contextlib.suppress(OSError):
+        os.write(sys.stdout.fileno(), WATCHING)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     # The guard and the launcher that forked it are the job's descendants until the
     # launcher exits: never on the list of what to stop.
     itself = {os.getpid(), os.getppid()}
     finished_said = sys.stdin.buffer.fileno()
-    watching, changed_at = [finished_said, job_ended], time.monotonic()
+    watching = [finished_said] + ([job_ended] if job_ended is not None else [])
+    changed_at = time.monotonic()
     # Everything seen under the job, dropped only once ended: as the job dies, its
     # children die or are re-parented, and a fresh listing would lose them. Keyed by
     # PID and start time: a new child may reuse an ended one's PID.
@@ -357,7 +388,7 @@ def guard(token: str) -> int:
             # End of input without the word: the job's forked workers may still hold
             # the pipe open, or the job died; its pidfd decides.
             watching.remove(finished_said)
-        if job_ended in readable:
+        if job_ended in readable if job_ended is not None else not token_alive(token):
             break
     # The job is gone without finishing: nothing it started may outlive it.
     stopped = stop_what_the_job_started(token)
