@@ -8,8 +8,11 @@ took and its start-up and teardown. Together they split the sweep's wall time:
   timed samples         the maps the statistics are made of
   start-up + teardown   starting and stopping the backends (their own columns)
   rest of the job       warm-ups, choosing the maps per sample, the dispatch
-                        calibration, waiting for a quiet machine, the job's guard
+                        calibration, waiting for a quiet machine, the attempts a
+                        loaded machine made it measure again
   outside the job       interpreter start, imports, Snakemake's script preamble,
+                        the job's guard, the sweep for orphans and the wait for the
+                        timing slot (all before its measuring process starts),
                         writing the CSV: a timing job's wall time minus its span
   aggregation, plots    the other jobs' wall times, as far as no timing job ran
                         beside them
@@ -63,9 +66,9 @@ def breakdown(timings: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
     parts = {
         "timed samples": samples,
         "start-up + teardown": startup_teardown,
-        "rest of the job (warm-ups, choosing k, calibration, quiet wait, guard)":
+        "rest of the job (warm-ups, choosing k, calibration, quiet wait, re-measuring)":
             spans - samples - startup_teardown,
-        "outside the job (interpreter, imports, Snakemake preamble, CSV)":
+        "outside the job (interpreter, imports, preamble, guard, timing slot, CSV)":
             timing_walls - spans,
         "aggregation and plots (beyond timing jobs)": busy - timing_walls,
         "orchestration (no job running)": sweep_wall - busy,
