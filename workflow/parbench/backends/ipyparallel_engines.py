@@ -16,6 +16,7 @@ import contextlib
 import functools
 import logging
 import shutil
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,9 +136,13 @@ class IpyparallelBackend(Backend):
                 "nodes_used": len(set(self._hosts))}
 
     def worker_states(self) -> list:
-        return list(self._view.apply_sync(worker_state.snapshot))
+        # Within the map's limit: an engine busy with someone else's task never answers.
+        return list(self._view.apply_async(worker_state.snapshot).get(
+            timeout=self.limits.map_timeout_seconds))
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
+        # One limit for the push and the map together, as every backend's map has.
+        deadline = time.monotonic() + self.limits.map_timeout_seconds
         if shared_input is None:
             call = functools.partial(call_task, task)
         else:
@@ -146,7 +151,7 @@ class IpyparallelBackend(Backend):
             call = functools.partial(_call_with_pushed_input, task)
         pending = self._view.map_async(call, range(tasks))
         try:
-            return list(pending.get(timeout=self.limits.map_timeout_seconds))
+            return list(pending.get(timeout=max(0.0, deadline - time.monotonic())))
         except BaseException:
             # What has not started yet never will (a task already running on an
             # engine runs on: ipyparallel cannot stop it).
