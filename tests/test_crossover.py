@@ -21,6 +21,7 @@ from parbench.crossover import (
     NOT_SIGNIFICANT,
     POOR_FIT,
     REACHES_PAST,
+    START_WITHIN_NOISE,
     TOO_FEW_REPLICATES,
     TOO_FEW_SIZES,
     UNBOUNDED,
@@ -218,8 +219,9 @@ def _jobs_of_ratios(ratios: dict[float, list[float]]):
     return samples, values
 
 
-@pytest.mark.parametrize("sign, told", [(1, "ray faster throughout"), (-1, NONE_IN_RANGE)])
-def test_no_crossing_in_range_needs_the_end_where_one_would_be_told(sign, told):
+@pytest.mark.parametrize("sign, told, untold", [
+    (1, "ray faster throughout", START_WITHIN_NOISE), (-1, NONE_IN_RANGE, END_WITHIN_NOISE)])
+def test_no_crossing_in_range_needs_the_end_where_one_would_be_told(sign, told, untold):
     """Medians on one side everywhere say the curves do not cross only where the end of
     the range next to a crossing is told from noise: a lead of 3 % inside 10 % noise
     at the smallest size (or a lag at the largest) leaves a crossing there open."""
@@ -229,7 +231,7 @@ def test_no_crossing_in_range_needs_the_end_where_one_would_be_told(sign, told):
     (ray, pool), values = _jobs_of_ratios(
         {size: [sign * ratio for ratio in ratios] for size, ratios in ends.items()})
     estimate = crossover_with_confidence(list(ends), ray, pool, paired=paired_tests(*values))
-    assert estimate.status == END_WITHIN_NOISE and math.isnan(estimate.size)
+    assert estimate.status == untold and math.isnan(estimate.size)
     (ray, pool), values = _jobs_of_ratios({size: [sign * ratio for ratio in clear]
                                            for size in ends})
     assert crossover_with_confidence(list(ends), ray, pool,
@@ -587,9 +589,15 @@ def test_sizes_alike_in_noise_keep_the_curves_pooled_variance():
     assert prior.moderates and prior.total_freedom == 8 * 5 * 2
     tested = paired_t_of(spread[0], prior)
     assert all(2 < freedom <= prior.total_freedom for freedom in tested.freedoms.values())
-    # Replicates that agree to the bit tell nothing, in either sign.
-    agreeing = {size: np.array([0.1, 0.1]) for size in NOISY_CURVE_SIZES}
-    assert set(paired_t_of(agreeing).told(0.95).values()) == {0}
+    # Replicates that agree to the bit tell nothing, in either sign (0.05 three times
+    # has a mean that rounds: its scatter must still be none, not 1e-35).
+    for sign in (1, -1):
+        agreeing = {size: np.full(3, sign * 0.05) for size in NOISY_CURVE_SIZES}
+        assert set(paired_t_of(agreeing).told(0.95).values()) == {0}
+        # Nor do they pull the workload's prior towards no noise at all.
+        with_agreeing, without = variance_prior([agreeing, *spread]), variance_prior(spread)
+        assert (with_agreeing.freedom, with_agreeing.variance) == (without.freedom,
+                                                                    without.variance)
 
 
 def test_an_interpolated_crossing_whose_replicates_bound_it_on_no_side_gives_no_number():

@@ -141,8 +141,10 @@ def test_a_measuring_process_killed_outright_is_an_error_row_and_leaves_no_proce
     output, log = tmp_path / "job.csv", tmp_path / "job.log"
     job, _ = start_job_and_wait_for_its_map("ipyparallel", output, log)
     measuring = measuring_process(job.pid, time.time() + 10)
-    descendants = listed_by_the_guard(job.pid, guard.job_token(job.pid))
+    token = guard.job_token(job.pid)
+    descendants = listed_by_the_guard(job.pid, token)
     assert len(descendants) > 2, "the backend started processes"
+    assert guard.scratch_path(token).is_dir()  # ipyparallel's profile, with its keys
     # Whatever it starts goes to the OOM killer before the job, which writes the row.
     volunteers = min(1000, oom_score_adj(job.pid) + 500)
     for process in (measuring, *measuring.children(recursive=True)):
@@ -160,6 +162,8 @@ def test_a_measuring_process_killed_outright_is_an_error_row_and_leaves_no_proce
     stopped = re.search(r"killed by SIGKILL.*; stopped (\d+) process\(es\) it had started",
                         log.read_text())
     assert stopped and int(stopped.group(1)) >= 2, log.read_text()[-2000:]
+    # The measuring process's stop() never ran: the job, finishing, removed the profile.
+    assert not guard.scratch_path(token).exists()
 
 
 def oom_score_adj(pid: int) -> int:

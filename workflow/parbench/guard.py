@@ -311,6 +311,10 @@ def guarded_job() -> Iterator[None]:
         # guard not be there to stop what the block left and forget the job.
         if finished:
             lifeline_path(token).unlink(missing_ok=True)
+            # Its engines stopped, their files are done with (a measuring process
+            # killed outright left ipyparallel's profile there: the job stopped the
+            # engines, and finished).
+            shutil.rmtree(scratch_path(token), ignore_errors=True)
 
 
 def _said_watching(said: Any, timeout: float = 5.0) -> bool:

@@ -133,9 +133,12 @@ class PoolBackend(Backend):
         return -(-tasks // self.chunksize(tasks))  # pickled into every chunk
 
     def shared_memory_bytes(self, shared_input_bytes: int) -> int:
-        # Twice: each worker keeps the last map's block mapped until its first task of
-        # the next, so a map's new block and the unlinked last one are held together.
-        return 2 * shared_input_bytes if self.options.shared_input == "shared_memory" else 0
+        # Each worker keeps the last block it attached mapped until its next task, and
+        # one that got no task in a map holds an older one still: the map's new block
+        # and, at worst, one older block per worker are held together.
+        if self.options.shared_input != "shared_memory":
+            return 0
+        return (self.workers + 1) * shared_input_bytes
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
         if self.options.shared_input == "shared_memory" and shared_input is not None:

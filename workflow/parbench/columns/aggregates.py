@@ -81,10 +81,13 @@ CROSSOVER_COLUMNS = tuple(
          "`fit_lack_of_fit_p` at least 0.2, inside the bracket); else `bracket` (between "
          "the measured sizes where the paired differences change sign) where there is "
          "one; else `fit` with its status wherever at least 3 sizes near the crossing and "
-         "2 replicates allow a fit; `interpolated` otherwise"),
+         "2 replicates allow a fit; `interpolated` otherwise, but `bracket` with its `no "
+         "sign change told from noise` where the interpolated crossing is found and "
+         "replicates pair (its interval over a few of them is none to stand on)"),
         ("crossover_status", TEXT, "", "`found`, or why there is no number (below)"),
         ("crossover_size", NUMBER, "", "where the challenger becomes and stays faster, by "
-         "`method` (empty where the fit is poor or its interval unbounded)"),
+         "`method` (empty where the fit is poor or its interval unbounded, and for an "
+         "interpolated one not significant where replicates pair)"),
         ("crossover_ci_low", NUMBER, "", "its 95 % interval, low end"),
         ("crossover_ci_high", NUMBER, "", "its high end"),
         ("crossover_relative_half_width", NUMBER, "", "`(ci_high − ci_low) / 2 / size` of a "

@@ -48,6 +48,7 @@ from parbench.crossover.interpolated import (
     NO_CLEAR_WINNER,
     NONE_IN_RANGE,
     NOT_SIGNIFICANT,
+    START_WITHIN_NOISE,
     TOO_FEW_SIZES,
     Crossover,
     CrossoverEstimate,
@@ -59,8 +60,8 @@ from parbench.crossover.interpolated import (
 )
 from parbench.crossover.variances import VariancePrior, variance_prior
 
-__all__ = ["BRACKET", "DEFAULT_PAIRS", "END_WITHIN_NOISE", "FASTER_THROUGHOUT", "FIT",
-           "FITTED_STATUSES", "FOUND",
+__all__ = ["BRACKET", "DEFAULT_PAIRS", "END_WITHIN_NOISE", "START_WITHIN_NOISE",
+           "FASTER_THROUGHOUT", "FIT", "FITTED_STATUSES", "FOUND",
            "INTERPOLATED", "NONE_IN_RANGE", "NOT_SIGNIFICANT", "NO_CLEAR_WINNER",
            "NO_SIGN_CHANGE", "POOR_FIT", "REACHES_PAST", "TOO_FEW_REPLICATES", "default_pairs",
            "TOO_FEW_SIZES", "UNBOUNDED",

@@ -72,8 +72,9 @@ class PairedT:
     """The paired log ratios y = log(baseline / challenger) of one curve, tested once:
     per size, their mean, its t statistic against the size's variance between
     replicates (moderated, or pooled over the curve's sizes: parbench.crossover.
-    variances), and that variance's degrees of freedom. A curve whose replicates agree
-    exactly everywhere tells nothing: no noise to tell a difference from."""
+    variances), and that variance's degrees of freedom. Pooled, a curve whose
+    replicates agree to the bit everywhere tells nothing: no noise to tell a difference
+    from (moderated, such a size is tested against the prior)."""
 
     means: dict[float, float]
     statistics: dict[float, float]
@@ -90,6 +91,12 @@ class PairedT:
         return {size: int(np.sign(mean)) * bool(
                     abs(self.statistics[size]) > float(stdtrit(self.freedoms[size], level)))
                 for size, mean in self.means.items()}
+
+
+def scatter_of(values: np.ndarray) -> float:
+    """The sum of squares about the mean; exactly 0 where the values agree to the bit
+    (their mean, rounded, would leave some 1e-35 of it, and a t statistic of 1e16)."""
+    return float(((values - values.mean()) ** 2).sum()) if np.ptp(values) > 0 else 0.0
 
 
 def paired_t(challenger: JobValues, baseline: JobValues,
@@ -109,12 +116,11 @@ def paired_t_of(ratios: dict[float, np.ndarray],
         return None
     means = {size: float(values.mean()) for size, values in ratios.items()}
     if prior.moderates:
-        variances = {size: prior.moderated(
-            float(values.var(ddof=1)) if len(values) > 1 else 0.0, len(values) - 1)
-            for size, values in ratios.items()}
+        variances = {size: prior.moderated(scatter_of(values) / max(len(values) - 1, 1),
+                                           len(values) - 1)
+                     for size, values in ratios.items()}
     else:
-        pooled = sum(float(((values - values.mean()) ** 2).sum())
-                     for values in ratios.values()) / freedom
+        pooled = sum(scatter_of(values) for values in ratios.values()) / freedom
         variances = {size: (pooled, freedom) for size in ratios}
     statistics = {size: (mean / math.sqrt(variances[size][0] / len(ratios[size]))
                          if variances[size][0] > 0 else 0.0)

@@ -35,10 +35,11 @@ def default_pairs(present) -> list[list[str]]:
 FOUND = "found"
 NONE_IN_RANGE = "none in range"
 FASTER_THROUGHOUT = "{challenger} faster throughout"
-# The medians do not cross in the range, but at its end where a crossing would be
-# (the smallest size for one faster throughout, the largest for none in range) the two
-# are not told apart: a crossing there is not ruled out.
-END_WITHIN_NOISE = "end of the range within the noise"
+# The medians do not cross in the range, but at its end where a crossing would be the
+# two are not told apart: a crossing there is not ruled out. The challenger's median
+# below the baseline's everywhere, at the smallest size; above it at the largest.
+START_WITHIN_NOISE = "smallest size within the noise"
+END_WITHIN_NOISE = "largest size within the noise"
 TOO_FEW_SIZES = "too few sizes"
 
 
@@ -244,9 +245,11 @@ def crossover_with_confidence(
     found_fraction = sum(sizes[0] < size < sizes[-1] for size in resample_sizes) / resamples
     if point.status != FOUND:  # an interval of a crossover that is not there means nothing
         # Told only where the range's end that a crossing would be next to is told.
-        end_told = behind[-1] if point.status == NONE_IN_RANGE else ahead[0]
-        return CrossoverEstimate(point.status if end_told else END_WITHIN_NOISE,
-                                 found_fraction=found_fraction, told_apart=told_apart)
+        if point.status == NONE_IN_RANGE:
+            status = NONE_IN_RANGE if behind[-1] else END_WITHIN_NOISE
+        else:
+            status = point.status if ahead[0] else START_WITHIN_NOISE
+        return CrossoverEstimate(status, found_fraction=found_fraction, told_apart=told_apart)
     # "Overtakes" needs a size above the crossing where the challenger is clearly
     # faster; a lead inside the noise is reported with its number, but not as found.
     significant = any(ahead[index]

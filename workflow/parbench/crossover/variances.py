@@ -64,7 +64,11 @@ def variance_prior(ratios_of_curves: Iterable[dict[float, np.ndarray]]) -> Varia
     for ratios in ratios_of_curves:
         for values in ratios.values():
             if len(values) > 1:
-                variances.append(float(np.var(values, ddof=1)))
+                # Replicates that agree to the bit (a coarse timer) say nothing of how
+                # noise spreads: exactly 0, left out below (a rounding residue of 1e-35
+                # would have pulled the prior's scale to nothing).
+                variances.append(float(np.var(values, ddof=1)) if np.ptp(values) > 0
+                                 else 0.0)
                 freedoms.append(len(values) - 1)
     variance, freedom = np.array(variances), np.array(freedoms, dtype=float)
     total = float(freedom.sum())

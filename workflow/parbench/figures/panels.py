@@ -181,7 +181,11 @@ def mark_crossover(ax, crossovers: pd.DataFrame, unit: str,
                           f"  95 % CI {interval_label(row, unit, sizes)}{alone}")
         elif row["crossover_status"] == NOT_SIGNIFICANT:
             # No line: the medians cross, but the lead above is within the noise.
-            labels.append(f"{pair}: medians cross at {format_size(row['crossover_size'], unit)}"
+            # Where replicates pair, the headline gives no size: the medians' crossing.
+            near = next((row[name] for name in ("crossover_size", "interpolated_size",
+                                                "medians_cross")
+                         if pd.notna(row.get(name))), float("nan"))
+            labels.append(f"{pair}: medians cross at {format_size(near, unit)}"
                           "\n  but the lead above is not significant")
         elif row.get("method") == "fit" and pd.notna(row.get("interpolated_size")):
             # The fit says why it gives no number; the grid's interpolation is beside it.

@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from parbench.crossover import FOUND, NONE_IN_RANGE
+from parbench.crossover import FOUND, NONE_IN_RANGE, START_WITHIN_NOISE
 from parbench.figures import panels
 from parbench.figures.style import (
     DEFAULT_WIDTH,
@@ -106,8 +106,10 @@ def _boundaries(ax, cell: pd.DataFrame, crossover: pd.DataFrame, kernel_of_level
                             zorder=4)
                 xs.append(x)
                 ys.append(y + middle)
-            elif status.endswith("faster throughout"):
-                ax.scatter([left], [y + middle], marker=marker, s=16, color="0.1", zorder=4)
+            elif status.endswith("faster throughout") or status == START_WITHIN_NOISE:
+                hollow = status == START_WITHIN_NOISE  # not told at the smallest size
+                ax.scatter([left], [y + middle], marker=marker, s=16, zorder=4,
+                           edgecolors="0.1", facecolors="white" if hollow else "0.1")
             else:
                 hollow = status != NONE_IN_RANGE
                 ax.scatter([right], [y + middle], marker=marker, s=16, zorder=4,

@@ -101,7 +101,7 @@ def why(headline: pd.Series, run: str = REGIMES_RUN) -> str:
                 & (rows["baseline"] == headline["baseline"]) & (rows["time_basis"] == "warm")]
     if same.empty:
         return ""
-    reason = model_reason(same.iloc[0], model)
+    reason = model_reason(same.iloc[0], model, tables_of(run)[0])
     return (f"**Why** ([the cost model](docs/model.md), fitted on run `{run}`). "
             + reason.replace("; the run measured", f"; run `{run}` measured")
             if reason else "")

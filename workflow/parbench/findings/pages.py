@@ -44,9 +44,11 @@ def regimes_page(run: str = REGIMES_RUN) -> str:
                "two sizes; otherwise: *none in "
                "range*, no crossing in the sizes measured; *not significant*, the medians "
                "cross but the lead above is within the noise; *no clear winner*, the two "
-               "cannot be told apart at any size; *unbounded interval*, *interval beyond the "
-               "fitted sizes* or *poor fit*, they cross but the replicates or sizes cannot "
-               "place where; *too few sizes*, fewer than two sizes measured both "
+               "cannot be told apart at any size; *smallest* (or *largest*) *size within the "
+               "noise*, no crossing in the sizes measured, but none ruled out at that end; "
+               "*no sign change told from noise*, *unbounded interval*, *interval beyond "
+               "the fitted sizes* or *poor fit*, they cross but the replicates or sizes "
+               "cannot place where; *too few sizes*, fewer than two sizes measured both "
                "([method](docs/method.md)); —: the pair did not run on that curve.")
     return markdown([table, Paragraph(caption)]).rstrip()
 

@@ -11,11 +11,14 @@ import pandas as pd
 from parbench.findings import words
 
 
-def model_reason(row: pd.Series, model: pd.DataFrame | None) -> str:
+def model_reason(row: pd.Series, model: pd.DataFrame | None,
+                 summary: pd.DataFrame | None = None) -> str:
     """Why `row` (a crossover.csv row, with its `predicted_crossover_size`) crosses
-    where it does, by `model` (a model.csv); "" where the model cannot say: a series
-    not fitted, no prediction, or a workload without shared input to ship."""
-    from parbench.model.terms import Problem, terms
+    where it does, by `model` (a model.csv), each series with the options its rows in
+    `summary` ran with (a user's `pool-big: {shared_input: shared_memory}` copies as
+    those say); "" where the model cannot say: a series not fitted, no prediction, or a
+    workload without shared input to ship."""
+    from parbench.model.terms import Problem, options_of_row, terms
     from parbench.workloads import workload_class
 
     if model is None or model.empty or pd.isna(row.get("predicted_crossover_size")):
@@ -32,8 +35,11 @@ def model_reason(row: pd.Series, model: pd.DataFrame | None) -> str:
         return ""
 
     def copies(series: str) -> str:
+        rows = summary[(summary["series"] == series) & (summary["status"] == "ok")] \
+            if summary is not None else ()
+        options = options_of_row(rows.iloc[0]) if len(rows) else None
         shipped = terms(Problem(row["workload"], row["kernel"], series, 1e6,
-                                int(row["tasks"]), int(row["workers"])), 0.0,
+                                int(row["tasks"]), int(row["workers"]), options), 0.0,
                         int(row["workers"])).shipped_bytes
         return "once" if shipped == nbytes else f"{shipped / nbytes:.0f} times"
 
@@ -51,11 +57,17 @@ def model_reason(row: pd.Series, model: pd.DataFrame | None) -> str:
              f"{cost(series, 'per_map_seconds', 'a map')} and "
              f"{cost(series, 'dispatch_seconds', 'a task')} (the slope of its empty maps' "
              "time against the task count)" for series in pair]
-    measured = (f"measured {words.size(row['crossover_size'], unit)} "
-                f"[{words.size(row['crossover_ci_low'], unit)}, "
-                f"{words.size(row['crossover_ci_high'], unit)}]"
-                if row.get("crossover_status") == "found" else
-                f"measured no crossing ({row.get('crossover_status')})")
+    near = next((row[name] for name in ("interpolated_size", "medians_cross")
+                 if pd.notna(row.get(name))), float("nan"))
+    if row.get("crossover_status") == "found":
+        measured = (f"measured {words.size(row['crossover_size'], unit)} "
+                    f"[{words.size(row['crossover_ci_low'], unit)}, "
+                    f"{words.size(row['crossover_ci_high'], unit)}]")
+    elif pd.notna(near):
+        measured = (f"measured the medians crossing near {words.size(near, unit)}, "
+                    f"{row.get('crossover_status')}")
+    else:
+        measured = f"measured no crossing ({row.get('crossover_status')})"
     return (f"A map's warm time is the fixed costs per map and per task, plus the bytes of "
             f"the shared input times the copies the series makes, plus the work: "
             f"{sides[0]}; {sides[1]}. `{pair[1]}`'s copies outweigh `{pair[0]}`'s fixed "

@@ -50,10 +50,11 @@ def headline_row(crossover: pd.DataFrame) -> pd.Series | None:
     return None
 
 
-def why(row: pd.Series, model: pd.DataFrame | None) -> list[Block]:
+def why(row: pd.Series, model: pd.DataFrame | None,
+        summary: pd.DataFrame | None = None) -> list[Block]:
     """The cost model's reason for a crossover (parbench.findings.reason), fitted on
     this run."""
-    reason = model_reason(row, model)
+    reason = model_reason(row, model, summary)
     return [Paragraph("Why, by the cost model (`model.csv`, fitted on this run's data, "
                       "compute and dispatch workloads). " + reason)] if reason else []
 
@@ -67,7 +68,7 @@ def headline(summary: pd.DataFrame, crossover: pd.DataFrame,
     where = (f"on `{row['workload']}` ({row['kernel']} kernel, {row['tasks']:.0f} tasks, "
              f"{words.counted(row['workers'], 'worker')}; size: {row['size_unit']})")
     text = f"**The answer, {where}:** " + words.crossover(row)
-    return [Paragraph(text), *fixed_costs(summary, row), *why(row, model)]
+    return [Paragraph(text), *fixed_costs(summary, row), *why(row, model, summary)]
 
 
 def _regime(workload: str) -> str:
@@ -137,14 +138,18 @@ def regimes(summary: pd.DataFrame, crossover: pd.DataFrame) -> list[Block]:
 
 
 def fixed_costs(summary: pd.DataFrame, row: pd.Series) -> list[Block]:
-    """What explains a crossover: the two series' start-up and dispatch per task."""
+    """What explains a crossover: the two series' start-up and empty map, per task, at
+    the crossover's task count (the calibration's time per task: an empty map's fixed
+    cost shared out, not the dispatch of one more task, which the model's reason gives)."""
     rows = summary[(summary["workload"] == row["workload"])
+                   & (summary["tasks"] == row["tasks"])
                    & summary["series"].isin([row["challenger"], row["baseline"]])]
     if rows.empty:
         return []
     costs = rows.groupby("series")[["startup_seconds", "overhead_per_task_seconds"]].median()
-    parts = [f"`{series}` starts in {words.seconds(values['startup_seconds'])} and "
-             f"dispatches an empty task in {words.seconds(values['overhead_per_task_seconds'])}"
+    parts = [f"`{series}` starts in {words.seconds(values['startup_seconds'])}, and an "
+             f"empty map of {row['tasks']:.0f} tasks costs it "
+             f"{words.seconds(values['overhead_per_task_seconds'])} a task"
              for series, values in costs.iterrows()]
     return [Paragraph("Fixed costs behind it (medians over this workload's jobs): "
                       + "; ".join(parts) + ".")]

@@ -122,10 +122,14 @@ def crossover(row: pd.Series) -> str:
             f"the medians of {challenger} and {baseline} cross{near_words}, but over "
             "their replicates no size on one side of it is told from noise, so the "
             "crossing is not bounded."),
-        "end of the range within the noise": (
-            f"{challenger}'s medians stay on one side of {baseline}'s at every size "
-            "measured, but at the end of the range where they would cross the two are "
-            "within the noise: a crossing there is not ruled out."),
+        "smallest size within the noise": (
+            f"{challenger}'s median is below {baseline}'s at every size measured, but at "
+            "the smallest the two are within the noise: a crossing there or below is not "
+            "ruled out."),
+        "largest size within the noise": (
+            f"{challenger} does not overtake {baseline} in the sizes measured, but at the "
+            "largest the two are within the noise: a crossing there or above is not "
+            "ruled out."),
     }
     if status == "too few sizes" and not row.get("sizes_compared", 1):
         return f"{challenger} and {baseline} were not both measured at any size."

@@ -47,6 +47,10 @@ class WrongResults(Exception):
     """A backend's maps returned other results than the serial reference."""
 
 
+def _stop_asked_again(signum: int, frame: Any) -> None:
+    """A stop signal during the teardown of a job already stopping: nothing more to do."""
+
+
 class JobRun:
     """One combination on one started backend: its inputs, its timed maps, its
     per-worker state and its stop. Every failure ends as the row's `error`."""
@@ -104,16 +108,18 @@ class JobRun:
                 self.error += f"; before it, {wrong}"
             traceback.print_exc(file=sys.stderr)
         except BaseException as interrupted:  # SIGTERM (Terminated), Ctrl-C: no row
-            self.interrupted = f"{type(interrupted).__name__} ({interrupted})"
-            print(f"parbench job {self.job_pid}: {self.interrupted}; stopping "
-                  f"{self.backend.name}", file=sys.stderr, flush=True)
             # A second stop (`timeout` and Snakemake both send SIGTERM at a deadline, a
             # second Ctrl-C) must not cut short the teardown, which is what stops the
             # engines while the job still holds the timing slot (left to the guard, they
-            # would outlive it, beside the next job's measurement).
+            # would outlive it, beside the next job's measurement). First thing, and a
+            # handler that does nothing rather than SIG_IGN, which processes started
+            # meanwhile would inherit.
             if threading.current_thread() is threading.main_thread():
-                stopping = {number: signal.signal(number, signal.SIG_IGN)
+                stopping = {number: signal.signal(number, _stop_asked_again)
                             for number in (signal.SIGTERM, signal.SIGINT)}
+            self.interrupted = f"{type(interrupted).__name__} ({interrupted})"
+            print(f"parbench job {self.job_pid}: {self.interrupted}; stopping "
+                  f"{self.backend.name}", file=sys.stderr, flush=True)
             raise
         finally:
             self._stop()
@@ -133,9 +139,10 @@ class JobRun:
             workload.shared_input_bytes(job.size))
         shm_free = machine.shm_free_bytes()
         if in_shared_memory and shm_free is not None and in_shared_memory > shm_free:
-            raise MemoryError(f"the shared input of {in_shared_memory / 1e9:.3g} GB does not "
-                              f"fit in /dev/shm ({shm_free / 1e9:.3g} GB free), where "
-                              f"{self.backend.name} keeps it (nothing was allocated)")
+            raise MemoryError(f"the shared input ({workload.shared_input_bytes(job.size) / 1e9:.3g}"
+                              f" GB) does not fit in /dev/shm, where {self.backend.name} "
+                              f"keeps it: up to {in_shared_memory / 1e9:.3g} GB held there at "
+                              f"once, {shm_free / 1e9:.3g} GB free (nothing was allocated)")
         workload.prepare(job.kernel, job.size, job.tasks)
         if workload.stateful(job.kernel) and not self.backend.supports_worker_states:
             raise Unsupported(f"{self.backend.name} has no way to reach every worker after "

@@ -47,9 +47,16 @@ class SeriesModel:
         """The model's warm time of one map (nan where it needs a parameter the series'
         rows could not fit: bytes shipped by a series fitted on none)."""
         values = self.values
-        return (values["per_map_seconds"] + _times(values["dispatch_seconds"], term.tasks)
+        # A dispatch never calibrated (nan) is in the fitted cost per map: none apart.
+        return (values["per_map_seconds"]
+                + _times(_measured(values["dispatch_seconds"]), term.tasks)
                 + _times(values["per_byte_seconds"], term.shipped_bytes)
                 + _times(values["compute_factor"], term.compute_seconds))
+
+
+def _measured(value: float) -> float:
+    """A measured parameter, 0 where it was not measured (nan): what the fit took."""
+    return 0.0 if math.isnan(value) else value
 
 
 def _times(parameter: float, multiplier: float) -> float:
@@ -110,14 +117,13 @@ def dispatch_per_task(rows: pd.DataFrame) -> float:
     line through the median at each count (non-negative). An empty map also pays a
     fixed cost per map, which the fitted cost per map takes in: the calibration's
     time per task, T-fold, charged that fixed cost again per task at every other
-    count (joblib's empty map costs about the same at 8 tasks as at 1000). With one
-    task count, no slope: its time per task. nan where nothing was calibrated."""
+    count (joblib's empty map costs about the same at 8 tasks as at 1000). nan where
+    fewer than two task counts were calibrated: one count's time per task holds its
+    fixed cost too, and the cost per map takes the whole empty map in instead."""
     empty = (rows["overhead_per_task_seconds"] * rows["tasks"]).groupby(rows["tasks"]).median()
     empty = empty.dropna()
-    if empty.empty:
-        return math.nan
     if len(empty) < 2:
-        return float(empty.iloc[0] / empty.index[0])
+        return math.nan
     counts = empty.index.to_numpy(dtype=float)
     times = empty.to_numpy(dtype=float)
     scale = counts.max()
@@ -190,7 +196,8 @@ def fit_series(rows: pd.DataFrame, base: Model, measured: dict) -> SeriesModel:
     draws = []
     for _ in range(RESAMPLES if len(rows) > 2 else 0):
         pick = rng.integers(0, len(rows), len(rows))
-        drawn = np.nan_to_num(dispatch_per_task(rows.iloc[pick]))
+        drawn = dispatch_per_task(rows.iloc[pick])
+        drawn = np.nan_to_num(dispatch if math.isnan(drawn) else drawn)  # one count drawn
         draws.append(system.solve(drawn, pick) + OFFSETS)
     intervals = {}
     if draws:

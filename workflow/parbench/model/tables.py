@@ -12,7 +12,7 @@ import pandas as pd
 from parbench import columns
 from parbench.columns.statuses import OK
 from parbench.identity import LOCAL, SERIAL
-from parbench.model.fit import Model, SeriesModel, problem_of
+from parbench.model.fit import Model, SeriesModel, _measured, problem_of
 from parbench.model.parameters import FITTED, UNITS
 from parbench.model.terms import Problem, crossing, gil_of_row, options_of_row, terms
 
@@ -38,9 +38,9 @@ def predict(model: Model, problem: Problem, task_seconds: float | None = None,
     if basis != "cold":
         return seconds
     # Cold as measured: the start-up and the first map (a model.csv from before the
-    # first map's extra was fitted: the warm one).
-    return (seconds + fitted.values["startup_seconds"]
-            + fitted.values.get("first_map_extra_seconds", 0.0))
+    # first map's extra was fitted, or a run that did not measure one: the warm one).
+    return (seconds + _measured(fitted.values["startup_seconds"])
+            + _measured(fitted.values.get("first_map_extra_seconds", math.nan)))
 
 
 def predictions(summary: pd.DataFrame, model: Model,
@@ -74,7 +74,9 @@ def predicted_crossovers(crossover: pd.DataFrame, summary: pd.DataFrame,
     # The sizes measured per curve, looked up once (not a mask over summary per row),
     # and the rows as dicts (a Series' lookups cost as much as the predictions).
     positive = summary[summary["size"] > 0]
-    firsts = summary.drop_duplicates("series").to_dict("records")
+    # Each series' first measured row (a failed one may not record its options or GIL).
+    firsts = summary.sort_values("status", key=lambda status: status != OK, kind="stable") \
+        .drop_duplicates("series").to_dict("records")
     options = {row["series"]: options_of_row(row) for row in firsts}
     gils = {row["series"]: gil_of_row(row) for row in firsts}
     size_range = positive.groupby(["workload", "kernel", "tasks"])["size"].agg(["min", "max"])
