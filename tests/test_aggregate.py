@@ -490,3 +490,20 @@ def test_the_design_beside_the_aggregates_reads_back_as_the_workflow_ran_it(tmp_
                                     "compare": [], "exclude_loaded": True}
     assert run_pairs(tmp_path) == []
     assert run_pairs(tmp_path / "elsewhere") is None  # no design: the default pairs
+
+
+def test_a_curves_verdict_does_not_change_with_the_pairs_compared_beside_it(aggregates):
+    """The variances' prior is the pair's own in each workload (parbench.crossover.
+    variances): the refinement planner, comparing the refined pairs only, must read the
+    same crossover as the aggregation comparing every pair."""
+    from parbench.migrations import read_table
+
+    timings = read_table(aggregates["timings"])
+    series = set(timings["series"])
+    pairs = [pair for pair in (["ray", "pool"], ["ray", "pool-c1"], ["pool-c1", "pool"])
+             if set(pair) <= series]
+    assert len(pairs) > 1
+    alone = crossovers(timings, pairs[:1])
+    beside = crossovers(timings, pairs)
+    first = (beside["challenger"] == pairs[0][0]) & (beside["baseline"] == pairs[0][1])
+    pd.testing.assert_frame_equal(alone, beside[first].reset_index(drop=True))

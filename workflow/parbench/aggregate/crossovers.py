@@ -25,7 +25,6 @@ from parbench.crossover import (
     bracket_of,
     choose,
     crossover_with_confidence,
-    default_pairs,
     fit_crossover,
     fit_holds,
     paired_log_ratios,
@@ -43,10 +42,8 @@ TIME_BASES = ("warm", "cold")
 
 @dataclass(frozen=True)
 class _Curve:
-    """One compared pair on one curve and time basis: what its row is made of (where
-    `asked`; else it only informs the prior of the variances)."""
+    """One compared pair on one curve and time basis: what its row is made of."""
 
-    asked: bool
     problem: dict
     challenger: str
     baseline: str
@@ -194,14 +191,7 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
                               problem["tasks"]), nothing)
 
     curves = []
-    # The prior of the sizes' variances comes from every curve of a workload of the
-    # pairs asked for and the default pairs present, whichever pairs a caller asks
-    # for (the refinement planner asks for the refined ones only): a curve's verdict
-    # must not change with the company it is aggregated in.
-    asked = [list(pair) for pair in pairs]
-    present = set(ok["series"])
-    extra = [pair for pair in default_pairs(present) if pair not in asked]
-    for challenger, baseline in [*asked, *extra]:
+    for challenger, baseline in pairs:
         # The problems come from whichever side runs on several workers.
         side = challenger if not single_process.get(challenger, False) else baseline
         # From every row, failed ones too: a side that failed everywhere still gets
@@ -220,23 +210,23 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
                 challenger_values = _job_values(challenger_rows, basis)
                 baseline_values = _job_values(baseline_rows, basis)
                 curves.append(_Curve(
-                    [challenger, baseline] in asked, problem, challenger, baseline, basis,
-                    max_residual,
+                    problem, challenger, baseline, basis, max_residual,
                     _samples(challenger_rows, basis), _samples(baseline_rows, basis),
                     challenger_values, baseline_values,
                     paired_log_ratios(challenger_values, baseline_values)))
-    # Each size's variance between replicates moderated towards those of every curve
-    # of the same time basis (parbench.crossover.variances).
-    priors = {key: variance_prior(curve.ratios for curve in curves
-                                  if (curve.problem["workload"], curve.basis) == key)
-              for key in {(curve.problem["workload"], curve.basis) for curve in curves}}
+    # Per pair, workload and time basis: the pair's own curves (kernels, task and
+    # worker counts) are its population of variances, whichever other pairs a caller
+    # compares (parbench.crossover.variances).
+    def key(curve: _Curve) -> tuple:
+        return curve.problem["workload"], curve.challenger, curve.baseline, curve.basis
+
+    priors = {one: variance_prior(curve.ratios for curve in curves if key(curve) == one)
+              for one in {key(curve) for curve in curves}}
     rows = []
     drawn: dict = {}  # bootstrap medians, drawn once for every pair a series is in
     for curve in curves:
-        if not curve.asked:
-            continue
         sizes = sorted(set(curve.challenger_samples) & set(curve.baseline_samples))
-        tested = paired_t_of(curve.ratios, priors[curve.problem["workload"], curve.basis])
+        tested = paired_t_of(curve.ratios, priors[key(curve)])
         interpolated = crossover_with_confidence(
             sizes, [curve.challenger_samples[size] for size in sizes],
             [curve.baseline_samples[size] for size in sizes], challenger=curve.challenger,

@@ -131,7 +131,7 @@ CROSSOVER_COLUMNS = tuple(
         ("bracket_low", NUMBER, "", "the largest measured size where the challenger is "
          "slower, told from noise (one-sided t-test at 5 % over the curve's m sizes, "
          "5 %/m each, against each size's variance between replicates moderated towards the "
-         "workload's, parbench.crossover.variances): the bracket's "
+         "pair's in the workload, parbench.crossover.variances): the bracket's "
          "low end"),
         ("bracket_high", NUMBER, "", "the smallest measured size above it where the "
          "challenger is faster, told from noise: the bracket's high end"),

@@ -11,7 +11,7 @@
                 hold (a curve that bends or steps at the crossing)
 
 The paired tests behind the bracket and the verdicts weigh each size against its own
-variance between replicates, moderated towards the workload's (variances).
+variance between replicates, moderated towards the pair's in the workload (variances).
 """
 
 from parbench.crossover.bracket import (

@@ -10,8 +10,8 @@ the sign of their paired log ratio y = log(baseline / challenger) at each measur
   the bracket  the largest size A where y is below zero and the smallest size B above A
                where it is above zero, each told from noise by a one-sided t-test at
                (1 − confidence) / m for a curve of m sizes, against each size's
-               variance between replicates moderated towards the workload's
-               (parbench.crossover.variances: pooled over the curve's sizes where
+               variance between replicates moderated towards the pair's in the
+               workload (parbench.crossover.variances: pooled over the curve's sizes where
                the sizes' variances are alike). A bracket misses only where some size is told
                the wrong sign, a size below the crossing positive or one above it
                negative: at most m tests' errors, (1 − confidence) together
@@ -116,8 +116,11 @@ def paired_t_of(ratios: dict[float, np.ndarray],
         return None
     means = {size: float(values.mean()) for size, values in ratios.items()}
     if prior.moderates:
-        variances = {size: prior.moderated(scatter_of(values) / max(len(values) - 1, 1),
-                                           len(values) - 1)
+        # A size whose replicates agree to the bit (or that ran once) has no variance
+        # of its own: the prior's, with its degrees of freedom.
+        variances = {size: prior.moderated(scatter_of(values) / (len(values) - 1),
+                                           len(values) - 1) if scatter_of(values) > 0
+                     else prior.moderated(0.0, 0)
                      for size, values in ratios.items()}
     else:
         pooled = sum(scatter_of(values) for values in ratios.values()) / freedom

@@ -8,9 +8,10 @@ untold) and borrow theirs (its own sign then told wrongly: 16 % of the time agai
 asked, in a simulation with one size 25 times noisier).
 
 Between the two stands empirical Bayes (Smyth 2004, the `limma` package's moderated t):
-the sizes' variances s_i² (d_i degrees of freedom) of every curve of a workload, each
-pair and time basis, are taken as drawn from a scaled inverse chi-square prior with
-d₀ degrees of freedom and scale s₀², which their spread estimates (`variance_prior`);
+the sizes' variances s_i² (d_i degrees of freedom) of every curve a compared pair ran
+in a workload (its kernels, task and worker counts), per time basis, are taken as
+drawn from a scaled inverse chi-square prior with d₀ degrees of freedom and scale s₀²,
+which their spread estimates (`variance_prior`);
 each size is then tested against
 
   s̃_i² = (d₀·s₀² + d_i·s_i²) / (d₀ + d_i),  with d₀ + d_i degrees of freedom
@@ -71,10 +72,10 @@ def variance_prior(ratios_of_curves: Iterable[dict[float, np.ndarray]]) -> Varia
                                  else 0.0)
                 freedoms.append(len(values) - 1)
     variance, freedom = np.array(variances), np.array(freedoms, dtype=float)
-    total = float(freedom.sum())
     # A variance of exactly zero (replicates that agree to the bit) has no logarithm.
     usable = variance > 0
     variance, freedom = variance[usable], freedom[usable]
+    total = float(freedom.sum())
     if len(variance) < MIN_VARIANCES:
         return VariancePrior(total_freedom=total)
     # log s² less its expectation's offset under chi-square noise: their mean is log
