@@ -241,3 +241,24 @@ def test_a_loop_in_the_job_is_interrupted_at_its_limit_and_gives_sigalrm_back():
     assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
     with pytest.raises(TimeoutError, match="longer than map_timeout_seconds"):
         timeout.refuse_late(began)
+
+
+def test_joblibs_start_has_the_start_limit_not_a_maps():
+    """loky's workers booting on a busy machine outlasted a 1 s map limit, and the
+    job's row said `TimeoutError: while starting joblib`: the start waits as long as
+    `start_timeout_seconds`, the maps after it no longer than `map_timeout_seconds`."""
+    from parbench.backends import Limits
+
+    backend = get_backend("joblib", WORKERS, Limits(map_timeout_seconds=0.001))
+    backend.start()  # its probes alone last 0.02 s, and loky's workers far longer
+    try:
+        with pytest.raises(Exception) as raised:  # noqa: PT011 - joblib's own TimeoutError
+            backend.map(_sleeps_a_second, 2, None)
+        assert type(raised.value).__name__ == "TimeoutError"
+    finally:
+        backend.stop()
+
+
+def _sleeps_a_second(index: int, shared_input) -> float:
+    time.sleep(1.0)
+    return float(index)

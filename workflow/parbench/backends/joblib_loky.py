@@ -93,12 +93,19 @@ class JoblibBackend(Backend):
             return
         deadline = time.monotonic() + self.limits.start_timeout_seconds
         answered: set[int] = set()
-        while len(answered) < self.workers:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"only {len(answered)} of {self.workers} loky workers "
-                                   "started in time")
-            answered |= set(self._parallel(delayed(_pid_after_a_moment)(index)
-                                           for index in range(self.workers)))
+        # The start has the start's limit, not a map's: joblib reads its timeout at
+        # each call (loky's workers booting on a busy machine outlasted a 1 s map limit).
+        map_timeout, self._parallel.timeout = (self._parallel.timeout,
+                                               self.limits.start_timeout_seconds)
+        try:
+            while len(answered) < self.workers:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"only {len(answered)} of {self.workers} loky "
+                                       "workers started in time")
+                answered |= set(self._parallel(delayed(_pid_after_a_moment)(index)
+                                               for index in range(self.workers)))
+        finally:
+            self._parallel.timeout = map_timeout
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
         loop_timeout = self._loop_timeout

@@ -120,15 +120,27 @@ def dispatch_per_task(rows: pd.DataFrame) -> float:
     count (joblib's empty map costs about the same at 8 tasks as at 1000). nan where
     fewer than two task counts were calibrated: one count's time per task holds its
     fixed cost too, and the cost per map takes the whole empty map in instead."""
-    empty = (rows["overhead_per_task_seconds"] * rows["tasks"]).groupby(rows["tasks"]).median()
-    empty = empty.dropna()
-    if len(empty) < 2:
+    return _dispatch_slope(*_empty_maps(rows))
+
+
+def _empty_maps(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's task count and its calibrated empty map's time."""
+    counts = rows["tasks"].to_numpy(dtype=float)
+    return counts, rows["overhead_per_task_seconds"].to_numpy(dtype=float) * counts
+
+
+def _dispatch_slope(counts: np.ndarray, empty: np.ndarray) -> float:
+    """dispatch_per_task of arrays (each bootstrap resample draws it again: pandas'
+    groupby there doubled the time of a run's aggregation)."""
+    known = np.isfinite(empty) & (empty > 0)
+    counts, empty = counts[known], empty[known]
+    distinct = np.unique(counts)
+    if len(distinct) < 2:
         return math.nan
-    counts = empty.index.to_numpy(dtype=float)
-    times = empty.to_numpy(dtype=float)
-    scale = counts.max()
-    (_, slope), _ = _nnls(np.column_stack([np.ones_like(counts), counts / scale])
-                          / times[:, None], np.ones_like(times))
+    medians = np.array([np.median(empty[counts == count]) for count in distinct])
+    scale = distinct.max()
+    (_, slope), _ = _nnls(np.column_stack([np.ones_like(distinct), distinct / scale])
+                          / medians[:, None], np.ones_like(medians))
     return float(slope / scale)
 
 
@@ -175,7 +187,8 @@ def fit_series(rows: pd.DataFrame, base: Model, measured: dict) -> SeriesModel:
     series = rows["series"].iloc[0]
     # Never calibrated (`calibration_repeats: 0`): the fit's cost per map takes the
     # dispatch in, and model.csv says it was not measured (nan), not 0.
-    dispatch = dispatch_per_task(rows)
+    counts, empty = _empty_maps(rows)
+    dispatch = _dispatch_slope(counts, empty)
     startup = float(rows["startup_seconds"].median())
     # A measured cold time is the start-up plus the *first* map, which pays once what
     # the warm ones do not (Ray's workers import the task's modules): its excess over
@@ -196,7 +209,7 @@ def fit_series(rows: pd.DataFrame, base: Model, measured: dict) -> SeriesModel:
     draws = []
     for _ in range(RESAMPLES if len(rows) > 2 else 0):
         pick = rng.integers(0, len(rows), len(rows))
-        drawn = dispatch_per_task(rows.iloc[pick])
+        drawn = _dispatch_slope(counts[pick], empty[pick])
         drawn = np.nan_to_num(dispatch if math.isnan(drawn) else drawn)  # one count drawn
         draws.append(system.solve(drawn, pick) + OFFSETS)
     intervals = {}
