@@ -220,8 +220,10 @@ def crossovers(timings: pd.DataFrame, pairs: Sequence[Sequence[str]],
     def key(curve: _Curve) -> tuple:
         return curve.problem["workload"], curve.challenger, curve.baseline, curve.basis
 
-    priors = {one: variance_prior(curve.ratios for curve in curves if key(curve) == one)
-              for one in {key(curve) for curve in curves}}
+    ratios_of: dict[tuple, list] = {}
+    for curve in curves:  # grouped once: a sweep of ten thousand jobs has many curves
+        ratios_of.setdefault(key(curve), []).append(curve.ratios)
+    priors = {one: variance_prior(ratios) for one, ratios in ratios_of.items()}
     rows = []
     drawn: dict = {}  # bootstrap medians, drawn once for every pair a series is in
     for curve in curves:
