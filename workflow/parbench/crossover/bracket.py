@@ -43,7 +43,7 @@ from parbench.crossover.interpolated import (
     PairedTests,
     relative_half_width,
 )
-from parbench.crossover.variances import VariancePrior
+from parbench.crossover.variances import VariancePrior, scatter_of, size_variance
 
 # Below this p-value of the fit's lack-of-fit test (FittedCrossover.lack_of_fit_p) its
 # line is not to be believed. Lenient on purpose: a missed bend costs coverage, a false
@@ -93,12 +93,6 @@ class PairedT:
                 for size, mean in self.means.items()}
 
 
-def scatter_of(values: np.ndarray) -> float:
-    """The sum of squares about the mean; exactly 0 where the values agree to the bit
-    (their mean, rounded, would leave some 1e-35 of it, and a t statistic of 1e16)."""
-    return float(((values - values.mean()) ** 2).sum()) if np.ptp(values) > 0 else 0.0
-
-
 def paired_t(challenger: JobValues, baseline: JobValues,
              prior: VariancePrior = VariancePrior()) -> PairedT | None:
     """Two series' per-job values on one curve as PairedT (`paired_t_of`)."""
@@ -118,10 +112,9 @@ def paired_t_of(ratios: dict[float, np.ndarray],
     if prior.moderates:
         # A size whose replicates agree to the bit (or that ran once) has no variance
         # of its own: the prior's, with its degrees of freedom.
-        variances = {size: prior.moderated(scatter_of(values) / (len(values) - 1),
-                                           len(values) - 1) if scatter_of(values) > 0
-                     else prior.moderated(0.0, 0)
-                     for size, values in ratios.items()}
+        own = {size: size_variance(values) for size, values in ratios.items()}
+        variances = {size: prior.moderated(own[size], len(values) - 1) if own[size] > 0
+                     else prior.moderated(0.0, 0) for size, values in ratios.items()}
     else:
         pooled = sum(scatter_of(values) for values in ratios.values()) / freedom
         variances = {size: (pooled, freedom) for size in ratios}

@@ -55,6 +55,18 @@ class VariancePrior:
         return moderated, min(self.freedom + freedom, self.total_freedom)
 
 
+def scatter_of(values: np.ndarray) -> float:
+    """The sum of squares about the mean; exactly 0 where the values agree to the bit
+    (their mean, rounded, would leave some 1e-35 of it, and a t statistic of 1e16)."""
+    return float(((values - values.mean()) ** 2).sum()) if np.ptp(values) > 0 else 0.0
+
+
+def size_variance(values: np.ndarray) -> float:
+    """One size's variance between its replicates (0: they agree to the bit, or one
+    ran)."""
+    return scatter_of(values) / (len(values) - 1) if len(values) > 1 else 0.0
+
+
 def variance_prior(ratios_of_curves: Iterable[dict[float, np.ndarray]]) -> VariancePrior:
     """The prior of the variances between replicates at every size of the curves
     (`ratios_of_curves`: per curve, {size: paired log ratios}), by Smyth's moments of
@@ -68,8 +80,7 @@ def variance_prior(ratios_of_curves: Iterable[dict[float, np.ndarray]]) -> Varia
                 # Replicates that agree to the bit (a coarse timer) say nothing of how
                 # noise spreads: exactly 0, left out below (a rounding residue of 1e-35
                 # would have pulled the prior's scale to nothing).
-                variances.append(float(np.var(values, ddof=1)) if np.ptp(values) > 0
-                                 else 0.0)
+                variances.append(size_variance(values))
                 freedoms.append(len(values) - 1)
     variance, freedom = np.array(variances), np.array(freedoms, dtype=float)
     # A variance of exactly zero (replicates that agree to the bit) has no logarithm.

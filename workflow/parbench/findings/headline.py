@@ -21,7 +21,6 @@ from parbench.findings.runs import (
 )
 from parbench.findings.sections import headline_row
 from parbench.findings.words import crossover
-from parbench.migrations import read_table
 
 
 def headline_run() -> str:
@@ -94,14 +93,13 @@ def why(headline: pd.Series, run: str = REGIMES_RUN) -> str:
     model, crossover = model_of(run), DATA / run / "crossover.csv"
     if model is None or not crossover.is_file():
         return ""
-    rows = read_table(crossover)
+    summary, rows, _ = tables_of(run)
     same = rows[(rows["workload"] == headline["workload"]) & (rows["kernel"] == headline["kernel"])
                 & (rows["tasks"] == headline["tasks"]) & (rows["workers"] == headline["workers"])
                 & (rows["challenger"] == headline["challenger"])
                 & (rows["baseline"] == headline["baseline"]) & (rows["time_basis"] == "warm")]
     if same.empty:
         return ""
-    reason = model_reason(same.iloc[0], model, tables_of(run)[0])
-    return (f"**Why** ([the cost model](docs/model.md), fitted on run `{run}`). "
-            + reason.replace("; the run measured", f"; run `{run}` measured")
+    reason = model_reason(same.iloc[0], model, summary, measured_by=f"run `{run}`")
+    return (f"**Why** ([the cost model](docs/model.md), fitted on run `{run}`). " + reason
             if reason else "")

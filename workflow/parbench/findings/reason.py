@@ -12,7 +12,7 @@ from parbench.findings import words
 
 
 def model_reason(row: pd.Series, model: pd.DataFrame | None,
-                 summary: pd.DataFrame | None = None) -> str:
+                 summary: pd.DataFrame | None = None, measured_by: str = "the run") -> str:
     """Why `row` (a crossover.csv row, with its `predicted_crossover_size`) crosses
     where it does, by `model` (a model.csv), each series with the options its rows in
     `summary` ran with (a user's `pool-big: {shared_input: shared_memory}` copies as
@@ -57,8 +57,7 @@ def model_reason(row: pd.Series, model: pd.DataFrame | None,
              f"{cost(series, 'per_map_seconds', 'a map')} and "
              f"{cost(series, 'dispatch_seconds', 'a task')} (the slope of its empty maps' "
              "time against the task count)" for series in pair]
-    near = next((row[name] for name in ("interpolated_size", "medians_cross")
-                 if pd.notna(row.get(name))), float("nan"))
+    near = words.first_known(row, ("interpolated_size", "medians_cross"))
     if row.get("crossover_status") == "found":
         measured = (f"measured {words.size(row['crossover_size'], unit)} "
                     f"[{words.size(row['crossover_ci_low'], unit)}, "
@@ -72,4 +71,4 @@ def model_reason(row: pd.Series, model: pd.DataFrame | None,
             f"the shared input times the copies the series makes, plus the work: "
             f"{sides[0]}; {sides[1]}. `{pair[1]}`'s copies outweigh `{pair[0]}`'s fixed "
             f"costs above {words.size(row['predicted_crossover_size'], unit)} by the model; "
-            f"the run {measured}.")
+            f"{measured_by} {measured}.")

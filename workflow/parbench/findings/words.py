@@ -97,8 +97,7 @@ def crossover(row: pd.Series) -> str:
         return (f"{challenger} overtakes {baseline} above **{size(row['crossover_size'], unit)}"
                 f"** (95 % CI {size(row['crossover_ci_low'], unit)} to "
                 f"{size(row['crossover_ci_high'], unit)}; {method(row)}).")
-    near = next((row[column] for column in ("fit_size", "interpolated_size", "medians_cross")
-                 if column in row and pd.notna(row[column])), math.nan)
+    near = first_known(row, ("fit_size", "interpolated_size", "medians_cross"))
     near_words = f" near {size(near, unit)}" if math.isfinite(near) else ""
     phrases = {
         "none in range": f"{challenger} does not overtake {baseline} in the sizes measured.",
@@ -141,6 +140,11 @@ def crossover(row: pd.Series) -> str:
                     f"the two are told apart at {apart:.0f} of the {compared:.0f}.")
         return f"{challenger} is faster than {baseline} at every size measured."
     return phrases.get(status, f"{challenger} against {baseline}: {status}.")
+
+
+def first_known(row: pd.Series, names: tuple[str, ...]) -> float:
+    """The first of a row's cells `names` that is known (nan: none is)."""
+    return next((row[name] for name in names if pd.notna(row.get(name))), math.nan)
 
 
 def fit_misses(row: pd.Series) -> str:

@@ -135,11 +135,11 @@ class JobRun:
         if needed > available:
             raise MemoryError(f"size {job.size} needs about {needed / 1e9:.3g} GB; "
                               f"{available / 1e9:.3g} GB available (nothing was allocated)")
-        in_shared_memory = self.backend.shared_memory_bytes(
-            workload.shared_input_bytes(job.size))
+        shared = workload.shared_input_bytes(job.size)
+        in_shared_memory = self.backend.shared_memory_bytes(shared)
         shm_free = machine.shm_free_bytes()
         if in_shared_memory and shm_free is not None and in_shared_memory > shm_free:
-            raise MemoryError(f"the shared input ({workload.shared_input_bytes(job.size) / 1e9:.3g}"
+            raise MemoryError(f"the shared input ({shared / 1e9:.3g}"
                               f" GB) does not fit in /dev/shm, where {self.backend.name} "
                               f"keeps it: up to {in_shared_memory / 1e9:.3g} GB held there at "
                               f"once, {shm_free / 1e9:.3g} GB free (nothing was allocated)")

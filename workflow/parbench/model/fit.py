@@ -49,12 +49,12 @@ class SeriesModel:
         values = self.values
         # A dispatch never calibrated (nan) is in the fitted cost per map: none apart.
         return (values["per_map_seconds"]
-                + _times(_measured(values["dispatch_seconds"]), term.tasks)
+                + _times(measured_or_zero(values["dispatch_seconds"]), term.tasks)
                 + _times(values["per_byte_seconds"], term.shipped_bytes)
                 + _times(values["compute_factor"], term.compute_seconds))
 
 
-def _measured(value: float) -> float:
+def measured_or_zero(value: float) -> float:
     """A measured parameter, 0 where it was not measured (nan): what the fit took."""
     return 0.0 if math.isnan(value) else value
 
@@ -97,11 +97,18 @@ def fit_compute(summary: pd.DataFrame) -> dict[tuple[str, str], tuple[float, flo
             size = max(float(sizes[0]), 1.0)
             found[(workload, kernel)] = (0.0, float(np.median(per_task)) / size)
             continue
-        scale = sizes.max()
-        coefficients, _ = _nnls(np.column_stack([np.ones_like(sizes), sizes / scale])
-                               / per_task[:, None], np.ones_like(per_task))
-        found[(workload, kernel)] = (float(coefficients[0]), float(coefficients[1] / scale))
+        found[(workload, kernel)] = _relative_line(sizes, per_task)
     return found
+
+
+def _relative_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(intercept, slope) of the straight line through (x, y), both non-negative, fitted
+    on relative errors (a point's miss over its own y): small and large points weigh
+    alike."""
+    scale = x.max()
+    (intercept, slope), _ = _nnls(np.column_stack([np.ones_like(x), x / scale])
+                                  / y[:, None], np.ones_like(y))
+    return float(intercept), float(slope / scale)
 
 
 def serial_task_seconds(summary: pd.DataFrame) -> dict[tuple, float]:
@@ -138,10 +145,7 @@ def _dispatch_slope(counts: np.ndarray, empty: np.ndarray) -> float:
     if len(distinct) < 2:
         return math.nan
     medians = np.array([np.median(empty[counts == count]) for count in distinct])
-    scale = distinct.max()
-    (_, slope), _ = _nnls(np.column_stack([np.ones_like(distinct), distinct / scale])
-                          / medians[:, None], np.ones_like(medians))
-    return float(slope / scale)
+    return _relative_line(distinct, medians)[1]
 
 
 @dataclass(frozen=True)
@@ -197,7 +201,7 @@ def fit_series(rows: pd.DataFrame, base: Model, measured: dict) -> SeriesModel:
              if "first_map_seconds" in rows else math.nan)  # rows that do not say
     first_map_extra = max(0.0, extra) if math.isfinite(extra) else math.nan
     system = _system(rows, base, measured)
-    solution = system.solve(np.nan_to_num(dispatch)) + OFFSETS  # the factor: 1 + excess
+    solution = system.solve(measured_or_zero(dispatch)) + OFFSETS  # the factor: 1 + excess
     # A parameter whose term is zero in every row (bytes, for a series that ships none
     # or was fitted on no shared input) is not fitted: nan, not a measured 0.
     fitted = np.any(system.design != 0, axis=0)
@@ -210,7 +214,7 @@ def fit_series(rows: pd.DataFrame, base: Model, measured: dict) -> SeriesModel:
     for _ in range(RESAMPLES if len(rows) > 2 else 0):
         pick = rng.integers(0, len(rows), len(rows))
         drawn = _dispatch_slope(counts[pick], empty[pick])
-        drawn = np.nan_to_num(dispatch if math.isnan(drawn) else drawn)  # one count drawn
+        drawn = measured_or_zero(dispatch if math.isnan(drawn) else drawn)  # one count drawn
         draws.append(system.solve(drawn, pick) + OFFSETS)
     intervals = {}
     if draws:

@@ -12,7 +12,7 @@ import pandas as pd
 from parbench import columns
 from parbench.columns.statuses import OK
 from parbench.identity import LOCAL, SERIAL
-from parbench.model.fit import Model, SeriesModel, _measured, problem_of
+from parbench.model.fit import Model, SeriesModel, measured_or_zero, problem_of
 from parbench.model.parameters import FITTED, UNITS
 from parbench.model.terms import Problem, crossing, gil_of_row, options_of_row, terms
 
@@ -39,8 +39,8 @@ def predict(model: Model, problem: Problem, task_seconds: float | None = None,
         return seconds
     # Cold as measured: the start-up and the first map (a model.csv from before the
     # first map's extra was fitted, or a run that did not measure one: the warm one).
-    return (seconds + _measured(fitted.values["startup_seconds"])
-            + _measured(fitted.values.get("first_map_extra_seconds", math.nan)))
+    return (seconds + measured_or_zero(fitted.values["startup_seconds"])
+            + measured_or_zero(fitted.values.get("first_map_extra_seconds", math.nan)))
 
 
 def predictions(summary: pd.DataFrame, model: Model,

@@ -32,6 +32,9 @@ Three things make their lifetime follow the job's:
 
 Only processes of this user that carry a parbench mark are ever stopped: never
 by name, never someone else's.
+
+Here, what both sides share: tokens, the files in RUNTIME_DIR, marks, lists and how
+processes are stopped; the job's side in `job`, the guard process in `watch`.
 """
 
 from __future__ import annotations
@@ -39,16 +42,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import shutil
 import stat
-import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import psutil
 
@@ -58,12 +56,6 @@ JOB_VARIABLE = "PARBENCH_JOB"
 LIFELINE_SUFFIX = ".lifeline"
 LIST_SUFFIX = ".processes"
 SCRATCH_SUFFIX = ".scratch"  # files of a job's engines (scratch_dir)
-# The guard re-lists the job's descendants this often while they change (start-up)
-# and at the slow pace once they have not for a while (steady state: a walk of
-# /proc costs ~1.5 ms, beside the timed maps).
-LIST_REFRESH_SECONDS = 1.0
-LIST_REFRESH_CHANGING_SECONDS = 0.1
-CHANGING_FOR_SECONDS = 3.0
 FINISHED = b"finished\n"
 # What the guard says on its standard output once it watches the job; the job reads it
 # as it leaves its block, and warns where it never came.
@@ -100,14 +92,19 @@ def job_token(pid: int | None = None) -> str:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
         return f"{pid}-{fields[19]}"  # field 22, starttime; those after `(comm)` from 3
     except (OSError, IndexError):
-        return f"{pid}-{psutil.Process(pid).create_time():.2f}"  # no /proc
+        return _create_time_token(pid)  # no /proc
+
+
+def _create_time_token(pid: int) -> str:
+    """A token as earlier versions made them, and where there is no /proc."""
+    return f"{pid}-{psutil.Process(pid).create_time():.2f}"
 
 
 def token_alive(token: str) -> bool:
     pid, _, start = token.partition("-")
     try:
         if "." in start:  # a token of an earlier version (create_time), still honoured
-            return f"{pid}-{psutil.Process(int(pid)).create_time():.2f}" == token
+            return _create_time_token(int(pid)) == token
         return job_token(int(pid)) == token
     except (ValueError, psutil.Error):
         return False
@@ -240,170 +237,13 @@ def forget(token: str) -> None:
     shutil.rmtree(scratch_path(token), ignore_errors=True)
 
 
-def stop_orphans() -> list[str]:
-    """Stop what killed jobs of this timing slot left (marked by, or listed for, a
-    job no longer alive whose lifeline or list is still in RUNTIME_DIR) and forget
-    those jobs. Returns a description of each process stopped."""
-    dead_jobs = set()
-    runtime = private_runtime_dir(create=False)
-    if runtime is not None:
-        dead_jobs = {token for token in map(token_of, runtime.iterdir())
-                     if token and not token_alive(token)}
-    def orphans() -> list[psutil.Process]:
-        found = marked_processes(dead_jobs.__contains__) if dead_jobs else []
-        for token in dead_jobs:
-            found.extend(listed_processes(token))
-        return found
+# The job's side (parbench.guard.job) and the guard process's (parbench.guard.watch),
+# on the vocabulary above.
+from parbench.guard.job import _said_watching, guarded_job, stop_orphans  # noqa: E402
+from parbench.guard.watch import guard, write_list  # noqa: E402
 
-    stopped = stop_in_rounds(orphans)
-    for token in dead_jobs:
-        forget(token)
-    return stopped
-
-
-@contextlib.contextmanager
-def guarded_job() -> Iterator[None]:
-    """Mark everything this job starts, and keep a guard that stops it all if the
-    job is killed before it leaves this block. Within a guarded block of the same
-    process (a job run inside a test process that guards itself), the outer guard
-    does all of that already."""
-    token = job_token()
-    if os.environ.get(JOB_VARIABLE) == token:
-        yield
-        return
-    private_runtime_dir()
-    lifeline = open(lifeline_path(token), "w")  # noqa: SIM115 - held for the job's life
-    os.set_inheritable(lifeline.fileno(), True)
-    previous = os.environ.get(JOB_VARIABLE)
-    guard_environment = {name: value for name, value in os.environ.items()
-                         if name != JOB_VARIABLE}
-    launcher = subprocess.Popen([sys.executable, "-m", "parbench.guard", token],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                env=guard_environment, start_new_session=True)
-    # It forks the guard and exits: the guard is not in the job's tree.
-    if launcher.wait() != 0:
-        print(f"warning: the guard of job {token} did not start (status "
-              f"{launcher.returncode}): a job killed outright would leave what it started "
-              "to the next job's sweep", file=sys.stderr, flush=True)
-    os.environ[JOB_VARIABLE] = token
-    finished = False
-    try:
-        yield
-        finished = True
-    finally:
-        if previous is None:
-            os.environ.pop(JOB_VARIABLE, None)
-        else:
-            os.environ[JOB_VARIABLE] = previous
-        # Left by an exception (a SIGTERM is one), the block may not have stopped what
-        # it started: one that lands in a backend's stop() skips the rest of the
-        # teardown. Unsaid, the guard stops whatever is left once the job exits.
-        with contextlib.suppress(OSError, ValueError):
-            if finished:
-                launcher.stdin.write(FINISHED)
-            launcher.stdin.close()
-        if not _said_watching(launcher.stdout):
-            print(f"warning: the guard of job {token} never said it watched the job: a "
-                  "job killed outright would have left what it started to the next job's "
-                  "sweep", file=sys.stderr, flush=True)
-        lifeline.close()
-        # Not finished, it stays for the next job's sweep (stop_orphans), should the
-        # guard not be there to stop what the block left and forget the job.
-        if finished:
-            lifeline_path(token).unlink(missing_ok=True)
-            # Its engines stopped, their files are done with (a measuring process
-            # killed outright left ipyparallel's profile there: the job stopped the
-            # engines, and finished).
-            shutil.rmtree(scratch_path(token), ignore_errors=True)
-
-
-def _said_watching(said: Any, timeout: float = 5.0) -> bool:
-    """Whether the guard said WATCHING on `said` (the launcher's standard output),
-    waiting up to `timeout` for it: read as the job leaves its block, not as it
-    enters, so that no job waits for its guard's start."""
-    with contextlib.closing(said):
-        readable, _, _ = select.select([said], [], [], timeout)
-        return bool(readable) and said.readline() == WATCHING
-
-
-def write_list(token: str, processes: list[psutil.Process]) -> None:
-    """The job's descendants, as its list (a full /tmp: the last list stands)."""
-    entries = []
-    for process in processes:
-        with contextlib.suppress(psutil.Error):
-            entries.append([process.pid, job_token(process.pid).partition("-")[2]])
-    partial = list_path(token).with_suffix(".partial")
-    with contextlib.suppress(OSError):
-        partial.write_text(json.dumps(entries))
-        partial.replace(list_path(token))
-
-
-def guard(token: str) -> int:
-    """Keep the job's process list until the job ends. If it ends without saying it
-    finished, stop everything marked or listed for it and say so on stderr (the
-    job's log)."""
-    pid = int(token.partition("-")[0])
-    try:
-        job = psutil.Process(pid)
-    except psutil.Error:
-        return 0
-    try:
-        job_ended: int | None = os.pidfd_open(pid)
-    except (OSError, AttributeError):  # a kernel before 5.3, a seccomp profile: polled
-        job_ended = None
-    if not token_alive(token):  # the job ended already, and its PID went to another
-        if job_ended is not None:
-            os.close(job_ended)
-        return 0
-    # Watching: said once, then the job's pipe let go of.
-    with contextlib.suppress(OSError):
-        os.write(sys.stdout.fileno(), WATCHING)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    # The guard and the launcher that forked it are the job's descendants until the
-    # launcher exits: never on the list of what to stop.
-    itself = {os.getpid(), os.getppid()}
-    finished_said = sys.stdin.buffer.fileno()
-    watching = [finished_said] + ([job_ended] if job_ended is not None else [])
-    changed_at = time.monotonic()
-    # Everything seen under the job, dropped only once ended: as the job dies, its
-    # children die or are re-parented, and a fresh listing would lose them. Keyed by
-    # PID and start time: a new child may reuse an ended one's PID.
-    seen: dict[tuple[int, float], psutil.Process] = {}
-    while True:
-        with contextlib.suppress(psutil.Error):
-            new = {key: child for child in job.children(recursive=True)
-                   if child.pid not in itself
-                   and (key := (child.pid, child.create_time())) not in seen}
-            if new:
-                # Those that have ended are dropped: a long-lived job (a test process)
-                # starts thousands.
-                seen = {key: process for key, process in seen.items()
-                        if process.is_running()}
-                seen.update(new)
-                write_list(token, list(seen.values()))
-                changed_at = time.monotonic()
-        changing = time.monotonic() - changed_at < CHANGING_FOR_SECONDS
-        readable, _, _ = select.select(
-            watching, [], [], LIST_REFRESH_CHANGING_SECONDS if changing else LIST_REFRESH_SECONDS)
-        if finished_said in readable:
-            if sys.stdin.buffer.readline() == FINISHED:
-                list_path(token).unlink(missing_ok=True)
-                return 0
-            # End of input without the word: the job's forked workers may still hold
-            # the pipe open, or the job died; its pidfd decides.
-            watching.remove(finished_said)
-        if job_ended in readable if job_ended is not None else not token_alive(token):
-            break
-    # The job is gone without finishing: nothing it started may outlive it.
-    stopped = stop_what_the_job_started(token)
-    forget(token)
-    print(f"parbench guard: job {pid} ended without finishing (a signal, SIGKILL, the "
-          f"out-of-memory killer or a time limit); stopped {len(stopped)} process(es) it "
-          f"had started: {stopped}", file=sys.stderr, flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    if os.fork() > 0:  # the job waits for this first process only
-        os._exit(0)
-    sys.exit(guard(sys.argv[1]))
+__all__ = ["JOB_VARIABLE", "RUNTIME_DIR", "_said_watching", "forget", "guard", "guarded_job",
+           "job_token", "lifeline_path", "list_path", "listed_processes", "marked_processes",
+           "marks", "private_runtime_dir", "scratch_dir", "scratch_path", "stop_in_rounds",
+           "stop_orphans", "stop_processes", "stop_what_the_job_started", "token_alive",
+           "token_of", "write_list"]
