@@ -16,6 +16,7 @@ from matplotlib.collections import LineCollection
 from parbench.figures import panels, saving, workers
 from parbench.figures.draw import draw_scope, figure_of, stems_under
 from parbench.figures.registry import FIGURES, OVERVIEW, TARGET, WORKLOAD
+from parbench.figures.style import format_size
 from parbench.migrations import read_table
 from tests.conftest import REPO
 
@@ -172,6 +173,45 @@ def test_an_unsupported_combination_is_summarised_and_drawn(aggregates):
     plt.close(figure)
     figure = figure_of("winner", summary, crossover, "exp_sinh", width=5)
     assert "unsupported, not drawn: pool ×1" in figure.get_suptitle()
+    plt.close(figure)
+
+
+def test_the_winner_map_ranks_only_cells_where_every_series_ran():
+    """A refined size, where only the compared pair ran, names no fastest backend: the
+    size is left out where no row ran everything, and grey where another row did."""
+    rows = []
+    for tasks, sizes in ((4, (1_000, 10_000, 30_000, 100_000)), (8, (1_000, 10_000, 100_000))):
+        for size in sizes:
+            for backend, seconds in (("serial", size / 1e5), ("threads", size / 2e5),
+                                     ("pool", 1.0), ("ray", 2.0)):
+                rows.append({"workload": "exp_sinh", "kernel": "numpy", "series": backend,
+                             "engine": backend, "variant": "", "size": size, "tasks": tasks,
+                             "workers": 1 if backend == "serial" else 2, "status": "ok",
+                             "median_seconds": seconds, "ci_low": seconds * 0.99,
+                             "ci_high": seconds * 1.01, "size_unit": "iterations"})
+    refined = [dict(row, size=size, median_seconds=seconds, ci_low=seconds * 0.99,
+                    ci_high=seconds * 1.01)
+               for row in rows if row["size"] == 1_000 and row["tasks"] == 8
+               and row["series"] in ("pool", "ray")
+               for size, seconds in ((3_000, 1.0 + (row["series"] == "ray")),
+                                     (30_000, 1.0 + (row["series"] == "ray")))]
+    # A series that failed at a size still ran there: its cell is ranked.
+    rows[-1].update(status="error", median_seconds=math.nan)
+    summary = pd.DataFrame(rows + refined)
+    figure = figure_of("winner", summary, None, "exp_sinh", width=5)
+    every = figure.axes[0]
+    # 3,000 ran at no task count with every series: no column; 30,000 did at 4 tasks.
+    assert [label.get_text() for label in every.get_xticklabels()] == [
+        format_size(size, "iterations") for size in (1_000, 10_000, 30_000, 100_000)]
+    labels = {(round(text.get_position()[0] - 0.5), round(text.get_position()[1] - 0.5)):
+              text.get_text() for text in every.texts}
+    assert (2, 0) in labels and (2, 1) not in labels  # 30k: ranked at 4 tasks only
+    assert labels[(3, 1)].startswith("threads")  # ray failed there, ranked without it
+    grey = [patch for patch in every.patches
+            if patch.get_facecolor()[:3] == pytest.approx((0.9, 0.9, 0.9))]
+    assert [(patch.get_x(), patch.get_y()) for patch in grey] == [(2, 1)]
+    assert any("not every series ran" in text.get_text()
+               for text in figure.legends[0].get_texts())
     plt.close(figure)
 
 
@@ -341,4 +381,22 @@ def test_a_legend_folded_to_fit_keeps_its_markers(aggregates):
     saving.fit_to_width(figure)
     assert figure.legends[0]._ncols < columns  # folded
     assert looks(figure.legends[0]) == before
+    plt.close(figure)
+
+
+def test_the_overhead_figure_compares_an_empty_maps_time_per_task_at_one_task_count():
+    """An empty map's time per task falls with the task count: every series is shown at
+    the count most of them ran, not over whatever counts each ran."""
+    rows = [{"workload": "exp_sinh", "kernel": "numpy", "series": series, "engine": series,
+             "variant": "", "size": 1_000, "tasks": tasks, "workers": 2, "status": "ok",
+             "median_seconds": 1.0, "startup_seconds": 0.1, "teardown_seconds": 0.01,
+             "overhead_per_task_seconds": per_task, "size_unit": "iterations"}
+            for series, tasks, per_task in (("pool", 8, 1e-4), ("pool", 1_000, 1e-6),
+                                            ("ray", 8, 1e-3), ("dask", 8, 5e-4),
+                                            ("joblib", 1_000, 1e-7))]
+    figure = figure_of("overhead", pd.DataFrame(rows), None, None, width=5)
+    middle = figure.axes[1]
+    assert middle.get_xlabel() == "empty map ÷ its 8 tasks (s)"
+    shown = sorted(float(text.get_text()) for text in middle.texts)
+    assert shown == [1e-4, 5e-4, 1e-3]  # pool, dask, ray at 8 tasks; none at 1,000
     plt.close(figure)

@@ -20,15 +20,20 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None = None,
     data, note = panels.drawable(parallel_rows(summary))
     colours, marks = palette(data), markers(data)
     backends = ordered_series(data)
-    quantities = [("startup_seconds", "start-up (s)"),
-                  ("overhead_per_task_seconds", "dispatch per empty task (s)"),
-                  ("teardown_seconds", "teardown (s)")]
+    # An empty map's time per task falls with the task count (its fixed cost is shared
+    # out): compared at one count, the one most series ran, or the whiskers would show
+    # the design. The dispatch of one more task is the model's slope (docs/model.md).
+    tasks = _shared_task_count(data)
+    quantities = [("startup_seconds", "start-up (s)", data),
+                  ("overhead_per_task_seconds", f"empty map ÷ its {tasks} tasks (s)",
+                   data[data["tasks"] == tasks]),
+                  ("teardown_seconds", "teardown (s)", data)]
     # One row per series, so that every name stays readable however many there are.
     figure, axes = panels.grid(1, len(quantities), width, aspect=0.35 + 0.09 * len(backends))
-    for column, (value, label) in enumerate(quantities):
+    for column, (value, label, rows) in enumerate(quantities):
         ax = axes[0][column]
         for position, backend in enumerate(backends):
-            values = data.loc[data["series"] == backend, value].dropna()
+            values = rows.loc[rows["series"] == backend, value].dropna()
             values = values[values > 0]
             if values.empty:
                 continue
@@ -49,3 +54,11 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None = None,
                     f"{note}")
     return figure
 
+
+
+def _shared_task_count(data: pd.DataFrame) -> int | None:
+    """The task count the most series ran (the largest of those tied); None: no rows."""
+    if data.empty:
+        return None
+    series_at = data.groupby("tasks")["series"].nunique()
+    return int(series_at[series_at == series_at.max()].index.max())

@@ -117,9 +117,9 @@ def drawable(data: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return data[~data["status"].isin(list(NOT_MEASURED))], failure_note(data)
 
 
-def at_top_workers(data: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Parallel backends at their largest worker count, plus the serial loop."""
-    top = parallel_rows(data)["workers"].max()
+def at_top_workers(data: pd.DataFrame, top: int | None = None) -> tuple[pd.DataFrame, int]:
+    """Parallel backends at their largest worker count (or `top`), plus the serial loop."""
+    top = parallel_rows(data)["workers"].max() if top is None else top
     serial = np.array([single_process(series) for series in data["series"]], dtype=bool)
     return data[(data["workers"] == top).to_numpy() | serial], top
 

@@ -12,6 +12,7 @@ from parbench.crossover import FOUND, NONE_IN_RANGE, START_WITHIN_NOISE
 from parbench.figures import panels
 from parbench.figures.style import (
     DEFAULT_WIDTH,
+    NOT_MEASURED,
     format_size,
     ordered_series,
     palette,
@@ -19,13 +20,36 @@ from parbench.figures.style import (
 )
 from parbench.stats import compare, compared_by
 
+# A cell where some of its row's series did not run (a refined size: only the compared
+# pair measured there) ranks too few to name the fastest: grey, unranked.
+PARTIAL_CELL = "0.9"
 
-def _winner_panel(ax, cell: pd.DataFrame, colours, unit: str, rows: str = "tasks",
-                  row_label: str = "tasks") -> None:
-    """A map of the fastest series per (size, `rows`) cell, shaded by its margin."""
-    sizes, levels = sorted(cell["size"].unique()), sorted(cell[rows].unique())
+
+def _complete_cells(planned: pd.DataFrame, rows: str) -> set[tuple[float, float]]:
+    """The (size, row level) cells where every series its row ran, in any status, has a
+    row: the only cells whose fastest series is the fastest of the panel's series."""
+    wanted = planned.groupby(rows)["series"].agg(set)
+    present = planned.groupby(["size", rows])["series"].agg(set)
+    return {(size, level) for (size, level), series in present.items()
+            if series >= wanted[level]}
+
+
+def _winner_panel(ax, planned: pd.DataFrame, colours, unit: str, rows: str = "tasks",
+                  row_label: str = "tasks") -> tuple[list[float], bool]:
+    """A map of the fastest series per (size, `rows`) cell, shaded by its margin, of the
+    `planned` rows (every status: a failed series still counts as run). Sizes where no
+    cell is complete are left out. Returns the sizes drawn, and whether a partial cell
+    is (grey)."""
+    complete = _complete_cells(planned, rows)
+    sizes = sorted({size for size, _ in complete})
+    levels = sorted(planned[rows].unique())
+    cell, partial = planned[~planned["status"].isin(list(NOT_MEASURED))], False
     for y, level in enumerate(levels):
         for x, size in enumerate(sizes):
+            if (size, level) not in complete:
+                ax.add_patch(plt.Rectangle((x, y), 1, 1, color=PARTIAL_CELL, linewidth=0))
+                partial = True
+                continue
             ranked = cell[(cell["size"] == size) & (cell[rows] == level)]
             ranked = ranked.sort_values("median_seconds")
             if ranked.empty:
@@ -51,6 +75,7 @@ def _winner_panel(ax, cell: pd.DataFrame, colours, unit: str, rows: str = "tasks
     ax.set_yticks(np.arange(len(levels)) + 0.5, [f"{level:g}" for level in levels])
     ax.set_xlabel(f"size ({unit})")
     ax.set_ylabel(row_label)
+    return sizes, partial
 
 
 def _cell_position(size: float, sizes: list[float]) -> float:
@@ -68,21 +93,23 @@ BOUNDARY_STYLES = ("-", "--", ":", "-.")
 PAIR_MARKERS = (">", "s", "^", "D")
 
 
-def _boundaries(ax, cell: pd.DataFrame, crossover: pd.DataFrame, kernel_of_level: dict) -> list:
+def _boundaries(ax, sizes: list[float], crossover: pd.DataFrame,
+                kernel_of_level: dict) -> list:
     """On a size × compute map, where each compared challenger overtakes its baseline:
     at every compute level its crossover with its 95 % interval as a bar, joined level
     to level, in the pair's own line and marker; where none is found, the pair's marker
     at an edge: the right (filled) where the challenger does not overtake in range, the
     left where it is faster throughout, the right hollow where the run cannot say
     (not significant, no clear winner, a poor fit: crossover.csv says which)."""
-    sizes = sorted(cell["size"].unique())
     handles = []
     pairs = list(crossover[["challenger", "baseline"]].drop_duplicates().itertuples(index=False))
-    for pair_index, (style, (challenger, baseline)) in enumerate(zip(BOUNDARY_STYLES, pairs)):
+    for pair_index, (challenger, baseline) in enumerate(pairs):
+        style = BOUNDARY_STYLES[pair_index % len(BOUNDARY_STYLES)]
         marker = PAIR_MARKERS[pair_index % len(PAIR_MARKERS)]
         # Each pair a little above or below the row's middle: two pairs' bars at one
-        # level would hide each other.
-        middle = 0.5 + 0.18 * (pair_index - (min(len(pairs), len(BOUNDARY_STYLES)) - 1) / 2)
+        # level would hide each other (spread over the row, however many pairs).
+        step = min(0.18, 0.8 / max(len(pairs), 1))
+        middle = 0.5 + step * (pair_index - (len(pairs) - 1) / 2)
         # Side by side inside the edges, one column per pair.
         right, left = len(sizes) - 0.1 - 0.14 * pair_index, 0.1 + 0.14 * pair_index
         xs, ys = [], []
@@ -131,25 +158,31 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None, workload: str,
     compute per byte), size × that level, with the compared pairs' crossovers drawn
     as boundaries.
     """
-    data, note = panels.drawable(summary[summary["workload"] == workload])
+    everything = summary[summary["workload"] == workload]
+    data, note = panels.drawable(everything)
     if data.empty:  # every combination failed or is unsupported: say so, draw nothing
         return panels.message_figure(width, "no successful run: no winner to show",
                                f"{workload}: fastest backend per cell{note}")
     data, top = panels.at_top_workers(data)
+    # Every status at those workers: a series that failed at a size still ran there.
+    planned, _ = panels.at_top_workers(everything, top)
     colours = palette(data)
     unit = data["size_unit"].iloc[0]
     levels = data["kernel_level"] if "kernel_level" in data else pd.Series(dtype=float)
     boundary_handles: list = []
+    partial = False
     if len(levels) and levels.notna().all() and data["kernel"].nunique() > 1:
         tasks = data["tasks"].max()
-        cell = data[data["tasks"] == tasks]
+        cell = planned[planned["tasks"] == tasks]
         kernel_of_level = dict(zip(cell["kernel_level"], cell["kernel"]))
         figure, axes = panels.grid(2, 1, width, aspect=0.1 + 0.1 * len(kernel_of_level))
         row_label = "compute level (kernel)"
-        _winner_panel(axes[0][0], cell, colours, unit, "kernel_level", row_label)
+        _, partial_every = _winner_panel(axes[0][0], cell, colours, unit, "kernel_level",
+                                         row_label)
         axes[0][0].set_title(f"every backend ({top} workers, {tasks} tasks)")
-        _winner_panel(axes[1][0], parallel_rows(cell), colours, unit,
-                      "kernel_level", row_label)
+        sizes, partial_parallel = _winner_panel(axes[1][0], parallel_rows(cell), colours,
+                                                unit, "kernel_level", row_label)
+        partial = partial_every or partial_parallel
         axes[1][0].set_title("parallel backends only\nmarks: where the challenger overtakes, "
                              "bars its 95 % interval (at the right edge: not in range, "
                              "hollow: undecided; at the left: faster throughout)")
@@ -157,21 +190,24 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None, workload: str,
             warm = crossover[(crossover["workload"] == workload) & (crossover["tasks"] == tasks)
                              & (crossover["workers"] == top)
                              & (crossover["time_basis"] == "warm")]
-            boundary_handles = _boundaries(axes[1][0], cell, warm, kernel_of_level)
+            boundary_handles = _boundaries(axes[1][0], sizes, warm, kernel_of_level)
     else:
         kernels = sorted(data["kernel"].unique())
         figure, axes = panels.grid(2 * len(kernels), 1, width, aspect=0.25)
         for row, kernel in enumerate(kernels):
-            cell = data[data["kernel"] == kernel]
-            _winner_panel(axes[2 * row][0], cell, colours, unit)
+            cell = planned[planned["kernel"] == kernel]
+            _, partial_every = _winner_panel(axes[2 * row][0], cell, colours, unit)
             axes[2 * row][0].set_title(f"{kernel} kernel, every backend ({top} workers)")
-            _winner_panel(axes[2 * row + 1][0], parallel_rows(cell), colours,
-                          unit)
+            _, partial_parallel = _winner_panel(axes[2 * row + 1][0], parallel_rows(cell),
+                                                colours, unit)
+            partial = partial or partial_every or partial_parallel
             axes[2 * row + 1][0].set_title(f"{kernel} kernel, parallel backends only")
     legend = [Patch(color=colours[b], label=b) for b in ordered_series(data)]
     legend.append(Patch(facecolor="white", edgecolor="0.5", hatch="///",
                         label=f"no clear winner (not told apart by "
                               f"{compared_by(data.get('replicates', []))})"))
+    if partial:
+        legend.append(Patch(color=PARTIAL_CELL, label="not every series ran here: unranked"))
     handles = legend + boundary_handles
     panels.figure_legend(figure, handles, [handle.get_label() for handle in handles],
                          min(len(handles), 4))
