@@ -491,6 +491,13 @@ def test_a_fit_the_lack_of_fit_test_rejects_is_a_poor_fit_without_a_bracket():
     held = headline(CrossoverEstimate(FOUND, 2.1),
                     dataclasses.replace(fitted, lack_of_fit_p=0.5), bracket)
     assert held["crossover_status"] == FOUND and held["crossover_size"] == 2.0
+    # Where the medians are told apart at no size, that is the verdict: "no clear
+    # winner", not a crossing that cannot be placed.
+    undecided = headline(CrossoverEstimate(NO_CLEAR_WINNER, medians_cross=2.1), fitted,
+                         bracket)
+    assert (undecided["method"], undecided["crossover_status"]) == (INTERPOLATED,
+                                                                   NO_CLEAR_WINNER)
+    assert math.isnan(undecided["crossover_size"]) and undecided["fit_size"] == 2.0
 
 
 def test_a_fitted_interval_reaching_past_the_sizes_fitted_gives_no_number():

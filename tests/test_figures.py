@@ -170,6 +170,11 @@ def test_an_unsupported_combination_is_summarised_and_drawn(aggregates):
     figure = figure_of("scaling", summary, crossover, "exp_sinh", width=5)
     labels = {c.get_label() for ax in figure.axes for c in ax.collections}
     assert "unsupported" in labels
+    # Which series: the marks along the top are grey, the title names it.
+    assert "unsupported, not drawn: pool ×1" in figure.get_suptitle()
+    plt.close(figure)
+    figure = figure_of("speedup", summary, crossover, "exp_sinh", width=5)
+    assert "unsupported, not drawn: pool ×1" in figure.get_suptitle()
     plt.close(figure)
     figure = figure_of("winner", summary, crossover, "exp_sinh", width=5)
     assert "unsupported, not drawn: pool ×1" in figure.get_suptitle()

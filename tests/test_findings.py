@@ -203,6 +203,17 @@ def test_a_bracket_says_what_the_fit_said_instead(fit, says):
         assert "straight line" not in sentence
 
 
+def test_a_sentence_about_the_medians_names_where_the_medians_cross_not_the_fit():
+    """A poor fit keeps its fitted crossing (3 MB); the medians cross at 1.9 MB, and
+    the sentence that says "their medians cross near" names that one."""
+    poor = _pair(crossover_status="poor fit", method="fit", fit_status="found",
+                 fit_lack_of_fit_p=0.01, fit_size=3e6, interpolated_size=1.9e6)
+    assert crossover(poor).endswith("their medians cross near 1.9 MB.")
+    unbounded = _pair(crossover_status="unbounded interval", method="fit", fit_size=3e6,
+                      fit_replicates=3, interpolated_size=1.9e6)
+    assert "cross near 3 MB" in crossover(unbounded)  # the fit's own verdict: its crossing
+
+
 def test_a_rerun_says_how_its_crossover_stands_to_the_first_runs_interval():
     """The reference's rerun put the crossing outside the first's interval: the README
     said both numbers, not that one lies outside the other."""
@@ -218,3 +229,28 @@ def test_a_rerun_says_how_its_crossover_stands_to_the_first_runs_interval():
         first, found(2.2e6, 1.4e6, 4e6))
     assert "the two runs disagree" in agreement(first, found(3e6, 2.5e6, 4e6))
     assert agreement(first, _pair(crossover_status="poor fit")) == ""
+
+
+def test_a_workloads_table_counts_the_series_that_measured_each_cell(aggregates):
+    """An unsupported or failed series ran, but measured nothing: "3 of 4", not 4."""
+    from parbench.findings.detail import workload_section
+
+    summary, crossover = read_table(aggregates["summary"]), read_table(aggregates["crossover"])
+    rows = summary[summary["workload"] == "exp_sinh"]
+    smallest = rows[rows["size"] == rows["size"].min()]
+    tasks = smallest["tasks"].min()
+    cell = smallest[smallest["tasks"] == tasks]
+    ran = cell["series"].nunique()
+
+    def counted(table_summary):
+        table = next(block for block in workload_section("exp_sinh", table_summary, crossover)
+                     if hasattr(block, "rows"))
+        return {tuple(cells[:3]): cells[-1] for cells in table.rows}
+
+    before = counted(summary)
+    key = (str(cell["kernel"].iloc[0]), size(cell["size"].iloc[0], cell["size_unit"].iloc[0]),
+           f"{tasks:.0f}")
+    assert before[key] == str(ran)
+    summary.loc[cell.index[0], ["status", "median_seconds"]] = ["unsupported", float("nan")]
+    after = counted(summary)
+    assert after == {**before, key: f"{ran - 1} of {ran}"}

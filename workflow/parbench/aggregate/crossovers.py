@@ -17,6 +17,7 @@ from parbench.crossover import (
     FIT,
     FOUND,
     INTERPOLATED,
+    NO_CLEAR_WINNER,
     NO_SIGN_CHANGE,
     POOR_FIT,
     CrossoverEstimate,
@@ -137,6 +138,12 @@ def headline(interpolated: CrossoverEstimate, fitted: FittedCrossover,
     unbounded = method == INTERPOLATED and bracket.status == NO_SIGN_CHANGE
     if unbounded and interpolated.status == FOUND:
         method = BRACKET
+    # A fit that does not hold says no more than the medians do; where their intervals
+    # overlap at every size, that is the verdict (not "a poor fit", which reads as a
+    # crossing that cannot be placed).
+    if method == FIT and not fit_holds(fitted, bracket) \
+            and interpolated.status == NO_CLEAR_WINNER:
+        method = INTERPOLATED
     chosen = {FIT: fitted, BRACKET: bracket, INTERPOLATED: interpolated}[method]
     status = chosen.status
     if method == FIT and status == FOUND and not fit_holds(fitted, bracket):

@@ -37,5 +37,6 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
                   "no successful run")
 
     return panels.size_figure(data, width, draw_panel,
-                        f"{workload}: time to run all tasks (bands: 95 % CI; start-up excluded)")
+                        f"{workload}: time to run all tasks (bands: 95 % CI; start-up excluded)"
+                        f"{panels.failure_note(data)}")
 

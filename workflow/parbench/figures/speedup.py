@@ -34,5 +34,6 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame, workload: str,
                   cell["size"], cell["speedup"], nothing)
 
     return panels.size_figure(workload_rows, width, draw_panel,
-                        f"{workload}: speedup over the serial loop (grey dots: ideal = workers)")
+                        f"{workload}: speedup over the serial loop (grey dots: ideal = workers)"
+                        f"{panels.failure_note(workload_rows)}")
 

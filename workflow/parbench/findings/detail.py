@@ -24,6 +24,13 @@ def measured_rows(rows: pd.DataFrame, column: str) -> pd.DataFrame:
     return rows[rows["status"].isin(MEASURED) & rows[column].notna()]
 
 
+def _series_measured(cell: pd.DataFrame) -> str:
+    """How many series measured the cell, "of" how many ran (failed or unsupported)."""
+    measured, ran = measured_rows(cell, "median_seconds")["series"].nunique(), \
+        cell["series"].nunique()
+    return str(measured) if measured == ran else f"{measured} of {ran}"
+
+
 def _fastest(rows: pd.DataFrame, column: str) -> str:
     measured = measured_rows(rows, column)
     if measured.empty:
@@ -86,7 +93,7 @@ def workload_section(workload: str, summary: pd.DataFrame,
             continue  # each end of the range
         table.rows.append([str(kernel), words.size(size, unit), f"{tasks:.0f}",
                            fastest_warm(cell), _fastest(cell, "cold_seconds"),
-                           str(cell["series"].nunique())])
+                           _series_measured(cell)])
     blocks.append(Paragraph(f"Size: {unit}. Warm: the steady-state map; cold: start-up and "
                             "the first map, what a one-shot script pays. Tied: not told "
                             "apart from the fastest by "

@@ -97,17 +97,21 @@ def crossover(row: pd.Series) -> str:
         return (f"{challenger} overtakes {baseline} above **{size(row['crossover_size'], unit)}"
                 f"** (95 % CI {size(row['crossover_ci_low'], unit)} to "
                 f"{size(row['crossover_ci_high'], unit)}; {method(row)}).")
+    # Where the medians cross, and where the pair crosses by the best estimate there is
+    # (a fit's crossing, if one was placed): a sentence about the medians names theirs.
+    medians_near = first_known(row, ("interpolated_size", "medians_cross"))
+    medians_words = f" near {size(medians_near, unit)}" if math.isfinite(medians_near) else ""
     near = first_known(row, ("fit_size", "interpolated_size", "medians_cross"))
     near_words = f" near {size(near, unit)}" if math.isfinite(near) else ""
     phrases = {
         "none in range": f"{challenger} does not overtake {baseline} in the sizes measured.",
-        "not significant": f"the medians of {challenger} and {baseline} cross{near_words}, "
+        "not significant": f"the medians of {challenger} and {baseline} cross{medians_words}, "
                            f"but {challenger}'s lead above is within the noise.",
         "no clear winner": f"{challenger} and {baseline} cannot be told apart at any size "
                            "measured.",
         "poor fit": f"a straight line does not fit the times of {challenger} and {baseline} "
                     f"near their crossing ({fit_misses(row)}); their medians cross"
-                    f"{near_words}.",
+                    f"{medians_words}.",
         "unbounded interval": f"{challenger} and {baseline} cross{near_words}, but "
                               f"{row.get('fit_replicates', 0):.0f} replicates cannot bound "
                               "where.",
@@ -118,7 +122,7 @@ def crossover(row: pd.Series) -> str:
                                             "fitted, where nothing checked the lines.",
         "too few sizes": f"{challenger} and {baseline} ran together at too few sizes to tell.",
         "no sign change told from noise": (
-            f"the medians of {challenger} and {baseline} cross{near_words}, but over "
+            f"the medians of {challenger} and {baseline} cross{medians_words}, but over "
             "their replicates no size on one side of it is told from noise, so the "
             "crossing is not bounded."),
         "smallest size within the noise": (
