@@ -316,19 +316,21 @@ def test_compared_series_run_side_by_side_in_alternating_order():
     replicate to the next; the other series run apart."""
     config = validated({"workloads": {"shared_array": {"sizes": [10_000, 100_000, 1_000_000]}},
                         "backends": ["serial", "pool", "pool-c1", "ray", "threads"],
-                        "replicates": 4})
+                        "workers": [1, 2], "replicates": 4})
     pairs = [["ray", "pool"], ["ray", "pool-c1"]]
     order = sweep.run_order(sweep.combinations(config), seed=3, pairs=pairs)
-    assert len(order) == 3 * 5 * 4
+    assert len(order) == 3 * (1 + 4 * 2) * 4  # the serial loop at one worker only
     compared = ("ray", "pool", "pool-c1")
     for size in (10_000, 100_000, 1_000_000):
         for replicate in range(4):
-            places = [position for position, job in enumerate(order)
-                      if job.size == size and job.replicate == replicate
-                      and job.series in compared]
-            assert places == list(range(places[0], places[0] + 3)), (size, replicate)
-            series = [order[place].series for place in places]
-            assert series == (list(compared) if replicate % 2 == 0 else list(compared)[::-1])
+            for workers in (1, 2):  # the pairs a crossover compares: as many workers each
+                places = [position for position, job in enumerate(order)
+                          if job.size == size and job.replicate == replicate
+                          and job.workers == workers and job.series in compared]
+                assert places == list(range(places[0], places[0] + 3)), (size, replicate)
+                series = [order[place].series for place in places]
+                assert series == (list(compared) if replicate % 2 == 0
+                                  else list(compared)[::-1])
     groups = sweep.compared_groups(pairs + [["dask", "threads"]])
     assert groups["ray"] == groups["pool"] == groups["pool-c1"] != groups["dask"]
 

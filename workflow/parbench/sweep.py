@@ -89,13 +89,15 @@ def compared_groups(pairs: Sequence[Sequence[str]]) -> dict[str, int]:
 
 def blocks(jobs: Sequence[Job], pairs: Sequence[Sequence[str]]) -> list[list[Job]]:
     """The jobs that run back to back: the jobs of compared series at one size and
-    replicate of one curve (Ray beside each Pool it is compared with), alternating their
+    replicate of one curve, worker count included (Ray beside each Pool it is compared
+    with, as many workers each: the pair a crossover compares), alternating their
     order from one replicate to the next (ABBA: a drift that is linear in time cancels
     over two replicates); every other job alone. In the order the jobs came."""
     group = compared_groups(pairs)
     together: dict[tuple, list[Job]] = {}
     for job in jobs:
-        key = ((job.workload, job.kernel, job.size, job.tasks, job.replicate, group[job.series])
+        key = ((job.workload, job.kernel, job.size, job.tasks, job.workers, job.replicate,
+                group[job.series])
                if job.series in group else (job,))
         together.setdefault(key, []).append(job)
     order = {name: position for position, name in enumerate(group)}
