@@ -136,6 +136,8 @@ def test_schema_fills_defaults_for_omitted_keys():
     # YAML's 2.0 passes a schema's `integer`, and would fail every job in range().
     (lambda c: c.update(replicates=2.0), "replicates", "whole number"),
     (lambda c: c.update(warmups=1.0), "warmups", "whole number"),
+    # The first map is the cold one: none would time no cold map (0 ran one anyway).
+    (lambda c: c.update(warmups=0), "warmups", "minimum"),
     (lambda c: c["refine"].update(rounds=2.0), "refine.rounds", "whole number"),
     (lambda c: c.update(workers=[2.0]), "workers.0", "whole number"),
     (lambda c: c["workloads"]["exp_sinh"].update(sizes=[10**30]), "sizes", "maximum"),

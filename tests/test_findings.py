@@ -254,3 +254,15 @@ def test_a_workloads_table_counts_the_series_that_measured_each_cell(aggregates)
     summary.loc[cell.index[0], ["status", "median_seconds"]] = ["unsupported", float("nan")]
     after = counted(summary)
     assert after == {**before, key: f"{ran - 1} of {ran}"}
+
+
+def test_the_regime_tables_key_explains_every_status_a_crossover_can_have():
+    from parbench.crossover import STATUSES
+    from parbench.findings.pages import regimes_page
+
+    caption = regimes_page("regimes")
+    for status in STATUSES:
+        explained = status.replace("{challenger}", "`<challenger>`")
+        assert f"*{explained}*" in caption or (status == "found"), status
+    # A pair whose series cannot run a kernel says so (it read "did not run").
+    assert "| unsupported |" in caption

@@ -175,6 +175,19 @@ def plugin_columns_table() -> str:
     return "\n".join(lines)
 
 
+def model_parameters_table() -> str:
+    """model.csv's parameters: each one's unit, whether it is fitted, and what it is."""
+    from parbench.model.parameters import PARAMETERS
+
+    lines = ["| `parameter` | `unit` | how | meaning |", "|---|---|---|---|"]
+    for parameter in PARAMETERS:
+        how = (f"fitted together (at least {parameter.bound:g})" if parameter.bound is not None
+               else "from its own measurements")
+        lines.append(f"| `{parameter.name}` | {parameter.unit} | {how} | "
+                     f"{_cell(parameter.meaning)} |")
+    return "\n".join(lines)
+
+
 def figures_table() -> str:
     lines = ["| figure | file | report section | shows |", "|---|---|---|---|"]
     for figure in FIGURES.values():
@@ -187,7 +200,7 @@ def figures_table() -> str:
 TABLES: dict[str, Callable[[], str]] = {
     "backends": backends_table, "series": series_table, "options": options_table,
     "workloads": workloads_table, "figures": figures_table, "config": config_table,
-    "plugin-columns": plugin_columns_table,
+    "plugin-columns": plugin_columns_table, "model-parameters": model_parameters_table,
     **{f"columns-{table}": (lambda table=table: columns_table(table))
        for table in columns.TABLES},
 }

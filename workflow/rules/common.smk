@@ -61,7 +61,7 @@ COMPARE = sweep.comparisons(config, SERIES)
 PRIORITIES = sweep.job_priorities(
     COMBINATIONS, config["run_order_seed"], COMPARE, above=refine.GRID_PRIORITY_FLOOR
 )
-# Timing jobs run one at a time in any case (each takes a machine-wide lock). Telling
+# Timing jobs run one at a time in any case (each takes the timing lock). Telling
 # the scheduler so, also without the profile, makes it start them one by one in the
 # run order above, instead of several that then race for the lock in any order.
 if "timing_slot" not in workflow.global_resources:

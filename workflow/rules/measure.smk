@@ -1,6 +1,6 @@
 # One timing job per combination of workload, kernel, series, size, tasks, workers and
 # replicate (parbench.identity: its fields are the wildcards of sweep.RAW_CSV).
-# Jobs never overlap: each holds a machine-wide lock while it measures, and the
+# Jobs never overlap: each holds the timing lock while it measures, and the
 # `timing_slot` resource lets a profile say the same to Snakemake's scheduler; it takes
 # the whole `machine_share` too, so that no analysis job runs beside it (common.smk).
 

@@ -31,8 +31,8 @@ COMBINATION_STATISTICS = tuple(
          "bootstrap (replicates with replacement, then samples within each), widened to "
          "Student's t over the replicates' medians where there are two or more (over few "
          "replicates the bootstrap's alone covers far less than 95 %); with one replicate "
-         "within-job noise only; in model.csv a fitted parameter's, from resampling the "
-         "rows it was fitted on", SUMMARY, MODEL),
+         "within-job noise only; in model.csv a fitted parameter's, in its `unit`, from "
+         "resampling the rows it was fitted on", SUMMARY, MODEL),
         ("ci_high", NUMBER, S, "its high end", SUMMARY, MODEL),
         ("replicate_ci_low", NUMBER, S, "95 % interval over replicates, low end: the "
          "geometric mean of the replicates' medians ± Student's t with k − 1 degrees of "
@@ -154,9 +154,9 @@ DESIGN_COLUMNS = tuple(
         ("recommended_seconds", NUMBER, S, "its measuring time"),
         ("reaching_target", NUMBER, "", "`sweep` row: the share of combinations its design "
          "brings within `ci_target`"),
-        ("between_replicate_log_variance", NUMBER, "", "workload tables only: the variance "
-         "component the sweep's row is computed from"),
-        ("within_replicate_log_variance", NUMBER, "", "workload tables only: likewise"),
+        ("between_replicate_log_variance", NUMBER, "", "a combination's: the variance "
+         "component the `sweep` row is computed from (empty there)"),
+        ("within_replicate_log_variance", NUMBER, "", "likewise"),
     ))
 
 MACHINE_COLUMNS = tuple(
@@ -170,11 +170,8 @@ MACHINE_COLUMNS = tuple(
 MODEL_COLUMNS = tuple(
     Column(name, kind, unit, meaning, tables, "model")
     for name, kind, unit, meaning, tables in (
-        ("parameter", TEXT, "", "`per_map_seconds` (fitted), `per_byte_seconds` (fitted: "
-         "per byte of shared input shipped), `compute_factor` (fitted: the serial work's "
-         "slowdown in the series' workers; 1/it is the efficiency), `dispatch_seconds` and "
-         "`startup_seconds` (the series' measured medians); for `serial`, per workload and "
-         "kernel, `serial_task_seconds` and `serial_task_seconds_per_size`", (MODEL,)),
+        ("parameter", TEXT, "", "which parameter (the table above: parbench.model.parameters); "
+         "for `serial`, per workload and kernel, its work per task", (MODEL,)),
         ("value", NUMBER, "", "its value, in `unit`", (MODEL,)),
         ("unit", TEXT, "", "the value's unit", (MODEL,)),
         ("measured_seconds", NUMBER, S, "the combination's warm median (summary.csv)",

@@ -60,10 +60,16 @@ from parbench.crossover.interpolated import (
 )
 from parbench.crossover.variances import VariancePrior, variance_prior
 
+# Every `crossover_status` there is (FASTER_THROUGHOUT names its challenger): what the
+# findings' key explains, each one (a test holds it to this).
+STATUSES = tuple(dict.fromkeys((FOUND, NONE_IN_RANGE, FASTER_THROUGHOUT, START_WITHIN_NOISE,
+                                END_WITHIN_NOISE, NOT_SIGNIFICANT, NO_CLEAR_WINNER,
+                                TOO_FEW_SIZES, NO_SIGN_CHANGE, *FITTED_STATUSES)))
+
 __all__ = ["BRACKET", "DEFAULT_PAIRS", "END_WITHIN_NOISE", "START_WITHIN_NOISE",
            "FASTER_THROUGHOUT", "FIT", "FITTED_STATUSES", "FOUND",
            "INTERPOLATED", "NONE_IN_RANGE", "NOT_SIGNIFICANT", "NO_CLEAR_WINNER",
-           "NO_SIGN_CHANGE", "POOR_FIT", "REACHES_PAST", "TOO_FEW_REPLICATES", "default_pairs",
+           "NO_SIGN_CHANGE", "POOR_FIT", "REACHES_PAST", "STATUSES", "TOO_FEW_REPLICATES", "default_pairs",
            "TOO_FEW_SIZES", "UNBOUNDED",
            "Crossover", "CrossoverEstimate", "FittedCrossover", "SignBracket", "choose",
            "crossover_with_confidence", "fieller_interval", "find_crossover",

@@ -42,7 +42,6 @@ import numpy as np
 
 from parbench.crossover.interpolated import (
     FOUND,
-    NONE_IN_RANGE,
     TOO_FEW_SIZES,
     relative_half_width,
 )
@@ -57,7 +56,7 @@ TOO_FEW_REPLICATES = "too few replicates"
 OUTSIDE = "outside the fitted sizes"
 REACHES_PAST = "interval beyond the fitted sizes"
 FITTED_STATUSES = (FOUND, UNBOUNDED, POOR_FIT, TOO_FEW_SIZES, TOO_FEW_REPLICATES, OUTSIDE,
-                   REACHES_PAST, NONE_IN_RANGE)
+                   REACHES_PAST)
 
 # One series' per-job values on one curve: {size: {replicate: seconds}}.
 JobValues = Mapping[float, Mapping[int, float]]

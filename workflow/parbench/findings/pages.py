@@ -42,14 +42,20 @@ def regimes_page(run: str = REGIMES_RUN) -> str:
                "crossing meet; a bracket, between the two measured sizes where the paired "
                "times change sign, where those lines do not hold; or interpolated between "
                "two sizes; otherwise: *none in "
-               "range*, no crossing in the sizes measured; *not significant*, the medians "
+               "range*, no crossing in the sizes measured; *`<challenger>` faster "
+               "throughout*, the challenger faster at every size measured; *not "
+               "significant*, the medians "
                "cross but the lead above is within the noise; *no clear winner*, the two "
-               "cannot be told apart at any size; *smallest* (or *largest*) *size within the "
-               "noise*, no crossing in the sizes measured, but none ruled out at that end; "
+               "cannot be told apart at any size; *smallest size within the noise* or "
+               "*largest size within the noise*, no crossing in the sizes measured, but "
+               "none ruled out at that end; "
                "*no sign change told from noise*, *unbounded interval*, *interval beyond "
                "the fitted sizes* or *poor fit*, they cross but the replicates or sizes "
-               "cannot place where; *too few sizes*, fewer than two sizes measured both "
-               "([method](docs/method.md)); —: the pair did not run on that curve.")
+               "cannot place where; *outside the fitted sizes*, the lines fitted near the "
+               "crossing meet beyond the sizes they were fitted on; *too few sizes* or "
+               "*too few replicates*, too few measured both to tell ([method](docs/method.md)); "
+               "*unsupported*: one of the pair cannot run that kernel; —: the pair did not "
+               "run on that curve.")
     return markdown([table, Paragraph(caption)]).rstrip()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from parbench.columns.statuses import MEASURED
+from parbench.columns.statuses import MEASURED, UNSUPPORTED
 from parbench.findings import words
 from parbench.findings.detail import (
     WARM,
@@ -113,10 +113,14 @@ def regime_table(summary: pd.DataFrame, crossover: pd.DataFrame) -> Table | None
                            & ((summary["workers"] == workers)
                               | summary["single_process"].isin([True, "True"]))]
         ran = set(measured.loc[measured["status"].isin(MEASURED), "series"])
-        # A pair one of whose series did not run on this curve has nothing to say.
-        by_pair = {(row["challenger"], row["baseline"]): words.crossover_cell(row)
-                   for _, row in rows.iterrows()
-                   if {row["challenger"], row["baseline"]} <= ran}
+        unsupported = set(measured.loc[measured["status"] == UNSUPPORTED, "series"])
+        # A pair one of whose series did not run on this curve has nothing to say, but
+        # why: one it cannot run, or none in the design.
+        by_pair = {(row["challenger"], row["baseline"]):
+                   words.crossover_cell(row) if {row["challenger"], row["baseline"]} <= ran
+                   else "unsupported" if {row["challenger"], row["baseline"]} & unsupported
+                   else "—"
+                   for _, row in rows.iterrows()}
         table.rows.append([_regime(workload), f"`{workload}`", str(kernel),
                            f"{tasks:.0f} × {workers:.0f}",
                            *[by_pair.get(pair, "—") for pair in pairs],

@@ -224,7 +224,8 @@ class JobRun:
         measuring_since = time.perf_counter()
         warm_map_seconds = math.nan
         for warmup in range(max(1, settings.warmups)):
-            # With `warmups: 0` the first map is still timed alone, as the cold one.
+            # One at least (a config's schema says so; settings built by hand with 0
+            # mean the same): the first map is timed alone, as the cold one.
             result = self.timed_sample()
             self.warmups_verified = self.warmups_verified and result["verified"]
             if warmup == 0:

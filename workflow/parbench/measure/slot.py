@@ -28,7 +28,8 @@ from parbench.settings import JobSettings
 from parbench.tables import write_rows_atomically
 
 # Timing jobs hold this lock, so two never overlap on one machine, whatever
-# --cores or profile the sweep runs with (and across concurrent sweeps).
+# --cores or profile the sweep runs with (and across this user's concurrent sweeps:
+# the file is per user, since another's could not be opened for writing).
 TIMING_LOCK = Path(tempfile.gettempdir()) / f"parbench-timing-{os.getuid()}.lock"
 
 
