@@ -424,6 +424,24 @@ def test_the_bracket_holds_the_crossing_where_the_pool_steps_up_at_it():
     assert choose(fitted, bracket) == BRACKET
 
 
+def test_a_crossing_just_above_a_size_of_zero_is_bracketed_linearly_and_refined():
+    """imbalanced's size 0 (equal tasks) has no log: a crossing between it and the
+    next size is a bracket from 0, its estimate and the sizes refinement measures inside
+    it spaced linearly (it raised a math domain error, stopping every aggregate)."""
+    from parbench.crossover.bracket import inside
+
+    rng = np.random.default_rng(4)
+    # Pool 10 % faster at 0, Ray 10 % faster at 10 and above.
+    ratio = {0: 1.1, 10: 0.9, 20: 0.85, 40: 0.8}
+    challenger = {size: {replicate: ratio[size] * math.exp(rng.normal(0, 0.005))
+                         for replicate in range(4)} for size in ratio}
+    baseline = {size: {replicate: 1.0 for replicate in range(4)} for size in ratio}
+    bracket = sign_bracket(challenger, baseline)
+    assert (bracket.status, bracket.ci_low, bracket.ci_high) == (FOUND, 0, 10)
+    assert 4 < bracket.size < 6  # halfway in the means' log ratio: about 5
+    assert inside(0, 9, parts=3) == [3.0, 6.0]
+
+
 def test_a_straight_fit_inside_its_bracket_is_the_headline():
     """Power laws (straight on log-log axes: Ray 20 ms·n^0.15, Pool 10 ms·n, n in MB,
     crossing at 2^(1/0.85) MB), each job with its own factor and the pair's drift."""

@@ -167,9 +167,16 @@ def bracket_of(tested: PairedT | None, confidence: float = 0.95) -> SignBracket:
     for left, right in reversed(list(zip(between, between[1:]))):
         if means[left] < 0 <= means[right]:
             share = -means[left] / (means[right] - means[left])
-            size = math.exp(math.log(left) + share * math.log(right / left))
-            return SignBracket(FOUND, size, low, high)
-    return SignBracket(FOUND, math.sqrt(low * high), low, high)
+            return SignBracket(FOUND, between_sizes(left, right, share), low, high)
+    return SignBracket(FOUND, between_sizes(low, high, 0.5), low, high)
+
+
+def between_sizes(low: float, high: float, share: float) -> float:
+    """The size `share` of the way from `low` to `high`: on log axes, as the sizes are
+    spaced, but linearly from a size of 0 (imbalanced's equal tasks), which has no log."""
+    if low <= 0:
+        return low + share * (high - low)
+    return math.exp(math.log(low) + share * math.log(high / low))
 
 
 def fit_holds(fitted: FittedCrossover, bracket: SignBracket) -> bool:
@@ -196,8 +203,8 @@ def choose(fitted: FittedCrossover, bracket: SignBracket) -> str:
 
 
 def inside(low: float, high: float, parts: int = 4) -> list[float]:
-    """Sizes that cut [low, high] into `parts` equal steps on log axes (the ends left
-    out: they are measured)."""
-    return [low * (high / low) ** (step / parts) for step in range(1, parts)]
+    """Sizes that cut [low, high] into `parts` equal steps on log axes (linear ones from
+    a size of 0), the ends left out: they are measured."""
+    return [between_sizes(low, high, step / parts) for step in range(1, parts)]
 
 
