@@ -564,3 +564,31 @@ def test_a_timing_job_does_not_import_pandas():
         [sys.executable, "-c", "import sys, parbench.measure; print('pandas' in sys.modules)"],
         capture_output=True, text=True, check=True).stdout.strip()
     assert imported == "False"
+
+
+def test_a_threads_map_ended_by_a_tasks_error_leaves_its_running_task_behind():
+    """One task fails while another still runs: stop() drops the running one, as after
+    a timeout (it waited for it, which a task that never ends made forever)."""
+    from parbench.backends.threads import threads_left_running
+
+    release, started = threading.Event(), threading.Event()
+
+    def fails_or_blocks(index: int, _shared: object) -> float:
+        if index == 0:
+            started.wait(60)
+            raise ValueError("the task's own error")
+        started.set()
+        release.wait(120)
+        return 0.0
+
+    backend = get_backend("threads", 2)
+    backend.start()
+    try:
+        with pytest.raises(ValueError, match="the task's own error"):
+            backend.map(fails_or_blocks, 2, None)
+        backend.stop()
+        # stop() returned while the task still runs: it did not wait for it.
+        assert not release.is_set() and threads_left_running()
+    finally:
+        release.set()
+        backend.stop()

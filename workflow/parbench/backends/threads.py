@@ -8,6 +8,7 @@ kernel shows the GIL. Every row records whether the interpreter has a GIL
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
 from typing import Any
@@ -58,11 +59,18 @@ class ThreadsBackend(Backend):
                                 repeat(timeout, self.workers), timeout=timeout))
 
     def map(self, task: Task, tasks: int, shared_input: Any) -> list[float]:
+        # Executor.map's own loop, keeping the futures: however the map ends early (its
+        # limit, a task's error, a stop asked), a task still running is one stop() must
+        # not wait for: it may never end.
+        deadline = time.monotonic() + self.limits.map_timeout_seconds
+        futures = [self._executor.submit(task, index, shared_input) for index in range(tasks)]
         try:
-            return list(self._executor.map(task, range(tasks), repeat(shared_input),
-                                           timeout=self.limits.map_timeout_seconds))
-        except TimeoutError:
-            self._tasks_left_running = True
+            return [future.result(deadline - time.monotonic()) for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            if not all(future.done() for future in futures):
+                self._tasks_left_running = True
             raise
 
     def worker_states(self) -> list:
