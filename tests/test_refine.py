@@ -159,12 +159,15 @@ def test_a_bracket_does_not_reuse_a_size_the_fit_dropped_as_bent():
 
 
 def test_a_later_round_adds_replicates_where_the_interval_is_still_wide():
-    """Two replicates cannot bound Fieller's interval (t = 12.7): round 2 adds
-    `replicates` more, numbered after the highest measured, at the bracket."""
+    """Two replicates cannot bound Fieller's interval (t = 12.7), nor tell the pair
+    apart at any size: round 2 adds `replicates` more, numbered after the highest
+    measured, at the bracket."""
     near = [rounded(1.375e6 * factor) for factor in (0.7, 1.0, 1.4)]
     rows = _known_rows(2, near, noise=0.05)
+    table = crossovers(rows, [["ray", "pool"]])
+    assert table[table["time_basis"] == "warm"]["fit_status"].iloc[0] == "unbounded interval"
     jobs, estimates = plan_round(rows, 2, dataclasses.replace(RAY_VS_POOL, max_jobs=100))
-    assert "unbounded" in estimates[0]["curve"]
+    assert "no clear winner" in estimates[0]["curve"]
     assert {job.replicate for job in jobs} == set(range(2, 2 + RAY_VS_POOL.replicates))
     assert len({job.size for job in jobs}) == len(RAY_VS_POOL.factors)
 
@@ -304,3 +307,26 @@ def test_refinement_measures_around_a_fitted_crossing_only_within_the_sizes_fitt
     assert estimate_of(pd.Series({"crossover_size": math.nan, "fit_size": math.nan,
                                   "fit_size_low": math.nan, "fit_size_high": math.nan,
                                   "medians_cross": 7e5})) == 7e5
+
+
+def test_pairs_that_share_a_series_plan_its_jobs_once(small_run):
+    """Ray against pool and against pool-c1: where their brackets agree, both want Ray's
+    same jobs; each is planned, and counted against max_jobs, once (they were planned
+    twice, and spent the budget twice)."""
+    # pool-c1 as pool, 2 % slower: the same bracket, the same sizes for Ray.
+    pool = small_run[small_run["series"] == "pool"]
+    small_run = pd.concat([small_run[small_run["series"] != "pool-c1"],
+                           pool.assign(series="pool-c1", seconds=pool["seconds"] * 1.02)])
+    both = Refinement(pairs=[["ray", "pool"], ["ray", "pool-c1"]], workloads=["shared_array"])
+    jobs, _ = plan_round(small_run, 1, both)
+    assert len({job.size for job in jobs if job.series == "pool-c1"}) > 0
+    assert len(jobs) == len(set(jobs))
+    ray = {job for job in jobs if job.series == "ray"}
+    for baseline in ("pool", "pool-c1"):
+        alone, _ = plan_round(small_run, 1, Refinement(pairs=[["ray", baseline]],
+                                                         workloads=["shared_array"]))
+        assert {job for job in alone if job.series == "ray"} <= ray
+    # A budget of exactly the distinct jobs holds them all.
+    exact, estimates = plan_round(small_run, 1, dataclasses.replace(both, max_jobs=len(jobs)))
+    assert sorted(map(str, exact)) == sorted(map(str, jobs))
+    assert not any(estimate["action"].startswith("budget") for estimate in estimates)

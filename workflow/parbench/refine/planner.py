@@ -109,10 +109,16 @@ def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
     chosen: list[Job] = []
     # Whole replicates only (half a bracket is no line), each curve's first new
     # replicate before any curve's second (a stable sort keeps the curves' order).
+    # Two pairs that share a series (Ray against each Pool) want its same jobs: each
+    # job is planned, and counted against the budget, once.
+    wanted: set[Job] = set()
     for _, block in sorted(blocks, key=lambda item: item[0]):
-        if len(chosen) + len(block) <= budget:
-            chosen += block
-    if len(chosen) < sum(len(block) for _, block in blocks):
+        new = [job for job in dict.fromkeys(block) if job not in wanted]
+        if len(chosen) + len(new) <= budget:
+            chosen += new
+            wanted.update(new)
+    wanted.update(job for _, block in blocks for job in block)
+    if len(chosen) < len(wanted):
         estimates.append({"round": round_number,
                           "action": f"budget: {len(chosen)} of the jobs wanted "
                                     f"({refined_before} planned before, "
