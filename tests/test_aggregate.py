@@ -320,6 +320,13 @@ def test_a_second_file_of_one_job_is_refused_naming_both(job_csvs, tmp_path):
     aggregate([nested, *job_csvs], tmp_path, skip_invalid=True)
     listed = pd.read_csv(outputs[1]).query("status == 'invalid file'")
     assert len(listed) == 1 and listed["error"].iloc[0].startswith(str(nested))
+    # A copy not named as a job's is known by its rows.
+    renamed = original.with_name(original.stem + " (copy).csv")
+    renamed_copy = tmp_path / "renamed" / renamed.relative_to(SMALL_RUN)
+    renamed_copy.parent.mkdir(parents=True)
+    shutil.copy(original, renamed_copy)
+    with pytest.raises(InvalidJobCsv, match="the same job as"):
+        aggregate([renamed_copy, *job_csvs], tmp_path)
 
 
 @pytest.mark.parametrize("body", [

@@ -66,7 +66,9 @@ def distinct_jobs(paths: Iterable[str | Path],
     unique = list({os.path.normpath(str(path)): path for path in paths}.values())
     files_of: dict[identity.Job | None, list[str | Path]] = {}
     for path in unique:
-        files_of.setdefault(identity.parse_job_csv(str(path)), []).append(path)
+        # A file not named as a job's (`…rep0 (copy).csv`) is known by its first row.
+        job = identity.parse_job_csv(str(path)) or _job_of_first_row(path)
+        files_of.setdefault(job, []).append(path)
     kept = {id(path) for path in files_of.pop(None, [])}
     for job, files in files_of.items():
         # The file at the job's own place (<results>/raw/<workload>/…, the results
@@ -82,6 +84,20 @@ def distinct_jobs(paths: Iterable[str | Path],
                 _reject(path, f"{path}: the same job as {chosen} (a copy?): each job's "
                         "rows are aggregated once; remove one of the two", invalid)
     return [path for path in unique if id(path) in kept]
+
+
+def _job_of_first_row(path: str | Path) -> identity.Job | None:
+    """The job a CSV's first row names (None: it names none, or is unreadable; the
+    reading proper says what is wrong with it)."""
+    try:
+        with open(path, encoding="utf-8", newline="") as file:
+            header, first = next(csv.reader(file)), next(csv.reader(file))
+        named = migrations.renamed(pd.DataFrame([first], columns=header),
+                                   str(path)).iloc[0].to_dict()
+        return identity.Job(**identity.typed({name: named[name] for name in identity.JOB}))
+    except (OSError, UnicodeDecodeError, StopIteration, KeyError, ValueError, TypeError,
+            migrations.UnknownFormat):
+        return None
 
 
 def _read_group(header: str, files: list[tuple[str, str]],
