@@ -3,13 +3,19 @@ rows built to show one property each."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 import parbench.aggregate as aggregation
@@ -514,3 +520,44 @@ def test_a_curves_verdict_does_not_change_with_the_pairs_compared_beside_it(aggr
     beside = crossovers(timings, pairs)
     first = (beside["challenger"] == pairs[0][0]) & (beside["baseline"] == pairs[0][1])
     pd.testing.assert_frame_equal(alone, beside[first].reset_index(drop=True))
+
+
+FORKS_AND_WAITS = """
+import os, sys, time
+from pathlib import Path
+from parbench.forked import forked_map
+
+folder = Path(sys.argv[1])
+
+def wait(item):
+    (folder / str(os.getpid())).write_text("")
+    time.sleep(120)
+    return item
+
+forked_map(wait, [1, 2])
+"""
+
+
+def test_forked_workers_end_with_an_analysis_job_killed_outright(tmp_path):
+    """An aggregation stopped by SIGTERM (no handler: no cleanup) leaves no forked
+    worker behind (they waited for work for good, holding a copy of the tables)."""
+    if available_cores() < 2:
+        pytest.skip("forked_map runs in its own process on one core: nothing is forked")
+    job = subprocess.Popen([sys.executable, "-c", FORKS_AND_WAITS, str(tmp_path)])
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = [int(path.name) for path in tmp_path.iterdir()]
+        assert len(workers) == 2 and job.pid not in workers
+        job.send_signal(signal.SIGTERM)
+        job.wait(30)
+        deadline = time.monotonic() + 30
+        while any(psutil.pid_exists(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in workers if psutil.pid_exists(pid)
+                    and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    finally:
+        for pid in [job.pid, *(int(path.name) for path in tmp_path.iterdir())]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

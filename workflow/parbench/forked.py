@@ -7,7 +7,11 @@ A fork inherits the function and its inputs, so nothing is pickled on the way th
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
+import os
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -26,6 +30,20 @@ def _call(position: int) -> Any:
     return _WORK["function"](_WORK["items"][position])
 
 
+# prctl(2)'s option: the signal a process gets when the thread that forked it ends.
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """A forked worker ends with the process that forked it: its queues' other ends are
+    held by the workers themselves, so a parent killed outright (SIGTERM, no handler)
+    left them waiting for work for good."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request above: nobody to answer
+        os._exit(1)
+
+
 def forked_map(function: Callable[[Item], Any], items: Sequence[Item],
                first: Callable[[Item], float] | None = None) -> list[Any]:
     """`function(item)` of each of `items`, in their order, on as many forked processes
@@ -41,8 +59,8 @@ def forked_map(function: Callable[[Item], Any], items: Sequence[Item],
     order = sorted(range(len(items)), key=lambda i: -first(items[i]) if first else 0)
     _WORK = {"function": function, "items": items}
     try:
-        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")
-                                 ) as pool:
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_die_with, initargs=(os.getpid(),)) as pool:
             found = dict(zip(order, pool.map(_call, order)))
     except BrokenProcessPool:
         return [function(item) for item in items]
