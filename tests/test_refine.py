@@ -330,3 +330,22 @@ def test_pairs_that_share_a_series_plan_its_jobs_once(small_run):
     exact, estimates = plan_round(small_run, 1, dataclasses.replace(both, max_jobs=len(jobs)))
     assert sorted(map(str, exact)) == sorted(map(str, jobs))
     assert not any(estimate["action"].startswith("budget") for estimate in estimates)
+
+
+def test_a_bad_file_is_left_out_of_a_plan_as_of_the_aggregation(tmp_path: Path, capsys):
+    """`skip_invalid: true` holds for the refinement's checkpoint too: a bad per-job CSV
+    is named and left out (it stopped the checkpoint, and with it every aggregate of
+    the refined workloads)."""
+    from parbench.aggregate.validate import InvalidJobCsv
+    from parbench.refine.planner import plan_files
+
+    job_csvs = sorted((SMALL_RUN / "shared_array").rglob("*.csv"))
+    bad = tmp_path / "raw/shared_array/numpy/pool/size5_tasks16_workers2_rep0.csv"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("not,a\njob,file\n")
+    with pytest.raises(InvalidJobCsv):
+        plan_files([*job_csvs, bad], tmp_path / "round1.json", 1, RAY_VS_POOL)
+    jobs = plan_files([*job_csvs, bad], tmp_path / "round1.json", 1, RAY_VS_POOL,
+                      skip_invalid=True)
+    assert jobs == plan_round(collect_timings(job_csvs), 1, RAY_VS_POOL)[0]
+    assert str(bad) in capsys.readouterr().err

@@ -17,5 +17,6 @@ checkpoint refine:
     params:
         refine=config["refine"],
         seed=config["run_order_seed"],
+        skip_invalid=config["skip_invalid"],
     script:
         "../scripts/refine.py"

@@ -12,4 +12,5 @@ if __name__ == "__main__":
             int(snakemake.wildcards.round),
             Refinement.from_config(snakemake.params.refine),
             seed=snakemake.params.seed,
+            skip_invalid=snakemake.params.skip_invalid,
         )

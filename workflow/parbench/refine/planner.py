@@ -231,10 +231,11 @@ def bracket(around: float, factors: Iterable[float], measured: Iterable[float]) 
 
 
 def plan_files(job_csvs: Iterable[str | Path], output: str | Path, round_number: int,
-               refinement: Refinement, seed: int = 1) -> list[Job]:
+               refinement: Refinement, seed: int = 1, skip_invalid: bool = False) -> list[Job]:
     """The checkpoint's work: the refined workloads' per-job CSVs so far -> round
-    `round_number`'s plan file; each estimate printed (the rule's log)."""
-    timings = collect_timings(sorted(map(str, job_csvs)))
+    `round_number`'s plan file; each estimate printed (the rule's log). With
+    `skip_invalid`, as the aggregation does: a bad file is left out, named in the log."""
+    timings = collect_timings(sorted(map(str, job_csvs)), [] if skip_invalid else None)
     jobs, estimates = plan_round(timings, round_number, refinement, seed,
                                  refined_jobs(Path(output).parent, round_number))
     for estimate in estimates:
