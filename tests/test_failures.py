@@ -162,6 +162,7 @@ def test_a_measuring_process_killed_outright_is_an_error_row_and_leaves_no_proce
     stopped = re.search(r"killed by SIGKILL.*; stopped (\d+) process\(es\) it had started",
                         log.read_text())
     assert stopped and int(stopped.group(1)) >= 2, log.read_text()[-2000:]
+    assert rows["leftover_processes_stopped"].iloc[0] == int(stopped.group(1))  # it said 0
     # The measuring process's stop() never ran: the job, finishing, removed the profile.
     assert not guard.scratch_path(token).exists()
 
@@ -214,9 +215,13 @@ def test_what_a_measuring_process_leaves_running_is_stopped_after_its_rows(tmp_p
                            env={**os.environ, LEFT_RUNNING_VARIABLE: str(left)})
     try:
         assert ended.returncode == 0, ended.stderr[-2000:]
-        assert (read_job_csv(output)["status"] == "ok").all()
+        rows = read_job_csv(output)
+        assert (rows["status"] == "ok").all()
         assert re.search(r"left 1 process\(es\) running; stopped", ended.stderr), \
             ended.stderr[-2000:]
+        # The rows count it, beside what the backend's own stop left (they said none).
+        stopped = int(re.search(r"; stopped (\d+) process", ended.stderr).group(1))
+        assert stopped >= 1 and (rows["leftover_processes_stopped"] >= stopped).all()
         forked = int(left.read_text())
         with contextlib.suppress(psutil.NoSuchProcess):
             psutil.Process(forked).wait(timeout=10)

@@ -6,6 +6,7 @@ atomically."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
 import fcntl
 import os
@@ -167,6 +168,7 @@ def run_job(job: Job, settings: JobSettings, series: Series, output: str | Path,
 
         with guard.guarded_job():
             ending = measured_in_a_child(measure_and_write, output)
+            stopped: list = []
             if ending.failure or ending.left_running:
                 # What the measuring process started and left (engines, a raylet, a
                 # worker forked while its pool stopped) is stopped here, while this
@@ -176,6 +178,21 @@ def run_job(job: Job, settings: JobSettings, series: Series, output: str | Path,
                                           f"{len(stopped)} process(es) running")
                 print(f"parbench job {job_pid}: {said}; stopped {len(stopped)} "
                       f"process(es) it had started: {stopped}", file=sys.stderr, flush=True)
+            # The rows count what the job stopped after its measuring process too.
             if ending.failure:
-                write(failed_rows(job, settings, series, ending.failure, workload_plugin,
-                                  config_hash, planned_round, job_start_unix))
+                write([{**row, "leftover_processes_stopped": len(stopped)}
+                       for row in failed_rows(job, settings, series, ending.failure,
+                                              workload_plugin, config_hash, planned_round,
+                                              job_start_unix)])
+            elif stopped:
+                _count_stopped_after(output, len(stopped))
+
+
+def _count_stopped_after(output: Path, stopped: int) -> None:
+    """Add `stopped` to the `leftover_processes_stopped` of the rows the measuring
+    process wrote: the processes it left running, which the job stopped after it."""
+    with open(output, newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    for row in rows:
+        row["leftover_processes_stopped"] = int(row["leftover_processes_stopped"] or 0) + stopped
+    write_rows_atomically(rows, output)
