@@ -138,6 +138,11 @@ def test_schema_fills_defaults_for_omitted_keys():
     (lambda c: c.update(warmups=1.0), "warmups", "whole number"),
     # The first map is the cold one: none would time no cold map (0 ran one anyway).
     (lambda c: c.update(warmups=0), "warmups", "minimum"),
+    # Past these, every job's row is an OverflowError (or its memory is never sampled).
+    (lambda c: c.update(sample_interval_seconds=1e10), "sample_interval_seconds", "maximum"),
+    (lambda c: c.update(min_sample_seconds=1e300), "min_sample_seconds", "maximum"),
+    (lambda c: c.update(backends={"pool-big": {"chunksize": 10**19}}),
+     "backends.pool-big.chunksize", "≤ 1e+07"),
     (lambda c: c["refine"].update(rounds=2.0), "refine.rounds", "whole number"),
     (lambda c: c.update(workers=[2.0]), "workers.0", "whole number"),
     (lambda c: c["workloads"]["exp_sinh"].update(sizes=[10**30]), "sizes", "maximum"),
@@ -425,3 +430,10 @@ def test_a_workload_plugin_that_fails_to_import_names_its_key(tmp_path, monkeypa
                                          r"'broken_plugin' failed: RuntimeError: no licence"):
         validated({"workloads": {"mine": {"sizes": [1],
                                           "plugin": "broken_plugin:Mine"}}})
+
+
+def test_a_chunk_is_at_most_the_most_tasks_a_map_may_have():
+    from parbench.backends.base import MAX_TASKS
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    assert schema["properties"]["tasks"]["items"]["maximum"] == MAX_TASKS

@@ -24,19 +24,25 @@ from parbench.columns import Column
 from parbench.workloads.base import Task
 
 
+# The most tasks a map may have (the config schema's `tasks` maximum; a test holds the
+# two together): a chunk or batch size beyond it is a mistake, and islice's overflow.
+MAX_TASKS = 10_000_000
+
+
 def option(default: Any, help: str, *, choices: tuple = (), kind: type | None = None,
-           minimum: float | None = None, pattern: str | None = None,
-           connection: bool = False) -> Any:
+           minimum: float | None = None, maximum: float | None = None,
+           pattern: str | None = None, connection: bool = False) -> Any:
     """One field of a backend's Options: its default and a one-line description.
 
     A config value is accepted when it is one of `choices`, or an instance of
-    `kind` (at least `minimum`, for numbers; matching the regular expression
+    `kind` (from `minimum` to `maximum`, for numbers; matching the regular expression
     `pattern`, for strings). A `connection` option says where an existing cluster
     is: it is given by a target in the config's `clusters`, never by a series, and a
     backend given one connects instead of starting its own.
     """
     return field(default=default, metadata={"help": help, "choices": tuple(choices),
                                             "kind": kind, "minimum": minimum,
+                                            "maximum": maximum,
                                             "pattern": pattern, "connection": connection})
 
 
@@ -201,6 +207,7 @@ def allowed_values(option_field: dataclasses.Field) -> str:
     allowed = [f"`{'null' if choice is None else choice}`" for choice in meta["choices"]]
     if meta["kind"] is not None:
         bound = f" ≥ {meta['minimum']:g}" if meta["minimum"] is not None else ""
+        bound += f" ≤ {meta['maximum']:g}" if meta.get("maximum") is not None else ""
         form = f" matching `{meta['pattern']}`" if meta["pattern"] else ""
         allowed.append(f"any {meta['kind'].__name__}{bound}{form}")
     return ", ".join(allowed)
@@ -211,9 +218,11 @@ def check_option(option_field: dataclasses.Field, value: Any, key: str) -> None:
     # Compared with the type too, so that `True` does not pass for a choice `1`.
     if any(value == choice and type(value) is type(choice) for choice in meta["choices"]):
         return
-    kind, minimum, pattern = meta["kind"], meta["minimum"], meta["pattern"]
+    kind, minimum, maximum, pattern = (meta["kind"], meta["minimum"], meta.get("maximum"),
+                                       meta["pattern"])
     if (kind is not None and isinstance(value, kind) and not isinstance(value, bool)
             and (minimum is None or value >= minimum)
+            and (maximum is None or value <= maximum)
             and (pattern is None or re.fullmatch(pattern, str(value)))):
         return
     raise ValueError(f"config key {key}: {value!r} is not allowed; allowed: "

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from parbench import worker_state
-from parbench.backends.base import Backend, option
+from parbench.backends.base import MAX_TASKS, Backend, option
 from parbench.backends.in_job_loop import LoopTimeout
 from parbench.workloads.base import Task
 
@@ -41,7 +41,8 @@ def _pid_after_a_moment(index: int) -> int:
 @dataclass(frozen=True)
 class JoblibOptions:
     batch_size: int | str = option("auto", "tasks per dispatch; `auto`: joblib adapts it "
-                                   "to last 0.2–2 s", choices=("auto",), kind=int, minimum=1)
+                                   "to last 0.2–2 s", choices=("auto",), kind=int, minimum=1,
+                                   maximum=MAX_TASKS)
     max_nbytes: str | None = option("1M", "arrays larger than this are memory-mapped to the "
                                     "workers (joblib's default `1M`); `null`: never",
                                     choices=(None,), kind=str,

@@ -27,7 +27,7 @@ from itertools import repeat
 from typing import Any
 
 from parbench import worker_state
-from parbench.backends.base import Backend, Variant, option
+from parbench.backends.base import MAX_TASKS, Backend, Variant, option
 from parbench.backends.shared_blocks import SharedBlock, call_with_block
 from parbench.probes import worker_pid
 from parbench.workloads.base import Task
@@ -83,7 +83,7 @@ def default_chunksize(tasks: int, workers: int) -> int:
 class PoolOptions:
     chunksize: int | str = option("auto", "tasks per dispatch; `auto`: Pool's own "
                                   "ceil(tasks / (4·workers))", choices=("auto",), kind=int,
-                                  minimum=1)
+                                  minimum=1, maximum=MAX_TASKS)
     start_method: str = option("default", "multiprocessing start method; `default`: "
                                "Python's (Linux: fork before 3.14, forkserver after)",
                                choices=START_METHODS)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
-from parbench.backends.base import Backend, option
+from parbench.backends.base import MAX_TASKS, Backend, option
 from parbench.backends.pool import START_METHODS, prepare_worker, resolved_start_method
 from parbench.probes import worker_pid
 from parbench.workloads.base import Task
@@ -21,7 +21,7 @@ from parbench.workloads.base import Task
 @dataclass(frozen=True)
 class ProcessPoolOptions:
     chunksize: int = option(1, "tasks per dispatch (`Executor.map`'s own default: 1)",
-                            kind=int, minimum=1)
+                            kind=int, minimum=1, maximum=MAX_TASKS)
     start_method: str = option("default", "multiprocessing start method; `default`: "
                                "Python's", choices=START_METHODS)
 
