@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 from parbench.columns import Column
 from parbench.workloads.base import Task
 
-
 # The most tasks a map may have (the config schema's `tasks` maximum; a test holds the
 # two together): a chunk or batch size beyond it is a mistake, and islice's overflow.
 MAX_TASKS = 10_000_000
