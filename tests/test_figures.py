@@ -405,3 +405,21 @@ def test_the_overhead_figure_compares_an_empty_maps_time_per_task_at_one_task_co
     shown = sorted(float(text.get_text()) for text in middle.texts)
     assert shown == [1e-4, 5e-4, 1e-3]  # pool, dask, ray at 8 tasks; none at 1,000
     plt.close(figure)
+
+
+def test_kernels_that_are_levels_are_drawn_in_their_order():
+    """image_filter's passes 1, 4, 16 top to bottom (they were 1, 16, 4: by name)."""
+    rows = [{"workload": "image_filter", "kernel": kernel, "series": series, "engine": series,
+             "variant": "", "size": size, "tasks": 8, "workers": 2, "status": "ok",
+             "median_seconds": 1.0, "ci_low": 0.9, "ci_high": 1.1, "noisy": False,
+             "size_unit": "bytes", "kernel_level": level, "speedup": 1.0,
+             "speedup_ci_low": 0.9, "speedup_ci_high": 1.1}
+            for kernel, level in (("passes1", 1.0), ("passes16", 16.0), ("passes4", 4.0))
+            for series in ("pool", "ray") for size in (1_000, 10_000)]
+    figure = figure_of("scaling", pd.DataFrame(rows), pd.DataFrame(
+        columns=["workload", "time_basis", "kernel", "tasks", "workers"]), "image_filter",
+        width=5)
+    titles = [ax.get_title() for ax in figure.axes if ax.has_data()]
+    assert [next(kernel for kernel in ("passes16", "passes4", "passes1") if kernel in title)
+            for title in titles] == ["passes1", "passes4", "passes16"]
+    plt.close(figure)

@@ -266,3 +266,20 @@ def test_the_regime_tables_key_explains_every_status_a_crossover_can_have():
         assert f"*{explained}*" in caption or (status == "found"), status
     # A pair whose series cannot run a kernel says so (it read "did not run").
     assert "| unsupported |" in caption
+
+
+def test_a_headline_run_that_compared_no_pair_says_so(monkeypatch):
+    """`make docs` on a headline run without a warm crossover says so (it raised a
+    TypeError on the missing row)."""
+    from parbench.findings import headline as headline_module
+
+    real = headline_module.tables_of
+
+    def without_crossovers(run):
+        summary, crossover, machines = real(run)
+        return summary, crossover.iloc[:0], machines
+
+    monkeypatch.setattr(headline_module, "tables_of", without_crossovers)
+    run = headline_module.headline_run()
+    assert headline_module.headline() == (f"Run `{run}` (`docs/data/{run}`) compared no pair "
+                                          "of series.")

@@ -19,6 +19,7 @@ from parbench.figures.style import (  # noqa: E402
     LOADED_COLOR,
     NOT_MEASURED,
     format_size,
+    kernel_order,
     ordered_series,
     parallel_rows,
     series_label,
@@ -254,7 +255,10 @@ def log_axes(ax, unit: str, ylabel: str, sizes: pd.Series | None = None,
 def size_figure(data: pd.DataFrame, width: float, draw: Callable, title: str):
     """A panel per kernel x task count of one workload's rows, each drawn by
     `draw(ax, cell, kernel, tasks)`."""
-    kernels, tasks = sorted(data["kernel"].unique()), sorted(data["tasks"].unique())
+    level = kernel_order(data)  # image_filter's passes 1, 4, 16; not 1, 16, 4
+    kernels = sorted(data["kernel"].unique(), key=lambda kernel: level(data["workload"].iloc[0],
+                                                                        kernel))
+    tasks = sorted(data["tasks"].unique())
     figure, axes = grid(len(kernels), len(tasks), width)
     for row, kernel in enumerate(kernels):
         for column, task_count in enumerate(tasks):

@@ -4,6 +4,8 @@ cannot draw as a point."""
 
 from __future__ import annotations
 
+import math
+
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on the machines this runs on
@@ -156,3 +158,17 @@ NOT_MEASURED = {ERROR: ("x", FAILURE_COLOR, "failed"),
                 EXCLUDED: ("v", "0.35", "left out: loaded machine"),
                 INVALID_FILE: ("x", "0.35", "left out: invalid CSV")}
 LOADED_COLOR = "0.1"
+
+
+def kernel_order(summary: pd.DataFrame):
+    """A sort key of (workload, kernel): by the kernel's level where a workload's kernels
+    are levels of one quantity (image_filter's passes: 1, 4, 16, not 1, 16, 4), else by
+    name."""
+    levels = (summary.groupby(["workload", "kernel"])["kernel_level"].first().to_dict()
+              if "kernel_level" in summary else {})
+
+    def key(workload: str, kernel: str) -> tuple[float, str]:
+        level = levels.get((workload, kernel), math.nan)
+        return (level if pd.notna(level) else math.inf, str(kernel))
+
+    return key

@@ -4,11 +4,10 @@ table shares with them (the fastest series with its ties, kernels in their order
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from parbench.columns.statuses import MEASURED, UNSUPPORTED
+from parbench.figures.style import kernel_order
 from parbench.findings import words
 from parbench.findings.document import Block, Heading, Paragraph, Table
 from parbench.findings.interpreters import interpreter_description
@@ -60,20 +59,6 @@ def fastest_warm(cell: pd.DataFrame, where: str = "") -> str:
     return text
 
 
-def kernel_order(summary: pd.DataFrame):
-    """A sort key of (workload, kernel): by the kernel's level where a workload's kernels
-    are levels of one quantity (image_filter's passes: 1, 4, 16, not 1, 16, 4), else by
-    name."""
-    levels = (summary.groupby(["workload", "kernel"])["kernel_level"].first().to_dict()
-              if "kernel_level" in summary else {})
-
-    def key(workload: str, kernel: str) -> tuple[float, str]:
-        level = levels.get((workload, kernel), math.nan)
-        return (level if pd.notna(level) else math.inf, str(kernel))
-
-    return key
-
-
 def workload_section(workload: str, summary: pd.DataFrame,
                      crossover: pd.DataFrame) -> list[Block]:
     rows = summary[summary["workload"] == workload]
@@ -101,7 +86,7 @@ def workload_section(workload: str, summary: pd.DataFrame,
                             "its fastest worker count."))
     blocks.append(table)
     pairs = crossover[(crossover["workload"] == workload) & (crossover["time_basis"] == WARM)]
-    for _, pair in pairs.iterrows():
+    for _, pair in sorted(pairs.iterrows(), key=lambda item: level(workload, item[1]["kernel"])):
         curve = (f"{pair['kernel']} kernel, {pair['tasks']:.0f} tasks, "
                  f"{words.counted(pair['workers'], 'worker')}")
         blocks.append(Paragraph(f"{curve}: " + words.crossover(pair)))

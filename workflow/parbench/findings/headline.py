@@ -32,6 +32,8 @@ def headline() -> str:
     run = headline_run()
     summary, table, machines = tables_of(run)
     row = headline_row(table)
+    if row is None:  # a run that compared no pair: nothing to headline, said so
+        return f"Run `{run}` (`docs/data/{run}`) compared no pair of series."
     machine = machines.iloc[0]
     figure = headline_figure(row["workload"], f"docs/figures/{run}")
     caption = (f"*`{row['workload']}`, {row['tasks']:.0f} tasks, {row['workers']:.0f} "
@@ -66,6 +68,8 @@ def reruns(run: str, first: pd.Series) -> str:
         # The first run's curve, measured again; else the rerun's own headline, not
         # set against a curve it is not.
         again = same.iloc[0] if len(same) else headline_row(table)
+        if again is None:  # a rerun that compared no pair
+            continue
         found.append(f"`{other}` on {str(machines.iloc[0]['first_utc'])[:10]}, "
                      + words.crossover_cell(again)
                      + (agreement(first, again) if len(same) else ""))

@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 
 from parbench.columns.statuses import MEASURED, UNSUPPORTED
+from parbench.figures.style import kernel_order
 from parbench.findings import words
 from parbench.findings.detail import (
     WARM,
     fastest_warm,
-    kernel_order,
     machine_section,
     measured_rows,
     undecided,
