@@ -244,6 +244,11 @@ def _corrupt(path: Path, how: str) -> None:
     elif how.startswith("column missing "):
         frame = pd.read_csv(path).drop(columns=how.removeprefix("column missing "))
         frame.to_csv(path, index=False)
+    elif how.startswith("every row "):  # "every row COLUMN=VALUE"
+        column, _, value = how.removeprefix("every row ").partition("=")
+        pd.read_csv(path).assign(**{column: value}).to_csv(path, index=False)
+    elif how == "a column named twice":
+        path.write_text(lines[0].replace(",cpu_seconds,", ",seconds,", 1) + "".join(lines[1:]))
     elif how == "empty":
         path.write_text("")
     elif how == "under another job's name":
@@ -269,6 +274,14 @@ def _corrupt(path: Path, how: str) -> None:
     # Aggregated beside good files, its rows came from a machine of no name, unsaid.
     ("column missing hostname", "missing columns ['hostname']"),
     ("empty", "not a readable CSV"),
+    # What a job is, where and how it ran is one value on every row of its file.
+    ("cell min_repeats=9", "['min_repeats'] differ between the rows of one job"),
+    ("cell hostname=elsewhere", "['hostname'] differ between the rows of one job"),
+    # The target decides which figures a combination lands in: it must be its series'.
+    ("every row target=lab", "series 'pool', but its engine, variant and target make "
+                             "'pool@lab'"),
+    # pandas would read the second as `seconds.1`, and cpu_seconds would be missing.
+    ("a column named twice", "the header names ['seconds'] twice"),
     # A file copied over another's: its rows would be aggregated twice.
     ("under another job's name", "another job than its path names (replicate differ)"),
 ])

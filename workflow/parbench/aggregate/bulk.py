@@ -19,12 +19,14 @@ from parbench import columns, identity, migrations
 from parbench.aggregate.validate import (
     AT_LEAST,
     BOOLEAN,
+    CONSTANT,
     KINDS,
     NEVER_EMPTY,
     REQUIRED,
     STATUSES,
     InvalidJobCsv,
     fields_that_differ,
+    named_series,
     read_job_csv,
     typed,
 )
@@ -104,6 +106,9 @@ def _read_group(header: str, files: list[tuple[str, str]],
                 invalid: list[tuple[str, str]] | None) -> pd.DataFrame | None:
     """Files of one header: parsed as one text, checked in bulk; a file that fails a
     check is read alone for its message and left out (or raises)."""
+    names = next(csv.reader(io.StringIO(header)), [])
+    if len(set(names)) < len(names):  # a name twice: each file says so alone
+        return _read_one_by_one(files, invalid)
     text = header + "\n" + "".join(body for _, body in files)
     source = files[0][0] if len(files) == 1 else f"{len(files)} files like {files[0][0]}"
     try:
@@ -188,9 +193,21 @@ def suspect_files(rows: pd.DataFrame, owner: np.ndarray) -> np.ndarray:
     seconds = pd.to_numeric(rows["seconds"], errors="coerce").to_numpy(dtype=float)
     ok = (rows["status"] == OK).to_numpy()
     bad |= ok & ~(np.isfinite(seconds) & (seconds > 0))
+    # Each row against its file's first: what is one job's must not vary.
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    first_of_row = np.repeat(starts, np.diff(np.r_[starts, len(owner)]))
+    varying = np.zeros(len(rows), dtype=bool)
+    for name in CONSTANT:
+        if name in rows:
+            values = rows[name].to_numpy()
+            varying |= values != values[first_of_row]
+    if {"engine", "variant", "target"} <= set(rows):  # the first row speaks for its file
+        first = rows.iloc[starts]
+        said = [named_series(*cells) for cells in zip(first["engine"], first["variant"],
+                                                        first["target"])]
+        varying[starts] |= np.array(said, dtype=object) != first["series"].to_numpy()
+    mixed = pd.Series(varying).groupby(owner).any()
     frame = rows.assign(_file=owner)
-    job = [name for name in identity.JOB if name in rows]
-    mixed = frame.groupby("_file")[job].nunique().gt(1).any(axis=1)
     repeats = pd.to_numeric(frame["repeat"], errors="coerce")
     in_order = repeats.to_numpy() == frame.groupby("_file").cumcount().to_numpy()
     disorder = pd.Series(~in_order).groupby(owner).any()

@@ -37,6 +37,17 @@ KIND_WORDS = {columns.INTEGER: "whole numbers", columns.NUMBER: "numbers",
               columns.FLAG: "True/False"}
 # Counts a job cannot have fewer of.
 AT_LEAST = {"tasks": 1, "workers": 1, "replicate": 0, "repeat": 0}
+# What a job is, where and how it ran: one value on every row of its file (the
+# samples and their outcome are what vary).
+CONSTANT = tuple(column.name for column in columns.COLUMNS
+                 if columns.JOB in column.tables and not column.family
+                 and column.group not in ("sample", "outcome"))
+
+
+def named_series(engine: str, variant: str, target: str) -> str:
+    """The series a row's engine, variant and target make (`pool-shm`, `ray@lab`)."""
+    base = f"{engine}-{variant}" if variant else engine
+    return base if target in ("", identity.LOCAL) else f"{base}@{target}"
 
 
 class InvalidJobCsv(ValueError):
@@ -53,7 +64,7 @@ def read_job_csv(path: str | Path) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
             migrations.UnknownFormat) as problem:
         raise InvalidJobCsv(f"{path}: not a readable CSV ({problem})".strip()) from None
-    problems = _ragged_lines(text) + job_csv_problems(rows)
+    problems = _ragged_lines(text) + _repeated_names(text) + job_csv_problems(rows)
     if not problems:
         problems = path_problems(path, rows)
     if problems:
@@ -83,6 +94,13 @@ def _same(cell: str, value: object) -> bool:
     return cell == str(value)
 
 
+def _repeated_names(text: str) -> list[str]:
+    """Column names the header has twice (pandas would read the second as `name.1`)."""
+    header = next(csv.reader(io.StringIO(text)), [])
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    return [f"the header names {repeated} twice"] if repeated else []
+
+
 def _ragged_lines(text: str) -> list[str]:
     """Rows whose number of cells is not the header's (a row cut short)."""
     header, *records = list(csv.reader(io.StringIO(text)))
@@ -109,6 +127,16 @@ def job_csv_problems(rows: pd.DataFrame) -> list[str]:
     job = rows[[name for name in identity.JOB if name in rows]]
     if len(job.drop_duplicates()) > 1:
         problems.append("rows of more than one job (identity columns differ)")
+    varying = [name for name in CONSTANT if name in rows and name not in identity.JOB
+               and rows[name].nunique() > 1]
+    if varying:
+        problems.append(f"columns {varying[:5]} differ between the rows of one job")
+    if {"engine", "variant", "target"} <= set(rows):
+        first = rows.iloc[0]
+        said = named_series(first["engine"], first["variant"], first["target"])
+        if said != first["series"]:
+            problems.append(f"series {first['series']!r}, but its engine, variant and target "
+                            f"make {said!r}")
     for column, kind in KINDS.items():
         if column in rows:
             bad = [value for value in rows[column]
