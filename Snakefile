@@ -22,3 +22,4 @@ include: "workflow/rules/plot.smk"
 rule all:
     input:
         get_final_output(),
+        planned_job_csvs,

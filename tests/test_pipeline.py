@@ -17,10 +17,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from parbench import identity, walltime
+from parbench import identity, sweep, walltime
 from parbench.backends import default_series
 from parbench.crossover.bracket import inside
 from parbench.figures.registry import OVERVIEW, WORKLOAD, of_scope
+from parbench.refine import read_plan
 from parbench.refine.planner import rounded
 from parbench.workflow_copy import copy_workflow
 from parbench.workflow_copy import planned_jobs as planned
@@ -245,6 +246,16 @@ def test_rerun_redoes_only_what_is_missing(finished_run):
                                     "all": 1}
     planned = re.findall(r"output: (results/aggregates/\S+?)/", result.stdout + result.stderr)
     assert set(planned) == {"results/aggregates/exp_sinh"}
+    # A refinement job's CSV lost is made again too (only the grid's were targets).
+    refined = workdir / sweep.job_csv(read_plan(workdir / "results/refine/round1.json")[0])
+    refined.rename(aside)
+    try:
+        result = run_snakemake(workdir, "-n", "--cores", "8", "--configfile", "tiny.yaml")
+    finally:
+        aside.rename(refined)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert planned_jobs(result)["measure"] == 1
+    assert f"output: {refined.relative_to(workdir)}" in result.stdout + result.stderr
 
 
 def test_the_workload_with_the_most_jobs_is_aggregated_and_drawn_first(finished_run):

@@ -186,6 +186,14 @@ def get_final_output():
     )
 
 
+def planned_job_csvs(wildcards):
+    """Refinement's jobs are targets too, as the grid's are (get_final_output): a lost
+    one is made again."""
+    if not REFINED_WORKLOADS:
+        return []
+    return [sweep.job_csv(job) for job in planned_before(REFINEMENT.rounds + 1)]
+
+
 def job_priority(wildcards):
     """Snakemake runs the highest first: the sweep's run order (sweep.run_order), then
     the planned jobs in their plans' order."""
