@@ -178,6 +178,12 @@ def test_plans_are_read_back_in_their_order(tmp_path: Path, small_run):
     assert read_plan(tmp_path / "round1.json") == jobs
     rounds = planned_rounds(tmp_path)
     assert [rounds[job] for job in jobs] == [(1, place) for place in range(len(jobs))]
+    # Read once while the plans stay as they are; again when one changes or is added.
+    assert planned_rounds(tmp_path) is rounds
+    write_plan(tmp_path / "round1.json", 1, jobs[:2], estimates)
+    assert set(planned_rounds(tmp_path)) == set(jobs[:2])
+    write_plan(tmp_path / "round2.json", 2, jobs[2:3], estimates)
+    assert planned_rounds(tmp_path)[jobs[2]] == (2, 0)
 
 
 REFINED_DESIGN = {

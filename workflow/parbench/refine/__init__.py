@@ -19,7 +19,9 @@ is light (the workflow reads plans at parse time); the planner is `refine.planne
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import types
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,14 +99,24 @@ def read_plan(path: str | Path) -> list[Job]:
     return [Job(**job) for job in json.loads(Path(path).read_text())["jobs"]]
 
 
-def planned_rounds(folder: str | Path = "results/refine") -> dict[Job, tuple[int, int]]:
-    """{job: (round, place in its round's order)} of every plan written so far."""
+def planned_rounds(folder: str | Path = "results/refine") -> Mapping[Job, tuple[int, int]]:
+    """{job: (round, place in its round's order)} of every plan written so far. The
+    workflow asks for every planned job's round and priority: the plans are read again
+    only when one of them changed (reading them per job grew with the square of a
+    large refinement)."""
+    plans = tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size)
+                  for path in sorted(Path(folder).glob("round*.json")))
+    return _read_rounds(plans)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_rounds(plans: tuple[tuple[str, int, int], ...]) -> Mapping[Job, tuple[int, int]]:
     found: dict[Job, tuple[int, int]] = {}
-    for path in sorted(Path(folder).glob("round*.json")):
-        round_number = int(json.loads(path.read_text())["round"])
+    for path, _, _ in plans:
+        round_number = int(json.loads(Path(path).read_text())["round"])
         for place, job in enumerate(read_plan(path)):
             found.setdefault(job, (round_number, place))
-    return found
+    return types.MappingProxyType(found)
 
 
 def priority(job: Job, planned: Mapping[Job, tuple[int, int]]) -> int:
