@@ -300,13 +300,15 @@ def test_plots_rebuild_without_timing(finished_run):
                                      "timing_lock=/tmp/parbench-moved-timing.lock"])
 def test_a_setting_that_measures_nothing_retimes_nothing(finished_run, setting):
     """Only what a job measures is a rerun trigger; the config's hash is not, nor where
-    the timing lock lives (a sweep moved to Slurm with a shared lock keeps its jobs)."""
+    the timing lock lives (a sweep moved to Slurm with a shared lock keeps its jobs).
+    The design the run ran, beside its aggregates, is written again: it changed."""
     workdir, _ = finished_run
     result = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", "tiny.yaml",
                            "--config", setting)
     assert result.returncode == 0, result.stderr[-2000:]
-    redrawn = {"plot_workload": 3, "plot_overview": 1, "findings": 1, "all": 1}
-    assert planned_jobs(result) == ({} if "timing_lock" in setting else redrawn)
+    redrawn = {"plot_workload": 3, "plot_overview": 1, "findings": 1}
+    assert planned_jobs(result) == {**({} if "timing_lock" in setting else redrawn),
+                                    "run_design": 1, "all": 1}
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
@@ -337,7 +339,7 @@ def test_changing_one_backends_option_retimes_that_series_alone(finished_run):
     # The Pool in three workloads (two sizes of waits); the refinement plans again
     # from the Pool's new rows of waits.
     assert planned_jobs(result) == {"measure": 5 * TINY["replicates"], "refine": 1,
-                                    "aggregate_workload": 3, "aggregate": 1,
+                                    "aggregate_workload": 3, "aggregate": 1, "run_design": 1,
                                     "plot_workload": 3, "plot_overview": 1, "findings": 1,
                                     "all": 1}
     planned = re.findall(r"output: (results/raw/\S+\.csv)", result.stdout + result.stderr)

@@ -47,7 +47,6 @@ rule aggregate:
             caption="../report/machines.rst",
             category="Provenance",
         ),
-        run_design="results/config.yaml",
     log:
         "results/logs/aggregate.log",
     conda:
@@ -63,6 +62,22 @@ rule aggregate:
 
 # What the run found, in words, from the global tables (parbench.findings): the report's
 # front page includes its reST twin.
+# The design the sweep ran, beside its aggregates (what `parbench aggregate` repeats):
+# written again whenever the config changes, whatever the change reruns.
+rule run_design:
+    output:
+        "results/config.yaml",
+    log:
+        "results/logs/run_design.log",
+    localrule: True
+    conda:
+        "../../envs/parbench.yaml"
+    params:
+        design=config,
+    script:
+        "../scripts/run_design.py"
+
+
 rule findings:
     input:
         summary="results/summary.csv",

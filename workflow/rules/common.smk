@@ -181,7 +181,7 @@ def get_final_output():
     return (
         JOB_CSVS
         + [f"results/{table}.csv" for table in GLOBAL_TABLES]
-        + ["results/findings.md", "results/findings.rst"]
+        + ["results/findings.md", "results/findings.rst", "results/config.yaml"]
         + figure_files()
     )
 

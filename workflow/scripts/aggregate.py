@@ -1,7 +1,7 @@
 # Thin shell around parbench.aggregate.combine_files: every workload's tables -> the
-# global timings, summary, crossover, machines and design tables, and the design they
-# were made with beside them (what `parbench aggregate` repeats).
-from parbench.aggregate import GLOBAL_TABLES, WORKLOAD_TABLES, combine_files, write_run_design
+# global timings, summary, crossover, machines and design tables (the design the sweep
+# ran goes beside them by its own rule, run_design).
+from parbench.aggregate import GLOBAL_TABLES, WORKLOAD_TABLES, combine_files
 from parbench.logs import stderr_to
 
 if __name__ == "__main__":
@@ -16,4 +16,3 @@ if __name__ == "__main__":
             pairs=snakemake.params.pairs,
             exclude_loaded=snakemake.params.exclude_loaded,
         )
-        write_run_design(snakemake.config, snakemake.output.run_design)
