@@ -103,12 +103,15 @@ def test_sweep_runs_as_slurm_jobs_with_the_slurm_profile(slurm, workflow_copy, t
     assert result.returncode == 0, details
     log = result.stderr
 
-    # Every job but `all` (no action: Snakemake ends it itself) was a Slurm job,
-    # submitted with sbatch, its state read with squeue (no accounting here).
+    # Every job but the local ones (`all`, no action: Snakemake ends it itself; and
+    # `run_design`, the config written beside the results) was a Slurm job, submitted
+    # with sbatch, its state read with squeue (no accounting here).
     submitted = dict(SUBMITTED.findall(log))
     slurm_ids = sorted(submitted.values(), key=int)
     finished = int(re.findall(r"(\d+) of (\d+) steps \(100%\) done", log)[-1][0])
-    assert len(submitted) == finished - 1 >= len(BACKENDS) + 4, details
+    local = set(re.findall(r"localrule (\w+):", log))
+    assert local == {"all", "run_design"}, details
+    assert len(submitted) == finished - len(local) >= len(BACKENDS) + 4, details
     assert "Falling back to 'sacct'" not in log, details
     known = set(slurm.job_ids())
     assert set(slurm_ids) <= known, (slurm_ids, known)
