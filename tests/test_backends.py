@@ -262,3 +262,24 @@ def test_joblibs_start_has_the_start_limit_not_a_maps():
 def _sleeps_a_second(index: int, shared_input) -> float:
     time.sleep(1.0)
     return float(index)
+
+
+def test_a_joblib_map_of_many_batches_each_within_the_limit_fails_past_it():
+    """joblib's timeout is each batch's: a map of batches each within the limit, that
+    ends past it, is a failure as any backend's map past the limit is (it was a sample)."""
+    from parbench.backends import Limits, Series
+
+    series = Series("joblib-one", "joblib", "one", {"batch_size": 1})
+    backend = get_backend(series, WORKERS, Limits(map_timeout_seconds=1.0))
+    backend.start()
+    try:
+        # Eight tasks of 0.3 s on two workers: 1.2 s at the least, each batch 0.3 s.
+        with pytest.raises(TimeoutError, match="longer than map_timeout_seconds"):
+            backend.map(_sleeps_three_tenths, 4 * WORKERS, None)
+    finally:
+        backend.stop()
+
+
+def _sleeps_three_tenths(index: int, shared_input) -> float:
+    time.sleep(0.3)
+    return float(index)

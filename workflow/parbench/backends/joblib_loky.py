@@ -84,9 +84,10 @@ class JoblibBackend(Backend):
         limit = self.options.max_nbytes
         self._memory_mapped_above = _bytes(limit) if limit is not None and self.workers > 1 \
             else math.inf
-        # On more workers, joblib's own timeout applies: a limit that never ends a map.
-        self._loop_timeout = LoopTimeout(self.limits.map_timeout_seconds
-                                         if self.workers == 1 else math.inf)
+        # On more workers, joblib's own timeout ends a task (a batch) running past the
+        # limit; a map of many batches, each within it, that ends past the limit fails
+        # once it returns (refuse_late), as a loop's would.
+        self._loop_timeout = LoopTimeout(self.limits.map_timeout_seconds)
         if self.workers == 1:  # joblib falls back to a loop in this process
             if worker_setup is not None:
                 worker_state.install(worker_setup)
