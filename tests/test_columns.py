@@ -169,3 +169,10 @@ def test_a_plugins_own_column_asks_nothing_aggregation_would_ignore(tmp_path, mo
         "config key workloads.mine.plugin: workload mine's column 'rate' asks "
         "to_summary='median', but a plug-in's column reaches summary.csv as its first job's "
         "value: declare to_summary='first', or none")
+
+
+def test_settings_of_no_warm_up_run_and_record_one():
+    """The first map is timed alone, as the cold one: settings built in code with
+    `warmups=0` ran one anyway and recorded 0 (a config's schema refuses 0)."""
+    assert JobSettings(warmups=0).warmups == 1 == JobSettings(warmups=0).recorded()["warmups"]
+    assert JobSettings(warmups=3).warmups == 3

@@ -340,6 +340,15 @@ def test_compared_series_run_side_by_side_in_alternating_order():
                                   else list(compared)[::-1])
     groups = sweep.compared_groups(pairs + [["dask", "threads"]])
     assert groups["ray"] == groups["pool"] == groups["pool-c1"] != groups["dask"]
+    # The serial loop (one worker only) beside the Pool at the largest count.
+    with_serial = sweep.run_order(sweep.combinations(config), seed=3,
+                                  pairs=[["pool", "serial"]])
+    for position, job in enumerate(with_serial):
+        if job.series == "serial":
+            neighbours = {(other.series, other.workers)
+                          for other in with_serial[max(0, position - 1):position + 2]
+                          if (other.size, other.replicate) == (job.size, job.replicate)}
+            assert ("pool", 2) in neighbours, (job, neighbours)
 
 
 def test_a_workload_can_run_a_subset_of_the_series():
@@ -437,3 +446,4 @@ def test_a_chunk_is_at_most_the_most_tasks_a_map_may_have():
 
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     assert schema["properties"]["tasks"]["items"]["maximum"] == MAX_TASKS
+    assert schema["definitions"]["tasks"]["items"]["maximum"] == MAX_TASKS  # a workload's

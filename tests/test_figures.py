@@ -240,10 +240,15 @@ def test_a_workload_with_kernel_levels_gets_a_size_by_level_map_with_boundaries(
                                "crossover_size": 20_000.0, "crossover_ci_low": 15_000.0,
                                "crossover_ci_high": 30_000.0}
                               for kernel in ("passes1", "passes16")])
+    # A file left out as invalid: a row of its identity alone, no level.
+    invalid = {"workload": "image_filter", "kernel": "passes1", "series": "ray",
+               "size": 10_000, "tasks": 8, "workers": 2, "status": "invalid file"}
+    summary = pd.concat([summary, pd.DataFrame([invalid])], ignore_index=True)
     figure = figure_of("winner", summary, crossover, "image_filter", width=5)
     drawn = [ax for ax in figure.axes if ax.has_data()]
     assert len(drawn) == 2  # every backend; parallel only
     assert [label.get_text() for label in drawn[0].get_yticklabels()] == ["1", "16"]
+    assert [label.get_text() for label in drawn[1].get_yticklabels()] == ["1", "16"]
     boundary = [line for line in drawn[1].get_lines() if line.get_linestyle() == "-"]
     assert len(boundary) == 1
     # 20 kB lies between the 10 kB and 100 kB cells (centres at 1.5 and 2.5).
@@ -404,6 +409,11 @@ def test_the_overhead_figure_compares_an_empty_maps_time_per_task_at_one_task_co
     assert middle.get_xlabel() == "empty map ÷ its 8 tasks (s)"
     shown = sorted(float(text.get_text()) for text in middle.texts)
     assert shown == [1e-4, 5e-4, 1e-3]  # pool, dask, ray at 8 tasks; none at 1,000
+    plt.close(figure)
+    # No parallel series measured: no count to name.
+    failed = pd.DataFrame(rows).assign(status="error")
+    figure = figure_of("overhead", failed, None, None, width=5)
+    assert figure.axes[1].get_xlabel() == "empty map ÷ its tasks (s)"
     plt.close(figure)
 
 

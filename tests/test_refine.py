@@ -355,3 +355,14 @@ def test_a_bad_file_is_left_out_of_a_plan_as_of_the_aggregation(tmp_path: Path, 
                       skip_invalid=True)
     assert jobs == plan_round(collect_timings(job_csvs), 1, RAY_VS_POOL)[0]
     assert str(bad) in capsys.readouterr().err
+
+
+def test_a_bracket_with_no_whole_size_inside_plans_nothing():
+    """imbalanced's crossing between tail weights 0 and 1: no size lies between, so no
+    round can narrow it (each planned size 1 again, until max_jobs ran out)."""
+    row = {"method": "bracket", "crossover_status": "found", "crossover_ci_low": 0.0,
+           "crossover_ci_high": 1.0, "fit_size_low": math.nan, "fit_size_high": math.nan}
+    assert where_to_measure(row, 0.4, RAY_VS_POOL, pd.Series([0, 1, 2])) == ([], 0)
+    wider = {**row, "crossover_ci_high": 3.0}
+    sizes, replicates = where_to_measure(wider, 1.4, RAY_VS_POOL, pd.Series([0, 3]))
+    assert sizes == [1, 2] and replicates > 0

@@ -27,6 +27,12 @@ class JobSettings:
     quiet_cpu_fraction: float = 0.25  # others' CPU use above this share is `loaded`
     remeasure_loaded: int = 1  # measure a loaded job again this many times at most
 
+    def __post_init__(self) -> None:
+        # The first map is timed alone, as the cold one: at least one warm-up runs, and
+        # the rows say so (settings built in code, not from a config, may give 0).
+        if self.warmups < 1:
+            object.__setattr__(self, "warmups", 1)
+
     def recorded(self) -> dict[str, Any]:
         """Every setting, as the columns of the job's rows."""
         return {name: getattr(self, name) for name in SETTING_NAMES}

@@ -94,11 +94,25 @@ def blocks(jobs: Sequence[Job], pairs: Sequence[Sequence[str]]) -> list[list[Job
     order from one replicate to the next (ABBA: a drift that is linear in time cancels
     over two replicates); every other job alone. In the order the jobs came."""
     group = compared_groups(pairs)
+
+    def place(job: Job) -> tuple:
+        return job.workload, job.kernel, job.size, job.tasks, job.replicate, group[job.series]
+
+    # A series that runs on one worker only (the serial loop) joins its pair at the
+    # block's largest worker count, the one the figures compare; the others, at theirs.
+    worker_counts: dict[str, set[int]] = {}
+    top: dict[tuple, int] = {}
+    for job in jobs:
+        worker_counts.setdefault(job.series, set()).add(job.workers)
+        if job.series in group:
+            top[place(job)] = max(top.get(place(job), 0), job.workers)
     together: dict[tuple, list[Job]] = {}
     for job in jobs:
-        key = ((job.workload, job.kernel, job.size, job.tasks, job.workers, job.replicate,
-                group[job.series])
-               if job.series in group else (job,))
+        if job.series not in group:
+            key: tuple = (job,)
+        else:
+            one_worker_only = worker_counts[job.series] == {1}
+            key = (*place(job), top[place(job)] if one_worker_only else job.workers)
         together.setdefault(key, []).append(job)
     order = {name: position for position, name in enumerate(group)}
     found = []

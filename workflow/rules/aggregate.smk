@@ -63,8 +63,11 @@ rule aggregate:
 # What the run found, in words, from the global tables (parbench.findings): the report's
 # front page includes its reST twin.
 # The design the sweep ran, beside its aggregates (what `parbench aggregate` repeats):
-# written again whenever the config changes, whatever the change reruns.
+# written again whenever the config changes, whatever the change reruns, and only once
+# the aggregates it describes are (a run stopped before them leaves the old design).
 rule run_design:
+    input:
+        "results/summary.csv",
     output:
         "results/config.yaml",
     log:

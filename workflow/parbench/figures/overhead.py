@@ -24,9 +24,10 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None = None,
     # out): compared at one count, the one most series ran, or the whiskers would show
     # the design. The dispatch of one more task is the model's slope (docs/model.md).
     tasks = _shared_task_count(data)
+    per_task = "empty map ÷ its tasks (s)" if tasks is None \
+        else f"empty map ÷ its {tasks} tasks (s)"
     quantities = [("startup_seconds", "start-up (s)", data),
-                  ("overhead_per_task_seconds", f"empty map ÷ its {tasks} tasks (s)",
-                   data[data["tasks"] == tasks]),
+                  ("overhead_per_task_seconds", per_task, data[data["tasks"] == tasks]),
                   ("teardown_seconds", "teardown (s)", data)]
     # One row per series, so that every name stays readable however many there are.
     figure, axes = panels.grid(1, len(quantities), width, aspect=0.35 + 0.09 * len(backends))

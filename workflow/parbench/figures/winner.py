@@ -40,6 +40,8 @@ def _winner_panel(ax, planned: pd.DataFrame, colours, unit: str, rows: str = "ta
     `planned` rows (every status: a failed series still counts as run). Sizes where no
     cell is complete are left out. Returns the sizes drawn, and whether a partial cell
     is (grey)."""
+    # A row of no known level (an invalid file's: its identity alone) is on no row.
+    planned = planned[planned[rows].notna() & planned["size"].notna()]
     complete = _complete_cells(planned, rows)
     sizes = sorted({size for size, _ in complete})
     levels = sorted(planned[rows].unique())
@@ -174,7 +176,8 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None, workload: str,
     if len(levels) and levels.notna().all() and data["kernel"].nunique() > 1:
         tasks = data["tasks"].max()
         cell = planned[planned["tasks"] == tasks]
-        kernel_of_level = dict(zip(cell["kernel_level"], cell["kernel"]))
+        known = cell[cell["kernel_level"].notna()]
+        kernel_of_level = dict(zip(known["kernel_level"], known["kernel"]))
         figure, axes = panels.grid(2, 1, width, aspect=0.1 + 0.1 * len(kernel_of_level))
         row_label = "compute level (kernel)"
         _, partial_every = _winner_panel(axes[0][0], cell, colours, unit, "kernel_level",

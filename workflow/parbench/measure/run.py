@@ -223,9 +223,7 @@ class JobRun:
         settings = self.settings
         measuring_since = time.perf_counter()
         warm_map_seconds = math.nan
-        for warmup in range(max(1, settings.warmups)):
-            # One at least (a config's schema says so; settings built by hand with 0
-            # mean the same): the first map is timed alone, as the cold one.
+        for warmup in range(settings.warmups):  # one at least (JobSettings)
             result = self.timed_sample()
             self.warmups_verified = self.warmups_verified and result["verified"]
             if warmup == 0:

@@ -94,6 +94,9 @@ def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
                         & (timings["kernel"] == row["kernel"])
                         & (timings["tasks"] == row["tasks"])]
         sizes, count = where_to_measure(row, around, refinement, curve["size"])
+        if not sizes:
+            estimates.append({**record, "action": "no whole size inside the bracket"})
+            continue
         # Numbered after the curve's highest replicate: none of these jobs exists yet.
         first = int(curve["replicate"].max()) + 1 if len(curve) else 0
         replicates = list(range(first, first + count))
@@ -199,9 +202,11 @@ def where_to_measure(row: Mapping[str, Any], around: float, refinement: Refineme
     (`bracket`), reusing the sizes the last fit kept, `refinement.replicates`."""
     low, high = row["crossover_ci_low"], row["crossover_ci_high"]
     if row["method"] == BRACKET and high > NARROW_ENOUGH * low:
-        sizes = sorted({rounded(size) for size in inside(low, high, parts=3)})
+        # Sizes are whole, and rounded: a bracket with none inside it (from 0 to 1) is
+        # as narrow as sizes go (none: nothing to measure).
+        sizes = sorted({rounded(size) for size in inside(low, high, parts=3)} - {low, high})
         jobs = refinement.replicates * len(refinement.factors)
-        return sizes, max(refinement.replicates, jobs // len(sizes))
+        return sizes, max(refinement.replicates, jobs // len(sizes)) if sizes else 0
     return bracket(around, refinement.factors, fitted_sizes(row, measured)), \
         refinement.replicates
 
