@@ -242,8 +242,8 @@ def test_rerun_redoes_only_what_is_missing(finished_run):
     assert result.returncode == 0, result.stderr[-2000:]
     # One exp_sinh job: that workload alone is aggregated and drawn again.
     assert planned_jobs(result) == {"measure": 1, "aggregate_workload": 1, "aggregate": 1,
-                                    "plot_workload": 1, "plot_overview": 1, "findings": 1,
-                                    "all": 1}
+                                    "run_design": 1, "plot_workload": 1, "plot_overview": 1,
+                                    "findings": 1, "all": 1}
     planned = re.findall(r"output: (results/aggregates/\S+?)/", result.stdout + result.stderr)
     assert set(planned) == {"results/aggregates/exp_sinh"}
     # A refinement job's CSV lost is made again too (only the grid's were targets).
