@@ -93,7 +93,8 @@ def _job_of_first_row(path: str | Path) -> identity.Job | None:
     reading proper says what is wrong with it)."""
     try:
         with open(path, encoding="utf-8", newline="") as file:
-            header, first = next(csv.reader(file)), next(csv.reader(file))
+            reader = csv.reader(file)
+            header, first = next(reader), next(reader)
         named = migrations.renamed(pd.DataFrame([first], columns=header),
                                    str(path)).iloc[0].to_dict()
         return identity.Job(**identity.typed({name: named[name] for name in identity.JOB}))

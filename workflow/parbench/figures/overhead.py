@@ -56,7 +56,6 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None = None,
     return figure
 
 
-
 def _shared_task_count(data: pd.DataFrame) -> int | None:
     """The task count the most series ran (the largest of those tied); None: no rows."""
     if data.empty:

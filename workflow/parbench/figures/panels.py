@@ -256,8 +256,8 @@ def size_figure(data: pd.DataFrame, width: float, draw: Callable, title: str):
     """A panel per kernel x task count of one workload's rows, each drawn by
     `draw(ax, cell, kernel, tasks)`."""
     level = kernel_order(data)  # image_filter's passes 1, 4, 16; not 1, 16, 4
-    kernels = sorted(data["kernel"].unique(), key=lambda kernel: level(data["workload"].iloc[0],
-                                                                        kernel))
+    workload = data["workload"].iloc[0] if len(data) else ""
+    kernels = sorted(data["kernel"].unique(), key=lambda kernel: level(workload, kernel))
     tasks = sorted(data["tasks"].unique())
     figure, axes = grid(len(kernels), len(tasks), width)
     for row, kernel in enumerate(kernels):

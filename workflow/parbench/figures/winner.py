@@ -22,7 +22,7 @@ from parbench.stats import compare, compared_by
 
 # A cell where some of its row's series did not run (a refined size: only the compared
 # pair measured there) ranks too few to name the fastest: grey, unranked.
-PARTIAL_CELL = "0.9"
+PARTIAL_CELL, PARTIAL_LABEL = "0.9", "not every series ran here: unranked"
 
 
 def _complete_cells(planned: pd.DataFrame, rows: str) -> set[tuple[float, float]]:
@@ -35,22 +35,21 @@ def _complete_cells(planned: pd.DataFrame, rows: str) -> set[tuple[float, float]
 
 
 def _winner_panel(ax, planned: pd.DataFrame, colours, unit: str, rows: str = "tasks",
-                  row_label: str = "tasks") -> tuple[list[float], bool]:
+                  row_label: str = "tasks") -> list[float]:
     """A map of the fastest series per (size, `rows`) cell, shaded by its margin, of the
     `planned` rows (every status: a failed series still counts as run). Sizes where no
-    cell is complete are left out. Returns the sizes drawn, and whether a partial cell
-    is (grey)."""
+    cell is complete are left out, and a partial cell is grey. Returns the sizes drawn."""
     # A row of no known level (an invalid file's: its identity alone) is on no row.
     planned = planned[planned[rows].notna() & planned["size"].notna()]
     complete = _complete_cells(planned, rows)
     sizes = sorted({size for size, _ in complete})
     levels = sorted(planned[rows].unique())
-    cell, partial = planned[~planned["status"].isin(list(NOT_MEASURED))], False
+    cell = planned[~planned["status"].isin(list(NOT_MEASURED))]
     for y, level in enumerate(levels):
         for x, size in enumerate(sizes):
             if (size, level) not in complete:
-                ax.add_patch(plt.Rectangle((x, y), 1, 1, color=PARTIAL_CELL, linewidth=0))
-                partial = True
+                ax.add_patch(plt.Rectangle((x, y), 1, 1, color=PARTIAL_CELL, linewidth=0,
+                                           label=PARTIAL_LABEL))
                 continue
             ranked = cell[(cell["size"] == size) & (cell[rows] == level)]
             ranked = ranked.sort_values("median_seconds")
@@ -77,7 +76,7 @@ def _winner_panel(ax, planned: pd.DataFrame, colours, unit: str, rows: str = "ta
     ax.set_yticks(np.arange(len(levels)) + 0.5, [f"{level:g}" for level in levels])
     ax.set_xlabel(f"size ({unit})")
     ax.set_ylabel(row_label)
-    return sizes, partial
+    return sizes
 
 
 def _cell_position(size: float, sizes: list[float]) -> float:
@@ -172,7 +171,6 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None, workload: str,
     unit = data["size_unit"].iloc[0]
     levels = data["kernel_level"] if "kernel_level" in data else pd.Series(dtype=float)
     boundary_handles: list = []
-    partial = False
     if len(levels) and levels.notna().all() and data["kernel"].nunique() > 1:
         tasks = data["tasks"].max()
         cell = planned[planned["tasks"] == tasks]
@@ -180,12 +178,10 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None, workload: str,
         kernel_of_level = dict(zip(known["kernel_level"], known["kernel"]))
         figure, axes = panels.grid(2, 1, width, aspect=0.1 + 0.1 * len(kernel_of_level))
         row_label = "compute level (kernel)"
-        _, partial_every = _winner_panel(axes[0][0], cell, colours, unit, "kernel_level",
-                                         row_label)
+        _winner_panel(axes[0][0], cell, colours, unit, "kernel_level", row_label)
         axes[0][0].set_title(f"every backend ({top} workers, {tasks} tasks)")
-        sizes, partial_parallel = _winner_panel(axes[1][0], parallel_rows(cell), colours,
-                                                unit, "kernel_level", row_label)
-        partial = partial_every or partial_parallel
+        sizes = _winner_panel(axes[1][0], parallel_rows(cell), colours, unit,
+                              "kernel_level", row_label)
         axes[1][0].set_title("parallel backends only\nmarks: where the challenger overtakes, "
                              "bars its 95 % interval (at the right edge: not in range, "
                              "hollow: undecided; at the left: faster throughout)")
@@ -199,18 +195,16 @@ def draw(summary: pd.DataFrame, crossover: pd.DataFrame | None, workload: str,
         figure, axes = panels.grid(2 * len(kernels), 1, width, aspect=0.25)
         for row, kernel in enumerate(kernels):
             cell = planned[planned["kernel"] == kernel]
-            _, partial_every = _winner_panel(axes[2 * row][0], cell, colours, unit)
+            _winner_panel(axes[2 * row][0], cell, colours, unit)
             axes[2 * row][0].set_title(f"{kernel} kernel, every backend ({top} workers)")
-            _, partial_parallel = _winner_panel(axes[2 * row + 1][0], parallel_rows(cell),
-                                                colours, unit)
-            partial = partial or partial_every or partial_parallel
+            _winner_panel(axes[2 * row + 1][0], parallel_rows(cell), colours, unit)
             axes[2 * row + 1][0].set_title(f"{kernel} kernel, parallel backends only")
     legend = [Patch(color=colours[b], label=b) for b in ordered_series(data)]
     legend.append(Patch(facecolor="white", edgecolor="0.5", hatch="///",
                         label=f"no clear winner (not told apart by "
                               f"{compared_by(data.get('replicates', []))})"))
-    if partial:
-        legend.append(Patch(color=PARTIAL_CELL, label="not every series ran here: unranked"))
+    if any(patch.get_label() == PARTIAL_LABEL for ax in figure.axes for patch in ax.patches):
+        legend.append(Patch(color=PARTIAL_CELL, label=PARTIAL_LABEL))
     handles = legend + boundary_handles
     panels.figure_legend(figure, handles, [handle.get_label() for handle in handles],
                          min(len(handles), 4))

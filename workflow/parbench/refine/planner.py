@@ -114,13 +114,13 @@ def plan_round(timings: pd.DataFrame, round_number: int, refinement: Refinement,
     # replicate before any curve's second (a stable sort keeps the curves' order).
     # Two pairs that share a series (Ray against each Pool) want its same jobs: each
     # job is planned, and counted against the budget, once.
-    wanted: set[Job] = set()
+    taken: set[Job] = set()
     for _, block in sorted(blocks, key=lambda item: item[0]):
-        new = [job for job in dict.fromkeys(block) if job not in wanted]
+        new = [job for job in dict.fromkeys(block) if job not in taken]
         if len(chosen) + len(new) <= budget:
             chosen += new
-            wanted.update(new)
-    wanted.update(job for _, block in blocks for job in block)
+            taken.update(new)
+    wanted = {job for _, block in blocks for job in block}
     if len(chosen) < len(wanted):
         estimates.append({"round": round_number,
                           "action": f"budget: {len(chosen)} of the jobs wanted "
