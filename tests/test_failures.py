@@ -887,10 +887,12 @@ def test_a_guard_that_never_says_it_watches_is_told_from_one_that_does():
     """A guard that could not start (its launcher only forks it: a failure after the
     fork, a full /tmp, no pidfd where it died before polling) leaves SIGKILL
     protection off: the job warns where its guard never said it watched."""
+    from parbench.guard.job import _said_watching as said_watching
+
     read, write = os.pipe()
     with open(read, "rb", buffering=0) as said, open(write, "wb", buffering=0) as saying:
         saying.write(guard.WATCHING)
-        assert guard._said_watching(said, timeout=1.0)  # noqa: SLF001
+        assert said_watching(said, timeout=1.0)
     read, write = os.pipe()
     with open(write, "wb", buffering=0):
-        assert not guard._said_watching(open(read, "rb", buffering=0), timeout=0.2)  # noqa: SLF001, SIM115
+        assert not said_watching(open(read, "rb", buffering=0), timeout=0.2)  # noqa: SIM115

@@ -18,6 +18,7 @@ from parbench.figures.style import (  # noqa: E402
     FAILURE_COLOR,
     LOADED_COLOR,
     NOT_MEASURED,
+    first_known,
     format_size,
     kernel_order,
     ordered_series,
@@ -183,9 +184,7 @@ def mark_crossover(ax, crossovers: pd.DataFrame, unit: str,
         elif row["crossover_status"] == NOT_SIGNIFICANT:
             # No line: the medians cross, but the lead above is within the noise.
             # Where replicates pair, the headline gives no size: the medians' crossing.
-            near = next((row[name] for name in ("crossover_size", "interpolated_size",
-                                                "medians_cross")
-                         if pd.notna(row.get(name))), float("nan"))
+            near = first_known(row, ("crossover_size", "interpolated_size", "medians_cross"))
             labels.append(f"{pair}: medians cross at {format_size(near, unit)}"
                           "\n  but the lead above is not significant")
         elif row.get("method") == "fit" and pd.notna(row.get("interpolated_size")):

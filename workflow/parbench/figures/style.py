@@ -172,3 +172,8 @@ def kernel_order(summary: pd.DataFrame):
         return (level if pd.notna(level) else math.inf, str(kernel))
 
     return key
+
+
+def first_known(row: pd.Series, names: tuple[str, ...]) -> float:
+    """The first of a row's cells `names` that is known (nan: none is)."""
+    return next((row[name] for name in names if pd.notna(row.get(name))), math.nan)

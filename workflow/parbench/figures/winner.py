@@ -134,14 +134,12 @@ def _boundaries(ax, sizes: list[float], crossover: pd.DataFrame,
                             zorder=4)
                 xs.append(x)
                 ys.append(y + middle)
-            elif status.endswith("faster throughout") or status == START_WITHIN_NOISE:
-                hollow = status == START_WITHIN_NOISE  # not told at the smallest size
-                ax.scatter([left], [y + middle], marker=marker, s=16, zorder=4,
-                           edgecolors="0.1", facecolors="white" if hollow else "0.1")
             else:
-                hollow = status != NONE_IN_RANGE
-                ax.scatter([right], [y + middle], marker=marker, s=16, zorder=4,
-                           edgecolors="0.1", facecolors="white" if hollow else "0.1")
+                at_start = status.endswith("faster throughout") or status == START_WITHIN_NOISE
+                # Hollow: not told at the smallest size, or undecided at the right edge.
+                hollow = status == START_WITHIN_NOISE if at_start else status != NONE_IN_RANGE
+                ax.scatter([left if at_start else right], [y + middle], marker=marker, s=16,
+                           zorder=4, edgecolors="0.1", facecolors="white" if hollow else "0.1")
         handles.append(Line2D([], [], color="0.1", linestyle=style, marker=marker, markersize=4,
                               label=f"{challenger} overtakes {baseline}"))
         if len(xs) > 1:

@@ -8,6 +8,7 @@ import math
 import pandas as pd
 
 from parbench.crossover.bracket import LACK_OF_FIT_ALPHA
+from parbench.figures.style import first_known
 from parbench.model.parameters import BOUNDS
 
 
@@ -144,11 +145,6 @@ def crossover(row: pd.Series) -> str:
                     f"the two are told apart at {apart:.0f} of the {compared:.0f}.")
         return f"{challenger} is faster than {baseline} at every size measured."
     return phrases.get(status, f"{challenger} against {baseline}: {status}.")
-
-
-def first_known(row: pd.Series, names: tuple[str, ...]) -> float:
-    """The first of a row's cells `names` that is known (nan: none is)."""
-    return next((row[name] for name in names if pd.notna(row.get(name))), math.nan)
 
 
 def fit_misses(row: pd.Series) -> str:

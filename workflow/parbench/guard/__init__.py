@@ -239,11 +239,11 @@ def forget(token: str) -> None:
 
 # The job's side (parbench.guard.job) and the guard process's (parbench.guard.watch),
 # on the vocabulary above.
-from parbench.guard.job import _said_watching, guarded_job, stop_orphans  # noqa: E402
-from parbench.guard.watch import guard, write_list  # noqa: E402
+from parbench.guard.job import guarded_job, stop_orphans  # noqa: E402
+from parbench.guard.watch import guard  # noqa: E402
 
-__all__ = ["JOB_VARIABLE", "RUNTIME_DIR", "_said_watching", "forget", "guard", "guarded_job",
+__all__ = ["JOB_VARIABLE", "RUNTIME_DIR", "forget", "guard", "guarded_job",
            "job_token", "lifeline_path", "list_path", "listed_processes", "marked_processes",
            "marks", "private_runtime_dir", "scratch_dir", "scratch_path", "stop_in_rounds",
            "stop_orphans", "stop_processes", "stop_what_the_job_started", "token_alive",
-           "token_of", "write_list"]
+           "token_of"]
